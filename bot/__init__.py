@@ -1,0 +1,1 @@
+"""The Telegram bot and the `maskbot` command line: wires `model` and `storage` together."""

@@ -1,0 +1,218 @@
+"""Image folders, near-duplicate groups, the leak-aware split and cached arrays.
+
+A data folder holds one sub-folder per class (`with_mask/`, `without_mask/`,
+`mask_weared_incorrect/`); folders with fewer classes (external checks) are fine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from model import CLASS_NAMES
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+NEAR_DUPLICATE_SIMILARITY = 0.975
+"""Colour signatures this similar are one photo. Measured on masks3: it folds the 3,831 augmented
+`mask_weared_incorrect` copies (shifted, zoomed, rotated, mirrored, reflect-padded) into 185
+families, while 3,087 of 3,528 `with_mask` photos stay on their own."""
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    path: Path
+    label: int
+
+    @property
+    def relative(self) -> str:
+        return f"{self.path.parent.name}/{self.path.name}"
+
+
+def list_images(data_dir: Path | str) -> list[LabelledImage]:
+    """Every image under the class folders of `data_dir`, sorted for reproducibility."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"no data folder at {data_dir}")
+    items = []
+    for label, name in enumerate(CLASS_NAMES):
+        folder = data_dir / name
+        if folder.is_dir():
+            items.extend(
+                LabelledImage(path, label)
+                for path in sorted(folder.iterdir())
+                if path.suffix.lower() in IMAGE_SUFFIXES
+            )
+    if not items:
+        raise FileNotFoundError(f"{data_dir} has none of the class folders {', '.join(CLASS_NAMES)}")
+    return items
+
+
+def fingerprint(items: Iterable[LabelledImage]) -> str:
+    """A short hash of the file list and sizes: changes when the data does."""
+    digest = hashlib.sha256()
+    for item in items:
+        digest.update(f"{item.relative}:{item.label}:{item.path.stat().st_size}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def colour_signature(path: Path) -> np.ndarray:
+    """A unit-norm 8x8x8 RGB histogram (square-rooted): blind to flips, shifts and rotations,
+    which is what an image augmenter does to a photo."""
+    with Image.open(path) as image:
+        pixels = np.asarray(image.convert("RGB").resize((64, 64), Image.Resampling.BOX), dtype=np.int32) // 32
+    bins = (pixels[..., 0] * 64 + pixels[..., 1] * 8 + pixels[..., 2]).ravel()
+    histogram = np.sqrt(np.bincount(bins, minlength=512).astype(np.float32))
+    return histogram / max(float(np.linalg.norm(histogram)), 1e-6)
+
+
+def near_duplicate_groups(signatures: np.ndarray, threshold: float = NEAR_DUPLICATE_SIMILARITY) -> np.ndarray:
+    """Group ids (0..k-1) by single linkage over signature similarity."""
+    count = len(signatures)
+    parent = np.arange(count)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    block = 1024
+    for start in range(0, count, block):
+        rows, cols = np.nonzero(signatures[start : start + block] @ signatures.T >= threshold)
+        for row, col in zip(rows + start, cols):
+            if col > row:
+                a, b = find(int(row)), find(int(col))
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    roots = np.array([find(i) for i in range(count)])
+    _, group_ids = np.unique(roots, return_inverse=True)
+    return group_ids
+
+
+def group_split(
+    groups: np.ndarray, labels: np.ndarray, fractions: tuple[float, float] = (0.15, 0.15), seed: int = 7
+) -> np.ndarray:
+    """Assign whole groups to "train", "val" or "test", stratified by each group's majority label."""
+    rng = np.random.default_rng(seed)
+    assignment = np.empty(len(groups), dtype=object)
+    test_fraction, val_fraction = fractions
+    group_ids = np.unique(groups)
+    majority = np.array([np.bincount(labels[groups == g]).argmax() for g in group_ids])
+    for label in np.unique(majority):
+        members = rng.permutation(group_ids[majority == label])
+        sizes = np.array([np.count_nonzero(groups == g) for g in members])
+        cumulative = np.cumsum(sizes) / sizes.sum()
+        for group, position in zip(members, cumulative):
+            part = "test" if position <= test_fraction else "val" if position <= test_fraction + val_fraction else "train"
+            assignment[groups == group] = part
+    return assignment
+
+
+@dataclass(frozen=True)
+class Split:
+    """The fixed, versioned split: relative file name -> "train" | "val" | "test"."""
+
+    data_fingerprint: str
+    parts: dict[str, str]
+
+    @property
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256(json.dumps(sorted(self.parts.items())).encode())
+        return digest.hexdigest()[:16]
+
+    def files(self, part: str) -> list[str]:
+        return sorted(name for name, assigned in self.parts.items() if assigned == part)
+
+    def save(self, path: Path) -> None:
+        path.write_text(
+            json.dumps({"data_fingerprint": self.data_fingerprint, "parts": self.parts}, indent=0, sort_keys=True)
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> Split:
+        raw = json.loads(path.read_text())
+        return cls(raw["data_fingerprint"], raw["parts"])
+
+
+def make_split(items: list[LabelledImage], seed: int = 7) -> Split:
+    signatures = np.stack([colour_signature(item.path) for item in items])
+    labels = np.array([item.label for item in items])
+    groups = near_duplicate_groups(signatures)
+    parts = group_split(groups, labels, seed=seed)
+    return Split(fingerprint(items), {item.relative: str(part) for item, part in zip(items, parts)})
+
+
+VIEWS = ("squash", "centre", "face")
+
+
+def _views_of(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    from model.faces import FaceDetector
+    from model.images import decode_image
+    from model.preprocess import crop_square, squash
+
+    global _detector
+    if _detector is None:
+        _detector = FaceDetector()
+    rgb = decode_image(path, min_side=1).pixels
+    box = _detector.largest_face(rgb)
+    return squash(rgb), crop_square(rgb, None), crop_square(rgb, box), box is not None
+
+
+_detector = None
+
+
+@dataclass
+class CachedArrays:
+    """Every view of every image of one data folder, as uint8 arrays, in `list_images` order."""
+
+    files: list[str]
+    labels: np.ndarray
+    squash: np.ndarray
+    centre: np.ndarray
+    face: np.ndarray
+    face_found: np.ndarray
+
+    def select(self, names: Iterable[str]) -> np.ndarray:
+        position = {name: i for i, name in enumerate(self.files)}
+        return np.array([position[name] for name in names], dtype=np.int64)
+
+
+def cached_arrays(data_dir: Path | str, cache_dir: Path | str, workers: int = 2, progress=None) -> CachedArrays:
+    """Decode, detect faces and crop once per data folder version; later calls load the .npz."""
+    items = list_images(data_dir)
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cache_file = cache_dir / f"{Path(data_dir).resolve().name}-{fingerprint(items)}.npz"
+    if cache_file.exists():
+        stored = np.load(cache_file)
+        return CachedArrays(
+            [str(name) for name in stored["files"]], stored["labels"], stored["squash"], stored["centre"],
+            stored["face"], stored["face_found"],
+        )
+    from multiprocessing import get_context
+
+    with get_context("fork").Pool(workers) as pool:
+        results = []
+        for i, result in enumerate(pool.imap(_views_of, [item.path for item in items], chunksize=32)):
+            results.append(result)
+            if progress is not None:
+                progress(i + 1, len(items))
+    arrays = CachedArrays(
+        [item.relative for item in items],
+        np.array([item.label for item in items], dtype=np.int64),
+        np.stack([r[0] for r in results]),
+        np.stack([r[1] for r in results]),
+        np.stack([r[2] for r in results]),
+        np.array([r[3] for r in results], dtype=bool),
+    )
+    partial = cache_file.with_suffix(".tmp.npz")
+    np.savez(partial, files=np.array(arrays.files), labels=arrays.labels, squash=arrays.squash,
+             centre=arrays.centre, face=arrays.face, face_found=arrays.face_found)
+    partial.replace(cache_file)
+    return arrays

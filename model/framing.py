@@ -1,0 +1,88 @@
+"""Framing analysis: is there a face, how big, how central, how lit, how sharp; and the tips.
+
+The tips are what the bot tells a person, so each one says what to do, not what is wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+from model.faces import FaceBox
+
+SMALL_FACE_FRACTION = 0.04
+"""A face box under 4 % of the frame is a face across a room: about 20 % of the width."""
+OFF_CENTRE = 0.45
+"""Face centre this far from the picture's centre, as a share of the half-diagonal."""
+DARK, BRIGHT = 0.22, 0.85
+"""Mean luminance bounds (0-1) outside which a face loses detail."""
+LOW_CONTRAST = 0.07
+BLURRY = 40.0
+"""Variance of the Laplacian at 256 px: below this, edges of a mask and a nose smear together."""
+SMALL_IMAGE = 160
+MAX_TIPS = 3
+
+
+@dataclass(frozen=True)
+class Framing:
+    width: int
+    height: int
+    face_found: bool
+    face_fraction: float | None
+    centre_offset: float | None
+    brightness: float
+    contrast: float
+    sharpness: float
+    tips: tuple[str, ...]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def measure_light_and_focus(rgb: np.ndarray) -> tuple[float, float, float]:
+    """(brightness, contrast, sharpness) on a 256 px grayscale copy, so photo size does not matter."""
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    scale = 256 / max(gray.shape)
+    if scale < 1:
+        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    normalised = gray.astype(np.float32) / 255.0
+    sharpness = float(cv2.Laplacian(gray, cv2.CV_64F).var())
+    return float(normalised.mean()), float(normalised.std()), sharpness
+
+
+def analyse(rgb: np.ndarray, face: FaceBox | None) -> Framing:
+    height, width = rgb.shape[:2]
+    brightness, contrast, sharpness = measure_light_and_focus(rgb)
+    face_fraction = centre_offset = None
+    if face is not None:
+        face_fraction = face.area / float(width * height)
+        centre_x, centre_y = face.centre
+        half_diagonal = np.hypot(width, height) / 2
+        centre_offset = float(np.hypot(centre_x - width / 2, centre_y - height / 2) / half_diagonal)
+    framing = Framing(width, height, face is not None, face_fraction, centre_offset,
+                      brightness, contrast, sharpness, ())
+    return Framing(**{**framing.as_dict(), "tips": tips_for(framing)})
+
+
+def tips_for(framing: Framing) -> tuple[str, ...]:
+    """At most three tips, the ones that change the verdict most first."""
+    tips = []
+    if not framing.face_found:
+        tips.append("I could not find your face clearly: look straight at the camera with your whole face in the frame.")
+    elif framing.face_fraction is not None and framing.face_fraction < SMALL_FACE_FRACTION:
+        tips.append(f"Move closer: your face fills only {framing.face_fraction:.0%} of the photo.")
+    if framing.brightness < DARK:
+        tips.append("It is too dark: face a window or a lamp.")
+    elif framing.brightness > BRIGHT:
+        tips.append("It is too bright: step out of direct light or turn away from the window behind you.")
+    elif framing.contrast < LOW_CONTRAST:
+        tips.append("The photo looks washed out: avoid strong light behind you.")
+    if framing.sharpness < BLURRY:
+        tips.append("The photo is blurry: hold the phone still and tap your face to focus.")
+    if framing.centre_offset is not None and framing.centre_offset > OFF_CENTRE:
+        tips.append("Put your face in the middle of the picture.")
+    if min(framing.width, framing.height) < SMALL_IMAGE:
+        tips.append(f"The image is small ({framing.width}x{framing.height}): send the original photo, not a thumbnail.")
+    return tuple(tips[:MAX_TIPS])

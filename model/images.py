@@ -1,0 +1,111 @@
+"""Decoding untrusted photos into RGB arrays.
+
+Phone photos arrive in every shape: EXIF-rotated, CMYK, 16-bit, palette with transparency,
+animated, enormous or tiny. Everything here turns them into an upright 8-bit RGB array or raises
+`ImageError` with a message a person can act on.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 40_000_000
+"""Refuse anything larger: a 40 MP photo is already far beyond any phone camera's JPEG."""
+MIN_SIDE = 32
+"""Below this a face cannot be told apart from a thumbnail of one."""
+
+
+class ImageError(ValueError):
+    """An input that cannot be turned into a usable photo; `str()` is meant for the user."""
+
+
+class NotAnImage(ImageError):
+    pass
+
+
+class ImageTooLarge(ImageError):
+    pass
+
+
+class ImageTooSmall(ImageError):
+    pass
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    pixels: np.ndarray  # H x W x 3, uint8, upright
+    format: str
+    original_mode: str
+    frames: int
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+
+def decode_image(data: bytes | Path | str, max_pixels: int = MAX_PIXELS, min_side: int = MIN_SIDE) -> DecodedImage:
+    """Decode bytes or a file into an upright RGB array, refusing bombs and thumbnails."""
+    source = io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else Path(data)
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns before it raises; the explicit pixel check below is the real guard.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(source) as image:
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise ImageTooLarge(
+                        f"This image is {width}x{height} pixels, too large to check. "
+                        "Please send a normal photo."
+                    )
+                if min(width, height) < min_side:
+                    raise ImageTooSmall(
+                        f"This image is only {width}x{height} pixels. "
+                        f"Please send a photo at least {min_side} pixels on each side."
+                    )
+                frames = getattr(image, "n_frames", 1)
+                image.seek(0)
+                image_format = image.format or "unknown"
+                original_mode = image.mode
+                image.load()
+                upright = ImageOps.exif_transpose(image)
+                rgb = to_rgb(upright)
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as error:
+        raise ImageTooLarge("This image is too large to check. Please send a normal photo.") from error
+    except UnidentifiedImageError as error:
+        raise NotAnImage("This file is not an image I can read. Please send a JPEG or PNG photo.") from error
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise NotAnImage("This image seems to be damaged or incomplete. Please send it again.") from error
+    return DecodedImage(np.asarray(rgb, dtype=np.uint8), image_format, original_mode, frames)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode to 8-bit RGB; transparent areas become white, as a viewer shows them."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if array.max() > 255 else 255.0
+        return Image.fromarray(np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)).convert("RGB")
+    if image.mode == "F":
+        array = np.asarray(image, dtype=np.float64)
+        span = max(float(array.max() - array.min()), 1e-9)
+        return Image.fromarray(((array - array.min()) / span * 255.0).astype(np.uint8)).convert("RGB")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")

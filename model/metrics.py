@@ -1,0 +1,144 @@
+"""Scores from labels and probabilities, in plain NumPy so they are easy to check by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from model import CLASS_NAMES
+
+MASK_CLASSES = (0, 2)
+"""with_mask and mask_weared_incorrect both mean "a mask is there" for mask-vs-no-mask accuracy."""
+NO_MASK = 1
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int = len(CLASS_NAMES)) -> np.ndarray:
+    """Rows are true classes, columns predicted ones, as in the report."""
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return matrix
+
+
+def classification_report(matrix: np.ndarray) -> dict:
+    """Precision, recall, F1 and support per class present, with macro and weighted averages."""
+    support = matrix.sum(axis=1)
+    predicted = matrix.sum(axis=0)
+    correct = np.diag(matrix)
+    per_class = {}
+    for index, name in enumerate(CLASS_NAMES[: len(matrix)]):
+        if support[index] == 0 and predicted[index] == 0:
+            continue
+        precision = correct[index] / predicted[index] if predicted[index] else 0.0
+        recall = correct[index] / support[index] if support[index] else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[name] = {
+            "precision": float(precision),
+            "recall": float(recall),
+            "f1": float(f1),
+            "support": int(support[index]),
+        }
+    present = [name for name, row in per_class.items() if row["support"] > 0]
+    total = int(support.sum())
+    report = {"classes": per_class}
+    for average in ("macro", "weighted"):
+        weights = np.array(
+            [1.0 if average == "macro" else per_class[name]["support"] for name in present], dtype=np.float64
+        )
+        weights = weights / weights.sum() if weights.sum() else weights
+        report[average] = {
+            metric: float(sum(w * per_class[name][metric] for w, name in zip(weights, present)))
+            for metric in ("precision", "recall", "f1")
+        }
+        report[average]["support"] = total
+    return report
+
+
+def balanced_accuracy(matrix: np.ndarray) -> float:
+    """Mean recall over the classes that occur in the truth."""
+    support = matrix.sum(axis=1)
+    present = support > 0
+    return float(np.mean(np.diag(matrix)[present] / support[present])) if present.any() else math.nan
+
+
+def accuracy(matrix: np.ndarray) -> float:
+    total = matrix.sum()
+    return float(np.trace(matrix) / total) if total else math.nan
+
+
+def mask_vs_no_mask_accuracy(matrix: np.ndarray) -> float:
+    """Accuracy of "is a mask there at all", counting an incorrect-mask answer as a mask."""
+    total = matrix.sum()
+    if not total:
+        return math.nan
+    mask = list(MASK_CLASSES)
+    right = matrix[np.ix_(mask, mask)].sum() + matrix[NO_MASK, NO_MASK]
+    return float(right / total)
+
+
+def expected_calibration_error(probabilities: np.ndarray, y_true: np.ndarray, bins: int = 15) -> float:
+    """Mean |accuracy - confidence| over equal-width confidence bins, weighted by bin size."""
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == np.asarray(y_true)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    error = 0.0
+    for low, high in zip(edges[:-1], edges[1:]):
+        in_bin = (confidence > low) & (confidence <= high)
+        if in_bin.any():
+            error += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
+    return float(error)
+
+
+def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """Softmax of log-probabilities divided by the temperature (1.0 leaves them as they are)."""
+    logits = np.log(np.clip(probabilities, 1e-12, 1.0)) / temperature
+    logits -= logits.max(axis=-1, keepdims=True)
+    scaled = np.exp(logits)
+    return scaled / scaled.sum(axis=-1, keepdims=True)
+
+
+def fit_temperature(probabilities: np.ndarray, y_true: np.ndarray) -> float:
+    """The temperature that minimises negative log-likelihood on held-out data (golden section)."""
+    y_true = np.asarray(y_true)
+
+    def nll(log_temperature: float) -> float:
+        scaled = apply_temperature(probabilities, math.exp(log_temperature))
+        return float(-np.mean(np.log(np.clip(scaled[np.arange(len(y_true)), y_true], 1e-12, 1.0))))
+
+    low, high = math.log(0.05), math.log(20.0)
+    ratio = (math.sqrt(5) - 1) / 2
+    for _ in range(60):
+        a = high - ratio * (high - low)
+        b = low + ratio * (high - low)
+        if nll(a) < nll(b):
+            high = b
+        else:
+            low = a
+    return float(math.exp((low + high) / 2))
+
+
+def choose_threshold(probabilities: np.ndarray, y_true: np.ndarray, target_accuracy: float = 0.97) -> float:
+    """The lowest confidence above which held-out answers are at least `target_accuracy` right,
+    kept within [0.5, 0.9] so the bot neither guesses wildly nor shrugs at everything."""
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == np.asarray(y_true)
+    for threshold in np.arange(0.5, 0.901, 0.01):
+        kept = confidence >= threshold
+        if kept.any() and correct[kept].mean() >= target_accuracy:
+            return float(round(threshold, 2))
+    return 0.9
+
+
+def summary(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
+    """Every score the model card and the retraining gate use, for one labelled set."""
+    y_pred = probabilities.argmax(axis=1)
+    matrix = confusion_matrix(y_true, y_pred)
+    return {
+        "count": int(len(y_true)),
+        "accuracy": accuracy(matrix),
+        "balanced_accuracy": balanced_accuracy(matrix),
+        "mask_vs_no_mask_accuracy": mask_vs_no_mask_accuracy(matrix),
+        "expected_calibration_error": expected_calibration_error(probabilities, y_true),
+        "confusion_matrix": matrix.tolist(),
+        "report": classification_report(matrix),
+    }

@@ -1,0 +1,51 @@
+"""Shared fixtures: generated photos, the shared data folder, the shipped model."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("MASKBOT_SHARED_DATA", ROOT.parent / "shared" / "data"))
+SHIPPED_MODEL = ROOT / "models" / "v1"
+
+
+def encode(image: Image.Image, fmt: str = "JPEG", **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def face_like(width: int = 320, height: int = 240, seed: int = 0) -> Image.Image:
+    """A textured RGB picture: not a face, but a realistic amount of detail to decode and crop."""
+    rng = np.random.default_rng(seed)
+    base = np.linspace(30, 220, width, dtype=np.float32)[None, :, None] + rng.normal(0, 20, (height, width, 3))
+    return Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "masks3").is_dir():
+        pytest.skip(f"the shared data folder is absent ({SHARED_DATA}); CI has it")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def shipped_model_dir() -> Path:
+    if not (SHIPPED_MODEL / "model.keras").exists():
+        pytest.fail(f"the shipped model is missing from {SHIPPED_MODEL}")
+    return SHIPPED_MODEL
+
+
+@pytest.fixture(scope="session")
+def predictor(shipped_model_dir):
+    from model.predictor import Predictor
+
+    return Predictor(shipped_model_dir)

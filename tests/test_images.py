@@ -1,0 +1,91 @@
+"""Every odd input a phone or a prankster can send, decoded or refused with a clear message."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model.images import ImageTooLarge, ImageTooSmall, NotAnImage, decode_image
+from tests.conftest import encode, face_like
+
+
+def test_plain_jpeg_decodes_to_rgb_uint8():
+    decoded = decode_image(encode(face_like(320, 240)))
+    assert decoded.pixels.shape == (240, 320, 3)
+    assert decoded.pixels.dtype == np.uint8
+    assert decoded.format == "JPEG"
+
+
+def test_exif_rotated_selfie_is_turned_upright():
+    image = face_like(400, 300)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to view": a phone held upright
+    decoded = decode_image(encode(image, exif=exif.tobytes()))
+    assert decoded.pixels.shape == (400, 300, 3)
+
+
+def test_cmyk_jpeg_becomes_rgb():
+    decoded = decode_image(encode(face_like().convert("CMYK")))
+    assert decoded.original_mode == "CMYK"
+    assert decoded.pixels.shape[2] == 3
+
+
+def test_16_bit_png_keeps_its_brightness():
+    ramp = np.tile(np.linspace(0, 65535, 256), (64, 1)).astype(np.uint16)
+    decoded = decode_image(encode(Image.frombytes("I;16", (256, 64), ramp.tobytes()), "PNG"))
+    assert decoded.pixels.shape == (64, 256, 3)
+    assert decoded.pixels[:, 0].mean() < 5 and decoded.pixels[:, -1].mean() > 250
+
+
+def test_palette_png_with_transparency_gets_a_white_background():
+    image = Image.new("P", (64, 64), 0)
+    image.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    image.info["transparency"] = 0
+    decoded = decode_image(encode(image, "PNG", transparency=0))
+    assert (decoded.pixels == 255).all()
+
+
+def test_grayscale_with_alpha_becomes_rgb():
+    image = Image.new("LA", (64, 64), (100, 255))
+    decoded = decode_image(encode(image, "PNG"))
+    assert decoded.pixels.shape == (64, 64, 3)
+    assert int(decoded.pixels[0, 0, 0]) == 100
+
+
+def test_animated_gif_uses_the_first_frame():
+    frames = [Image.new("RGB", (64, 64), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
+    decoded = decode_image(data)
+    assert decoded.frames == 2
+    assert decoded.pixels[0, 0, 0] > 200 and decoded.pixels[0, 0, 2] < 50
+
+
+def test_one_pixel_image_is_refused_as_too_small():
+    with pytest.raises(ImageTooSmall, match="1x1"):
+        decode_image(encode(Image.new("RGB", (1, 1)), "PNG"))
+
+
+def test_decompression_bomb_is_refused_before_decoding():
+    # 20000x20000 pixels of one colour: a tiny PNG that would need 1.2 GB decoded.
+    bomb = encode(Image.new("L", (20000, 20000)), "PNG")
+    assert len(bomb) < 1_000_000
+    with pytest.raises(ImageTooLarge, match="too large"):
+        decode_image(bomb)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n", b"GIF89a not really", b"\x00" * 1000],
+    ids=["empty", "pdf", "fake-gif", "zeros"],
+)
+def test_non_images_are_refused_with_a_readable_message(data):
+    with pytest.raises(NotAnImage) as raised:
+        decode_image(data)
+    assert "image" in str(raised.value)
+
+
+def test_truncated_jpeg_is_refused_as_damaged():
+    data = encode(face_like(640, 480))
+    with pytest.raises(NotAnImage, match="damaged"):
+        decode_image(data[: len(data) // 3])
