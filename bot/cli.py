@@ -10,11 +10,39 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "v1"
 
 
 def _model_dir(args) -> Path:
+    from bot.config import DEFAULT_MODEL_DIR
+
     return Path(args.model or os.environ.get("MODEL_DIR") or DEFAULT_MODEL_DIR)
+
+
+def _settings():
+    from bot.config import ConfigError, load_settings
+
+    try:
+        return load_settings(require_token=False)
+    except ConfigError as error:
+        sys.exit(f"maskbot: {error}")
+
+
+def _storage(settings):
+    from storage.database import Database
+    from storage.repository import Repository
+
+    database = Database(settings.database_url)
+    return database, Repository(database, settings.crops_dir)
+
+
+def _reference_mix(settings) -> dict | None:
+    """The class mix the model was trained on: what daily summaries compare against."""
+    from model.predictor import read_metadata
+
+    try:
+        return read_metadata(settings.model_dir).get("class_mix")
+    except FileNotFoundError:
+        return None
 
 
 def cmd_train(args) -> int:
@@ -81,8 +109,98 @@ def cmd_predict(args) -> int:
 def cmd_bench(args) -> int:
     from model.bench import run_benchmarks
 
+    from storage.bench import prediction_rows_per_second
+
     run_benchmarks(_model_dir(args), baseline_dir=Path(args.baseline) if args.baseline else None,
                    photos_dir=Path(args.photos) if args.photos else None, repeats=args.repeats)
+    rates = sorted(prediction_rows_per_second() for _ in range(3))
+    print(f"prediction log into SQLite, one transaction per row: {rates[1]:,.0f} rows/s (median of 3 runs)")
+    return 0
+
+
+def cmd_stats(args) -> int:
+    from datetime import timedelta
+
+    from storage.repository import utc_now
+
+    settings = _settings()
+    database, repository = _storage(settings)
+    end = utc_now().date()
+    stats = repository.stats(end - timedelta(days=args.days - 1), end)
+    database.dispose()
+    if args.json:
+        print(json.dumps(stats.as_dict(), indent=2))
+        return 0
+    print(f"{stats.start} to {stats.end}: {stats.count} predictions")
+    for name, value in stats.per_class.items():
+        share = f"{value / stats.count:.1%}" if stats.count else "-"
+        print(f"  {name:<24}{value:>8}  {share:>7}")
+    unsure = f"{stats.unsure_share:.1%}" if stats.unsure_share is not None else "-"
+    disagreement = f"{stats.disagreement_rate:.1%}" if stats.disagreement_rate is not None else "-"
+    print(f"  unsure {unsure}, feedback {stats.feedback} (marked wrong {disagreement})")
+    for row in stats.per_day:
+        print(f"  {row['day']} model {row['model_version']}: {row['count']} photos, drift {row['drift_level']}")
+    return 0
+
+
+def cmd_summarise(args) -> int:
+    from datetime import date
+
+    from storage import summaries
+
+    settings = _settings()
+    database, _ = _storage(settings)
+    reference = _reference_mix(settings)
+    if args.catch_up:
+        days = summaries.catch_up(database, reference=reference)
+        print(f"summarised {len(days)} day(s): {', '.join(d.isoformat() for d in days) or 'none missing'}")
+    else:
+        day = date.fromisoformat(args.day) if args.day else None
+        if day is None:
+            from datetime import timedelta
+
+            from storage.repository import utc_now
+
+            day = utc_now().date() - timedelta(days=1)
+        rows = summaries.summarise(database, day, reference)
+        for row in rows:
+            print(f"{row.day} model {row.model_version}: {row.count} photos, drift {row.drift_level}"
+                  + (f" (PSI {row.psi:.3f}, p {row.chi2_p_value:.3g})" if row.psi is not None else ""))
+        if not rows:
+            print(f"{day}: no predictions")
+    database.dispose()
+    return 0
+
+
+def cmd_forget(args) -> int:
+    from storage.pseudonyms import Pseudonymizer, load_secret
+
+    settings = _settings()
+    database, repository = _storage(settings)
+    forgotten = repository.forget_user(Pseudonymizer(load_secret(settings.data_dir, settings.secret))(args.user_id))
+    database.dispose()
+    print(f"deleted {forgotten.predictions} predictions, {forgotten.feedback} feedback rows, {forgotten.crops} crops")
+    return 0
+
+
+def cmd_purge(args) -> int:
+    settings = _settings()
+    database, repository = _storage(settings)
+    days = args.days or settings.retention_days
+    purged = repository.purge_older_than(days)
+    database.dispose()
+    print(f"older than {days} days: deleted {purged.predictions} predictions, {purged.feedback} feedback rows, "
+          f"{purged.crops} crops")
+    return 0
+
+
+def cmd_db_upgrade(args) -> int:
+    from storage.database import current_revision
+
+    settings = _settings()
+    database, _ = _storage(settings)
+    print(f"database at revision {current_revision(database.engine)}")
+    database.dispose()
     return 0
 
 
@@ -123,6 +241,29 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--photos", help="folder of photos for the whole-path timing (default: generated)")
     bench.add_argument("--repeats", type=int, default=200)
     bench.set_defaults(handler=cmd_bench)
+
+    stats = commands.add_parser("stats", help="prediction counts, feedback and drift for recent days")
+    stats.add_argument("--days", type=int, default=7)
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(handler=cmd_stats)
+
+    summarise = commands.add_parser("summarise", help="compute daily summaries (default: yesterday, UTC)")
+    when = summarise.add_mutually_exclusive_group()
+    when.add_argument("--day", help="YYYY-MM-DD")
+    when.add_argument("--catch-up", action="store_true", help="every day missing since the last summary")
+    summarise.set_defaults(handler=cmd_summarise)
+
+    forget = commands.add_parser("forget", help="delete everything stored about one Telegram user")
+    forget.add_argument("user_id", type=int)
+    forget.set_defaults(handler=cmd_forget)
+
+    purge = commands.add_parser("purge", help="delete predictions older than the retention period")
+    purge.add_argument("--days", type=int, help="default: $RETENTION_DAYS or 90")
+    purge.set_defaults(handler=cmd_purge)
+
+    database = commands.add_parser("db", help="database maintenance")
+    database_commands = database.add_subparsers(dest="db_command", required=True)
+    database_commands.add_parser("upgrade", help="apply pending migrations").set_defaults(handler=cmd_db_upgrade)
     return parser
 
 

@@ -49,3 +49,6 @@ def predictor(shipped_model_dir):
     from model.predictor import Predictor
 
     return Predictor(shipped_model_dir)
+
+
+from tests.storage_fixtures import database, database_url, repository  # noqa: E402,F401

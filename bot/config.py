@@ -1,0 +1,106 @@
+"""Settings from environment variables. The variable names are part of the public interface."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+
+from storage.database import DEFAULT_DATABASE_URL
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "v1"
+TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+
+
+class ConfigError(ValueError):
+    """A missing or malformed setting; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    bot_token: str = ""
+    api_base_url: str = "https://api.telegram.org/bot"
+    file_base_url: str = "https://api.telegram.org/file/bot"
+    database_url: str = DEFAULT_DATABASE_URL
+    admin_ids: frozenset[int] = field(default_factory=frozenset)
+    secret: str | None = None
+    model_dir: Path = DEFAULT_MODEL_DIR
+    data_dir: Path = Path("data")
+    summary_time: time = time(0, 5)
+    retention_days: int = 90
+    log_level: str = "INFO"
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    port: int | None = None
+    rate_limit_per_minute: int = 10
+
+    @property
+    def crops_dir(self) -> Path:
+        return self.data_dir / "crops"
+
+
+def _int(env: Mapping[str, str], name: str, default: int | None, minimum: int = 0) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None, require_token: bool = True) -> Settings:
+    """Read and check every setting; raises `ConfigError` naming the first bad variable."""
+    env = os.environ if env is None else env
+    token = env.get("BOT_TOKEN", "").strip()
+    if require_token and not token:
+        raise ConfigError("BOT_TOKEN is not set: ask @BotFather for a token and export BOT_TOKEN=...")
+    if token and not TOKEN_PATTERN.match(token):
+        raise ConfigError("BOT_TOKEN does not look like a Telegram token (digits, a colon, then letters)")
+    try:
+        admin_ids = frozenset(int(part) for part in env.get("ADMIN_IDS", "").replace(" ", "").split(",") if part)
+    except ValueError:
+        raise ConfigError("ADMIN_IDS must be comma-separated Telegram user ids, like 12345,67890") from None
+    raw_time = env.get("SUMMARY_TIME", "00:05").strip()
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", raw_time)
+    if not match:
+        raise ConfigError(f"SUMMARY_TIME must be HH:MM in UTC, not {raw_time!r}")
+    log_level = env.get("LOG_LEVEL", "INFO").strip().upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {log_level!r}")
+    webhook_url = env.get("WEBHOOK_URL", "").strip() or None
+    if webhook_url and not webhook_url.startswith("https://"):
+        raise ConfigError("WEBHOOK_URL must be an https:// address that Telegram can reach")
+    webhook_secret = env.get("WEBHOOK_SECRET", "").strip() or None
+    if webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", webhook_secret):
+        raise ConfigError("WEBHOOK_SECRET may hold only letters, digits, _ and - (1 to 256 characters)")
+    port = _int(env, "PORT", None, minimum=1)
+    if webhook_url and port is None:
+        raise ConfigError("PORT must be set in webhook mode (the port the reverse proxy forwards to)")
+    model_dir = Path(env.get("MODEL_DIR", "").strip() or DEFAULT_MODEL_DIR)
+    database_url = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+    if "://" not in database_url:
+        raise ConfigError(f"DATABASE_URL must be a URL like {DEFAULT_DATABASE_URL}, not {database_url!r}")
+    return Settings(
+        bot_token=token,
+        api_base_url=env.get("TELEGRAM_API_BASE_URL", "").strip() or Settings.api_base_url,
+        file_base_url=env.get("TELEGRAM_FILE_BASE_URL", "").strip() or Settings.file_base_url,
+        database_url=database_url,
+        admin_ids=admin_ids,
+        secret=env.get("MASKBOT_SECRET") or None,
+        model_dir=model_dir,
+        data_dir=Path(env.get("DATA_DIR", "").strip() or "data"),
+        summary_time=time(int(match.group(1)), int(match.group(2))),
+        retention_days=_int(env, "RETENTION_DAYS", 90, minimum=1),
+        log_level=log_level,
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+        port=port,
+        rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 10, minimum=1),
+    )

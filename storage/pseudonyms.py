@@ -1,0 +1,48 @@
+"""Keyed pseudonyms: HMAC-SHA256 of a user id with a server secret, never the id itself.
+
+Without the secret nobody can tell which Telegram user a row belongs to, not even by hashing
+every possible id. If the secret is lost a new one is made: old rows stay, unlinkable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+SECRET_FILE = "secret.key"
+
+
+def load_secret(data_dir: Path | str, from_env: str | None = None) -> bytes:
+    """`MASKBOT_SECRET` when set, else the secret in `data_dir`, created (mode 0600) when missing."""
+    value = from_env if from_env is not None else os.environ.get("MASKBOT_SECRET")
+    if value:
+        return value.encode()
+    path = Path(data_dir) / SECRET_FILE
+    if path.exists():
+        stored = path.read_text().strip()
+        if stored:
+            return stored.encode()
+        log.warning("secret file %s is empty; making a new secret (earlier pseudonyms no longer link)", path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = secrets.token_hex(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(fresh + "\n")
+    os.chmod(path, 0o600)
+    log.info("made a new pseudonym secret in %s", path)
+    return fresh.encode()
+
+
+class Pseudonymizer:
+    def __init__(self, secret: bytes) -> None:
+        if not secret:
+            raise ValueError("the pseudonym secret must not be empty")
+        self._secret = secret
+
+    def __call__(self, user_id: int | str) -> str:
+        return hmac.new(self._secret, str(user_id).encode(), hashlib.sha256).hexdigest()

@@ -1,0 +1,109 @@
+"""Daily summaries: one row per UTC day and model version, safe to compute twice or in parallel."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from storage import drift
+from storage.database import Database
+from storage.repository import CLASS_NAMES, day_bounds, utc_now
+from storage.tables import DailySummary, Feedback, Prediction
+
+TRAILING_DAYS = 28
+
+
+def _class_counts(session, since: datetime, until: datetime, model_version: str | None = None) -> list[int]:
+    query = select(Prediction.label, func.count()).where(Prediction.created_at >= since, Prediction.created_at < until)
+    if model_version is not None:
+        query = query.where(Prediction.model_version == model_version)
+    counts = dict(session.execute(query.group_by(Prediction.label)).all())
+    return [int(counts.get(name, 0)) for name in CLASS_NAMES]
+
+
+def summarise(database: Database, day: date, reference: Mapping[str, float] | None = None) -> list[DailySummary]:
+    """Compute (or recompute) `day`'s rows, one per model version seen that day.
+
+    `reference` is the expected class mix (the model's training mix from its metadata). Without
+    one, the trailing `TRAILING_DAYS` days before `day` serve, when they hold enough predictions.
+    """
+    since, until = day_bounds(day)
+    rows = []
+    with database.session() as session:
+        versions = session.scalars(
+            select(Prediction.model_version).where(Prediction.created_at >= since, Prediction.created_at < until)
+            .distinct()
+        ).all()
+        for version in sorted(versions):
+            rows.append(_summary_values(session, day, version, reference))
+        for values in rows:
+            _upsert(session, database.dialect, values)
+    with database.session() as session:
+        return list(session.scalars(select(DailySummary).where(DailySummary.day == day)
+                                    .order_by(DailySummary.model_version)).all())
+
+
+def _summary_values(session, day: date, version: str, reference: Mapping[str, float] | None) -> dict:
+    since, until = day_bounds(day)
+    in_day = (Prediction.created_at >= since, Prediction.created_at < until, Prediction.model_version == version)
+    counts = _class_counts(session, since, until, version)
+    total = sum(counts)
+    unsure = session.scalar(select(func.count()).where(*in_day, Prediction.unsure.is_(True))) or 0
+    mean_confidence = session.scalar(select(func.avg(Prediction.confidence)).where(*in_day)) or 0.0
+    feedback_count, wrong = session.execute(
+        select(func.count(), func.count().filter(Feedback.is_correct.is_(False)))
+        .select_from(Feedback).join(Prediction).where(*in_day)
+    ).one()
+    if reference is not None:
+        expected, reference_name = [float(reference[name]) for name in CLASS_NAMES], "model"
+    else:
+        trailing = _class_counts(session, since - timedelta(days=TRAILING_DAYS), since)
+        expected, reference_name = (trailing, "trailing") if sum(trailing) >= drift.MIN_SAMPLE else (None, "none")
+    psi = js = p_value = None
+    level = "none"
+    if expected is not None and total:
+        psi = drift.population_stability_index(counts, expected)
+        js = drift.jensen_shannon_distance(counts, expected)
+        p_value = drift.chi_square_p_value(counts, expected)
+        level = drift.drift_level(total, psi, p_value)
+    shares = [c / total if total else 0.0 for c in counts]
+    return {
+        "day": day, "model_version": version, "count": total,
+        **{f"count_{name}": c for name, c in zip(CLASS_NAMES, counts)},
+        **{f"share_{name}": s for name, s in zip(CLASS_NAMES, shares)},
+        "unsure_share": unsure / total if total else 0.0,
+        "mean_confidence": float(mean_confidence),
+        "feedback_count": int(feedback_count),
+        "disagreement_rate": wrong / feedback_count if feedback_count else None,
+        "reference": reference_name, "psi": psi, "js_distance": js, "chi2_p_value": p_value,
+        "drift_level": level, "computed_at": utc_now(),
+    }
+
+
+def _upsert(session, dialect: str, values: dict) -> None:
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    statement = insert(DailySummary).values(**values)
+    changes = {key: statement.excluded[key] for key in values if key not in ("day", "model_version")}
+    session.execute(statement.on_conflict_do_update(index_elements=["day", "model_version"], set_=changes))
+
+
+def catch_up(database: Database, today: date | None = None, reference: Mapping[str, float] | None = None,
+             ) -> list[date]:
+    """Summarise every finished day since the last summary (or the first prediction).
+
+    Returns the days that got rows; a day without predictions has nothing to summarise."""
+    today = today or utc_now().date()
+    with database.session() as session:
+        last = session.scalar(select(func.max(DailySummary.day)))
+        first_prediction = session.scalar(select(func.min(Prediction.created_at)))
+    if last is not None:
+        start = last + timedelta(days=1)
+    elif first_prediction is not None:
+        start = first_prediction.date()
+    else:
+        return []
+    days = [start + timedelta(days=i) for i in range((today - start).days)]
+    return [day for day in days if summarise(database, day, reference)]

@@ -1,0 +1,85 @@
+"""The SQL schema as SQLAlchemy 2 typed models. Alembic migrations in `migrations/` create it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Prediction(Base):
+    """One answered photo. No image bytes, no Telegram id: `user_hash` is an HMAC of the id."""
+
+    __tablename__ = "predictions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    user_hash: Mapped[str] = mapped_column(String(64), index=True)
+    chat_type: Mapped[str] = mapped_column(String(16))
+    input_kind: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(32))
+    confidence: Mapped[float] = mapped_column(Float)
+    p_with_mask: Mapped[float] = mapped_column(Float)
+    p_without_mask: Mapped[float] = mapped_column(Float)
+    p_mask_weared_incorrect: Mapped[float] = mapped_column(Float)
+    unsure: Mapped[bool] = mapped_column(Boolean)
+    model_version: Mapped[str] = mapped_column(String(32))
+    face_found: Mapped[bool] = mapped_column(Boolean)
+    face_fraction: Mapped[float | None] = mapped_column(Float, nullable=True)
+    brightness: Mapped[float] = mapped_column(Float)
+    sharpness: Mapped[float] = mapped_column(Float)
+    image_width: Mapped[int] = mapped_column(Integer)
+    image_height: Mapped[int] = mapped_column(Integer)
+    latency_ms: Mapped[float] = mapped_column(Float)
+
+    feedback: Mapped[Feedback | None] = relationship(back_populates="prediction", cascade="all, delete-orphan",
+                                                     passive_deletes=True)
+
+
+class Feedback(Base):
+    """A user's "right" or "wrong" on one prediction; the crop only when the user agreed to share it."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id", ondelete="CASCADE"), unique=True)
+    user_hash: Mapped[str] = mapped_column(String(64), index=True)
+    is_correct: Mapped[bool] = mapped_column(Boolean)
+    corrected_label: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    crop_path: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+    prediction: Mapped[Prediction] = relationship(back_populates="feedback")
+
+
+class DailySummary(Base):
+    """One UTC day of one model version: the class mix and how far it drifted from the reference."""
+
+    __tablename__ = "daily_summaries"
+    __table_args__ = (UniqueConstraint("day", "model_version", name="uq_daily_summaries_day_model"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    model_version: Mapped[str] = mapped_column(String(32))
+    count: Mapped[int] = mapped_column(Integer)
+    count_with_mask: Mapped[int] = mapped_column(Integer)
+    count_without_mask: Mapped[int] = mapped_column(Integer)
+    count_mask_weared_incorrect: Mapped[int] = mapped_column(Integer)
+    share_with_mask: Mapped[float] = mapped_column(Float)
+    share_without_mask: Mapped[float] = mapped_column(Float)
+    share_mask_weared_incorrect: Mapped[float] = mapped_column(Float)
+    unsure_share: Mapped[float] = mapped_column(Float)
+    mean_confidence: Mapped[float] = mapped_column(Float)
+    feedback_count: Mapped[int] = mapped_column(Integer)
+    disagreement_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reference: Mapped[str] = mapped_column(String(16))
+    psi: Mapped[float | None] = mapped_column(Float, nullable=True)
+    js_distance: Mapped[float | None] = mapped_column(Float, nullable=True)
+    chi2_p_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    drift_level: Mapped[str] = mapped_column(String(8))
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,199 @@
+"""The storage layer on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import stat
+import threading
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, inspect, select
+
+from storage import summaries
+from storage.database import Database, current_revision
+from storage.pseudonyms import Pseudonymizer, load_secret
+from storage.repository import PredictionRecord, Repository
+from storage.tables import DailySummary, Feedback, Prediction
+
+DAY = date(2026, 11, 20)
+
+
+def record(user_hash: str = "u1", label: str = "with_mask", at: datetime | None = None, unsure: bool = False,
+           version: str = "1") -> PredictionRecord:
+    probabilities = {"with_mask": [0.9, 0.05, 0.05], "without_mask": [0.05, 0.9, 0.05],
+                     "mask_weared_incorrect": [0.05, 0.05, 0.9]}[label]
+    return PredictionRecord(
+        user_hash=user_hash, chat_type="private", input_kind="photo", label=label, confidence=max(probabilities),
+        probabilities=probabilities, unsure=unsure, model_version=version, face_found=True, face_fraction=0.2,
+        brightness=0.5, sharpness=120.0, image_width=1280, image_height=960, latency_ms=12.5,
+        created_at=at or datetime(2026, 11, 20, 12, tzinfo=timezone.utc),
+    )
+
+
+def count(database: Database, table) -> int:
+    with database.session() as session:
+        return session.scalar(select(func.count()).select_from(table))
+
+
+def test_migrations_create_every_table_from_an_empty_database(database):
+    assert current_revision(database.engine) is not None
+    tables = set(inspect(database.engine).get_table_names())
+    assert {"predictions", "feedback", "daily_summaries", "alembic_version"} <= tables
+    Database(database.url).dispose()  # a second start migrates nothing and fails nothing
+    assert current_revision(database.engine) == "0001"
+
+
+def test_every_model_round_trips(repository, database):
+    prediction_id = repository.record_prediction(record())
+    assert repository.record_feedback(prediction_id, "u1", False, "without_mask", crop_png=b"\x89PNG fake")
+    summaries.summarise(database, DAY, reference={"with_mask": 0.3, "without_mask": 0.3,
+                                                 "mask_weared_incorrect": 0.4})
+    with database.session() as session:
+        stored = session.get(Prediction, prediction_id)
+        assert (stored.label, stored.p_without_mask, stored.face_fraction, stored.image_width) == (
+            "with_mask", 0.05, 0.2, 1280)
+        assert stored.created_at.replace(tzinfo=timezone.utc) == datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+        feedback = session.scalars(select(Feedback)).one()
+        assert (feedback.is_correct, feedback.corrected_label, feedback.crop_path) == (False, "without_mask",
+                                                                                        f"{prediction_id}.png")
+        summary = session.scalars(select(DailySummary)).one()
+        assert (summary.count, summary.count_with_mask, summary.feedback_count, summary.disagreement_rate) == (
+            1, 1, 1, 1.0)
+    assert (repository.crops_dir / f"{prediction_id}.png").read_bytes() == b"\x89PNG fake"
+
+
+def test_feedback_only_from_the_user_who_asked(repository):
+    prediction_id = repository.record_prediction(record("alice"))
+    assert not repository.record_feedback(prediction_id, "mallory", False, "without_mask")
+    assert not repository.record_feedback(prediction_id + 1000, "alice", True)
+    assert repository.record_feedback(prediction_id, "alice", True)
+    assert repository.record_feedback(prediction_id, "alice", False, "mask_weared_incorrect")
+    assert count(repository.database, Feedback) == 1
+
+
+def test_forget_removes_exactly_one_users_rows_and_crops(repository, database):
+    mine = [repository.record_prediction(record("alice")) for _ in range(3)]
+    theirs = repository.record_prediction(record("bob"))
+    repository.record_feedback(mine[0], "alice", False, "without_mask", crop_png=b"a")
+    repository.record_feedback(mine[1], "alice", True)
+    repository.record_feedback(theirs, "bob", False, "without_mask", crop_png=b"b")
+    forgotten = repository.forget_user("alice")
+    assert (forgotten.predictions, forgotten.feedback, forgotten.crops) == (3, 2, 1)
+    assert count(database, Prediction) == 1 and count(database, Feedback) == 1
+    assert sorted(p.name for p in repository.crops_dir.iterdir()) == [f"{theirs}.png"]
+    assert repository.forget_user("alice").predictions == 0
+
+
+def test_purge_removes_only_rows_older_than_the_retention(repository, database):
+    now = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
+    old = repository.record_prediction(record(at=now - timedelta(days=31)))
+    recent = repository.record_prediction(record(at=now - timedelta(days=29)))
+    repository.record_feedback(old, "u1", False, "without_mask", crop_png=b"old")
+    repository.record_feedback(recent, "u1", False, "without_mask", crop_png=b"new")
+    purged = repository.purge_older_than(30, now=now)
+    assert (purged.predictions, purged.feedback, purged.crops) == (1, 1, 1)
+    with database.session() as session:
+        assert session.scalars(select(Prediction.id)).all() == [recent]
+    assert [p.name for p in repository.crops_dir.iterdir()] == [f"{recent}.png"]
+
+
+def test_summarise_is_idempotent_and_flags_a_skewed_day(repository, database):
+    for i in range(60):
+        repository.record_prediction(record(f"user{i}", "without_mask" if i < 45 else "with_mask",
+                                            unsure=i % 10 == 0))
+    reference = {"with_mask": 0.6, "without_mask": 0.2, "mask_weared_incorrect": 0.2}
+    first = summaries.summarise(database, DAY, reference)
+    second = summaries.summarise(database, DAY, reference)
+    assert count(database, DailySummary) == 1
+    assert [s.id for s in first] == [s.id for s in second]
+    summary = second[0]
+    assert (summary.count, summary.count_without_mask, summary.count_with_mask) == (60, 45, 15)
+    assert summary.share_without_mask == pytest.approx(0.75)
+    assert summary.unsure_share == pytest.approx(0.1)
+    assert summary.reference == "model" and summary.drift_level == "drift"
+
+
+def test_summaries_are_kept_per_model_version(repository, database):
+    repository.record_prediction(record(version="1"))
+    repository.record_prediction(record(version="2"))
+    rows = summaries.summarise(database, DAY)
+    assert [(row.model_version, row.count, row.reference) for row in rows] == [("1", 1, "none"), ("2", 1, "none")]
+
+
+def test_catch_up_fills_every_missing_day_once(repository, database):
+    for offset in (0, 1, 3):
+        repository.record_prediction(record(at=datetime(2026, 11, 20 + offset, 9, tzinfo=timezone.utc)))
+    done = summaries.catch_up(database, today=date(2026, 11, 25))
+    assert done == [date(2026, 11, 20), date(2026, 11, 21), date(2026, 11, 23)]
+    assert summaries.catch_up(database, today=date(2026, 11, 25)) == []
+    assert count(database, DailySummary) == 3
+
+
+def test_stats_cover_a_date_range(repository, database):
+    for i, label in enumerate(["with_mask", "with_mask", "without_mask", "mask_weared_incorrect"]):
+        prediction_id = repository.record_prediction(record(f"u{i}", label, unsure=i == 3))
+        repository.record_feedback(prediction_id, f"u{i}", i != 2, None if i != 2 else "with_mask")
+    repository.record_prediction(record(at=datetime(2026, 10, 1, tzinfo=timezone.utc)))
+    summaries.summarise(database, DAY)
+    stats = repository.stats(DAY - timedelta(days=6), DAY)
+    assert stats.count == 4
+    assert stats.per_class == {"with_mask": 2, "without_mask": 1, "mask_weared_incorrect": 1}
+    assert stats.unsure_share == 0.25 and stats.disagreement_rate == 0.25
+    assert [row["day"] for row in stats.per_day] == ["2026-11-20"]
+
+
+def test_concurrent_writers_from_threads_lose_no_row(repository, database):
+    def write(thread: int) -> None:
+        for i in range(50):
+            repository.record_prediction(record(f"t{thread}-{i}"))
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert count(database, Prediction) == 400
+
+
+def _write_and_summarise(url: str, crops: str, worker: int) -> None:
+    database = Database(url)
+    repository = Repository(database, crops)
+    for i in range(100):
+        repository.record_prediction(record(f"p{worker}-{i}"))
+    for _ in range(5):
+        summaries.summarise(database, DAY)
+    database.dispose()
+
+
+def test_two_processes_writing_and_summarising_at_once(database, tmp_path):
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_write_and_summarise, args=(database.url, str(tmp_path), n)) for n in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert [worker.exitcode for worker in workers] == [0, 0]
+    assert count(database, Prediction) == 200
+    rows = summaries.summarise(database, DAY)
+    assert len(rows) == 1 and rows[0].count == 200 and count(database, DailySummary) == 1
+
+
+def test_secret_is_made_once_with_private_permissions(tmp_path):
+    secret = load_secret(tmp_path, from_env="")
+    assert load_secret(tmp_path, from_env="") == secret
+    assert stat.S_IMODE(os.stat(tmp_path / "secret.key").st_mode) == 0o600
+    assert load_secret(tmp_path, from_env="from-environment") == b"from-environment"
+
+
+def test_a_lost_secret_starts_new_pseudonyms(tmp_path):
+    before = Pseudonymizer(load_secret(tmp_path, from_env=""))(12345)
+    (tmp_path / "secret.key").unlink()
+    after = Pseudonymizer(load_secret(tmp_path, from_env=""))(12345)
+    assert before != after and len(after) == 64 and "12345" not in after
+
+
+def test_pseudonyms_are_keyed_and_stable():
+    alice = Pseudonymizer(b"k1")
+    assert alice(42) == alice("42") != Pseudonymizer(b"k2")(42)
