@@ -45,6 +45,19 @@ def _reference_mix(settings) -> dict | None:
         return None
 
 
+def cmd_run(args) -> int:
+    from bot.config import ConfigError, load_settings
+
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"maskbot: {error}", file=sys.stderr)
+        return 2
+    from bot.app import run
+
+    return run(settings)
+
+
 def cmd_train(args) -> int:
     from model.train import TrainConfig, train
 
@@ -207,6 +220,9 @@ def cmd_db_upgrade(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="maskbot", description="Face-mask checking bot: model, storage and bot tools.")
     commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="start the bot (long polling, or a webhook when WEBHOOK_URL is set)")
+    run.set_defaults(handler=cmd_run)
 
     train = commands.add_parser("train", help="train a model and write a versioned model folder")
     train.add_argument("--data", required=True, help="training folder with one sub-folder per class")

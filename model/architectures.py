@@ -32,29 +32,29 @@ def report_cnn(input_size: int = IMAGE_SIZE, classes: int = len(CLASS_NAMES), dr
     )
 
 
-def _separable_block(x, filters: int, name: str):
-    x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+def _conv_bn_relu(x, filters: int, name: str, strides: int = 1, separable: bool = False):
+    convolution = layers.SeparableConv2D if separable else layers.Conv2D
+    x = convolution(filters, 3, strides=strides, padding="same", use_bias=False, name=f"{name}_conv")(x)
     x = layers.BatchNormalization(name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
 def maskbot_cnn(
-    input_size: int = IMAGE_SIZE, classes: int = len(CLASS_NAMES), width: int = 32, dropout: float = 0.3
+    input_size: int = IMAGE_SIZE, classes: int = len(CLASS_NAMES), widths: tuple[int, ...] = (24, 48, 96, 160, 256),
+    dropout: float = 0.3,
 ) -> keras.Model:
-    """A small batch-normalised separable CNN: a strided stem, four pooled stages, global pooling.
+    """A small batch-normalised CNN: strided convolutions halve the resolution five times
+    (128 -> 4), each followed by a separable convolution, then global average pooling.
 
-    The strided stem and separable convolutions keep it near 40 M multiply-adds per image, about a
-    sixth of the report's network, with 3 % of its parameters.
+    Striding instead of pooling keeps full-resolution work to one cheap stem layer: about
+    50 M multiply-adds per image, under a third of the report's network, with 9 % of its
+    parameters, and three times its training speed on a 2-core CPU.
     """
     inputs = keras.Input((input_size, input_size, 3), name="image")
-    x = layers.Conv2D(width, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(inputs)
-    x = layers.BatchNormalization(name="stem_bn")(x)
-    x = layers.ReLU(name="stem_relu")(x)
-    for stage, (filters, blocks) in enumerate(((width * 2, 1), (width * 3, 2), (width * 5, 2), (width * 8, 2))):
-        for block in range(blocks):
-            x = _separable_block(x, filters, f"stage{stage}_block{block}")
-        if stage < 3:
-            x = layers.MaxPooling2D(name=f"stage{stage}_pool")(x)
+    x = _conv_bn_relu(inputs, widths[0], "stem", strides=2)
+    for stage, filters in enumerate(widths[1:]):
+        x = _conv_bn_relu(x, filters, f"stage{stage}_down", strides=2)
+        x = _conv_bn_relu(x, filters, f"stage{stage}_mix", separable=True)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(classes, activation="softmax", name="probabilities")(x)

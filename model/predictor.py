@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,8 @@ class Prediction:
     framing: Framing
     model_version: str
     latency_ms: float
+    pixels: np.ndarray = field(repr=False, compare=False)
+    """The 128x128 RGB crop the classifier saw: what a user may agree to share for retraining."""
 
     def as_dict(self) -> dict:
         return {
@@ -98,9 +100,10 @@ class Predictor:
         prepared = [self.prepare(decode_image(image).pixels) for image in images]
         probabilities = self.probabilities(np.stack([pixels for pixels, _ in prepared]))
         latency = (time.perf_counter() - started) * 1000 / max(len(images), 1)
-        return [self._prediction(row, framing, latency) for row, (_, framing) in zip(probabilities, prepared)]
+        return [self._prediction(row, pixels, framing, latency)
+                for row, (pixels, framing) in zip(probabilities, prepared)]
 
-    def _prediction(self, row: np.ndarray, framing: Framing, latency_ms: float) -> Prediction:
+    def _prediction(self, row: np.ndarray, pixels: np.ndarray, framing: Framing, latency_ms: float) -> Prediction:
         best = int(row.argmax())
         return Prediction(
             label=CLASS_NAMES[best],
@@ -110,4 +113,5 @@ class Predictor:
             framing=framing,
             model_version=self.version,
             latency_ms=round(latency_ms, 2),
+            pixels=pixels,
         )

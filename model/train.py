@@ -40,6 +40,8 @@ class TrainConfig:
     per_class_limit: int | None = None
     check_dirs: list[Path] = field(default_factory=list)
     initial_weights: Path | None = None
+    verbose: int | str = "auto"
+    """Keras' progress display: a live bar in a terminal, one line per epoch in a log file."""
 
     def __post_init__(self) -> None:
         if self.recipe not in PREPROCESSING:
@@ -118,7 +120,7 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
 
     from model import plots
 
-    network.save(config.out_dir / "model.keras")
+    save_for_inference(network, config.out_dir / "model.keras")
     plots.training_curves(history, config.out_dir / "training.png")
     plots.confusion(scores["test"]["confusion_matrix"], config.out_dir / "confusion.png", "fixed test split")
     train_mix = np.bincount(arrays.labels[train_index], minlength=len(CLASS_NAMES))
@@ -151,6 +153,13 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
     say(f"wrote {config.out_dir} in {time.time() - started:.0f} s; test balanced accuracy "
         f"{scores['test']['balanced_accuracy']:.4f}")
     return config.out_dir
+
+
+def save_for_inference(network, path: Path) -> None:
+    """Save the weights without the optimizer's state, which would triple the file."""
+    clean = network.__class__.from_config(network.get_config())
+    clean.set_weights(network.get_weights())
+    clean.save(path)
 
 
 def predict_array(network, pixels_uint8: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -187,7 +196,7 @@ def _fit_report(config: TrainConfig, arrays: CachedArrays, index: np.ndarray, rn
         keras.callbacks.EarlyStopping(patience=5, verbose=1),
     ]
     fitted = network.fit(x, y, epochs=config.epochs, batch_size=config.batch_size,
-                         validation_split=0.3, callbacks=callbacks, verbose=2)
+                         validation_split=0.3, callbacks=callbacks, verbose=config.verbose)
     # Keras takes the validation split from the end of the arrays, before any shuffling.
     validation = index[int(len(index) * 0.7):]
     return network, _plain_history(fitted.history), validation
@@ -226,7 +235,8 @@ def _fit_maskbot(config: TrainConfig, arrays: CachedArrays, train_index, val_ind
     network.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
                     loss="sparse_categorical_crossentropy", metrics=["acc"])
     callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=True)]
-    fitted = network.fit(dataset, epochs=config.epochs, validation_data=validation, callbacks=callbacks, verbose=2)
+    fitted = network.fit(dataset, epochs=config.epochs, validation_data=validation, callbacks=callbacks,
+                         verbose=config.verbose)
     return network, _plain_history(fitted.history)
 
 

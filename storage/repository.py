@@ -159,6 +159,11 @@ class Repository:
             session.add(feedback)
         return True
 
+    def owner_of(self, prediction_id: int) -> str | None:
+        """The pseudonym that made a prediction (None when it does not exist or was forgotten)."""
+        with self.database.session() as session:
+            return session.scalar(select(Prediction.user_hash).where(Prediction.id == prediction_id))
+
     def crop_file(self, feedback: Feedback) -> Path | None:
         return self.crops_dir / feedback.crop_path if feedback.crop_path else None
 

@@ -1,0 +1,183 @@
+"""Building the Application and running it until SIGTERM, in polling or webhook mode.
+
+Both modes run the same loop: the Application processes updates from its queue while a small
+HTTP server answers /healthz (and, in webhook mode, receives Telegram's POSTs, checking the
+secret token before anything reaches the queue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from urllib.parse import urlparse
+
+from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder
+from tornado.httpserver import HTTPServer
+from tornado.web import Application as WebApplication
+from tornado.web import RequestHandler
+
+from bot import handlers, jobs
+from bot.config import Settings
+from bot.ratelimit import RateLimiter
+from bot.service import MaskService
+
+log = logging.getLogger("bot.app")
+
+PUBLIC_COMMANDS = [
+    BotCommand("start", "What I do and how to take a good photo"),
+    BotCommand("help", "How to take a good photo"),
+    BotCommand("privacy", "What I keep about you, and for how long"),
+    BotCommand("forget", "Delete everything I keep about you"),
+]
+ADMIN_COMMANDS = PUBLIC_COMMANDS + [
+    BotCommand("stats", "Counts per class, feedback, drift: /stats [days]"),
+    BotCommand("drift", "Drift level of recent days"),
+    BotCommand("model", "The model in use and its scores"),
+]
+CONCURRENT_UPDATES = 64
+
+
+def build_service(settings: Settings) -> MaskService:
+    from model.predictor import Predictor
+    from storage.database import Database
+    from storage.pseudonyms import Pseudonymizer, load_secret
+    from storage.repository import Repository
+
+    database = Database(settings.database_url)
+    repository = Repository(database, settings.crops_dir)
+    pseudonymize = Pseudonymizer(load_secret(settings.data_dir, settings.secret))
+    return MaskService(Predictor(settings.model_dir), repository, pseudonymize,
+                       RateLimiter(settings.rate_limit_per_minute))
+
+
+def build_application(settings: Settings, service: MaskService) -> Application:
+    application = (
+        ApplicationBuilder()
+        .token(settings.bot_token)
+        .base_url(settings.api_base_url)
+        .base_file_url(settings.file_base_url)
+        .concurrent_updates(CONCURRENT_UPDATES)
+        .post_init(on_startup)
+        .post_shutdown(on_shutdown)
+        .build()
+    )
+    application.bot_data["settings"] = settings
+    application.bot_data["service"] = service
+    handlers.register(application, settings.admin_ids)
+    return application
+
+
+async def on_startup(application: Application) -> None:
+    """Owns start-up work that needs the Bot API: the command menus and the scheduled jobs."""
+    settings: Settings = application.bot_data["settings"]
+    await application.bot.set_my_commands(PUBLIC_COMMANDS)
+    for admin_id in settings.admin_ids:
+        try:
+            await application.bot.set_my_commands(ADMIN_COMMANDS, scope=BotCommandScopeChat(admin_id))
+        except TelegramError as error:  # an admin who never opened a chat with the bot
+            log.warning("event=admin_menu_failed error=%s", type(error).__name__)
+    jobs.schedule(application)
+
+
+async def on_shutdown(application: Application) -> None:
+    """Owns the resources: the inference threads and the database connections."""
+    service: MaskService = application.bot_data["service"]
+    service.close()
+    service.repository.database.dispose()
+    log.info("event=shutdown_complete")
+
+
+class HealthHandler(RequestHandler):
+    def initialize(self, bot_application: Application) -> None:
+        self.bot_application = bot_application
+
+    def get(self) -> None:
+        healthy = self.bot_application.running
+        self.set_status(200 if healthy else 503)
+        service: MaskService = self.bot_application.bot_data["service"]
+        self.write({"status": "ok" if healthy else "unavailable", "model_version": service.model_version})
+
+
+class WebhookHandler(RequestHandler):
+    def initialize(self, bot_application: Application, secret: str | None) -> None:
+        self.bot_application = bot_application
+        self.secret = secret
+
+    async def post(self) -> None:
+        if self.secret and self.request.headers.get("X-Telegram-Bot-Api-Secret-Token") != self.secret:
+            log.warning("event=webhook_rejected reason=secret")
+            self.set_status(403)
+            return
+        try:
+            update = Update.de_json(json.loads(self.request.body), self.bot_application.bot)
+        except (ValueError, TypeError, KeyError) as error:
+            log.warning("event=malformed_update error=%s", type(error).__name__)
+            self.set_status(400)
+            return
+        await self.bot_application.update_queue.put(update)
+        self.set_status(200)
+
+
+def http_routes(application: Application, settings: Settings) -> list:
+    routes = [(r"/healthz", HealthHandler, {"bot_application": application})]
+    if settings.webhook_url:
+        path = urlparse(settings.webhook_url).path or "/"
+        routes.append((path, WebhookHandler, {"bot_application": application, "secret": settings.webhook_secret}))
+    return routes
+
+
+async def serve(settings: Settings, service: MaskService, stop: asyncio.Event | None = None) -> None:
+    """Run until `stop` is set or SIGTERM/SIGINT arrives; then finish in-flight replies and exit."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread (tests) or not POSIX
+            pass
+    application = build_application(settings, service)
+    server = None
+    if settings.port:
+        # Listening before start-up lets an orchestrator see "starting" (503) rather than nothing.
+        server = HTTPServer(WebApplication(http_routes(application, settings)), xheaders=True)
+        server.listen(settings.port)
+    await application.initialize()
+    try:
+        await application.post_init(application)
+        await application.start()
+        if settings.webhook_url:
+            await application.bot.set_webhook(settings.webhook_url, secret_token=settings.webhook_secret,
+                                              allowed_updates=Update.ALL_TYPES)
+        else:
+            await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        log.info("event=started mode=%s model=%s port=%s", "webhook" if settings.webhook_url else "polling",
+                 service.model_version, settings.port)
+        await stop.wait()
+        log.info("event=stopping")
+        if application.updater.running:
+            await application.updater.stop()
+        await application.stop()
+    finally:
+        if server is not None:
+            server.stop()
+            await server.close_all_connections()
+        await application.shutdown()
+        await application.post_shutdown(application)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # httpx logs every request URL, and those URLs hold the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def run(settings: Settings) -> int:
+    configure_logging(settings.log_level)
+    service = build_service(settings)
+    asyncio.run(serve(settings, service))
+    return 0

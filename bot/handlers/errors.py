@@ -1,0 +1,25 @@
+"""The error handler: log with context (never user ids), tell the user, keep running."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot import replies
+
+log = logging.getLogger("bot.errors")
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    error = context.error
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("event=handler_error update_id=%s error=%s", update_id, type(error).__name__, exc_info=error)
+    context.application.bot_data.setdefault("errors", {}).setdefault(type(error).__name__, 0)
+    context.application.bot_data["errors"][type(error).__name__] += 1
+    if isinstance(update, Update) and update.effective_message is not None:
+        try:
+            await update.effective_message.reply_text(replies.ERROR)
+        except Exception as reply_error:  # the Bot API itself may be what failed
+            log.warning("event=error_reply_failed update_id=%s error=%s", update_id, type(reply_error).__name__)

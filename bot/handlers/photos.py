@@ -1,0 +1,101 @@
+"""Photos and image documents in, verdicts out; everything else gets a helpful answer."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.ext import Application, ContextTypes, MessageHandler, filters
+
+from bot import replies
+from bot.handlers.common import service_of, with_retry
+from model.images import ImageError
+
+log = logging.getLogger("bot.photos")
+
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
+"""The Bot API serves files up to 20 MB; larger ones cannot even be downloaded."""
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic")
+
+
+def feedback_keyboard(prediction_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton("👍 Right", callback_data=f"fb|{prediction_id}|ok"),
+        InlineKeyboardButton("👎 Wrong", callback_data=f"fb|{prediction_id}|no"),
+    ]])
+
+
+async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    photo = update.effective_message.photo[-1]  # the largest size Telegram made
+    await check_and_reply(update, context, photo.file_id, photo.file_size, "photo")
+
+
+async def on_image_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    document = update.effective_message.document
+    await check_and_reply(update, context, document.file_id, document.file_size, "document")
+
+
+async def check_and_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, file_id: str,
+                          file_size: int | None, input_kind: str) -> None:
+    started = time.perf_counter()
+    message = update.effective_message
+    service = service_of(context)
+    allowed, wait = service.allow(update.effective_user.id)
+    if not allowed:
+        log.info("event=rate_limited update_id=%s kind=%s", update.update_id, input_kind)
+        await with_retry(lambda: message.reply_text(replies.RATE_LIMITED.format(seconds=max(1, round(wait)))))
+        return
+    if file_size is not None and file_size > MAX_DOWNLOAD_BYTES:
+        log.info("event=too_large update_id=%s kind=%s bytes=%d", update.update_id, input_kind, file_size)
+        text = replies.TOO_LARGE.format(size=round(file_size / 1024 / 1024, 1), limit=MAX_DOWNLOAD_BYTES // 1024 // 1024)
+        await with_retry(lambda: message.reply_text(text))
+        return
+    await with_retry(lambda: context.bot.send_chat_action(message.chat_id, ChatAction.TYPING))
+    telegram_file = await with_retry(lambda: context.bot.get_file(file_id))
+    data = bytes(await telegram_file.download_as_bytearray())
+    try:
+        result = await service.check_photo(data, update.effective_user.id, message.chat.type, input_kind)
+    except ImageError as error:
+        log.info("event=bad_image update_id=%s kind=%s reason=%s", update.update_id, input_kind,
+                 type(error).__name__)
+        await with_retry(lambda: message.reply_text(str(error)))
+        return
+    keyboard = feedback_keyboard(result.prediction_id) if result.prediction_id is not None else None
+    await with_retry(lambda: message.reply_text(replies.verdict(result.prediction), parse_mode=ParseMode.HTML,
+                                                reply_markup=keyboard))
+    log.info("event=verdict update_id=%s kind=%s latency_ms=%.0f verdict=%s unsure=%s model=%s",
+             update.update_id, input_kind, (time.perf_counter() - started) * 1000, result.prediction.label,
+             result.prediction.unsure, result.prediction.model_version)
+
+
+async def on_other_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    document = update.effective_message.document
+    name = (document.file_name or "").lower()
+    if name.endswith(IMAGE_SUFFIXES):
+        # An image whose sender's app declared no image MIME type: give it a try.
+        await check_and_reply(update, context, document.file_id, document.file_size, "document")
+        return
+    kind = "PDF" if name.endswith(".pdf") or document.mime_type == "application/pdf" else "document of this type"
+    log.info("event=unsupported update_id=%s kind=document", update.update_id)
+    await with_retry(lambda: update.effective_message.reply_text(replies.NOT_AN_IMAGE_DOCUMENT.format(kind=kind)))
+
+
+def _other(kind: str):
+    async def reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.info("event=unsupported update_id=%s kind=%s", update.update_id, kind)
+        await with_retry(lambda: update.effective_message.reply_text(replies.OTHER_CONTENT[kind]))
+
+    reply.__name__ = f"on_{kind}"
+    return reply
+
+
+def register(application: Application) -> None:
+    application.add_handler(MessageHandler(filters.PHOTO, on_photo))
+    application.add_handler(MessageHandler(filters.Document.IMAGE, on_image_document))
+    application.add_handler(MessageHandler(filters.Document.ALL, on_other_document))
+    for kind, content in (("sticker", filters.Sticker.ALL), ("animation", filters.ANIMATION),
+                          ("video", filters.VIDEO), ("video_note", filters.VIDEO_NOTE), ("voice", filters.VOICE),
+                          ("audio", filters.AUDIO), ("text", filters.TEXT & ~filters.COMMAND)):
+        application.add_handler(MessageHandler(content, _other(kind)))

@@ -1,0 +1,35 @@
+"""Per-user sliding-window rate limit, so one user's flood cannot slow everyone else down."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+
+class RateLimiter:
+    def __init__(self, limit: int, window_seconds: float = 60.0, clock=time.monotonic) -> None:
+        self.limit = limit
+        self.window = window_seconds
+        self._clock = clock
+        self._events: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> tuple[bool, float]:
+        """(allowed, seconds until the next allowed call)."""
+        now = self._clock()
+        with self._lock:
+            events = self._events.setdefault(key, deque())
+            while events and events[0] <= now - self.window:
+                events.popleft()
+            if len(events) >= self.limit:
+                return False, events[0] + self.window - now
+            events.append(now)
+            if len(self._events) > 10_000:
+                self._drop_idle(now)
+            return True, 0.0
+
+    def _drop_idle(self, now: float) -> None:
+        idle = [key for key, events in self._events.items() if not events or events[-1] <= now - self.window]
+        for key in idle:
+            del self._events[key]

@@ -1,0 +1,138 @@
+"""Every text the bot sends, in one place, so wording stays consistent and reviewable."""
+
+from __future__ import annotations
+
+from html import escape
+
+from model.predictor import Prediction
+from storage.repository import CLASS_NAMES, Forgotten, Stats
+
+VERDICT = {
+    "with_mask": ("✅", "Mask on"),
+    "without_mask": ("❌", "No mask"),
+    "mask_weared_incorrect": ("⚠️", "Mask worn incorrectly"),
+}
+LABEL_BUTTONS = {"with_mask": "Mask on", "without_mask": "No mask", "mask_weared_incorrect": "Worn incorrectly"}
+ADVICE = {
+    "with_mask": "Well done. Keep it snug over your nose and under your chin, and change it when it gets damp.",
+    "without_mask": "Where a mask is needed, cover your nose and mouth and press the nose clip to fit.",
+    "mask_weared_incorrect": "Pull the mask up over your nose and down under your chin, then press the nose "
+                             "clip so it fits closely.",
+}
+UNSURE_ADVICE = "Send a clear, well-lit photo of your face from the front, and I'll take another look."
+GUESS = {"with_mask": "a mask worn properly", "without_mask": "no mask",
+         "mask_weared_incorrect": "a mask that is not covering nose and mouth"}
+
+START = (
+    "Hi! I check whether a face mask is worn correctly.\n\n"
+    "Send me a photo of your face (a selfie works best) and I'll answer <b>Mask on</b>, <b>No mask</b> or "
+    "<b>Mask worn incorrectly</b>, with tips for a better photo when I need them.\n\n"
+    "For a good photo:\n"
+    "• face the camera, your face filling about a third of the picture\n"
+    "• stand in even light, not with a window behind you\n"
+    "• hold still so the photo is sharp\n\n"
+    "Tap <b>Right</b> or <b>Wrong</b> under my answers to help me learn. "
+    "/privacy tells what I keep; /forget deletes it."
+)
+PRIVACY = (
+    "<b>What I keep</b>\n"
+    "• For each photo: my answer, its confidence, the model version, simple photo facts (size, brightness, "
+    "sharpness, whether a face was found) and the time.\n"
+    "• Who sent it only as a keyed pseudonym: not your Telegram id, name or username.\n"
+    "• Your photo is <b>not</b> stored. Only if you tap <i>Wrong</i> and then agree, a small 128x128 crop "
+    "of the face (without any photo metadata) is kept to improve the model.\n\n"
+    "<b>For how long</b>\nEverything is deleted after {days} days.\n\n"
+    "<b>Delete it now</b>\nSend /forget to delete everything about you at once."
+)
+FORGET_CONFIRM = "This deletes every answer, feedback and shared photo crop I keep about you. Delete now?"
+NOT_AN_IMAGE_DOCUMENT = ("I can only check photos. Please send a photo of your face (JPEG or PNG), "
+                         "not a {kind}.")
+TOO_LARGE = "This file is {size} MB; I can check files up to {limit} MB. Please send it as a photo instead."
+RATE_LIMITED = "You're sending photos faster than I can look at them carefully. Please wait {seconds} s and try again."
+ERROR = "Sorry, something went wrong on my side while checking that. Please try again in a moment."
+UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
+OTHER_CONTENT = {
+    "text": "Send me a photo of your face and I'll tell you whether your mask is on correctly. /help has tips.",
+    "sticker": "Nice sticker! I can only check real photos, though: send me a selfie.",
+    "video": "I can't check videos. Please send a still photo of your face.",
+    "animation": "I can't check GIFs or animations. Please send a still photo of your face.",
+    "voice": "I can't listen, sorry. Please send a photo of your face.",
+    "audio": "I can't listen, sorry. Please send a photo of your face.",
+    "video_note": "I can't check video messages. Please send a still photo of your face.",
+    "other": "I can only check photos. Please send a photo of your face.",
+}
+
+
+def verdict(prediction: Prediction) -> str:
+    """First line: exactly one verdict phrase and the confidence; then tips; then advice."""
+    percent = f"{prediction.confidence:.0%}"
+    if prediction.unsure:
+        lines = [f"🤔 Not sure ({percent})",
+                 f"It looks most like {GUESS[prediction.label]}, but I can't tell reliably."]
+    else:
+        emoji, phrase = VERDICT[prediction.label]
+        lines = [f"{emoji} {phrase} ({percent} sure)"]
+    if prediction.framing.tips:
+        lines.append("")
+        lines.extend(f"• {escape(tip)}" for tip in prediction.framing.tips)
+    lines.append("")
+    lines.append(UNSURE_ADVICE if prediction.unsure else ADVICE[prediction.label])
+    return "\n".join(lines)
+
+
+def privacy(retention_days: int) -> str:
+    return PRIVACY.format(days=retention_days)
+
+
+def forgotten(result: Forgotten) -> str:
+    if not result.predictions and not result.feedback:
+        return "Done. I had nothing stored about you."
+    return (f"Done. I deleted {result.predictions} answer(s), {result.feedback} feedback note(s) "
+            f"and {result.crops} shared photo crop(s).")
+
+
+def stats_table(stats: Stats, model_version: str) -> str:
+    lines = [f"<b>Stats {stats.start} to {stats.end}</b> (model {escape(model_version)})",
+             f"Photos checked: {stats.count}"]
+    for name in CLASS_NAMES:
+        share = f"{stats.per_class[name] / stats.count:.0%}" if stats.count else "-"
+        lines.append(f"<code>{VERDICT[name][1]:<22}{stats.per_class[name]:>6} {share:>5}</code>")
+    unsure = f"{stats.unsure_share:.0%}" if stats.unsure_share is not None else "-"
+    disagreement = f"{stats.disagreement_rate:.0%}" if stats.disagreement_rate is not None else "-"
+    lines.append(f"Not sure: {unsure}")
+    lines.append(f"Feedback: {stats.feedback}, marked wrong: {disagreement}")
+    levels = [row["drift_level"] for row in stats.per_day]
+    worst = "drift" if "drift" in levels else "watch" if "watch" in levels else "none"
+    lines.append(f"Drift level (worst day): {worst}")
+    return "\n".join(lines)
+
+
+def drift_report(rows: list[dict]) -> str:
+    if not rows:
+        return "No daily summaries yet: they are computed each day at the summary time."
+    lines = ["<b>Drift, most recent days</b>"]
+    for row in rows:
+        psi = f"PSI {row['psi']:.3f}" if row.get("psi") is not None else "PSI -"
+        lines.append(f"{row['day']} model {escape(str(row['model_version']))}: {row['count']} photos, "
+                     f"{psi}, level <b>{row['drift_level']}</b>")
+    return "\n".join(lines)
+
+
+def drift_alert(row: dict) -> str:
+    return (f"⚠️ Drift <b>{row['drift_level']}</b> on {row['day']} (model {escape(str(row['model_version']))}): "
+            f"{row['count']} photos, PSI {row['psi']:.3f}. The class mix differs from what the model was "
+            "trained on; see /stats.")
+
+
+def model_card(summary: dict) -> str:
+    test = summary["metrics"].get("test", {})
+    lines = [f"<b>Model {escape(summary['version'])}</b> ({escape(str(summary['architecture']))})",
+             f"Parameters: {summary['parameters']:,}, size on disk {summary['size_bytes'] / 1e6:.1f} MB",
+             f"Created: {summary['created']}",
+             f"Unsure below {summary['threshold']:.0%} confidence, temperature {summary['temperature']:.2f}"]
+    for name, scores in summary["metrics"].items():
+        lines.append(f"{escape(name)}: balanced accuracy {scores['balanced_accuracy']:.1%}, "
+                     f"mask vs no mask {scores['mask_vs_no_mask_accuracy']:.1%}")
+    if not test:
+        lines.append("No test scores recorded.")
+    return "\n".join(lines)

@@ -1,0 +1,159 @@
+"""What the bot does, as plain Python: no Telegram types in or out.
+
+Handlers turn an update into one call here and a reply; everything that must be tested
+without a chat (inference off the event loop, pseudonyms, logging, consent-held crops) lives here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from PIL import Image
+
+from bot.ratelimit import RateLimiter
+from model.predictor import Prediction, Predictor
+from storage.repository import CLASS_NAMES, Forgotten, PredictionRecord, Repository, Stats, utc_now
+from storage.pseudonyms import Pseudonymizer
+
+log = logging.getLogger(__name__)
+
+CROP_HOLD_SECONDS = 3600
+"""How long a face crop waits in memory for the user's consent before it is dropped for good."""
+MAX_HELD_CROPS = 2000
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    prediction: Prediction
+    prediction_id: int | None
+    """None when the database could not record it: the user still gets the verdict."""
+
+
+class HeldCrops:
+    """Face crops kept in memory only, until the user says whether they may be stored."""
+
+    def __init__(self, hold_seconds: float = CROP_HOLD_SECONDS, capacity: int = MAX_HELD_CROPS) -> None:
+        self._crops: OrderedDict[int, tuple[float, bytes]] = OrderedDict()
+        self._hold = hold_seconds
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def put(self, prediction_id: int, png: bytes) -> None:
+        with self._lock:
+            self._crops[prediction_id] = (time.monotonic(), png)
+            while len(self._crops) > self._capacity:
+                self._crops.popitem(last=False)
+
+    def take(self, prediction_id: int) -> bytes | None:
+        with self._lock:
+            held = self._crops.pop(prediction_id, None)
+        if held is None or time.monotonic() - held[0] > self._hold:
+            return None
+        return held[1]
+
+    def discard(self, prediction_ids) -> None:
+        with self._lock:
+            for prediction_id in prediction_ids:
+                self._crops.pop(prediction_id, None)
+
+
+def encode_png(pixels) -> bytes:
+    """Re-encode the crop: a fresh PNG carries no EXIF, GPS or camera data of the original."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
+
+
+class MaskService:
+    def __init__(self, predictor: Predictor, repository: Repository, pseudonymize: Pseudonymizer,
+                 rate_limiter: RateLimiter, workers: int = 2) -> None:
+        self.predictor = predictor
+        self.rate_limiter = rate_limiter
+        self.repository = repository
+        self.pseudonymize = pseudonymize
+        self.held_crops = HeldCrops()
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inference")
+        self.database_errors = 0
+
+    @property
+    def model_version(self) -> str:
+        return self.predictor.version
+
+    def allow(self, user_id: int) -> tuple[bool, float]:
+        """Whether this user may send another photo now, and if not, in how many seconds."""
+        return self.rate_limiter.allow(self.pseudonymize(user_id))
+
+    async def check_photo(self, data: bytes, user_id: int, chat_type: str, input_kind: str) -> CheckResult:
+        """Classify one photo off the event loop and log it; raises `model.images.ImageError`."""
+        loop = asyncio.get_running_loop()
+        predictor = self.predictor
+        prediction = await loop.run_in_executor(self._executor, predictor.predict, data)
+        record = PredictionRecord(
+            user_hash=self.pseudonymize(user_id),
+            chat_type=chat_type if chat_type in ("private", "group", "supergroup", "channel") else "private",
+            input_kind=input_kind,
+            label=prediction.label,
+            confidence=prediction.confidence,
+            probabilities=[prediction.probabilities[name] for name in CLASS_NAMES],
+            unsure=prediction.unsure,
+            model_version=prediction.model_version,
+            face_found=prediction.framing.face_found,
+            face_fraction=prediction.framing.face_fraction,
+            brightness=prediction.framing.brightness,
+            sharpness=prediction.framing.sharpness,
+            image_width=prediction.framing.width,
+            image_height=prediction.framing.height,
+            latency_ms=prediction.latency_ms,
+        )
+        try:
+            prediction_id = await loop.run_in_executor(self._executor, self.repository.record_prediction, record)
+        except Exception:
+            self.database_errors += 1
+            log.exception("event=database_error action=record_prediction")
+            return CheckResult(prediction, None)
+        self.held_crops.put(prediction_id, encode_png(prediction.pixels))
+        return CheckResult(prediction, prediction_id)
+
+    async def feedback(self, prediction_id: int, user_id: int, is_correct: bool,
+                       corrected_label: str | None = None, share_crop: bool = False) -> bool:
+        """Record a user's verdict on their own prediction; the crop is stored only with consent."""
+        crop = self.held_crops.take(prediction_id) if share_crop else None
+        if not share_crop:
+            self.held_crops.discard([prediction_id])
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, self.repository.record_feedback, prediction_id, self.pseudonymize(user_id),
+            is_correct, corrected_label, crop)
+
+    async def owns(self, prediction_id: int, user_id: int) -> bool:
+        owner = await asyncio.get_running_loop().run_in_executor(
+            self._executor, self.repository.owner_of, prediction_id)
+        return owner == self.pseudonymize(user_id)
+
+    async def forget(self, user_id: int) -> Forgotten:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, self.repository.forget_user, self.pseudonymize(user_id))
+
+    async def stats(self, days: int) -> Stats:
+        end = utc_now().date()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, self.repository.stats, end - timedelta(days=days - 1), end)
+
+    def model_summary(self) -> dict:
+        metadata = self.predictor.metadata
+        size = sum(f.stat().st_size for f in Path(self.predictor.model_dir).iterdir() if f.is_file())
+        return {"version": self.predictor.version, "architecture": metadata.get("architecture"),
+                "parameters": metadata.get("parameters"), "created": metadata.get("created"),
+                "size_bytes": size, "threshold": self.predictor.threshold,
+                "temperature": self.predictor.temperature, "metrics": metadata.get("metrics", {})}
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)

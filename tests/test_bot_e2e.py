@@ -1,0 +1,340 @@
+"""End to end: the real application, python-telegram-bot and HTTP to a Bot API server on 127.0.0.1.
+
+Every test asserts on the requests the bot actually made.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from bot import replies
+from storage.repository import PredictionRecord
+from storage.tables import Feedback, Prediction
+from tests.bot_harness import ADMIN_ID, RunningBot, make_service, make_settings
+from tests.conftest import encode, face_like
+from tests.fake_telegram import FakeTelegram
+
+VERDICT_PHRASES = ("Mask on", "No mask", "Mask worn incorrectly", "Not sure")
+
+
+@pytest.fixture
+def fake():
+    server = FakeTelegram().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bot(fake, tmp_path, predictor, shipped_model_dir):
+    settings = make_settings(fake, tmp_path, shipped_model_dir)
+    running = RunningBot(fake, settings, make_service(settings, predictor)).start()
+    yield running
+    running.stop()
+
+
+def first_line(request) -> str:
+    return request.params["text"].splitlines()[0]
+
+
+def assert_verdict(request) -> None:
+    line = first_line(request)
+    assert sum(phrase in line for phrase in VERDICT_PHRASES) == 1 or line.startswith("⚠️ Mask worn incorrectly"), line
+    assert "%" in line
+
+
+def count_rows(bot, table) -> int:
+    with bot.service.repository.database.session() as session:
+        return session.scalar(select(func.count()).select_from(table))
+
+
+def test_start_up_sets_public_and_admin_menus(bot, fake):
+    menus = fake.wait_for(lambda: len(fake.calls("setMyCommands")) >= 2 and fake.calls("setMyCommands"))
+    public = [m for m in menus if "scope" not in m.params]
+    admin = [m for m in menus if "scope" in m.params]
+    assert [c["command"] for c in public[0].params["commands"]] == ["start", "help", "privacy", "forget"]
+    assert admin[0].params["scope"] == {"type": "chat", "chat_id": ADMIN_ID}
+    assert "stats" in [c["command"] for c in admin[0].params["commands"]]
+
+
+def test_start_and_privacy_explain_themselves(bot, fake):
+    fake.send_text(1, "/start")
+    assert "photo" in fake.replies_to(1)[0].params["text"]
+    fake.send_text(1, "/privacy")
+    text = fake.replies_to(1, 2)[1].params["text"]
+    assert "30 days" in text and "/forget" in text and "pseudonym" in text
+
+
+def test_a_photo_gets_typing_one_verdict_and_feedback_buttons(bot, fake):
+    fake.send_photo(5, encode(face_like(1280, 960)))
+    reply = fake.replies_to(5)[0]
+    assert_verdict(reply)
+    assert fake.calls("sendChatAction", 5)[0].params["action"] == "typing"
+    assert [r.method for r in fake.requests if r.method in ("getFile", "download")] == ["getFile", "download"]
+    buttons = reply.params["reply_markup"]["inline_keyboard"][0]
+    assert [b["text"] for b in buttons] == ["👍 Right", "👎 Wrong"]
+    assert count_rows(bot, Prediction) == 1
+    with bot.service.repository.database.session() as session:
+        row = session.scalars(select(Prediction)).one()
+    assert row.user_hash != "5" and len(row.user_hash) == 64 and row.input_kind == "photo"
+
+
+def test_a_real_masked_face_is_recognised(bot, fake, shared_data):
+    fake.send_photo(6, (shared_data / "masks3" / "with_mask" / "with_mask_1.jpg").read_bytes())
+    assert first_line(fake.replies_to(6)[0]).startswith("✅ Mask on")
+
+
+BAD_INPUTS = {
+    "text": (lambda f: f.send_text(10, "hello there"), "photo of your face"),
+    "sticker": (lambda f: f.message(11, sticker={"file_id": "s", "file_unique_id": "s", "width": 512, "height": 512,
+                                                 "is_animated": False, "is_video": False, "type": "regular"}),
+                "sticker"),
+    "video": (lambda f: f.message(12, video={"file_id": "v", "file_unique_id": "v", "width": 1, "height": 1,
+                                             "duration": 3}), "videos"),
+    "voice": (lambda f: f.message(13, voice={"file_id": "a", "file_unique_id": "a", "duration": 2}), "listen"),
+    "pdf": (lambda f: f.send_document(14, b"%PDF-1.4 fake", "report.pdf", "application/pdf"), "not a PDF"),
+    "huge document": (lambda f: f.send_document(15, b"x", "big.jpg", "image/jpeg", size=25 * 1024 * 1024),
+                      "up to 20 MB"),
+    "corrupt photo": (lambda f: f.send_photo(16, encode(face_like(640, 480))[:2000]), "damaged"),
+    "fake image": (lambda f: f.send_document(17, b"this is not a png", "face.png", "image/png"), "not an image"),
+    "1x1 image": (lambda f: f.send_document(18, encode(Image.new("RGB", (1, 1)), "PNG"), "dot.png", "image/png"),
+                  "1x1"),
+    "decompression bomb": (lambda f: f.send_document(19, encode(Image.new("L", (20000, 20000)), "PNG"),
+                                                     "bomb.png", "image/png"), "too large"),
+    "animated gif": (lambda f: f.message(20, animation={"file_id": "g", "file_unique_id": "g", "width": 1,
+                                                        "height": 1, "duration": 1}), "GIF"),
+    "location": (lambda f: f.message(21, location={"latitude": 1.0, "longitude": 2.0}), "only check photos"),
+    "unknown command": (lambda f: f.send_text(22, "/frobnicate"), "don't know that command"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_INPUTS))
+def test_everything_else_gets_one_helpful_answer(bot, fake, kind):
+    send, expected = BAD_INPUTS[kind]
+    update_id = send(fake)
+    chat_id = 10 + list(BAD_INPUTS).index(kind)
+    reply = fake.replies_to(chat_id)[0]
+    assert expected in reply.params["text"], (update_id, reply.params["text"])
+    fake.wait_for(lambda: True)
+    assert len(fake.calls("sendMessage", chat_id)) == 1
+    if kind == "huge document":
+        assert not fake.calls("getFile")
+
+
+@pytest.mark.parametrize("name, image, options", [
+    ("cmyk", face_like(400, 300).convert("CMYK"), {}),
+    ("16-bit", Image.frombytes("I;16", (256, 192), np.tile(np.linspace(0, 65535, 256), (192, 1))
+                               .astype(np.uint16).tobytes()), {"format": "PNG"}),
+    ("animated gif as a file", face_like(200, 200), {"format": "GIF", "save_all": True,
+                                                     "append_images": [face_like(200, 200, seed=1)]}),
+])
+def test_odd_but_valid_images_get_a_verdict(bot, fake, name, image, options):
+    fmt = options.pop("format", "JPEG")
+    fake.send_document(30, encode(image, fmt, **options), f"{name}.{fmt.lower()}", f"image/{fmt.lower()}")
+    reply = fake.replies_to(30)[0]
+    assert_verdict(reply)
+
+
+def test_exif_rotated_selfie_is_measured_upright(bot, fake):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    fake.send_document(31, encode(face_like(400, 300), exif=exif.tobytes()), "selfie.jpg", "image/jpeg")
+    assert_verdict(fake.replies_to(31)[0])
+    with bot.service.repository.database.session() as session:
+        row = session.scalars(select(Prediction)).one()
+    assert (row.image_width, row.image_height, row.input_kind) == (300, 400, "document")
+
+
+def test_wrong_then_label_then_consent_stores_the_crop(bot, fake):
+    fake.send_photo(40, encode(face_like(640, 480)))
+    reply = fake.replies_to(40)[0]
+    wrong = reply.params["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
+    fake.press(40, reply, wrong)
+    labels = fake.wait_for(lambda: fake.calls("editMessageReplyMarkup"))[0].params["reply_markup"]
+    # The two other labels; all three when the answer was "Not sure".
+    assert len(labels["inline_keyboard"][0]) == (3 if first_line(reply).startswith("🤔") else 2)
+    fake.press(40, reply, labels["inline_keyboard"][0][0]["callback_data"])
+    consent = fake.wait_for(lambda: len(fake.calls("editMessageReplyMarkup")) >= 2 and
+                            fake.calls("editMessageReplyMarkup"))[1].params["reply_markup"]
+    fake.press(40, reply, consent["inline_keyboard"][0][0]["callback_data"])
+    thanks = fake.wait_for(lambda: fake.calls("editMessageText"))[0]
+    assert "Thanks for your feedback" in thanks.params["text"] and "reply_markup" not in thanks.params
+    with bot.service.repository.database.session() as session:
+        feedback = session.scalars(select(Feedback)).one()
+    assert not feedback.is_correct and feedback.corrected_label is not None
+    crop = bot.settings.crops_dir / feedback.crop_path
+    assert Image.open(crop).size == (128, 128) and not Image.open(crop).getexif()
+
+
+def test_declining_to_share_keeps_no_crop_and_right_is_recorded(bot, fake):
+    fake.send_photo(41, encode(face_like(640, 480)))
+    reply = fake.replies_to(41)[0]
+    prediction_id = reply.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"].split("|")[1]
+    fake.press(41, reply, f"fb|{prediction_id}|share|1|0")
+    fake.wait_for(lambda: fake.calls("editMessageText"))
+    fake.send_photo(41, encode(face_like(640, 480, seed=3)))
+    second = fake.replies_to(41, 2)[1]
+    fake.press(41, second, second.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+    fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 2)
+    with bot.service.repository.database.session() as session:
+        rows = session.scalars(select(Feedback).order_by(Feedback.id)).all()
+    assert [(r.is_correct, r.crop_path) for r in rows] == [(False, None), (True, None)]
+    assert not bot.settings.crops_dir.exists() or not any(bot.settings.crops_dir.iterdir())
+
+
+def test_only_the_sender_can_rate_an_answer(bot, fake):
+    fake.send_photo(42, encode(face_like(640, 480)))
+    reply = fake.replies_to(42)[0]
+    fake.press(43, reply, reply.params["reply_markup"]["inline_keyboard"][0][1]["callback_data"])
+    answer = fake.wait_for(lambda: fake.calls("answerCallbackQuery"))[0]
+    assert "Only the person" in answer.params["text"] and answer.params["show_alert"] in (True, "true")
+    assert not fake.calls("editMessageReplyMarkup") and count_rows(bot, Feedback) == 0
+
+
+def test_forget_deletes_after_confirmation(bot, fake):
+    for seed in range(2):
+        fake.send_photo(50, encode(face_like(640, 480, seed=seed)))
+    fake.replies_to(50, 2)
+    fake.send_photo(51, encode(face_like(640, 480)))
+    fake.replies_to(51)
+    fake.send_text(50, "/forget")
+    confirm = fake.replies_to(50, 3)[2]
+    assert [b["callback_data"] for b in confirm.params["reply_markup"]["inline_keyboard"][0]] == ["forget|yes",
+                                                                                                   "forget|no"]
+    fake.press(50, confirm, "forget|yes")
+    done = fake.wait_for(lambda: fake.calls("editMessageText"))[0]
+    assert "deleted 2 answer(s)" in done.params["text"]
+    assert count_rows(bot, Prediction) == 1
+
+
+def test_admin_commands_answer_admins_and_do_not_exist_for_others(bot, fake):
+    fake.send_photo(ADMIN_ID, encode(face_like(640, 480)))
+    fake.replies_to(ADMIN_ID)
+    fake.send_text(ADMIN_ID, "/stats 3")
+    table = fake.replies_to(ADMIN_ID, 2)[1].params["text"]
+    assert "Photos checked: 1" in table and "Drift level" in table
+    chart = fake.wait_for(lambda: fake.calls("sendPhoto", ADMIN_ID))[0]
+    assert chart.params["photo"][:8] == b"\x89PNG\r\n\x1a\n"
+    fake.send_text(ADMIN_ID, "/model")
+    assert "balanced accuracy" in fake.replies_to(ADMIN_ID, 3)[2].params["text"]
+    fake.send_text(ADMIN_ID, "/drift")
+    assert "summaries" in fake.replies_to(ADMIN_ID, 4)[3].params["text"] or "Drift" in \
+        fake.replies_to(ADMIN_ID, 4)[3].params["text"]
+    for command in ("/stats", "/drift", "/model"):
+        fake.send_text(60, command)
+    others = fake.replies_to(60, 3)
+    assert {r.params["text"] for r in others} == {replies.UNKNOWN_COMMAND}
+    assert not fake.calls("sendPhoto", 60)
+
+
+def test_rate_limit_answers_politely(bot, fake):
+    for seed in range(11):
+        fake.send_photo(70, encode(face_like(320, 240, seed=seed)))
+    sent = fake.replies_to(70, 11, timeout=60)
+    texts = [r.params["text"] for r in sent]
+    assert sum("faster than I can" in t for t in texts) == 1
+    assert count_rows(bot, Prediction) == 10
+
+
+def test_a_burst_of_40_users_is_all_answered(bot, fake):
+    photo = encode(face_like(640, 480))
+    for user in range(1000, 1040):
+        fake.send_photo(user, photo)
+    fake.wait_for(lambda: len({r.params["chat_id"] for r in fake.calls("sendMessage")}) >= 40, timeout=90,
+                  what="40 answers")
+    assert all(len(fake.calls("sendMessage", user)) == 1 for user in range(1000, 1040))
+
+
+def test_database_failure_still_gives_the_verdict(bot, fake, monkeypatch):
+    def broken(record):
+        raise OSError("disk I/O error")
+
+    monkeypatch.setattr(bot.service.repository, "record_prediction", broken)
+    fake.send_photo(80, encode(face_like(640, 480)))
+    reply = fake.replies_to(80)[0]
+    assert_verdict(reply)
+    assert "reply_markup" not in reply.params
+    assert bot.service.database_errors == 1
+
+
+def test_health_endpoint(bot):
+    with urllib.request.urlopen(f"http://127.0.0.1:{bot.settings.port}/healthz", timeout=5) as response:
+        body = json.loads(response.read())
+    assert response.status == 200 and body["status"] == "ok" and body["model_version"]
+
+
+def test_startup_catch_up_summarises_and_alerts_admins_on_drift(fake, tmp_path, predictor, shipped_model_dir):
+    settings = make_settings(fake, tmp_path, shipped_model_dir)
+    service = make_service(settings, predictor)
+    yesterday = datetime.now(timezone.utc).replace(hour=12) - timedelta(days=1)
+    for i in range(80):
+        service.repository.record_prediction(PredictionRecord(
+            user_hash=f"user{i}", chat_type="private", input_kind="photo", label="without_mask", confidence=0.9,
+            probabilities=(0.05, 0.9, 0.05), unsure=False, model_version=predictor.version, face_found=True,
+            face_fraction=0.2, brightness=0.5, sharpness=100.0, image_width=640, image_height=480, latency_ms=5.0,
+            created_at=yesterday))
+    running = RunningBot(fake, settings, service).start()
+    try:
+        alert = fake.replies_to(ADMIN_ID)[0]
+        assert "Drift <b>drift</b>" in alert.params["text"]
+        assert fake.wait_for(lambda: fake.calls("sendPhoto", ADMIN_ID))
+    finally:
+        running.stop()
+
+
+def test_webhook_mode_checks_the_secret(fake, tmp_path, predictor, shipped_model_dir):
+    settings = make_settings(fake, tmp_path, shipped_model_dir, webhook_url="https://bot.example/telegram/hook",
+                             webhook_secret="s3cret")
+    running = RunningBot(fake, settings, make_service(settings, predictor)).start()
+    try:
+        webhook = fake.wait_for(lambda: fake.calls("setWebhook"))[0]
+        assert webhook.params["secret_token"] == "s3cret"
+        assert webhook.params["url"] == "https://bot.example/telegram/hook"
+        update = {"update_id": 1, "message": {"message_id": 1, "date": 0, "chat": fake.chat(90),
+                                              "from": fake.user(90), "text": "/start",
+                                              "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
+        url = f"http://127.0.0.1:{settings.port}/telegram/hook"
+
+        def post(secret: str) -> int:
+            request = urllib.request.Request(url, json.dumps(update).encode(), method="POST", headers={
+                "Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret})
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    return response.status
+            except urllib.error.HTTPError as error:
+                return error.code
+
+        assert post("wrong") == 403
+        assert post("s3cret") == 200
+        assert "photo" in fake.replies_to(90)[0].params["text"]
+        assert len(fake.calls("sendMessage", 90)) == 1
+        assert not fake.calls("getUpdates")
+    finally:
+        running.stop()
+
+
+def test_concurrent_updates_do_not_wait_for_a_slow_photo(bot, fake, monkeypatch):
+    release = threading.Event()
+    original = bot.service.predictor.predict
+
+    def slow(data):
+        if len(data) > 50_000:
+            release.wait(20)
+        return original(data)
+
+    monkeypatch.setattr(bot.service.predictor, "predict", slow)
+    fake.send_photo(95, encode(face_like(1600, 1200), quality=98))
+    fake.wait_for(lambda: fake.calls("getFile"))
+    fake.send_text(96, "/start")
+    fake.replies_to(96, timeout=10)
+    assert not fake.calls("sendMessage", 95)
+    release.set()
+    fake.replies_to(95)
