@@ -40,6 +40,8 @@ class FakeTelegram:
         self._condition = threading.Condition()
         self.failures: dict[str, list[tuple[int, dict]]] = {}
         """method -> queued (HTTP status, JSON body) answers to give before the real one."""
+        self.delays: dict[str, float] = {}
+        """method -> seconds to wait before answering (a slow Bot API)."""
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -217,8 +219,11 @@ class FakeTelegram:
                 method = unquote(path)[len(prefix):]
                 params = decode_body(self.headers.get("Content-Type", ""), body)
                 request = Request(method, params, time.time())
+                if method != "getUpdates":
+                    fake.requests.append(request)
+                time.sleep(fake.delays.get(method, 0.0))
                 status, answer = fake._answer(method, params)
-                if method != "getUpdates" or answer.get("result"):
+                if method == "getUpdates" and answer.get("result"):
                     fake.requests.append(request)
                 self._send(status, json.dumps(answer).encode(), "application/json")
 

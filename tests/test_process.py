@@ -1,0 +1,110 @@
+"""The `maskbot` command as a real process: configuration errors, SIGTERM, the storage commands."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.bot_harness import free_port
+from tests.conftest import encode, face_like
+from tests.fake_telegram import TOKEN, FakeTelegram
+
+MASKBOT = [sys.executable, "-m", "bot.cli"]
+
+
+def maskbot_env(tmp_path, **extra) -> dict:
+    env = {key: value for key, value in os.environ.items() if key not in ("BOT_TOKEN", "DATABASE_URL")}
+    env.update({"DATA_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'maskbot.db'}",
+                "MASKBOT_SECRET": "process-test-secret", "TF_CPP_MIN_LOG_LEVEL": "3"})
+    env.update(extra)
+    return env
+
+
+@pytest.mark.parametrize("variables, message", [
+    ({}, "BOT_TOKEN is not set"),
+    ({"BOT_TOKEN": "nonsense"}, "BOT_TOKEN does not look like"),
+    ({"BOT_TOKEN": TOKEN, "ADMIN_IDS": "12,abc"}, "ADMIN_IDS"),
+    ({"BOT_TOKEN": TOKEN, "SUMMARY_TIME": "7pm"}, "SUMMARY_TIME"),
+    ({"BOT_TOKEN": TOKEN, "RETENTION_DAYS": "-3"}, "RETENTION_DAYS"),
+    ({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "http://insecure.example/hook", "PORT": "8080"}, "WEBHOOK_URL"),
+    ({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://bot.example/hook"}, "PORT"),
+])
+def test_bad_configuration_stops_with_one_line_naming_it(tmp_path, variables, message):
+    result = subprocess.run([*MASKBOT, "run"], env=maskbot_env(tmp_path, **variables), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("maskbot:")]
+    assert len(lines) == 1 and message in lines[0]
+
+
+def test_sigterm_finishes_the_reply_in_flight_and_exits_zero(tmp_path, shipped_model_dir):
+    fake = FakeTelegram().start()
+    port = free_port()
+    env = maskbot_env(tmp_path, BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake.base_url,
+                      TELEGRAM_FILE_BASE_URL=fake.base_file_url, MODEL_DIR=str(shipped_model_dir), PORT=str(port))
+    process = subprocess.Popen([*MASKBOT, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    try:
+        def healthy() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    return response.status == 200
+            except OSError:
+                return process.poll() is not None and pytest.fail(process.stdout.read())
+
+        fake.wait_for(healthy, timeout=60, what="the bot to become healthy")
+        fake.delays["getFile"] = 1.5  # the photo is mid-download when SIGTERM arrives
+        fake.send_photo(7, encode(face_like(640, 480)))
+        fake.wait_for(lambda: fake.calls("getFile"), what="the download to start")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+        replies = fake.calls("sendMessage", 7)
+        assert len(replies) == 1 and "%" in replies[0].params["text"].splitlines()[0]
+        engine = create_engine(env["DATABASE_URL"])
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM predictions")).scalar() == 1
+        engine.dispose()
+        log = process.stdout.read()
+        assert "event=verdict" in log and "event=shutdown_complete" in log
+        assert TOKEN not in log and "user_id" not in log
+    finally:
+        if process.poll() is None:
+            process.kill()
+        fake.stop()
+
+
+def test_storage_commands_round_trip(tmp_path, shipped_model_dir):
+    env = maskbot_env(tmp_path, MODEL_DIR=str(shipped_model_dir))
+
+    def maskbot(*args: str) -> str:
+        result = subprocess.run([*MASKBOT, *args], env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert "revision 0001" in maskbot("db", "upgrade")
+    from storage.database import Database
+    from storage.pseudonyms import Pseudonymizer
+    from storage.repository import Repository
+    from tests.test_storage import record
+
+    database = Database(env["DATABASE_URL"])
+    repository = Repository(database, tmp_path / "crops")
+    pseudonym = Pseudonymizer(b"process-test-secret")(4242)
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    repository.record_prediction(record(pseudonym, at=now - timedelta(days=2)))
+    repository.record_prediction(record("someone-else", "without_mask", at=now - timedelta(days=200)))
+    database.dispose()
+    assert "summarised 2 day(s)" in maskbot("summarise", "--catch-up")
+    assert "1 predictions" in maskbot("stats", "--days", "7")
+    assert "deleted 1 predictions" in maskbot("purge")
+    assert "deleted 1 predictions" in maskbot("forget", "4242")
+    assert '"count": 0' in maskbot("stats", "--json")
