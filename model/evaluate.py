@@ -24,6 +24,8 @@ def evaluate(predictor: Predictor, data_dir: Path, cache_dir: Path, test_split_o
     if test_split_only:
         index = arrays.select(Split.load(split_file).files("test"))
         part = "fixed test split"
+    if not len(index):
+        raise ValueError(f"no images to score in {data_dir} ({part})")
     pixels = arrays.squash if predictor.preprocessing == "squash" else arrays.face
     probabilities = np.concatenate(
         [predictor.probabilities(pixels[index[i : i + 256]]) for i in range(0, len(index), 256)]

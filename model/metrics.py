@@ -122,10 +122,11 @@ def choose_threshold(probabilities: np.ndarray, y_true: np.ndarray, target_accur
     kept within [0.5, 0.9] so the bot neither guesses wildly nor shrugs at everything."""
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == np.asarray(y_true)
-    for threshold in np.arange(0.5, 0.901, 0.01):
+    for hundredths in range(50, 91):
+        threshold = hundredths / 100
         kept = confidence >= threshold
         if kept.any() and correct[kept].mean() >= target_accuracy:
-            return float(round(threshold, 2))
+            return threshold
     return 0.9
 
 

@@ -1,0 +1,194 @@
+"""Architectures, a tiny training run, the predictor, the CLI, and the shipped model on real photos."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model import CLASS_NAMES
+from model.architectures import maskbot_cnn, report_cnn
+from model.dataset import Split, cached_arrays, colour_signature, list_images, make_split, near_duplicate_groups
+from tests.conftest import encode, face_like
+
+MASKBOT = [sys.executable, "-m", "bot.cli"]
+
+
+def test_report_network_is_reproduced_layer_for_layer():
+    network = report_cnn()
+    assert network.count_params() == 7_400_771
+    assert [layer.__class__.__name__ for layer in network.layers] == [
+        "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dropout", "Dense", "Dropout",
+        "Dense"]
+    assert network.output_shape == (None, 3)
+
+
+def test_shipped_architecture_is_small():
+    network = maskbot_cnn()
+    assert network.input_shape == (None, 128, 128, 3) and network.output_shape == (None, 3)
+    assert network.count_params() < 0.1 * report_cnn().count_params()
+    probabilities = np.asarray(network(np.zeros((2, 128, 128, 3), np.float32)))
+    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+def make_folder(root: Path, per_class: int = 12) -> Path:
+    """Three classes told apart by where a bright band sits on a randomly coloured picture:
+    distinct photos to the near-duplicate grouping, learnable in two epochs."""
+    rng = np.random.default_rng(0)
+    for label, name in enumerate(CLASS_NAMES):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.normal(0, 12, (96, 96, 3)) + rng.integers(20, 235, 3)
+            pixels[label * 32:(label + 1) * 32] = 250
+            Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(root / name / f"{name}_{i}.jpg")
+    return root
+
+
+def test_near_duplicates_are_grouped_even_when_mirrored(tmp_path):
+    photo = face_like(200, 150, seed=4)
+    photo.save(tmp_path / "a.png")
+    photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(tmp_path / "b.png")
+    face_like(200, 150, seed=5).rotate(180).save(tmp_path / "c.png")
+    Image.new("RGB", (200, 150), (200, 30, 30)).save(tmp_path / "d.png")
+    signatures = np.stack([colour_signature(tmp_path / f"{n}.png") for n in "abcd"])
+    groups = near_duplicate_groups(signatures)
+    assert groups[0] == groups[1] and groups[3] not in (groups[0], groups[2])
+
+
+def test_split_keeps_groups_together_and_is_stable(tmp_path):
+    data = make_folder(tmp_path / "data", per_class=20)
+    items = list_images(data)
+    split = make_split(items)
+    again = make_split(items)
+    assert split.parts == again.parts and split.fingerprint == again.fingerprint
+    assert set(split.parts.values()) == {"train", "val", "test"}
+    split.save(tmp_path / "split.json")
+    assert Split.load(tmp_path / "split.json").fingerprint == split.fingerprint
+
+
+def test_cached_arrays_hold_every_view(tmp_path):
+    data = make_folder(tmp_path / "data", per_class=3)
+    arrays = cached_arrays(data, tmp_path / "cache")
+    assert arrays.squash.shape == arrays.face.shape == arrays.centre.shape == (9, 128, 128, 3)
+    assert list(arrays.labels) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+    assert cached_arrays(data, tmp_path / "cache").files == arrays.files
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A two-epoch training run through the real `maskbot train` command."""
+    root = tmp_path_factory.mktemp("tiny")
+    data = make_folder(root / "data")
+    out = root / "model"
+    result = subprocess.run([*MASKBOT, "train", "--data", str(data), "--out", str(out), "--epochs", "2",
+                             "--batch-size", "8", "--cache", str(root / "cache"), "--check", str(data)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Epoch 2/2" in result.stdout
+    return data, out, root / "cache"
+
+
+def test_training_writes_a_complete_model_folder(tiny_model):
+    _, out, _ = tiny_model
+    assert {p.name for p in out.iterdir()} >= {"model.keras", "metadata.json", "split.json", "training.png",
+                                                "confusion.png"}
+    metadata = json.loads((out / "metadata.json").read_text())
+    for key in ("version", "created", "architecture", "parameters", "input_size", "class_names", "data_fingerprint",
+                "split_fingerprint", "temperature", "threshold", "metrics", "class_mix"):
+        assert key in metadata, key
+    assert metadata["class_names"] == list(CLASS_NAMES) and metadata["input_size"] == 128
+    assert metadata["split_fingerprint"] == Split.load(out / "split.json").fingerprint
+    assert metadata["training"]["epochs_run"] == 2
+    assert Image.open(out / "training.png").size[0] > 300
+
+
+def test_evaluate_prints_the_reports_tables_and_json(tiny_model):
+    data, out, cache = tiny_model
+    text = subprocess.run([*MASKBOT, "evaluate", "--model", str(out), "--cache", str(cache), str(data)],
+                          capture_output=True, text=True, timeout=300)
+    assert text.returncode == 0, text.stderr
+    for words in ("confusion matrix", "precision", "macro avg", "weighted avg", "balanced accuracy",
+                  "mask-vs-no-mask", "fixed test split"):
+        assert words in text.stdout
+    raw = subprocess.run([*MASKBOT, "evaluate", "--json", "--model", str(out), "--cache", str(cache), str(data)],
+                         capture_output=True, text=True, timeout=300)
+    scores = json.loads(raw.stdout)["results"]["data"]
+    assert scores["part"] == "fixed test split" and 0 <= scores["balanced_accuracy"] <= 1
+
+
+def test_predict_prints_labels_tips_and_json(tiny_model, tmp_path):
+    _, out, _ = tiny_model
+    photo = tmp_path / "dark.jpg"
+    Image.new("RGB", (400, 300), (10, 10, 12)).save(photo)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a photo")
+    result = subprocess.run([*MASKBOT, "predict", "--json", "--model", str(out), str(photo), str(broken)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1  # one of the two could not be read
+    answers = json.loads(result.stdout)
+    assert answers[0]["label"] in CLASS_NAMES and abs(sum(answers[0]["probabilities"].values()) - 1) < 1e-4
+    assert any("dark" in tip for tip in answers[0]["tips"])
+    assert "not an image" in answers[1]["error"]
+
+
+def test_predictor_single_and_batch_agree(tiny_model):
+    from model.predictor import Predictor
+
+    predictor = Predictor(tiny_model[1])
+    photos = [encode(face_like(320, 240, seed=s)) for s in range(3)]
+    batch = predictor.predict_many(photos)
+    single = [predictor.predict(p) for p in photos]
+    for a, b in zip(batch, single):
+        assert a.label == b.label and abs(a.confidence - b.confidence) < 1e-4
+        assert a.pixels.shape == (128, 128, 3)
+
+
+def test_predictor_is_safe_from_many_threads(predictor):
+    from concurrent.futures import ThreadPoolExecutor
+
+    photos = [encode(face_like(640, 480, seed=s)) for s in range(8)]
+    expected = [predictor.predict(p).probabilities for p in photos]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(predictor.predict, photos * 3))
+    for i, result in enumerate(results):
+        assert result.probabilities == pytest.approx(expected[i % 8], abs=1e-5)
+
+
+SAMPLE = {  # a fixed sample of test-split photos per class, kept out of training by the split
+    "masks3": ("with_mask", "without_mask", "mask_weared_incorrect"),
+    "external2": ("with_mask", "without_mask"),
+}
+
+
+def test_shipped_model_on_a_fixed_sample_of_real_photos(predictor, shipped_model_dir, shared_data):
+    split = Split.load(shipped_model_dir / "split.json")
+    test_files = split.files("test")
+    right = total = 0
+    for folder, classes in SAMPLE.items():
+        for name in classes:
+            files = [f for f in test_files if f.startswith(f"{name}/")][:15] if folder == "masks3" else \
+                sorted(p.relative_to(shared_data / folder).as_posix()
+                       for p in (shared_data / folder / name).iterdir())[:15]
+            for relative in files:
+                prediction = predictor.predict(shared_data / folder / relative)
+                right += prediction.label == name
+                total += 1
+    assert total == 75
+    assert right / total >= 0.85, f"{right}/{total}"
+
+
+def test_shipped_model_loads_fast_and_is_small(shipped_model_dir):
+    import time
+
+    from model.predictor import Predictor
+
+    started = time.perf_counter()
+    Predictor(shipped_model_dir)
+    assert time.perf_counter() - started < 5.0  # the model card reports the measured load time
+    assert (shipped_model_dir / "model.keras").stat().st_size < 5_000_000
