@@ -217,6 +217,19 @@ def cmd_db_upgrade(args) -> int:
     return 0
 
 
+def cmd_data_report(args) -> int:
+    import time
+
+    from model.datareport import build_report
+
+    started = time.time()
+    report, _, _ = build_report(Path(args.data), Path(args.out), Path(args.compare) if args.compare else None,
+                                progress=lambda line: print(line, file=sys.stderr, flush=True))
+    print(report.read_text())
+    print(f"wrote {report} and its pictures in {time.time() - started:.0f} s", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="maskbot", description="Face-mask checking bot: model, storage and bot tools.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -280,6 +293,14 @@ def build_parser() -> argparse.ArgumentParser:
     database = commands.add_parser("db", help="database maintenance")
     database_commands = database.add_subparsers(dest="db_command", required=True)
     database_commands.add_parser("upgrade", help="apply pending migrations").set_defaults(handler=cmd_db_upgrade)
+
+    data = commands.add_parser("data", help="data folder tools")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    report = data_commands.add_parser("report", help="counts, sizes, duplicates, faces and contact sheets")
+    report.add_argument("data", help="a folder with one sub-folder per class")
+    report.add_argument("--out", default="data-report", help="folder for report.md, report.json and pictures")
+    report.add_argument("--compare", help="a second folder: figures side by side, and images found in both")
+    report.set_defaults(handler=cmd_data_report)
     return parser
 
 

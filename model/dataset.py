@@ -61,11 +61,14 @@ def fingerprint(items: Iterable[LabelledImage]) -> str:
     return digest.hexdigest()[:16]
 
 
-def colour_signature(path: Path) -> np.ndarray:
+def colour_signature(source: Path | Image.Image) -> np.ndarray:
     """A unit-norm 8x8x8 RGB histogram (square-rooted): blind to flips, shifts and rotations,
     which is what an image augmenter does to a photo."""
-    with Image.open(path) as image:
-        pixels = np.asarray(image.convert("RGB").resize((64, 64), Image.Resampling.BOX), dtype=np.int32) // 32
+    if isinstance(source, Image.Image):
+        pixels = np.asarray(source.convert("RGB").resize((64, 64), Image.Resampling.BOX), dtype=np.int32) // 32
+    else:
+        with Image.open(source) as image:
+            return colour_signature(image)
     bins = (pixels[..., 0] * 64 + pixels[..., 1] * 8 + pixels[..., 2]).ravel()
     histogram = np.sqrt(np.bincount(bins, minlength=512).astype(np.float32))
     return histogram / max(float(np.linalg.norm(histogram)), 1e-6)
