@@ -22,6 +22,7 @@ from tornado.web import RequestHandler
 
 from bot import handlers, jobs
 from bot.config import Settings
+from bot.metrics import BotMetrics
 from bot.ratelimit import RateLimiter
 from bot.service import MaskService
 
@@ -65,8 +66,11 @@ def build_application(settings: Settings, service: MaskService) -> Application:
         .post_shutdown(on_shutdown)
         .build()
     )
+    metrics = BotMetrics()
+    metrics.set_model(service.model_version)
     application.bot_data["settings"] = settings
     application.bot_data["service"] = service
+    application.bot_data["metrics"] = metrics
     handlers.register(application, settings.admin_ids)
     return application
 
@@ -102,6 +106,16 @@ class HealthHandler(RequestHandler):
         self.write({"status": "ok" if healthy else "unavailable", "model_version": service.model_version})
 
 
+class MetricsHandler(RequestHandler):
+    def initialize(self, bot_application: Application) -> None:
+        self.bot_application = bot_application
+
+    def get(self) -> None:
+        metrics: BotMetrics = self.bot_application.bot_data["metrics"]
+        self.set_header("Content-Type", metrics.content_type)
+        self.write(metrics.render())
+
+
 class WebhookHandler(RequestHandler):
     def initialize(self, bot_application: Application, secret: str | None) -> None:
         self.bot_application = bot_application
@@ -116,6 +130,7 @@ class WebhookHandler(RequestHandler):
             update = Update.de_json(json.loads(self.request.body), self.bot_application.bot)
         except (ValueError, TypeError, KeyError) as error:
             log.warning("event=malformed_update error=%s", type(error).__name__)
+            self.bot_application.bot_data["metrics"].errors.labels(kind="malformed_update").inc()
             self.set_status(400)
             return
         await self.bot_application.update_queue.put(update)
@@ -123,7 +138,8 @@ class WebhookHandler(RequestHandler):
 
 
 def http_routes(application: Application, settings: Settings) -> list:
-    routes = [(r"/healthz", HealthHandler, {"bot_application": application})]
+    routes = [(r"/healthz", HealthHandler, {"bot_application": application}),
+              (r"/metrics", MetricsHandler, {"bot_application": application})]
     if settings.webhook_url:
         path = urlparse(settings.webhook_url).path or "/"
         routes.append((path, WebhookHandler, {"bot_application": application, "secret": settings.webhook_secret}))

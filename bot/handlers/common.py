@@ -10,6 +10,7 @@ from typing import TypeVar
 from telegram.error import RetryAfter
 from telegram.ext import ContextTypes
 
+from bot.metrics import BotMetrics
 from bot.service import MaskService
 
 log = logging.getLogger("bot.handlers")
@@ -19,6 +20,10 @@ MAX_RETRIES = 3
 
 def service_of(context: ContextTypes.DEFAULT_TYPE) -> MaskService:
     return context.application.bot_data["service"]
+
+
+def metrics_of(context: ContextTypes.DEFAULT_TYPE) -> BotMetrics:
+    return context.application.bot_data["metrics"]
 
 
 def settings_of(context: ContextTypes.DEFAULT_TYPE):

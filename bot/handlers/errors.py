@@ -8,6 +8,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot import replies
+from bot.handlers.common import metrics_of
 
 log = logging.getLogger("bot.errors")
 
@@ -16,8 +17,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("event=handler_error update_id=%s error=%s", update_id, type(error).__name__, exc_info=error)
-    context.application.bot_data.setdefault("errors", {}).setdefault(type(error).__name__, 0)
-    context.application.bot_data["errors"][type(error).__name__] += 1
+    metrics_of(context).errors.labels(kind=type(error).__name__).inc()
     if isinstance(update, Update) and update.effective_message is not None:
         try:
             await update.effective_message.reply_text(replies.ERROR)

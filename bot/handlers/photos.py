@@ -10,7 +10,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 from bot import replies
-from bot.handlers.common import service_of, with_retry
+from bot.handlers.common import metrics_of, service_of, with_retry
 from model.images import ImageError
 
 log = logging.getLogger("bot.photos")
@@ -62,11 +62,18 @@ async def check_and_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, fi
                  type(error).__name__)
         await with_retry(lambda: message.reply_text(str(error)))
         return
+    metrics = metrics_of(context)
+    metrics.inference_seconds.observe(result.prediction.latency_ms / 1000)
+    if result.prediction_id is None:
+        metrics.errors.labels(kind="database").inc()
     keyboard = feedback_keyboard(result.prediction_id) if result.prediction_id is not None else None
     await with_retry(lambda: message.reply_text(replies.verdict(result.prediction), parse_mode=ParseMode.HTML,
                                                 reply_markup=keyboard))
+    elapsed = time.perf_counter() - started
+    metrics.reply_seconds.observe(elapsed)
+    metrics.verdicts.labels(label=result.prediction.label, unsure=str(result.prediction.unsure).lower()).inc()
     log.info("event=verdict update_id=%s kind=%s latency_ms=%.0f verdict=%s unsure=%s model=%s",
-             update.update_id, input_kind, (time.perf_counter() - started) * 1000, result.prediction.label,
+             update.update_id, input_kind, elapsed * 1000, result.prediction.label,
              result.prediction.unsure, result.prediction.model_version)
 
 
