@@ -21,7 +21,7 @@ from tornado.web import Application as WebApplication
 from tornado.web import RequestHandler
 
 from bot import handlers, jobs
-from bot.config import Settings
+from bot.config import Settings, active_model_dir
 from bot.metrics import BotMetrics
 from bot.ratelimit import RateLimiter
 from bot.service import MaskService
@@ -38,6 +38,7 @@ ADMIN_COMMANDS = PUBLIC_COMMANDS + [
     BotCommand("stats", "Counts per class, feedback, drift: /stats [days]"),
     BotCommand("drift", "Drift level of recent days"),
     BotCommand("model", "The model in use and its scores"),
+    BotCommand("reload", "Switch to the registry's champion model"),
 ]
 CONCURRENT_UPDATES = 64
 
@@ -51,8 +52,8 @@ def build_service(settings: Settings) -> MaskService:
     database = Database(settings.database_url)
     repository = Repository(database, settings.crops_dir)
     pseudonymize = Pseudonymizer(load_secret(settings.data_dir, settings.secret))
-    return MaskService(Predictor(settings.model_dir), repository, pseudonymize,
-                       RateLimiter(settings.rate_limit_per_minute))
+    return MaskService(Predictor(active_model_dir(settings.model_dir)), repository, pseudonymize,
+                       RateLimiter(settings.rate_limit_per_minute), model_source=settings.model_dir)
 
 
 def build_application(settings: Settings, service: MaskService) -> Application:

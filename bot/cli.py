@@ -13,9 +13,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _model_dir(args) -> Path:
-    from bot.config import DEFAULT_MODEL_DIR
+    """--model, else $MODEL_DIR (a registry's champion), else the model shipped in the repository."""
+    from bot.config import active_model_dir
+    from model.registry import SHIPPED_MODEL
 
-    return Path(args.model or os.environ.get("MODEL_DIR") or DEFAULT_MODEL_DIR)
+    if args.model:
+        return Path(args.model)
+    if os.environ.get("MODEL_DIR"):
+        return active_model_dir(Path(os.environ["MODEL_DIR"]))
+    return SHIPPED_MODEL
 
 
 def _settings():
@@ -37,12 +43,10 @@ def _storage(settings):
 
 def _reference_mix(settings) -> dict | None:
     """The class mix the model was trained on: what daily summaries compare against."""
+    from bot.config import active_model_dir
     from model.predictor import read_metadata
 
-    try:
-        return read_metadata(settings.model_dir).get("class_mix")
-    except FileNotFoundError:
-        return None
+    return read_metadata(active_model_dir(settings.model_dir)).get("class_mix")
 
 
 def cmd_run(args) -> int:
@@ -230,6 +234,99 @@ def cmd_data_report(args) -> int:
     return 0
 
 
+def _registry(settings):
+    from model.registry import Registry
+
+    registry = Registry(settings.model_dir)
+    if (settings.model_dir / "metadata.json").exists():
+        sys.exit(f"maskbot: MODEL_DIR={settings.model_dir} is a single model folder, not a registry; "
+                 "point MODEL_DIR at a registry folder (default: DATA_DIR/models)")
+    registry.seed()
+    return registry
+
+
+def cmd_feedback_review(args) -> int:
+    settings = _settings()
+    database, repository = _storage(settings)
+    changed = 0
+    if args.accept:
+        changed += repository.review(args.accept, "accepted")
+    if args.reject:
+        changed += repository.review(args.reject, "rejected")
+    if changed:
+        print(f"updated {changed} feedback item(s)")
+    items = repository.feedback_items(status=args.status, with_crop=not args.without_crop)
+    database.dispose()
+    print(f"{len(items)} {args.status} feedback item(s)" + ("" if args.without_crop else " with a shared crop"))
+    print(f"{'id':>6} {'date':<11}{'model':<7}{'predicted':<23}{'confidence':>11}  {'user says':<23}crop")
+    for item in items:
+        says = item.label if not item.is_correct else f"{item.label} (right)"
+        print(f"{item.feedback_id:>6} {item.created_at.date().isoformat():<11}{item.model_version:<7}"
+              f"{item.predicted_label:<23}{item.confidence:>11.1%}  {says:<23}{item.crop_path or '-'}")
+    if args.status == "pending" and items:
+        print("accept or reject with: maskbot feedback review --accept ID ... --reject ID ...")
+    return 0
+
+
+def cmd_feedback_export(args) -> int:
+    from datetime import date
+
+    from storage.export import export_feedback
+
+    settings = _settings()
+    database, repository = _storage(settings)
+    result = export_feedback(repository, Path(args.out), date.fromisoformat(args.since) if args.since else None,
+                             include_right=args.all)
+    database.dispose()
+    print(f"wrote {result.written} accepted crop(s) to {args.out} with manifest.csv; "
+          f"{result.pending_skipped} still pending review were left out")
+    if result.missing_crops:
+        print(f"warning: {result.missing_crops} accepted item(s) had no crop file on disk")
+    return 0
+
+
+def cmd_retrain(args) -> int:
+    from model.evaluate import default_cache_dir
+    from model.retrain import retrain
+
+    settings = _settings()
+    registry = _registry(settings)
+    result = retrain(registry, Path(args.base), Path(args.feedback), [Path(d) for d in args.check],
+                     Path(args.cache) if args.cache else default_cache_dir(), from_scratch=args.from_scratch,
+                     epochs=args.epochs, force=args.force, tolerance=args.tolerance,
+                     say=lambda line: print(line, flush=True))
+    print(f"\n{'set':<28}{'champion ' + result.champion:>18}{'challenger ' + result.challenger:>20}")
+    for key in result.scores["champion"]:
+        print(f"{key:<28}{result.scores['champion'][key]:>18.4f}{result.scores['challenger'][key]:>20.4f}")
+    verdict = "PROMOTED" if result.promote else ("PROMOTED BY --force" if args.force else "REJECTED")
+    print(f"\n{result.challenger}: {verdict}: " + "; ".join(result.reasons))
+    print(f"champion is now {registry.champion()}; running bots pick it up on /reload or at the daily job")
+    return 0 if result.promote or args.force else 3
+
+
+def cmd_models_list(args) -> int:
+    registry = _registry(_settings())
+    print(f"{'version':<9}{'status':<11}{'created':<27}{'parameters':>11}{'test balanced acc':>19}")
+    for info in registry.versions():
+        accuracy = info.test_balanced_accuracy
+        print(f"{info.name:<9}{info.status:<11}{info.metadata.get('created', '-'):<27}"
+              f"{info.metadata.get('parameters', 0):>11,}{'-' if accuracy is None else f'{accuracy:.4f}':>19}")
+    return 0
+
+
+def cmd_models_promote(args) -> int:
+    registry = _registry(_settings())
+    registry.promote(args.version, f"promoted by hand: {args.reason}", forced=True)
+    print(f"champion is now {registry.champion()}")
+    return 0
+
+
+def cmd_models_rollback(args) -> int:
+    registry = _registry(_settings())
+    print(f"rolled back: champion is now {registry.rollback()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="maskbot", description="Face-mask checking bot: model, storage and bot tools.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -301,6 +398,41 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default="data-report", help="folder for report.md, report.json and pictures")
     report.add_argument("--compare", help="a second folder: figures side by side, and images found in both")
     report.set_defaults(handler=cmd_data_report)
+
+    feedback = commands.add_parser("feedback", help="review and export user feedback for retraining")
+    feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True)
+    review = feedback_commands.add_parser("review", help="list feedback by review status; accept or reject it")
+    review.add_argument("--status", choices=["pending", "accepted", "rejected"], default="pending")
+    review.add_argument("--accept", type=int, nargs="+", metavar="ID")
+    review.add_argument("--reject", type=int, nargs="+", metavar="ID")
+    review.add_argument("--without-crop", action="store_true", help="also list feedback without a shared crop")
+    review.set_defaults(handler=cmd_feedback_review)
+    export = feedback_commands.add_parser("export", help="write accepted crops as OUT_DIR/<label>/<id>.png")
+    export.add_argument("out")
+    export.add_argument("--since", help="YYYY-MM-DD")
+    export.add_argument("--all", action="store_true", help="also crops of answers users marked right")
+    export.set_defaults(handler=cmd_feedback_export)
+
+    retrain = commands.add_parser("retrain", help="train a challenger on base data plus feedback, gate, promote")
+    retrain.add_argument("--base", required=True, help="the champion's training folder")
+    retrain.add_argument("--feedback", required=True, help="a folder written by `maskbot feedback export`")
+    retrain.add_argument("--check", action="append", default=[], help="an external folder the gate scores too")
+    retrain.add_argument("--from-scratch", action="store_true", help="instead of fine-tuning the champion")
+    retrain.add_argument("--epochs", type=int)
+    retrain.add_argument("--tolerance", type=float, default=0.01, help="allowed drop on fixed tests (default 0.01)")
+    retrain.add_argument("--force", action="store_true", help="promote even if the gate says no (logged)")
+    retrain.add_argument("--cache")
+    retrain.set_defaults(handler=cmd_retrain)
+
+    models = commands.add_parser("models", help="the model registry in MODEL_DIR")
+    models_commands = models.add_subparsers(dest="models_command", required=True)
+    models_commands.add_parser("list", help="versions, status and scores").set_defaults(handler=cmd_models_list)
+    promote = models_commands.add_parser("promote", help="make a version the champion (logged as forced)")
+    promote.add_argument("version")
+    promote.add_argument("--reason", default="operator's decision")
+    promote.set_defaults(handler=cmd_models_promote)
+    models_commands.add_parser("rollback", help="back to the previous champion").set_defaults(
+        handler=cmd_models_rollback)
     return parser
 
 

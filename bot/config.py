@@ -11,7 +11,6 @@ from pathlib import Path
 
 from storage.database import DEFAULT_DATABASE_URL
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "v1"
 TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 
 
@@ -27,7 +26,8 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     admin_ids: frozenset[int] = field(default_factory=frozenset)
     secret: str | None = None
-    model_dir: Path = DEFAULT_MODEL_DIR
+    model_dir: Path = Path("data/models")
+    """A model registry (versions and a champion pointer), or one model folder."""
     data_dir: Path = Path("data")
     summary_time: time = time(0, 5)
     retention_days: int = 90
@@ -40,6 +40,18 @@ class Settings:
     @property
     def crops_dir(self) -> Path:
         return self.data_dir / "crops"
+
+
+def active_model_dir(model_dir: Path) -> Path:
+    """The folder to load: `model_dir` itself when it is one model, else its registry's champion
+    (an empty registry is first seeded with the shipped model as v1)."""
+    from model.registry import Registry
+
+    if (model_dir / "metadata.json").exists():
+        return model_dir
+    registry = Registry(model_dir)
+    registry.seed()
+    return registry.champion_dir()
 
 
 def _int(env: Mapping[str, str], name: str, default: int | None, minimum: int = 0) -> int | None:
@@ -83,7 +95,8 @@ def load_settings(env: Mapping[str, str] | None = None, require_token: bool = Tr
     port = _int(env, "PORT", None, minimum=1)
     if webhook_url and port is None:
         raise ConfigError("PORT must be set in webhook mode (the port the reverse proxy forwards to)")
-    model_dir = Path(env.get("MODEL_DIR", "").strip() or DEFAULT_MODEL_DIR)
+    data_dir = Path(env.get("DATA_DIR", "").strip() or "data")
+    model_dir = Path(env.get("MODEL_DIR", "").strip() or data_dir / "models")
     database_url = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
     if "://" not in database_url:
         raise ConfigError(f"DATABASE_URL must be a URL like {DEFAULT_DATABASE_URL}, not {database_url!r}")
@@ -95,7 +108,7 @@ def load_settings(env: Mapping[str, str] | None = None, require_token: bool = Tr
         admin_ids=admin_ids,
         secret=env.get("MASKBOT_SECRET") or None,
         model_dir=model_dir,
-        data_dir=Path(env.get("DATA_DIR", "").strip() or "data"),
+        data_dir=data_dir,
         summary_time=time(int(match.group(1)), int(match.group(2))),
         retention_days=_int(env, "RETENTION_DAYS", 90, minimum=1),
         log_level=log_level,

@@ -10,7 +10,7 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, ContextTypes
 
 from bot import replies
-from bot.handlers.common import service_of, settings_of
+from bot.handlers.common import metrics_of, service_of, settings_of
 from model.predictor import read_metadata
 from storage import summaries
 from storage.chart import stats_chart
@@ -23,6 +23,9 @@ async def daily_summary(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Summarise every finished day not yet summarised; alert admins about watch or drift days."""
     service = service_of(context)
     settings = settings_of(context)
+    before, now = await service.reload()
+    if now != before:
+        metrics_of(context).set_model(now)
     reference = read_metadata(service.predictor.model_dir).get("class_mix")
     database = service.repository.database
     loop = asyncio.get_running_loop()

@@ -75,8 +75,10 @@ def encode_png(pixels) -> bytes:
 
 class MaskService:
     def __init__(self, predictor: Predictor, repository: Repository, pseudonymize: Pseudonymizer,
-                 rate_limiter: RateLimiter, workers: int = 2) -> None:
+                 rate_limiter: RateLimiter, workers: int = 2, model_source: Path | None = None) -> None:
         self.predictor = predictor
+        self.model_source = model_source
+        """A registry folder to follow on reload; None pins the predictor given."""
         self.rate_limiter = rate_limiter
         self.repository = repository
         self.pseudonymize = pseudonymize
@@ -146,6 +148,24 @@ class MaskService:
         end = utc_now().date()
         return await asyncio.get_running_loop().run_in_executor(
             self._executor, self.repository.stats, end - timedelta(days=days - 1), end)
+
+    async def reload(self) -> tuple[str, str]:
+        """Load the registry's champion if it changed: (version before, version now).
+
+        The new model is loaded and warmed up in the executor while the old one keeps answering;
+        then one assignment swaps them, so no photo sees a half-loaded model."""
+        from bot.config import active_model_dir
+
+        before = self.predictor.version
+        if self.model_source is None:
+            return before, before
+        loop = asyncio.get_running_loop()
+        target = await loop.run_in_executor(self._executor, active_model_dir, self.model_source)
+        if target.resolve() == Path(self.predictor.model_dir).resolve():
+            return before, before
+        self.predictor = await loop.run_in_executor(self._executor, Predictor, target)
+        log.info("event=model_reloaded before=%s now=%s", before, self.predictor.version)
+        return before, self.predictor.version
 
     def model_summary(self) -> dict:
         metadata = self.predictor.metadata

@@ -23,6 +23,7 @@ from model.dataset import CachedArrays, Split, cached_arrays, list_images, make_
 
 PREPROCESSING = {"report": "squash", "maskbot": "face_crop"}
 """How each recipe's inputs are made; the predictor reads it from the metadata."""
+FEEDBACK_WEIGHT = 3.0
 
 
 @dataclass
@@ -40,6 +41,10 @@ class TrainConfig:
     per_class_limit: int | None = None
     check_dirs: list[Path] = field(default_factory=list)
     initial_weights: Path | None = None
+    """Start from these weights (fine-tuning a champion) instead of a random initialisation."""
+    extra_pixels: np.ndarray | None = None
+    """Extra 128x128 training crops (accepted user feedback), with `extra_labels`."""
+    extra_labels: np.ndarray | None = None
     verbose: int | str = "auto"
     """Keras' progress display: a live bar in a terminal, one line per epoch in a log file."""
 
@@ -141,7 +146,8 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
         "threshold": threshold,
         "training": {
             **{key: str(value) if isinstance(value, Path) else value for key, value in asdict(config).items()
-               if key not in ("check_dirs", "out_dir", "cache_dir")},
+               if key not in ("check_dirs", "out_dir", "cache_dir", "extra_pixels", "extra_labels")},
+            "feedback_images": 0 if config.extra_labels is None else int(len(config.extra_labels)),
             "epochs_run": len(history.get("loss", [])),
             "seconds": round(time.time() - started, 1),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
@@ -217,6 +223,11 @@ def _fit_maskbot(config: TrainConfig, arrays: CachedArrays, train_index, val_ind
     view_labels = np.concatenate([labels, labels[~arrays.face_found[train_index]],
                                   labels[arrays.face_found[train_index]]])
     weights = np.concatenate([np.ones(len(labels)), np.full(len(view_labels) - len(labels), 0.5)]).astype(np.float32)
+    if config.extra_pixels is not None and len(config.extra_pixels):
+        # Each accepted correction is a real photo the model got wrong: worth several stock photos.
+        views = np.concatenate([views, config.extra_pixels])
+        view_labels = np.concatenate([view_labels, config.extra_labels])
+        weights = np.concatenate([weights, np.full(len(config.extra_labels), FEEDBACK_WEIGHT, dtype=np.float32)])
     weights *= np.array([class_weight[int(label)] for label in view_labels], dtype=np.float32)
     steps = int(np.ceil(len(views) / config.batch_size))
     dataset = (

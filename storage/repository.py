@@ -55,6 +55,30 @@ class Forgotten:
     crops: int
 
 
+@dataclass(frozen=True)
+class FeedbackItem:
+    """One piece of feedback as an operator reviews or exports it."""
+
+    feedback_id: int
+    prediction_id: int
+    predicted_label: str
+    corrected_label: str | None
+    is_correct: bool
+    confidence: float
+    model_version: str
+    created_at: datetime
+    review_status: str
+    crop_path: Path | None
+
+    @property
+    def label(self) -> str:
+        """The label the photo really has, by its user's word."""
+        return self.predicted_label if self.is_correct else self.corrected_label
+
+
+REVIEW_STATUSES = ("pending", "accepted", "rejected")
+
+
 @dataclass
 class Stats:
     start: date
@@ -164,8 +188,33 @@ class Repository:
         with self.database.session() as session:
             return session.scalar(select(Prediction.user_hash).where(Prediction.id == prediction_id))
 
-    def crop_file(self, feedback: Feedback) -> Path | None:
-        return self.crops_dir / feedback.crop_path if feedback.crop_path else None
+    def feedback_items(self, status: str | None = None, since: date | None = None, with_crop: bool = False,
+                       include_right: bool = True) -> list[FeedbackItem]:
+        query = select(Feedback, Prediction).join(Prediction).order_by(Feedback.id)
+        if status is not None:
+            query = query.where(Feedback.review_status == status)
+        if since is not None:
+            query = query.where(Feedback.created_at >= day_bounds(since)[0])
+        if with_crop:
+            query = query.where(Feedback.crop_path.is_not(None))
+        if not include_right:
+            query = query.where(Feedback.is_correct.is_(False))
+        with self.database.session() as session:
+            rows = session.execute(query).all()
+        return [FeedbackItem(f.id, p.id, p.label, f.corrected_label, f.is_correct, p.confidence, p.model_version,
+                             f.created_at, f.review_status, self.crops_dir / f.crop_path if f.crop_path else None)
+                for f, p in rows]
+
+    def review(self, feedback_ids: Sequence[int], status: str) -> int:
+        """Mark feedback accepted or rejected (or back to pending); returns how many rows changed."""
+        if status not in REVIEW_STATUSES:
+            raise ValueError(f"unknown review status {status!r}")
+        with self.database.session() as session:
+            rows = session.scalars(select(Feedback).where(Feedback.id.in_(list(feedback_ids)))).all()
+            for row in rows:
+                row.review_status = status
+                row.reviewed_at = utc_now()
+            return len(rows)
 
     def forget_user(self, user_hash: str) -> Forgotten:
         """Delete every prediction, feedback row and stored crop of one pseudonym."""

@@ -53,6 +53,9 @@ class Feedback(Base):
     corrected_label: Mapped[str | None] = mapped_column(String(32), nullable=True)
     crop_path: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    review_status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending", index=True)
+    """pending, accepted or rejected: only accepted feedback is exported for retraining."""
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     prediction: Mapped[Prediction] = relationship(back_populates="feedback")
 

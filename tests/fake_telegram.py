@@ -157,8 +157,7 @@ class FakeTelegram:
                                                 "file_size": len(self.files[file_id]),
                                                 "file_path": f"photos/{file_id}.jpg"}}
         if method in ("sendMessage", "sendPhoto", "editMessageText"):
-            message_id = int(params.get("message_id") or next(self._message_ids))
-            params["_message_id"] = message_id
+            message_id = params["_message_id"]
             result = {"message_id": message_id, "date": int(time.time()),
                       "chat": self.chat(int(params.get("chat_id", 0))), "from": self.bot_user(),
                       "text": params.get("text", "")}
@@ -218,6 +217,9 @@ class FakeTelegram:
                     return
                 method = unquote(path)[len(prefix):]
                 params = decode_body(self.headers.get("Content-Type", ""), body)
+                if method in ("sendMessage", "sendPhoto", "editMessageText"):
+                    # Numbered before the request is visible to tests, which press buttons under it.
+                    params["_message_id"] = int(params.get("message_id") or next(fake._message_ids))
                 request = Request(method, params, time.time())
                 if method != "getUpdates":
                     fake.requests.append(request)

@@ -182,12 +182,14 @@ def test_declining_to_share_keeps_no_crop_and_right_is_recorded(bot, fake):
     fake.wait_for(lambda: fake.calls("editMessageText"))
     fake.send_photo(41, encode(face_like(640, 480, seed=3)))
     second = fake.replies_to(41, 2)[1]
-    fake.press(41, second, second.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+    fake.press(41, second, second.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"])  # Right
+    consent = fake.wait_for(lambda: fake.calls("editMessageReplyMarkup"))[0].params["reply_markup"]
+    fake.press(41, second, consent["inline_keyboard"][0][0]["callback_data"])  # yes, share
     fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 2)
     with bot.service.repository.database.session() as session:
         rows = session.scalars(select(Feedback).order_by(Feedback.id)).all()
-    assert [(r.is_correct, r.crop_path) for r in rows] == [(False, None), (True, None)]
-    assert not bot.settings.crops_dir.exists() or not any(bot.settings.crops_dir.iterdir())
+    assert [(r.is_correct, r.crop_path is None) for r in rows] == [(False, True), (True, False)]
+    assert [p.name for p in bot.settings.crops_dir.iterdir()] == [rows[1].crop_path]
 
 
 def test_only_the_sender_can_rate_an_answer(bot, fake):
@@ -353,3 +355,33 @@ def test_metrics_count_updates_and_verdicts_without_user_ids(bot, fake):
     assert f'maskbot_model_info{{version="{bot.service.model_version}"}} 1.0' in text
     assert "97" not in "".join(line for line in text.splitlines() if not line.startswith("#") and "_bucket" not in line
                                and "_sum" not in line)
+
+
+def test_reload_switches_to_a_newly_promoted_champion(fake, tmp_path, predictor, shipped_model_dir):
+    import shutil
+
+    from model.registry import Registry
+
+    registry = Registry(tmp_path / "models")
+    registry.seed(shipped_model_dir)
+    settings = make_settings(fake, tmp_path, registry.root)
+    service = make_service(settings, predictor)
+    service.model_source = registry.root
+    running = RunningBot(fake, settings, service).start()
+    try:
+        fake.send_text(ADMIN_ID, "/reload")
+        assert "already the champion" in fake.replies_to(ADMIN_ID)[0].params["text"]
+        shutil.copytree(registry.root / "v1", registry.root / "v2")
+        metadata = json.loads((registry.root / "v2" / "metadata.json").read_text())
+        (registry.root / "v2" / "metadata.json").write_text(json.dumps({**metadata, "version": "2"}))
+        registry.promote("v2", "test")
+        fake.send_text(60, "/reload")
+        assert fake.replies_to(60)[0].params["text"] == replies.UNKNOWN_COMMAND
+        fake.send_text(ADMIN_ID, "/reload")
+        assert "Now answering with model 2" in fake.replies_to(ADMIN_ID, 2)[1].params["text"]
+        fake.send_photo(61, encode(face_like(640, 480)))
+        fake.replies_to(61)
+        with service.repository.database.session() as session:
+            assert session.scalars(select(Prediction.model_version)).all() == ["2"]
+    finally:
+        running.stop()

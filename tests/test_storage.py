@@ -42,7 +42,7 @@ def test_migrations_create_every_table_from_an_empty_database(database):
     tables = set(inspect(database.engine).get_table_names())
     assert {"predictions", "feedback", "daily_summaries", "alembic_version"} <= tables
     Database(database.url).dispose()  # a second start migrates nothing and fails nothing
-    assert current_revision(database.engine) == "0001"
+    assert current_revision(database.engine) == "0002"
 
 
 def test_every_model_round_trips(repository, database):

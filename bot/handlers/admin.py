@@ -10,7 +10,7 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
 from bot import replies
-from bot.handlers.common import service_of, with_retry
+from bot.handlers.common import metrics_of, service_of, with_retry
 from storage.chart import stats_chart
 
 log = logging.getLogger("bot.admin")
@@ -47,7 +47,15 @@ async def on_model(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await with_retry(lambda: update.effective_message.reply_text(text, parse_mode=ParseMode.HTML))
 
 
-ADMIN_COMMANDS = {"stats": on_stats, "drift": on_drift, "model": on_model}
+async def on_reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    before, now = await service_of(context).reload()
+    metrics_of(context).set_model(now)
+    text = f"Now answering with model {now} (was {before})." if now != before else \
+        f"Model {now} is already the champion; nothing to reload."
+    await with_retry(lambda: update.effective_message.reply_text(text))
+
+
+ADMIN_COMMANDS = {"stats": on_stats, "drift": on_drift, "model": on_model, "reload": on_reload}
 
 
 def register(application: Application, admin_ids: frozenset[int]) -> None:

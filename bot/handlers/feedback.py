@@ -23,11 +23,15 @@ def labels_keyboard(prediction_id: int, predicted: str | None) -> InlineKeyboard
     return InlineKeyboardMarkup([choices])
 
 
-def consent_keyboard(prediction_id: int, label_index: int) -> InlineKeyboardMarkup:
+def consent_keyboard(prediction_id: int, answer: str) -> InlineKeyboardMarkup:
+    """`answer` is "right" or the index of the corrected label."""
     return InlineKeyboardMarkup([[
-        InlineKeyboardButton("Yes, share the face crop", callback_data=f"fb|{prediction_id}|share|{label_index}|1"),
-        InlineKeyboardButton("No, don't", callback_data=f"fb|{prediction_id}|share|{label_index}|0"),
+        InlineKeyboardButton("Yes, share the face crop", callback_data=f"fb|{prediction_id}|share|{answer}|1"),
+        InlineKeyboardButton("No, don't", callback_data=f"fb|{prediction_id}|share|{answer}|0"),
     ]])
+
+
+CONSENT_QUESTION = "May I keep the 128x128 face crop to improve the model?"
 
 
 def _predicted_label(text: str) -> str | None:
@@ -58,15 +62,15 @@ async def on_feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await with_retry(lambda: query.edit_message_reply_markup(
             labels_keyboard(prediction_id, _predicted_label(message.text or ""))))
         return
-    if action == "is":
-        await with_retry(lambda: query.answer("May I keep the 128x128 face crop to improve the model?"))
-        await with_retry(lambda: query.edit_message_reply_markup(consent_keyboard(prediction_id, int(parts[3]))))
+    if action in ("is", "ok"):
+        answer = "right" if action == "ok" else str(int(parts[3]))
+        await with_retry(lambda: query.answer(CONSENT_QUESTION))
+        await with_retry(lambda: query.edit_message_reply_markup(consent_keyboard(prediction_id, answer)))
         return
-    if action == "ok":
-        stored = await service.feedback(prediction_id, user_id, is_correct=True)
-    elif action == "share":
-        label = CLASS_NAMES[int(parts[3])]
-        stored = await service.feedback(prediction_id, user_id, is_correct=False, corrected_label=label,
+    if action == "share":
+        right = parts[3] == "right"
+        stored = await service.feedback(prediction_id, user_id, is_correct=right,
+                                        corrected_label=None if right else CLASS_NAMES[int(parts[3])],
                                         share_crop=parts[4] == "1")
     else:
         await query.answer()

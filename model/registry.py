@@ -1,0 +1,140 @@
+"""Model versions on disk: `v1/`, `v2/`, ... each a complete model folder, plus a champion pointer.
+
+    MODEL_DIR/
+      v1/ v2/ ...        model.keras, metadata.json, split.json, pictures; gate.json for challengers
+      champion           the version answering users, e.g. "v2"
+      history.jsonl      every promotion and rollback: when, what, from what, why, forced or not
+
+Promotion rewrites `champion` atomically (write, then rename), so a bot reading it mid-change
+sees the old or the new version, never half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "v1"
+VERSION_PATTERN = re.compile(r"^v(\d+)$")
+
+
+class RegistryError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    name: str
+    path: Path
+    metadata: dict
+    status: str  # champion, candidate, rejected or retired
+
+    @property
+    def test_balanced_accuracy(self) -> float | None:
+        return self.metadata.get("metrics", {}).get("test", {}).get("balanced_accuracy")
+
+
+def resolve_model_dir(path: Path) -> Path:
+    """A model folder as it is, or the champion of a registry folder."""
+    if (path / "metadata.json").exists():
+        return path
+    return Registry(path).champion_dir()
+
+
+class Registry:
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    @property
+    def _champion_file(self) -> Path:
+        return self.root / "champion"
+
+    @property
+    def _history_file(self) -> Path:
+        return self.root / "history.jsonl"
+
+    def seed(self, shipped: Path = SHIPPED_MODEL) -> None:
+        """Make an empty registry hold the shipped model as v1, the champion."""
+        if self.version_names():
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(shipped, self.root / "v1")
+        self._write_champion("v1")
+        self._log({"action": "seed", "version": "v1", "previous": None, "reason": "shipped model", "forced": False})
+
+    def version_names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        names = [p.name for p in self.root.iterdir() if p.is_dir() and VERSION_PATTERN.match(p.name)
+                 and (p / "metadata.json").exists()]
+        return sorted(names, key=lambda name: int(VERSION_PATTERN.match(name).group(1)))
+
+    def next_version(self) -> str:
+        names = self.version_names()
+        return f"v{int(VERSION_PATTERN.match(names[-1]).group(1)) + 1}" if names else "v1"
+
+    def champion(self) -> str:
+        if not self._champion_file.exists():
+            raise RegistryError(f"{self.root} has no champion; run `maskbot models promote VERSION`")
+        return self._champion_file.read_text().strip()
+
+    def champion_dir(self) -> Path:
+        return self.root / self.champion()
+
+    def versions(self) -> list[VersionInfo]:
+        champion = self.champion() if self._champion_file.exists() else None
+        promoted = {entry["version"] for entry in self.history()}
+        infos = []
+        for name in self.version_names():
+            path = self.root / name
+            gate = json.loads((path / "gate.json").read_text()) if (path / "gate.json").exists() else None
+            if name == champion:
+                status = "champion"
+            elif name in promoted:
+                status = "retired"
+            elif gate is not None and not gate.get("promote", False):
+                status = "rejected"
+            else:
+                status = "candidate"
+            infos.append(VersionInfo(name, path, json.loads((path / "metadata.json").read_text()), status))
+        return infos
+
+    def promote(self, version: str, reason: str, forced: bool = False) -> None:
+        if version not in self.version_names():
+            raise RegistryError(f"no version {version!r} in {self.root}; see `maskbot models list`")
+        previous = self.champion() if self._champion_file.exists() else None
+        self._write_champion(version)
+        self._log({"action": "promote", "version": version, "previous": previous, "reason": reason,
+                   "forced": forced})
+
+    def rollback(self, reason: str = "rollback") -> str:
+        """Make the champion before the current one champion again; returns it."""
+        current = self.champion()
+        for entry in reversed(self.history()):
+            if entry["version"] == current and entry.get("previous"):
+                previous = entry["previous"]
+                self._write_champion(previous)
+                self._log({"action": "rollback", "version": previous, "previous": current, "reason": reason,
+                           "forced": False})
+                return previous
+        raise RegistryError(f"{current} has no earlier champion to roll back to")
+
+    def history(self) -> list[dict]:
+        if not self._history_file.exists():
+            return []
+        return [json.loads(line) for line in self._history_file.read_text().splitlines() if line.strip()]
+
+    def _write_champion(self, version: str) -> None:
+        partial = self._champion_file.with_suffix(".tmp")
+        partial.write_text(version + "\n")
+        os.replace(partial, self._champion_file)
+
+    def _log(self, entry: dict) -> None:
+        entry = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **entry}
+        with self._history_file.open("a") as handle:
+            handle.write(json.dumps(entry) + "\n")

@@ -1,0 +1,47 @@
+"""Reviewed feedback crops out to an image folder that `maskbot retrain` reads."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from storage.repository import Repository
+
+MANIFEST_FIELDS = ("prediction_id", "predicted_label", "corrected_label", "confidence", "model_version", "date")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    written: int
+    pending_skipped: int
+    missing_crops: int
+
+
+def export_feedback(repository: Repository, out_dir: Path, since: date | None = None,
+                    include_right: bool = False) -> ExportResult:
+    """Write accepted feedback crops as `out_dir/<label>/<prediction id>.png` and a manifest.
+
+    Only crops an operator accepted are written: a click on "Wrong" alone never trains a model.
+    Crops of users who used /forget were deleted with their rows, so they cannot come back here.
+    """
+    items = repository.feedback_items(status="accepted", since=since, with_crop=True, include_right=include_right)
+    pending = repository.feedback_items(status="pending", since=since, with_crop=True, include_right=include_right)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = missing = 0
+    with (out_dir / "manifest.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(MANIFEST_FIELDS)
+        for item in items:
+            if item.crop_path is None or not item.crop_path.exists():
+                missing += 1
+                continue
+            target = out_dir / item.label / f"{item.prediction_id}.png"
+            target.parent.mkdir(exist_ok=True)
+            shutil.copyfile(item.crop_path, target)
+            writer.writerow((item.prediction_id, item.predicted_label, item.label, f"{item.confidence:.4f}",
+                             item.model_version, item.created_at.date().isoformat()))
+            written += 1
+    return ExportResult(written, len(pending), missing)

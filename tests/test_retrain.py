@@ -1,0 +1,156 @@
+"""The operators' loop on a small synthetic world: export, review, retrain, gate, promote, roll back."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model.registry import Registry, RegistryError
+from model.retrain import gate, holdout_mask, retrain, score_models, load_feedback
+from model.train import TrainConfig, train
+from storage.database import Database
+from storage.export import export_feedback
+from storage.repository import Repository
+from tests.conftest import encode
+from tests.test_model import make_folder
+from tests.test_storage import record
+
+
+def checkerboard(seed: int) -> np.ndarray:
+    """What the synthetic users send: a pattern the base data never showed, truly "with_mask"."""
+    rng = np.random.default_rng(seed)
+    tiles = (np.indices((128, 128)).sum(axis=0) // 16) % 2
+    colour = rng.integers(0, 80, 3)
+    return np.clip(tiles[..., None] * 200 + colour + rng.normal(0, 8, (128, 128, 3)), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("world")
+    base = make_folder(root / "base", per_class=16)
+    champion = root / "champion"
+    train(TrainConfig(data_dir=base, out_dir=champion, epochs=8, batch_size=8, cache_dir=root / "cache"),
+          say=lambda _: None)
+    return root, base, champion
+
+
+@pytest.fixture
+def registry(world, tmp_path):
+    _, _, champion = world
+    registry = Registry(tmp_path / "models")
+    registry.seed(champion)
+    return registry
+
+
+def test_registry_promotes_and_rolls_back(registry):
+    assert registry.champion() == "v1" and [v.status for v in registry.versions()] == ["champion"]
+    shutil.copytree(registry.root / "v1", registry.root / "v2")
+    assert registry.next_version() == "v3"
+    registry.promote("v2", "test")
+    assert registry.champion() == "v2"
+    assert [v.status for v in registry.versions()] == ["retired", "champion"]
+    assert registry.rollback() == "v1" and registry.champion() == "v1"
+    with pytest.raises(RegistryError):
+        registry.promote("v9", "no such version")
+    history = registry.history()
+    assert [h["action"] for h in history] == ["seed", "promote", "rollback"]
+
+
+def test_gate_rules():
+    champion = {"fixed_test": 0.95, "check:external": 0.90, "feedback": 0.40}
+    better = {"fixed_test": 0.945, "check:external": 0.91, "feedback": 0.80}
+    assert gate({"champion": champion, "challenger": better}, "v1", "v2").promote
+    worse_test = {**better, "fixed_test": 0.93}
+    result = gate({"champion": champion, "challenger": worse_test}, "v1", "v2")
+    assert not result.promote and "worse on fixed_test" in result.reasons[0]
+    no_gain = {**better, "feedback": 0.40}
+    assert "not better on held-out feedback" in gate({"champion": champion, "challenger": no_gain}, "v1",
+                                                     "v2").reasons[0]
+
+
+def test_holdout_is_stable_and_near_its_share():
+    names = [f"with_mask/{i}.png" for i in range(1000)]
+    mask = holdout_mask(names)
+    assert (mask == holdout_mask(names)).all() and 0.25 < mask.mean() < 0.35
+
+
+def make_feedback(tmp_path, count: int = 24):
+    """Predictions and "wrong, it is with_mask" feedback with shared crops, as the bot records them."""
+    database = Database(f"sqlite:///{tmp_path / 'bot.db'}")
+    repository = Repository(database, tmp_path / "crops")
+    ids = []
+    for i in range(count):
+        prediction_id = repository.record_prediction(record(f"user{i}", "without_mask",
+                                                            at=datetime.now(timezone.utc)))
+        png = encode(Image.fromarray(checkerboard(i)), "PNG")
+        repository.record_feedback(prediction_id, f"user{i}", False, "with_mask", crop_png=png)
+        ids.append(prediction_id)
+    return database, repository
+
+
+def test_export_writes_only_accepted_crops_and_forgotten_users_stay_gone(tmp_path):
+    database, repository = make_feedback(tmp_path, count=5)
+    items = repository.feedback_items(status="pending")
+    assert len(items) == 5
+    repository.review([items[0].feedback_id, items[1].feedback_id, items[2].feedback_id], "accepted")
+    repository.review([items[3].feedback_id], "rejected")
+    repository.forget_user("user1")
+    result = export_feedback(repository, tmp_path / "export")
+    assert (result.written, result.pending_skipped) == (2, 1)
+    assert sorted(p.name for p in (tmp_path / "export" / "with_mask").iterdir()) == [
+        f"{items[0].prediction_id}.png", f"{items[2].prediction_id}.png"]
+    with (tmp_path / "export" / "manifest.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["predicted_label"], r["corrected_label"]) for r in rows] == [("without_mask", "with_mask")] * 2
+    assert set(rows[0]) == {"prediction_id", "predicted_label", "corrected_label", "confidence", "model_version",
+                            "date"}
+    database.dispose()
+
+
+def test_retrain_learns_the_feedback_and_passes_the_gate(world, registry, tmp_path):
+    root, base, _ = world
+    database, repository = make_feedback(tmp_path, count=40)
+    repository.review([item.feedback_id for item in repository.feedback_items()], "accepted")
+    export_feedback(repository, tmp_path / "export")
+    database.dispose()
+    result = retrain(registry, base, tmp_path / "export", [], root / "cache", epochs=3, say=lambda _: None)
+    assert result.promote, result.reasons
+    assert result.scores["challenger"]["feedback"] > result.scores["champion"]["feedback"]
+    assert registry.champion() == "v2" == result.challenger
+    metadata = json.loads((registry.root / "v2" / "metadata.json").read_text())
+    assert metadata["version"] == "2" and metadata["training"]["feedback_images"] > 20
+    assert json.loads((registry.root / "v1" / "split.json").read_text()) == json.loads(
+        (registry.root / "v2" / "split.json").read_text())  # the fixed test split did not move
+    assert json.loads((registry.root / "v2" / "gate.json").read_text())["promote"] is True
+    assert registry.rollback() == "v1"
+
+
+def test_gate_rejects_a_broken_challenger(world, registry, tmp_path):
+    import keras
+
+    root, base, champion = world
+    broken = registry.root / "v2"
+    shutil.copytree(champion, broken)
+    network = keras.saving.load_model(broken / "model.keras")
+    weights = [np.zeros_like(w) for w in network.get_weights()]
+    weights[-1][1] = 5.0  # a bias towards "without_mask", whatever the photo: a broken model
+    network.set_weights(weights)
+    network.save(broken / "model.keras")
+    feedback_dir = tmp_path / "feedback" / "with_mask"
+    feedback_dir.mkdir(parents=True)
+    for i in range(10):
+        Image.fromarray(checkerboard(i)).save(feedback_dir / f"{i}.png")
+    feedback = load_feedback(tmp_path / "feedback")
+    scores = score_models(champion, broken, base, [base], feedback, root / "cache")
+    result = gate(scores, "v1", "v2")
+    assert scores["champion"]["fixed_test"] > 0.9
+    assert not result.promote
+    assert any("worse on fixed_test" in reason for reason in result.reasons)
+    assert any("not better on held-out feedback" in reason for reason in result.reasons)
+    assert registry.champion() == "v1"
