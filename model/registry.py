@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "v1"
+SHIPPED_MODEL = Path(__file__).resolve().parent / "shipped" / "v1"
+"""The model this repository ships, version 1; a package resource so installed copies find it."""
 VERSION_PATTERN = re.compile(r"^v(\d+)$")
 
 

@@ -14,7 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("MASKBOT_SHARED_DATA", ROOT.parent / "shared" / "data"))
-SHIPPED_MODEL = ROOT / "models" / "v1"
+SHIPPED_MODEL = ROOT / "model" / "shipped" / "v1"
 
 
 def encode(image: Image.Image, fmt: str = "JPEG", **options) -> bytes:

