@@ -25,6 +25,7 @@ from bot.config import Settings, active_model_dir
 from bot.metrics import BotMetrics
 from bot.ratelimit import RateLimiter
 from bot.service import MaskService
+from bot.updates import SanitisingRequest
 
 log = logging.getLogger("bot.app")
 
@@ -57,18 +58,20 @@ def build_service(settings: Settings) -> MaskService:
 
 
 def build_application(settings: Settings, service: MaskService) -> Application:
+    metrics = BotMetrics()
+    metrics.set_model(service.model_version)
+    malformed = metrics.errors.labels(kind="malformed_update")
     application = (
         ApplicationBuilder()
         .token(settings.bot_token)
         .base_url(settings.api_base_url)
         .base_file_url(settings.file_base_url)
+        .get_updates_request(SanitisingRequest(read_timeout=30, on_malformed=malformed.inc))
         .concurrent_updates(CONCURRENT_UPDATES)
         .post_init(on_startup)
         .post_shutdown(on_shutdown)
         .build()
     )
-    metrics = BotMetrics()
-    metrics.set_model(service.model_version)
     application.bot_data["settings"] = settings
     application.bot_data["service"] = service
     application.bot_data["metrics"] = metrics

@@ -13,23 +13,31 @@ class RateLimiter:
         self.window = window_seconds
         self._clock = clock
         self._events: dict[str, deque[float]] = {}
+        self._told: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def allow(self, key: str) -> tuple[bool, float]:
-        """(allowed, seconds until the next allowed call)."""
+    def allow(self, key: str) -> tuple[bool, float, bool]:
+        """(allowed, seconds until the next allowed call, first refusal in this window).
+
+        Only the first refusal deserves an answer: answering every message of a flood would
+        itself flood the chat and spend the bot's Telegram send quota."""
         now = self._clock()
         with self._lock:
             events = self._events.setdefault(key, deque())
             while events and events[0] <= now - self.window:
                 events.popleft()
             if len(events) >= self.limit:
-                return False, events[0] + self.window - now
+                first = self._told.get(key, -1.0) < events[0]
+                if first:
+                    self._told[key] = now
+                return False, events[0] + self.window - now, first
             events.append(now)
             if len(self._events) > 10_000:
                 self._drop_idle(now)
-            return True, 0.0
+            return True, 0.0, False
 
     def _drop_idle(self, now: float) -> None:
         idle = [key for key, events in self._events.items() if not events or events[-1] <= now - self.window]
         for key in idle:
             del self._events[key]
+            self._told.pop(key, None)

@@ -90,8 +90,9 @@ class MaskService:
     def model_version(self) -> str:
         return self.predictor.version
 
-    def allow(self, user_id: int) -> tuple[bool, float]:
-        """Whether this user may send another photo now, and if not, in how many seconds."""
+    def allow(self, user_id: int) -> tuple[bool, float, bool]:
+        """May this user send another photo now; if not, in how many seconds, and is this the
+        first refusal (the one to answer)."""
         return self.rate_limiter.allow(self.pseudonymize(user_id))
 
     async def check_photo(self, data: bytes, user_id: int, chat_type: str, input_kind: str) -> CheckResult:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from telegram.error import RetryAfter
+from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import ContextTypes
 
 from bot.metrics import BotMetrics
@@ -15,7 +15,8 @@ from bot.service import MaskService
 
 log = logging.getLogger("bot.handlers")
 T = TypeVar("T")
-MAX_RETRIES = 3
+MAX_RETRIES = 4
+BACKOFF_SECONDS = 0.5
 
 
 def service_of(context: ContextTypes.DEFAULT_TYPE) -> MaskService:
@@ -31,7 +32,8 @@ def settings_of(context: ContextTypes.DEFAULT_TYPE):
 
 
 async def with_retry(send: Callable[[], Awaitable[T]]) -> T:
-    """Call the Bot API, waiting out Telegram's flood control (RetryAfter) a few times."""
+    """Call the Bot API, waiting out flood control (RetryAfter, as long as Telegram asks) and
+    backing off after server errors and time-outs (0.5, 1, 2 s), so a hiccup loses no reply."""
     for attempt in range(MAX_RETRIES):
         try:
             return await send()
@@ -41,5 +43,11 @@ async def with_retry(send: Callable[[], Awaitable[T]]) -> T:
             delay = error.retry_after.total_seconds() if hasattr(error.retry_after, "total_seconds") \
                 else float(error.retry_after)
             log.warning("event=retry_after seconds=%.1f attempt=%d", delay, attempt + 1)
+            await asyncio.sleep(delay)
+        except NetworkError as error:  # includes TimedOut and Telegram's 5xx answers, not BadRequest
+            if attempt == MAX_RETRIES - 1 or isinstance(error, BadRequest):
+                raise
+            delay = BACKOFF_SECONDS * 2 ** attempt
+            log.warning("event=api_retry error=%s seconds=%.1f attempt=%d", type(error).__name__, delay, attempt + 1)
             await asyncio.sleep(delay)
     raise AssertionError("unreachable")

@@ -42,10 +42,12 @@ async def check_and_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, fi
     started = time.perf_counter()
     message = update.effective_message
     service = service_of(context)
-    allowed, wait = service.allow(update.effective_user.id)
+    allowed, wait, first_refusal = service.allow(update.effective_user.id)
     if not allowed:
-        log.info("event=rate_limited update_id=%s kind=%s", update.update_id, input_kind)
-        await with_retry(lambda: message.reply_text(replies.RATE_LIMITED.format(seconds=max(1, round(wait)))))
+        log.info("event=rate_limited update_id=%s kind=%s answered=%s", update.update_id, input_kind, first_refusal)
+        metrics_of(context).errors.labels(kind="rate_limited").inc()
+        if first_refusal:
+            await with_retry(lambda: message.reply_text(replies.RATE_LIMITED.format(seconds=max(1, round(wait)))))
         return
     if file_size is not None and file_size > MAX_DOWNLOAD_BYTES:
         log.info("event=too_large update_id=%s kind=%s bytes=%d", update.update_id, input_kind, file_size)
