@@ -253,6 +253,9 @@ def cmd_feedback_review(args) -> int:
         changed += repository.review(args.accept, "accepted")
     if args.reject:
         changed += repository.review(args.reject, "rejected")
+    if args.accept_all:
+        pending = repository.feedback_items(status="pending", with_crop=True)
+        changed += repository.review([item.feedback_id for item in pending], "accepted")
     if changed:
         print(f"updated {changed} feedback item(s)")
     items = repository.feedback_items(status=args.status, with_crop=not args.without_crop)
@@ -405,6 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--status", choices=["pending", "accepted", "rejected"], default="pending")
     review.add_argument("--accept", type=int, nargs="+", metavar="ID")
     review.add_argument("--reject", type=int, nargs="+", metavar="ID")
+    review.add_argument("--accept-all", action="store_true", help="accept every pending item with a crop")
     review.add_argument("--without-crop", action="store_true", help="also list feedback without a shared crop")
     review.set_defaults(handler=cmd_feedback_review)
     export = feedback_commands.add_parser("export", help="write accepted crops as OUT_DIR/<label>/<id>.png")

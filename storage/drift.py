@@ -27,7 +27,8 @@ def _shares(counts: Sequence[float], smoothing: float = 0.0) -> list[float]:
 
 
 def population_stability_index(counts: Sequence[int], reference: Sequence[float]) -> float:
-    """sum((p - q) * ln(p / q)) over classes, with p today's smoothed shares and q the reference."""
+    """sum((p - q) * ln(p / q)) over classes, with p today's smoothed shares and q the reference
+    (which must give every class a positive share)."""
     observed = _shares(counts, SMOOTHING)
     expected = _shares(reference)
     return float(sum((p - q) * math.log(p / q) for p, q in zip(observed, expected)))

@@ -27,8 +27,9 @@ def _class_counts(session, since: datetime, until: datetime, model_version: str 
 def summarise(database: Database, day: date, reference: Mapping[str, float] | None = None) -> list[DailySummary]:
     """Compute (or recompute) `day`'s rows, one per model version seen that day.
 
-    `reference` is the expected class mix (the model's training mix from its metadata). Without
-    one, the trailing `TRAILING_DAYS` days before `day` serve, when they hold enough predictions.
+    The reference mix is the trailing `TRAILING_DAYS` days before `day` once they hold enough
+    predictions: real users are not the training set's even mix, and comparing with it would
+    alarm every day. Until then `reference` (the model's training mix, from its metadata) serves.
     """
     since, until = day_bounds(day)
     rows = []
@@ -57,11 +58,15 @@ def _summary_values(session, day: date, version: str, reference: Mapping[str, fl
         select(func.count(), func.count().filter(Feedback.is_correct.is_(False)))
         .select_from(Feedback).join(Prediction).where(*in_day)
     ).one()
-    if reference is not None:
+    trailing = _class_counts(session, since - timedelta(days=TRAILING_DAYS), since)
+    if sum(trailing) >= drift.MIN_SAMPLE:
+        # Smoothed like today's counts, so a class the window never saw is rare, not impossible.
+        expected = [(count + drift.SMOOTHING) / (sum(trailing) + drift.SMOOTHING * len(trailing)) for count in trailing]
+        reference_name = "trailing"
+    elif reference is not None:
         expected, reference_name = [float(reference[name]) for name in CLASS_NAMES], "model"
     else:
-        trailing = _class_counts(session, since - timedelta(days=TRAILING_DAYS), since)
-        expected, reference_name = (trailing, "trailing") if sum(trailing) >= drift.MIN_SAMPLE else (None, "none")
+        expected, reference_name = None, "none"
     psi = js = p_value = None
     level = "none"
     if expected is not None and total:

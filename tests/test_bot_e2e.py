@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
@@ -385,3 +386,14 @@ def test_reload_switches_to_a_newly_promoted_champion(fake, tmp_path, predictor,
             assert session.scalars(select(Prediction.model_version)).all() == ["2"]
     finally:
         running.stop()
+
+
+def test_an_album_gets_one_answer_per_photo(bot, fake):
+    for seed in range(3):
+        file_id, size = fake.add_file(encode(face_like(640, 480, seed=seed)))
+        fake.message(98, media_group_id="album-1", photo=[{"file_id": file_id, "file_unique_id": file_id,
+                                                          "width": 640, "height": 480, "file_size": size}])
+    answers = fake.replies_to(98, 3)
+    assert all("%" in first_line(answer) for answer in answers)
+    time.sleep(0.3)
+    assert len(fake.calls("sendMessage", 98)) == 3

@@ -197,3 +197,18 @@ def test_a_lost_secret_starts_new_pseudonyms(tmp_path):
 def test_pseudonyms_are_keyed_and_stable():
     alice = Pseudonymizer(b"k1")
     assert alice(42) == alice("42") != Pseudonymizer(b"k2")(42)
+
+
+def test_the_trailing_window_becomes_the_reference_once_it_is_large_enough(repository, database):
+    model_mix = {"with_mask": 1 / 3, "without_mask": 1 / 3, "mask_weared_incorrect": 1 / 3}
+    for day in range(1, 4):  # three weeks of a population that mostly wears masks
+        for i in range(40):
+            label = "with_mask" if i < 34 else "without_mask"
+            repository.record_prediction(record(f"u{day}-{i}", label, at=datetime(2026, 11, day, 10,
+                                                                                    tzinfo=timezone.utc)))
+    for i in range(60):  # a day like the others
+        repository.record_prediction(record(f"today{i}", "with_mask" if i < 51 else "without_mask"))
+    summary = summaries.summarise(database, DAY, model_mix)[0]
+    assert summary.reference == "trailing" and summary.drift_level == "none"
+    first = summaries.summarise(database, date(2026, 11, 1), model_mix)[0]
+    assert first.reference == "model" and first.drift_level == "none"  # 40 photos: too few to alarm
