@@ -203,7 +203,7 @@ def cmd_forget(args) -> int:
 def cmd_purge(args) -> int:
     settings = _settings()
     database, repository = _storage(settings)
-    days = args.days or settings.retention_days
+    days = args.days if args.days is not None else settings.retention_days
     purged = repository.purge_older_than(days)
     database.dispose()
     print(f"older than {days} days: deleted {purged.predictions} predictions, {purged.feedback} feedback rows, "

@@ -51,7 +51,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.recipe not in PREPROCESSING:
             raise ValueError(f"unknown recipe {self.recipe!r}; choose from {', '.join(PREPROCESSING)}")
-        defaults = {"report": (20, 32), "maskbot": (16, 64)}[self.recipe]
+        defaults = {"report": (20, 32), "maskbot": (26, 64)}[self.recipe]
         self.epochs = self.epochs or defaults[0]
         self.batch_size = self.batch_size or defaults[1]
 
@@ -245,7 +245,7 @@ def _fit_maskbot(config: TrainConfig, arrays: CachedArrays, train_index, val_ind
                                                       warmup_target=None, alpha=0.02)
     network.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
                     loss="sparse_categorical_crossentropy", metrics=["acc"])
-    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=True)]
+    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=6, restore_best_weights=True)]
     fitted = network.fit(dataset, epochs=config.epochs, validation_data=validation, callbacks=callbacks,
                          verbose=config.verbose)
     return network, _plain_history(fitted.history)
