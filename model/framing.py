@@ -52,7 +52,8 @@ def measure_light_and_focus(rgb: np.ndarray) -> tuple[float, float, float]:
     return float(normalised.mean()), float(normalised.std()), sharpness
 
 
-def analyse(rgb: np.ndarray, face: FaceBox | None) -> Framing:
+def analyse(rgb: np.ndarray, face: FaceBox | None, original_size: tuple[int, int] | None = None) -> Framing:
+    """Framing facts of `rgb` (perhaps decoded at reduced scale from a photo of `original_size`)."""
     height, width = rgb.shape[:2]
     brightness, contrast, sharpness = measure_light_and_focus(rgb)
     face_fraction = centre_offset = None
@@ -61,7 +62,8 @@ def analyse(rgb: np.ndarray, face: FaceBox | None) -> Framing:
         centre_x, centre_y = face.centre
         half_diagonal = np.hypot(width, height) / 2
         centre_offset = float(np.hypot(centre_x - width / 2, centre_y - height / 2) / half_diagonal)
-    framing = Framing(width, height, face is not None, face_fraction, centre_offset,
+    photo_width, photo_height = original_size or (width, height)
+    framing = Framing(photo_width, photo_height, face is not None, face_fraction, centre_offset,
                       brightness, contrast, sharpness, ())
     return Framing(**{**framing.as_dict(), "tips": tips_for(framing)})
 

@@ -43,18 +43,18 @@ class DecodedImage:
     format: str
     original_mode: str
     frames: int
-
-    @property
-    def width(self) -> int:
-        return int(self.pixels.shape[1])
-
-    @property
-    def height(self) -> int:
-        return int(self.pixels.shape[0])
+    width: int
+    """The upright photo's own size, before any reduced-scale decoding."""
+    height: int
 
 
-def decode_image(data: bytes | Path | str, max_pixels: int = MAX_PIXELS, min_side: int = MIN_SIDE) -> DecodedImage:
-    """Decode bytes or a file into an upright RGB array, refusing bombs and thumbnails."""
+def decode_image(data: bytes | Path | str, max_pixels: int = MAX_PIXELS, min_side: int = MIN_SIDE,
+                 max_side: int | None = None) -> DecodedImage:
+    """Decode bytes or a file into an upright RGB array, refusing bombs and thumbnails.
+
+    With `max_side`, a JPEG is decoded at the smallest of 1/2, 1/4 or 1/8 scale that keeps both
+    sides at least `max_side`: a 12 MP selfie then decodes several times faster, and nothing
+    downstream needs more pixels than that."""
     source = io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else Path(data)
     try:
         with warnings.catch_warnings():
@@ -76,6 +76,9 @@ def decode_image(data: bytes | Path | str, max_pixels: int = MAX_PIXELS, min_sid
                 image.seek(0)
                 image_format = image.format or "unknown"
                 original_mode = image.mode
+                if max_side is not None and image_format == "JPEG":
+                    image.draft(None, (max_side, max_side))
+                scale = width / image.size[0]
                 image.load()
                 upright = ImageOps.exif_transpose(image)
                 rgb = to_rgb(upright)
@@ -87,7 +90,8 @@ def decode_image(data: bytes | Path | str, max_pixels: int = MAX_PIXELS, min_sid
         raise NotAnImage("This file is not an image I can read. Please send a JPEG or PNG photo.") from error
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise NotAnImage("This image seems to be damaged or incomplete. Please send it again.") from error
-    return DecodedImage(np.asarray(rgb, dtype=np.uint8), image_format, original_mode, frames)
+    return DecodedImage(np.asarray(rgb, dtype=np.uint8), image_format, original_mode, frames,
+                        round(rgb.width * scale), round(rgb.height * scale))
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

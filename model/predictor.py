@@ -24,6 +24,10 @@ from model.preprocess import crop_square, squash, to_input
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+DECODE_SIDE = 512
+"""Photos are decoded at no less than this on each side: a face that fills a tenth of the frame
+still spans the classifier's 128 pixels, and big JPEGs decode at 1/2 to 1/8 scale."""
+
 LABEL_TEXT = {"with_mask": "Mask on", "without_mask": "No mask", "mask_weared_incorrect": "Mask worn incorrectly"}
 
 
@@ -84,10 +88,10 @@ class Predictor:
         raw = self._forward(to_input(pixels_uint8)).numpy()
         return apply_temperature(raw, self.temperature)
 
-    def prepare(self, rgb: np.ndarray) -> tuple[np.ndarray, Framing]:
+    def prepare(self, rgb: np.ndarray, original_size: tuple[int, int] | None = None) -> tuple[np.ndarray, Framing]:
         """The classifier input for one upright RGB photo, and its framing analysis."""
         face = self.detector.largest_face(rgb)
-        framing = analyse(rgb, face)
+        framing = analyse(rgb, face, original_size)
         pixels = squash(rgb) if self.preprocessing == "squash" else crop_square(rgb, face)
         return pixels, framing
 
@@ -97,7 +101,8 @@ class Predictor:
 
     def predict_many(self, images: list[bytes | Path | str]) -> list[Prediction]:
         started = time.perf_counter()
-        prepared = [self.prepare(decode_image(image).pixels) for image in images]
+        decoded = [decode_image(image, max_side=DECODE_SIDE) for image in images]
+        prepared = [self.prepare(d.pixels, (d.width, d.height)) for d in decoded]
         probabilities = self.probabilities(np.stack([pixels for pixels, _ in prepared]))
         latency = (time.perf_counter() - started) * 1000 / max(len(images), 1)
         return [self._prediction(row, pixels, framing, latency)

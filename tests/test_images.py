@@ -89,3 +89,12 @@ def test_truncated_jpeg_is_refused_as_damaged():
     data = encode(face_like(640, 480))
     with pytest.raises(NotAnImage, match="damaged"):
         decode_image(data[: len(data) // 3])
+
+
+def test_a_large_jpeg_decodes_at_reduced_scale_but_reports_its_own_size():
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    decoded = decode_image(encode(face_like(4000, 3000), exif=exif.tobytes()), max_side=512)
+    assert (decoded.width, decoded.height) == (3000, 4000)
+    assert decoded.pixels.shape == (1000, 750, 3)  # 1/4 scale: the smallest that keeps 512 px
+    assert decode_image(encode(face_like(400, 300)), max_side=512).pixels.shape == (300, 400, 3)
