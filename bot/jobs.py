@@ -42,7 +42,7 @@ async def daily_summary(context: ContextTypes.DEFAULT_TYPE) -> None:
     for admin_id in settings.admin_ids:
         for row in alarming:
             await context.bot.send_message(admin_id, replies.drift_alert(row), parse_mode=ParseMode.HTML)
-        await context.bot.send_photo(admin_id, chart, caption="Daily predictions; shaded days drifted")
+        await context.bot.send_photo(admin_id, chart, caption="Photos checked per day; triangles mark drift")
 
 
 async def purge(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -13,11 +13,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 from storage.repository import CLASS_NAMES, Stats  # noqa: E402
 
 COLOURS = {"with_mask": "#2e7d32", "without_mask": "#c62828", "mask_weared_incorrect": "#f9a825"}
-LEVEL_COLOURS = {"watch": "#ffcc80", "drift": "#ef9a9a"}
+NAMES = {"with_mask": "mask on", "without_mask": "no mask", "mask_weared_incorrect": "worn incorrectly"}
+LEVEL_COLOURS = {"watch": "#ef6c00", "drift": "#b71c1c"}
 
 
 def stats_chart(stats: Stats) -> bytes:
-    """A PNG of `stats.per_day` (the daily summaries), one bar per day."""
+    """A PNG of `stats.per_day` (the daily summaries): a stacked bar per day, triangles on drift days."""
     days = [stats.start + timedelta(days=i) for i in range((stats.end - stats.start).days + 1)]
     per_day: dict[date, dict[str, int]] = {day: dict.fromkeys(CLASS_NAMES, 0) for day in days}
     level: dict[date, str] = {}
@@ -31,12 +32,16 @@ def stats_chart(stats: Stats) -> bytes:
     bottom = [0] * len(days)
     for name in CLASS_NAMES:
         heights = [per_day[day][name] for day in days]
-        axis.bar(days, heights, bottom=bottom, color=COLOURS[name], label=name.replace("_", " "))
+        axis.bar(days, heights, bottom=bottom, color=COLOURS[name], label=NAMES[name])
         bottom = [b + h for b, h in zip(bottom, heights)]
-    for day, name in level.items():
-        axis.axvspan(day - timedelta(hours=12), day + timedelta(hours=12), color=LEVEL_COLOURS[name], alpha=0.5, zorder=0)
-    axis.set_title(f"Predictions per day, {stats.start.isoformat()} to {stats.end.isoformat()} "
-                   "(shaded: drift watch / drift)")
+    top = max(bottom, default=0) or 1
+    for name in ("watch", "drift"):
+        marked = [day for day, level_name in level.items() if level_name == name]
+        if marked:
+            axis.scatter(marked, [sum(per_day[day].values()) + top * 0.06 for day in marked], marker="v", s=60,
+                         color=LEVEL_COLOURS[name], label=f"drift level: {name}", zorder=3)
+    axis.set_ylim(0, top * 1.25)
+    axis.set_title(f"Photos checked per day, {stats.start.isoformat()} to {stats.end.isoformat()}")
     axis.set_ylabel("photos")
     axis.legend(loc="upper left", fontsize=8)
     figure.autofmt_xdate()
