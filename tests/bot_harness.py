@@ -6,6 +6,8 @@ import asyncio
 import socket
 import threading
 import urllib.request
+
+import pytest
 from dataclasses import replace
 from pathlib import Path
 
@@ -86,3 +88,19 @@ def make_service(settings: Settings, predictor) -> MaskService:
     database = Database(settings.database_url)
     return MaskService(predictor, Repository(database, settings.crops_dir),
                        Pseudonymizer(settings.secret.encode()), RateLimiter(settings.rate_limit_per_minute))
+
+
+@pytest.fixture
+def fake():
+    server = FakeTelegram().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bot(fake, tmp_path, predictor, shipped_model_dir):
+    """The real application in a thread, polling the fake server, with the shipped model."""
+    settings = make_settings(fake, tmp_path, shipped_model_dir)
+    running = RunningBot(fake, settings, make_service(settings, predictor)).start()
+    yield running
+    running.stop()

@@ -51,4 +51,5 @@ def predictor(shipped_model_dir):
     return Predictor(shipped_model_dir)
 
 
+from tests.bot_harness import bot, fake  # noqa: E402,F401
 from tests.storage_fixtures import database, database_url, repository  # noqa: E402,F401

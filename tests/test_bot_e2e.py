@@ -22,24 +22,8 @@ from storage.repository import PredictionRecord
 from storage.tables import Feedback, Prediction
 from tests.bot_harness import ADMIN_ID, RunningBot, make_service, make_settings
 from tests.conftest import encode, face_like
-from tests.fake_telegram import FakeTelegram
 
 VERDICT_PHRASES = ("Mask on", "No mask", "Mask worn incorrectly", "Not sure")
-
-
-@pytest.fixture
-def fake():
-    server = FakeTelegram().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def bot(fake, tmp_path, predictor, shipped_model_dir):
-    settings = make_settings(fake, tmp_path, shipped_model_dir)
-    running = RunningBot(fake, settings, make_service(settings, predictor)).start()
-    yield running
-    running.stop()
 
 
 def first_line(request) -> str:

@@ -6,28 +6,12 @@ import signal
 import subprocess
 import time
 
-import pytest
 from sqlalchemy import create_engine, text
 
-from tests.bot_harness import RunningBot, free_port, make_service, make_settings
+from tests.bot_harness import free_port
 from tests.conftest import encode, face_like
-from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.fake_telegram import TOKEN
 from tests.test_process import MASKBOT, maskbot_env
-
-
-@pytest.fixture
-def fake():
-    server = FakeTelegram().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def bot(fake, tmp_path, predictor, shipped_model_dir):
-    settings = make_settings(fake, tmp_path, shipped_model_dir)
-    running = RunningBot(fake, settings, make_service(settings, predictor)).start()
-    yield running
-    running.stop()
 
 
 def verdicts(fake, chat_id=None):

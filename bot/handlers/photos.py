@@ -62,7 +62,8 @@ async def check_and_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, fi
     except ImageError as error:
         log.info("event=bad_image update_id=%s kind=%s reason=%s", update.update_id, input_kind,
                  type(error).__name__)
-        await with_retry(lambda: message.reply_text(str(error)))
+        explanation = str(error)
+        await with_retry(lambda: message.reply_text(explanation))
         return
     metrics = metrics_of(context)
     metrics.inference_seconds.observe(result.prediction.latency_ms / 1000)
