@@ -51,7 +51,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.recipe not in PREPROCESSING:
             raise ValueError(f"unknown recipe {self.recipe!r}; choose from {', '.join(PREPROCESSING)}")
-        defaults = {"report": (20, 32), "maskbot": (26, 64)}[self.recipe]
+        defaults = {"report": (20, 32), "maskbot": (16, 64)}[self.recipe]
         self.epochs = self.epochs or defaults[0]
         self.batch_size = self.batch_size or defaults[1]
 
@@ -241,13 +241,13 @@ def _fit_maskbot(config: TrainConfig, arrays: CachedArrays, train_index, val_ind
     network = maskbot_cnn()
     if config.initial_weights is not None:
         network.set_weights(keras.saving.load_model(config.initial_weights).get_weights())
-    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate * 2, steps * config.epochs,
-                                                      warmup_target=None, alpha=0.02)
+    # A fixed cosine schedule, no early stopping: measured on masks3, stopping on the noisy
+    # validation loss kept an early, high-learning-rate epoch that scored better on masks3's own
+    # test split and far worse on external2 (balanced accuracy 0.78 against 0.89).
+    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate * 2, steps * config.epochs, alpha=0.02)
     network.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
                     loss="sparse_categorical_crossentropy", metrics=["acc"])
-    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=6, restore_best_weights=True)]
-    fitted = network.fit(dataset, epochs=config.epochs, validation_data=validation, callbacks=callbacks,
-                         verbose=config.verbose)
+    fitted = network.fit(dataset, epochs=config.epochs, validation_data=validation, verbose=config.verbose)
     return network, _plain_history(fitted.history)
 
 
