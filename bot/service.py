@@ -69,7 +69,8 @@ class HeldCrops:
 def encode_png(pixels) -> bytes:
     """Re-encode the crop: a fresh PNG carries no EXIF, GPS or camera data of the original."""
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, "PNG", optimize=True)
+    # Fast compression: every answer makes a crop, few are ever shared, and 128x128 stays small.
+    Image.fromarray(pixels).save(buffer, "PNG", compress_level=1)
     return buffer.getvalue()
 
 
