@@ -14,7 +14,7 @@ import signal
 from urllib.parse import urlparse
 
 from telegram import BotCommand, BotCommandScopeChat, Update
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 from tornado.httpserver import HTTPServer
 from tornado.web import Application as WebApplication
@@ -197,7 +197,16 @@ def configure_logging(level: str) -> None:
 
 
 def run(settings: Settings) -> int:
+    """Run until SIGTERM: 0 on a clean stop, 2 for a refused token, 1 when the API is unreachable."""
     configure_logging(settings.log_level)
     service = build_service(settings)
-    asyncio.run(serve(settings, service))
+    try:
+        asyncio.run(serve(settings, service))
+    except InvalidToken:
+        log.critical("event=start_failed reason=BOT_TOKEN was refused by the Bot API; check it with @BotFather")
+        return 2
+    except NetworkError as error:
+        log.critical("event=start_failed reason=cannot reach the Bot API at %s (%s); check the network and "
+                     "TELEGRAM_API_BASE_URL", settings.api_base_url, error)
+        return 1
     return 0

@@ -107,3 +107,19 @@ def test_storage_commands_round_trip(tmp_path, shipped_model_dir):
     assert "deleted 1 predictions" in maskbot("purge")
     assert "deleted 1 predictions" in maskbot("forget", "4242")
     assert '"count": 0' in maskbot("stats", "--json")
+
+
+def test_a_refused_token_or_an_unreachable_api_stops_with_one_clear_line(tmp_path, shipped_model_dir):
+    fake = FakeTelegram().start()
+    try:
+        refused = subprocess.run([*MASKBOT, "run"], capture_output=True, text=True, timeout=120, env=maskbot_env(
+            tmp_path, BOT_TOKEN="999:AAAnotTheTokenTheServerKnows_xyz", TELEGRAM_API_BASE_URL=fake.base_url,
+            MODEL_DIR=str(shipped_model_dir)))
+    finally:
+        fake.stop()
+    assert refused.returncode == 2 and "BOT_TOKEN was refused" in refused.stderr
+    unreachable = subprocess.run([*MASKBOT, "run"], capture_output=True, text=True, timeout=120, env=maskbot_env(
+        tmp_path, BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{free_port()}/bot",
+        MODEL_DIR=str(shipped_model_dir)))
+    assert unreachable.returncode == 1 and "cannot reach the Bot API" in unreachable.stderr
+    assert "Traceback" not in refused.stderr + unreachable.stderr
