@@ -48,8 +48,7 @@ def maskbot_cnn(
     (128 -> 4), each followed by a separable convolution, then global average pooling.
 
     Striding instead of pooling keeps full-resolution work to one cheap stem layer: about
-    50 M multiply-adds per image, under a third of the report's network, with 9 % of its
-    parameters, and three times its training speed on a 2-core CPU.
+    47 M multiply-adds per image, half the report's network, with 9 % of its parameters.
     """
     inputs = keras.Input((input_size, input_size, 3), name="image")
     x = _conv_bn_relu(inputs, widths[0], "stem", strides=2)
