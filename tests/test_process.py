@@ -123,3 +123,42 @@ def test_a_refused_token_or_an_unreachable_api_stops_with_one_clear_line(tmp_pat
         MODEL_DIR=str(shipped_model_dir)))
     assert unreachable.returncode == 1 and "cannot reach the Bot API" in unreachable.stderr
     assert "Traceback" not in refused.stderr + unreachable.stderr
+
+
+def test_operator_commands_review_export_and_manage_models(tmp_path, shipped_model_dir):
+    from PIL import Image
+
+    from storage.database import Database
+    from storage.repository import Repository
+    from tests.test_storage import record
+
+    env = maskbot_env(tmp_path)
+
+    def maskbot(*args: str) -> str:
+        result = subprocess.run([*MASKBOT, *args], env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    database = Database(env["DATABASE_URL"])
+    repository = Repository(database, tmp_path / "crops")
+    for i in range(3):
+        prediction_id = repository.record_prediction(record(f"u{i}"))
+        repository.record_feedback(prediction_id, f"u{i}", False, "without_mask",
+                                   crop_png=encode(Image.new("RGB", (128, 128)), "PNG"))
+    database.dispose()
+    listing = maskbot("feedback", "review")
+    assert "3 pending feedback item(s)" in listing and "without_mask" in listing
+    assert "updated 2 feedback item(s)" in maskbot("feedback", "review", "--accept", "1", "2")
+    assert "1 rejected" in maskbot("feedback", "review", "--reject", "3", "--status", "rejected")
+    assert "wrote 2 accepted crop(s)" in maskbot("feedback", "export", str(tmp_path / "export"))
+    assert sorted(p.name for p in (tmp_path / "export" / "without_mask").iterdir()) == ["1.png", "2.png"]
+
+    models = maskbot("models", "list")  # seeds DATA_DIR/models with the shipped model as v1
+    assert "v1" in models and "champion" in models
+    import shutil
+
+    shutil.copytree(tmp_path / "models" / "v1", tmp_path / "models" / "v2")
+    assert "champion is now v2" in maskbot("models", "promote", "v2", "--reason", "test")
+    assert "champion is now v1" in maskbot("models", "rollback")
+    history = (tmp_path / "models" / "history.jsonl").read_text()
+    assert '"forced": true' in history and "promoted by hand: test" in history
