@@ -21,7 +21,7 @@ from PIL import Image
 
 from bot.ratelimit import RateLimiter
 from model.predictor import Prediction, Predictor
-from storage.repository import CLASS_NAMES, Forgotten, PredictionRecord, Repository, Stats, utc_now
+from storage.repository import CHAT_TYPES, CLASS_NAMES, Forgotten, PredictionRecord, Repository, Stats, utc_now
 from storage.pseudonyms import Pseudonymizer
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ class MaskService:
         prediction = await loop.run_in_executor(self._executor, predictor.predict, data)
         record = PredictionRecord(
             user_hash=self.pseudonymize(user_id),
-            chat_type=chat_type if chat_type in ("private", "group", "supergroup", "channel") else "private",
+            chat_type=chat_type if chat_type in CHAT_TYPES else "private",
             input_kind=input_kind,
             label=prediction.label,
             confidence=prediction.confidence,

@@ -151,9 +151,6 @@ def make_split(items: list[LabelledImage], seed: int = 7) -> Split:
     return Split(fingerprint(items), {item.relative: str(part) for item, part in zip(items, parts)})
 
 
-VIEWS = ("squash", "centre", "face")
-
-
 def _views_of(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     from model.faces import FaceDetector
     from model.images import decode_image

@@ -44,6 +44,8 @@ class PredictionRecord:
     def __post_init__(self) -> None:
         if self.label not in CLASS_NAMES:
             raise ValueError(f"unknown label {self.label!r}")
+        if self.chat_type not in CHAT_TYPES or self.input_kind not in INPUT_KINDS:
+            raise ValueError(f"unknown chat type {self.chat_type!r} or input kind {self.input_kind!r}")
         if len(self.probabilities) != len(CLASS_NAMES):
             raise ValueError("one probability per class is needed")
 
@@ -281,7 +283,3 @@ class Repository:
             for s in summaries
         ]
         return result
-
-    def latest_summary(self) -> DailySummary | None:
-        with self.database.session() as session:
-            return session.scalars(select(DailySummary).order_by(DailySummary.day.desc()).limit(1)).first()
