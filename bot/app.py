@@ -99,10 +99,14 @@ async def on_shutdown(application: Application) -> None:
     log.info("event=shutdown_complete")
 
 
-class HealthHandler(RequestHandler):
+class BotRequestHandler(RequestHandler):
+    """A tornado handler that can see the running bot application."""
+
     def initialize(self, bot_application: Application) -> None:
         self.bot_application = bot_application
 
+
+class HealthHandler(BotRequestHandler):
     def get(self) -> None:
         healthy = self.bot_application.running
         self.set_status(200 if healthy else 503)
@@ -110,19 +114,16 @@ class HealthHandler(RequestHandler):
         self.write({"status": "ok" if healthy else "unavailable", "model_version": service.model_version})
 
 
-class MetricsHandler(RequestHandler):
-    def initialize(self, bot_application: Application) -> None:
-        self.bot_application = bot_application
-
+class MetricsHandler(BotRequestHandler):
     def get(self) -> None:
         metrics: BotMetrics = self.bot_application.bot_data["metrics"]
         self.set_header("Content-Type", metrics.content_type)
         self.write(metrics.render())
 
 
-class WebhookHandler(RequestHandler):
+class WebhookHandler(BotRequestHandler):
     def initialize(self, bot_application: Application, secret: str | None) -> None:
-        self.bot_application = bot_application
+        super().initialize(bot_application)
         self.secret = secret
 
     async def post(self) -> None:

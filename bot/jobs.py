@@ -11,7 +11,6 @@ from telegram.ext import Application, ContextTypes
 
 from bot import replies
 from bot.handlers.common import metrics_of, service_of, settings_of
-from model.predictor import read_metadata
 from storage import summaries
 from storage.chart import stats_chart
 from storage.repository import utc_now
@@ -26,7 +25,7 @@ async def daily_summary(context: ContextTypes.DEFAULT_TYPE) -> None:
     before, now = await service.reload()
     if now != before:
         metrics_of(context).set_model(now)
-    reference = read_metadata(service.predictor.model_dir).get("class_mix")
+    reference = service.predictor.metadata.get("class_mix")
     database = service.repository.database
     loop = asyncio.get_running_loop()
     days = await loop.run_in_executor(None, lambda: summaries.catch_up(database, reference=reference))

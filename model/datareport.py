@@ -72,21 +72,16 @@ def inspect_file(job: tuple[Path, str]) -> ImageFacts:
 
 def find_face(path: Path) -> float | None:
     """Face area as a share of the frame, or None when the detector finds none."""
-    from model.faces import FaceDetector
+    from model.faces import process_detector
     from model.images import decode_image
 
-    global _detector
-    if _detector is None:
-        _detector = FaceDetector()
     try:
         rgb = decode_image(path, min_side=1).pixels
     except Exception:
         return None
-    box = _detector.largest_face(rgb)
+    box = process_detector().largest_face(rgb)
     return None if box is None else box.area / float(rgb.shape[0] * rgb.shape[1])
 
-
-_detector = None
 
 
 @dataclass

@@ -152,19 +152,13 @@ def make_split(items: list[LabelledImage], seed: int = 7) -> Split:
 
 
 def _views_of(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    from model.faces import FaceDetector
+    from model.faces import process_detector
     from model.images import decode_image
     from model.preprocess import crop_square, squash
 
-    global _detector
-    if _detector is None:
-        _detector = FaceDetector()
     rgb = decode_image(path, min_side=1).pixels
-    box = _detector.largest_face(rgb)
+    box = process_detector().largest_face(rgb)
     return squash(rgb), crop_square(rgb, None), crop_square(rgb, box), box is not None
-
-
-_detector = None
 
 
 @dataclass
@@ -177,6 +171,12 @@ class CachedArrays:
     centre: np.ndarray
     face: np.ndarray
     face_found: np.ndarray
+    fingerprint: str
+    """The data folder's `fingerprint`, as when these arrays were made."""
+
+    def view(self, preprocessing: str) -> np.ndarray:
+        """What a model with this `preprocessing` (its metadata's) sees at inference time."""
+        return self.squash if preprocessing == "squash" else self.face
 
     def select(self, names: Iterable[str]) -> np.ndarray:
         position = {name: i for i, name in enumerate(self.files)}
@@ -188,12 +188,13 @@ def cached_arrays(data_dir: Path | str, cache_dir: Path | str, workers: int = 2,
     items = list_images(data_dir)
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    cache_file = cache_dir / f"{Path(data_dir).resolve().name}-{fingerprint(items)}.npz"
+    data_fingerprint = fingerprint(items)
+    cache_file = cache_dir / f"{Path(data_dir).resolve().name}-{data_fingerprint}.npz"
     if cache_file.exists():
         stored = np.load(cache_file)
         return CachedArrays(
             [str(name) for name in stored["files"]], stored["labels"], stored["squash"], stored["centre"],
-            stored["face"], stored["face_found"],
+            stored["face"], stored["face_found"], data_fingerprint,
         )
     from multiprocessing import get_context
 
@@ -210,6 +211,7 @@ def cached_arrays(data_dir: Path | str, cache_dir: Path | str, workers: int = 2,
         np.stack([r[1] for r in results]),
         np.stack([r[2] for r in results]),
         np.array([r[3] for r in results], dtype=bool),
+        data_fingerprint,
     )
     partial = cache_file.with_suffix(".tmp.npz")
     np.savez(partial, files=np.array(arrays.files), labels=arrays.labels, squash=arrays.squash,

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from model import CLASS_NAMES, metrics
-from model.dataset import Split, cached_arrays, fingerprint, list_images
+from model.dataset import Split, cached_arrays
 from model.predictor import Predictor
 
 
@@ -18,15 +18,14 @@ def evaluate(predictor: Predictor, data_dir: Path, cache_dir: Path, test_split_o
     index = np.arange(len(arrays.files))
     split_file = predictor.model_dir / "split.json"
     if test_split_only is None:
-        test_split_only = split_file.exists() and Split.load(split_file).data_fingerprint == fingerprint(
-            list_images(data_dir))
+        test_split_only = split_file.exists() and Split.load(split_file).data_fingerprint == arrays.fingerprint
     part = "all images"
     if test_split_only:
         index = arrays.select(Split.load(split_file).files("test"))
         part = "fixed test split"
     if not len(index):
         raise ValueError(f"no images to score in {data_dir} ({part})")
-    pixels = arrays.squash if predictor.preprocessing == "squash" else arrays.face
+    pixels = arrays.view(predictor.preprocessing)
     probabilities = np.concatenate(
         [predictor.probabilities(pixels[index[i : i + 256]]) for i in range(0, len(index), 256)]
     )

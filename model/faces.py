@@ -8,6 +8,7 @@ fall back to the centre of the picture.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 
@@ -36,6 +37,13 @@ class FaceBox:
     @property
     def centre(self) -> tuple[float, float]:
         return (self.x + self.width / 2, self.y + self.height / 2)
+
+
+@functools.cache
+def process_detector() -> FaceDetector:
+    """One detector per process, made on first use: worker processes forked by a pool each
+    build their own instead of inheriting the parent's."""
+    return FaceDetector()
 
 
 class FaceDetector:

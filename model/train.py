@@ -11,7 +11,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from model import CLASS_NAMES, IMAGE_SIZE, metrics
-from model.dataset import CachedArrays, Split, cached_arrays, list_images, make_split, fingerprint
+from model.dataset import CachedArrays, Split, cached_arrays, list_images, make_split
 
 PREPROCESSING = {"report": "squash", "maskbot": "face_crop"}
 """How each recipe's inputs are made; the predictor reads it from the metadata."""
@@ -59,11 +59,6 @@ class TrainConfig:
 ProgressCallback = Callable[[str], None]
 
 
-def eval_view(arrays: CachedArrays, recipe: str) -> np.ndarray:
-    """The pixels a recipe's model sees at inference time, one per image."""
-    return arrays.squash if PREPROCESSING[recipe] == "squash" else arrays.face
-
-
 def load_or_make_split(config: TrainConfig, data_fingerprint: str, say: ProgressCallback) -> Split:
     if config.split_file is not None and config.split_file.exists():
         split = Split.load(config.split_file)
@@ -90,8 +85,7 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
     started = time.time()
     say(f"loading {config.data_dir} (decoded and face-cropped once, then cached in {config.cache_dir}) ...")
     arrays = cached_arrays(config.data_dir, config.cache_dir, progress=_count_progress(say))
-    data_fingerprint = fingerprint(list_images(config.data_dir))
-    split = load_or_make_split(config, data_fingerprint, say)
+    split = load_or_make_split(config, arrays.fingerprint, say)
     parts = np.array([split.parts.get(name, "train") for name in arrays.files])
     rng = np.random.default_rng(config.seed)
     train_index = _limit(np.flatnonzero(parts == "train"), arrays.labels, config.per_class_limit, rng)
@@ -106,7 +100,7 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
         network, history = _fit_maskbot(config, arrays, train_index, val_index, tf, keras)
 
     say("calibrating on validation data ...")
-    view = eval_view(arrays, config.recipe)
+    view = arrays.view(PREPROCESSING[config.recipe])
     val_probabilities = predict_array(network, view[val_index])
     temperature = metrics.fit_temperature(val_probabilities, arrays.labels[val_index])
     calibrated_val = metrics.apply_temperature(val_probabilities, temperature)
@@ -120,7 +114,8 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
     for check_dir in config.check_dirs:
         say(f"scoring on {check_dir} ...")
         check = cached_arrays(check_dir, config.cache_dir)
-        probabilities = metrics.apply_temperature(predict_array(network, eval_view(check, config.recipe)), temperature)
+        raw = predict_array(network, check.view(PREPROCESSING[config.recipe]))
+        probabilities = metrics.apply_temperature(raw, temperature)
         scores[Path(check_dir).name] = metrics.summary(check.labels, probabilities)
 
     from model import plots
@@ -139,14 +134,15 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
         "input_size": IMAGE_SIZE,
         "class_names": list(CLASS_NAMES),
         "class_mix": {name: float(share) for name, share in zip(CLASS_NAMES, train_mix / train_mix.sum())},
-        "data_fingerprint": data_fingerprint,
+        "data_fingerprint": arrays.fingerprint,
         "split_fingerprint": split.fingerprint,
         "split_counts": {"train": int(len(train_index)), "val": int(len(val_index)), "test": int(len(test_index))},
         "temperature": temperature,
         "threshold": threshold,
         "training": {
-            **{key: str(value) if isinstance(value, Path) else value for key, value in asdict(config).items()
-               if key not in ("check_dirs", "out_dir", "cache_dir", "extra_pixels", "extra_labels")},
+            **{f.name: str(getattr(config, f.name)) if isinstance(getattr(config, f.name), Path)
+               else getattr(config, f.name) for f in fields(config)
+               if f.name not in ("check_dirs", "out_dir", "cache_dir", "extra_pixels", "extra_labels")},
             "feedback_images": 0 if config.extra_labels is None else int(len(config.extra_labels)),
             "epochs_run": len(history.get("loss", [])),
             "seconds": round(time.time() - started, 1),

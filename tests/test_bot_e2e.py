@@ -108,7 +108,7 @@ def test_everything_else_gets_one_helpful_answer(bot, fake, kind):
     chat_id = 10 + list(BAD_INPUTS).index(kind)
     reply = fake.replies_to(chat_id)[0]
     assert expected in reply.params["text"], (update_id, reply.params["text"])
-    fake.wait_for(lambda: True)
+    time.sleep(0.3)  # room for a second, wrong reply to arrive
     assert len(fake.calls("sendMessage", chat_id)) == 1
     if kind == "huge document":
         assert not fake.calls("getFile")
@@ -213,8 +213,7 @@ def test_admin_commands_answer_admins_and_do_not_exist_for_others(bot, fake):
     fake.send_text(ADMIN_ID, "/model")
     assert "balanced accuracy" in fake.replies_to(ADMIN_ID, 3)[2].params["text"]
     fake.send_text(ADMIN_ID, "/drift")
-    assert "summaries" in fake.replies_to(ADMIN_ID, 4)[3].params["text"] or "Drift" in \
-        fake.replies_to(ADMIN_ID, 4)[3].params["text"]
+    assert fake.replies_to(ADMIN_ID, 4)[3].params["text"] == replies.drift_report([])  # no finished day yet
     for command in ("/stats", "/drift", "/model"):
         fake.send_text(60, command)
     others = fake.replies_to(60, 3)
