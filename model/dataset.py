@@ -184,12 +184,15 @@ class CachedArrays:
 
 
 def cached_arrays(data_dir: Path | str, cache_dir: Path | str, workers: int = 2, progress=None) -> CachedArrays:
-    """Decode, detect faces and crop once per data folder version; later calls load the .npz."""
+    """Decode, detect faces and crop once per data folder version and face detector; later calls
+    load the .npz."""
     items = list_images(data_dir)
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     data_fingerprint = fingerprint(items)
-    cache_file = cache_dir / f"{Path(data_dir).resolve().name}-{data_fingerprint}.npz"
+    from model.faces import DETECTOR_SETTINGS
+
+    cache_file = cache_dir / f"{Path(data_dir).resolve().name}-{data_fingerprint}-{DETECTOR_SETTINGS}.npz"
     if cache_file.exists():
         stored = np.load(cache_file)
         return CachedArrays(
