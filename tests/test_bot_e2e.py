@@ -58,11 +58,11 @@ def test_start_and_privacy_explain_themselves(bot, fake):
     assert "30 days" in text and "/forget" in text and "pseudonym" in text
 
 
-def test_a_photo_gets_typing_one_verdict_and_feedback_buttons(bot, fake):
+def test_a_photo_gets_one_verdict_and_feedback_buttons(bot, fake):
     fake.send_photo(5, encode(face_like(1280, 960)))
     reply = fake.replies_to(5)[0]
     assert_verdict(reply)
-    assert fake.calls("sendChatAction", 5)[0].params["action"] == "typing"
+    assert not fake.calls("sendChatAction", 5), "a quick answer needs no typing indicator"
     assert [r.method for r in fake.requests if r.method in ("getFile", "download")] == ["getFile", "download"]
     buttons = reply.params["reply_markup"]["inline_keyboard"][0]
     assert [b["text"] for b in buttons] == ["👍 Right", "👎 Wrong"]
@@ -70,6 +70,19 @@ def test_a_photo_gets_typing_one_verdict_and_feedback_buttons(bot, fake):
     with bot.service.repository.database.session() as session:
         row = session.scalars(select(Prediction)).one()
     assert row.user_hash != "5" and len(row.user_hash) == 64 and row.input_kind == "photo"
+
+
+def test_a_slow_answer_shows_typing_first(bot, fake):
+    fake.delays["getFile"] = 1.5
+    try:
+        fake.send_photo(5, encode(face_like(640, 480)))
+        reply = fake.replies_to(5)[0]
+    finally:
+        fake.delays.clear()
+    typing = fake.calls("sendChatAction", 5)
+    assert [t.params["action"] for t in typing] == ["typing"]
+    assert typing[0].at < reply.at
+    assert_verdict(reply)
 
 
 def test_a_real_masked_face_is_recognised(bot, fake, shared_data):

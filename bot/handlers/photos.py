@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 
@@ -17,6 +19,9 @@ log = logging.getLogger("bot.photos")
 
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 """The Bot API serves files up to 20 MB; larger ones cannot even be downloaded."""
+TYPING_AFTER_SECONDS = 1.0
+"""Most verdicts arrive in a fraction of a second; "typing..." is shown only when one is slow,
+which saves a Bot API call per photo at the rate Telegram allows."""
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic")
 
 
@@ -54,16 +59,20 @@ async def check_and_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, fi
         text = replies.TOO_LARGE.format(size=round(file_size / 1024 / 1024, 1), limit=MAX_DOWNLOAD_BYTES // 1024 // 1024)
         await with_retry(lambda: message.reply_text(text))
         return
-    await with_retry(lambda: context.bot.send_chat_action(message.chat_id, ChatAction.TYPING))
-    telegram_file = await with_retry(lambda: context.bot.get_file(file_id))
-    data = bytes(await telegram_file.download_as_bytearray())
-    try:
-        result = await service.check_photo(data, update.effective_user.id, message.chat.type, input_kind)
-    except ImageError as error:
-        log.info("event=bad_image update_id=%s kind=%s reason=%s", update.update_id, input_kind,
-                 type(error).__name__)
-        explanation = str(error)
-        await with_retry(lambda: message.reply_text(explanation))
+    async with typing_when_slow(context, message.chat_id):
+        telegram_file = await with_retry(lambda: context.bot.get_file(file_id))
+        data = bytes(await telegram_file.download_as_bytearray())
+        try:
+            result = await service.check_photo(data, update.effective_user.id, message.chat.type, input_kind)
+        except ImageError as error:
+            log.info("event=bad_image update_id=%s kind=%s reason=%s", update.update_id, input_kind,
+                     type(error).__name__)
+            bad_image = error
+        else:
+            bad_image = None
+    # Replies go out after the typing indicator is cancelled, so it cannot follow an answer.
+    if bad_image is not None:
+        await with_retry(lambda: message.reply_text(str(bad_image)))
         return
     metrics = metrics_of(context)
     metrics.inference_seconds.observe(result.prediction.latency_ms / 1000)
@@ -78,6 +87,20 @@ async def check_and_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, fi
     log.info("event=verdict update_id=%s kind=%s latency_ms=%.0f verdict=%s unsure=%s model=%s",
              update.update_id, input_kind, elapsed * 1000, result.prediction.label,
              result.prediction.unsure, result.prediction.model_version)
+
+
+@contextlib.asynccontextmanager
+async def typing_when_slow(context: ContextTypes.DEFAULT_TYPE, chat_id: int):
+    async def show_typing() -> None:
+        await asyncio.sleep(TYPING_AFTER_SECONDS)
+        with contextlib.suppress(Exception):  # a lost "typing..." is not worth an error
+            await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+
+    indicator = asyncio.create_task(show_typing())
+    try:
+        yield
+    finally:
+        indicator.cancel()
 
 
 async def on_other_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
