@@ -68,11 +68,16 @@ def analyse(rgb: np.ndarray, face: FaceBox | None, original_size: tuple[int, int
     return Framing(**{**framing.as_dict(), "tips": tips_for(framing)})
 
 
-def tips_for(framing: Framing) -> tuple[str, ...]:
-    """At most three tips, the ones that change the verdict most first."""
+def tips_for(framing: Framing, verdict_is_sure: bool = False) -> tuple[str, ...]:
+    """At most three tips, the ones that change the verdict most first.
+
+    A face the detector missed is worth a tip only when the verdict is unsure: most masked faces
+    are missed, and "I could not find your face" under a confident verdict only confuses."""
     tips = []
     if not framing.face_found:
-        tips.append("I could not find your face clearly: look straight at the camera with your whole face in the frame.")
+        if not verdict_is_sure:
+            tips.append("I could not find your face clearly: "
+                        "look straight at the camera with your whole face in the frame.")
     elif framing.face_fraction is not None and framing.face_fraction < SMALL_FACE_FRACTION:
         tips.append(f"Move closer: your face fills only {framing.face_fraction:.0%} of the photo.")
     if framing.brightness < DARK:

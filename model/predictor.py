@@ -7,6 +7,7 @@ per-call setup costs more than the network itself on a single image.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -17,7 +18,7 @@ import numpy as np
 
 from model import CLASS_NAMES, IMAGE_SIZE
 from model.faces import FaceDetector
-from model.framing import Framing, analyse
+from model.framing import Framing, analyse, tips_for
 from model.images import decode_image
 from model.metrics import apply_temperature
 from model.preprocess import crop_square, squash, to_input
@@ -110,12 +111,13 @@ class Predictor:
 
     def _prediction(self, row: np.ndarray, pixels: np.ndarray, framing: Framing, latency_ms: float) -> Prediction:
         best = int(row.argmax())
+        unsure = bool(row[best] < self.threshold)
         return Prediction(
             label=CLASS_NAMES[best],
             confidence=float(row[best]),
             probabilities={name: float(value) for name, value in zip(CLASS_NAMES, row)},
-            unsure=bool(row[best] < self.threshold),
-            framing=framing,
+            unsure=unsure,
+            framing=dataclasses.replace(framing, tips=tips_for(framing, verdict_is_sure=not unsure)),
             model_version=self.version,
             latency_ms=round(latency_ms, 2),
             pixels=pixels,

@@ -32,6 +32,12 @@ def test_each_problem_gets_its_own_specific_tip():
     assert "could not find your face" in tips_for(framing(face_found=False, face_fraction=None, centre_offset=None))[0]
 
 
+def test_a_missed_face_is_mentioned_only_when_the_verdict_is_unsure():
+    missed = framing(face_found=False, face_fraction=None, centre_offset=None, brightness=0.1)
+    assert "could not find your face" in tips_for(missed)[0]
+    assert tips_for(missed, verdict_is_sure=True) == ("It is too dark: face a window or a lamp.",)
+
+
 def test_no_more_than_three_tips_most_important_first():
     tips = tips_for(framing(face_found=False, face_fraction=None, centre_offset=None, brightness=0.1,
                             sharpness=1.0, width=100, height=100))
