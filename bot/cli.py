@@ -11,7 +11,6 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-
 def _model_dir(args) -> Path:
     """--model, else $MODEL_DIR (a registry's champion), else the model shipped in the repository."""
     from bot.config import active_model_dir

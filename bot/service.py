@@ -99,8 +99,7 @@ class MaskService:
     async def check_photo(self, data: bytes, user_id: int, chat_type: str, input_kind: str) -> CheckResult:
         """Classify one photo off the event loop and log it; raises `model.images.ImageError`."""
         loop = asyncio.get_running_loop()
-        predictor = self.predictor
-        prediction = await loop.run_in_executor(self._executor, predictor.predict, data)
+        prediction, crop_png = await loop.run_in_executor(self._executor, self._classify, data)
         record = PredictionRecord(
             user_hash=self.pseudonymize(user_id),
             chat_type=chat_type if chat_type in CHAT_TYPES else "private",
@@ -124,8 +123,13 @@ class MaskService:
             self.database_errors += 1
             log.exception("event=database_error action=record_prediction")
             return CheckResult(prediction, None)
-        self.held_crops.put(prediction_id, encode_png(prediction.pixels))
+        self.held_crops.put(prediction_id, crop_png)
         return CheckResult(prediction, prediction_id)
+
+    def _classify(self, data: bytes) -> tuple[Prediction, bytes]:
+        """The CPU work for one photo, all in an inference thread: the event loop only waits."""
+        prediction = self.predictor.predict(data)
+        return prediction, encode_png(prediction.pixels)
 
     async def feedback(self, prediction_id: int, user_id: int, is_correct: bool,
                        corrected_label: str | None = None, share_crop: bool = False) -> bool:

@@ -5,7 +5,7 @@ The tips are what the bot tells a person, so each one says what to do, not what 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import cv2
 import numpy as np
@@ -52,8 +52,10 @@ def measure_light_and_focus(rgb: np.ndarray) -> tuple[float, float, float]:
     return float(normalised.mean()), float(normalised.std()), sharpness
 
 
-def analyse(rgb: np.ndarray, face: FaceBox | None, original_size: tuple[int, int] | None = None) -> Framing:
-    """Framing facts of `rgb` (perhaps decoded at reduced scale from a photo of `original_size`)."""
+def analyse(rgb: np.ndarray, face: FaceBox | None, original_size: tuple[int, int] | None = None,
+            verdict_is_sure: bool = False) -> Framing:
+    """Framing facts of `rgb` (perhaps decoded at reduced scale from a photo of `original_size`)
+    and the tips for them, given how sure the classifier was."""
     height, width = rgb.shape[:2]
     brightness, contrast, sharpness = measure_light_and_focus(rgb)
     face_fraction = centre_offset = None
@@ -65,7 +67,7 @@ def analyse(rgb: np.ndarray, face: FaceBox | None, original_size: tuple[int, int
     photo_width, photo_height = original_size or (width, height)
     framing = Framing(photo_width, photo_height, face is not None, face_fraction, centre_offset,
                       brightness, contrast, sharpness, ())
-    return Framing(**{**framing.as_dict(), "tips": tips_for(framing)})
+    return replace(framing, tips=tips_for(framing, verdict_is_sure))
 
 
 def tips_for(framing: Framing, verdict_is_sure: bool = False) -> tuple[str, ...]:

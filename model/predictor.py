@@ -7,7 +7,6 @@ per-call setup costs more than the network itself on a single image.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import time
@@ -17,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from model import CLASS_NAMES, IMAGE_SIZE
-from model.faces import FaceDetector
-from model.framing import Framing, analyse, tips_for
+from model.faces import FaceBox, FaceDetector
+from model.framing import Framing, analyse
 from model.images import decode_image
 from model.metrics import apply_temperature
 from model.preprocess import crop_square, squash, to_input
@@ -89,12 +88,11 @@ class Predictor:
         raw = self._forward(to_input(pixels_uint8)).numpy()
         return apply_temperature(raw, self.temperature)
 
-    def prepare(self, rgb: np.ndarray, original_size: tuple[int, int] | None = None) -> tuple[np.ndarray, Framing]:
-        """The classifier input for one upright RGB photo, and its framing analysis."""
+    def prepare(self, rgb: np.ndarray) -> tuple[np.ndarray, FaceBox | None]:
+        """The classifier input for one upright RGB photo, and the face found in it."""
         face = self.detector.largest_face(rgb)
-        framing = analyse(rgb, face, original_size)
         pixels = squash(rgb) if self.preprocessing == "squash" else crop_square(rgb, face)
-        return pixels, framing
+        return pixels, face
 
     def predict(self, image: bytes | Path | str) -> Prediction:
         """Decode (raising `model.images.ImageError` on bad input), analyse, crop and classify."""
@@ -103,21 +101,25 @@ class Predictor:
     def predict_many(self, images: list[bytes | Path | str]) -> list[Prediction]:
         started = time.perf_counter()
         decoded = [decode_image(image, max_side=DECODE_SIDE) for image in images]
-        prepared = [self.prepare(d.pixels, (d.width, d.height)) for d in decoded]
+        prepared = [self.prepare(d.pixels) for d in decoded]
         probabilities = self.probabilities(np.stack([pixels for pixels, _ in prepared]))
+        sure = probabilities.max(axis=1) >= self.threshold
+        # Analysed after classifying: which tips help depends on how sure the verdict is.
+        framings = [analyse(image.pixels, face, (image.width, image.height), verdict_is_sure=bool(is_sure))
+                    for image, (_, face), is_sure in zip(decoded, prepared, sure)]
         latency = (time.perf_counter() - started) * 1000 / max(len(images), 1)
-        return [self._prediction(row, pixels, framing, latency)
-                for row, (pixels, framing) in zip(probabilities, prepared)]
+        return [self._prediction(row, bool(is_sure), pixels, framing, latency)
+                for row, is_sure, (pixels, _), framing in zip(probabilities, sure, prepared, framings)]
 
-    def _prediction(self, row: np.ndarray, pixels: np.ndarray, framing: Framing, latency_ms: float) -> Prediction:
+    def _prediction(self, row: np.ndarray, sure: bool, pixels: np.ndarray, framing: Framing,
+                    latency_ms: float) -> Prediction:
         best = int(row.argmax())
-        unsure = bool(row[best] < self.threshold)
         return Prediction(
             label=CLASS_NAMES[best],
             confidence=float(row[best]),
             probabilities={name: float(value) for name, value in zip(CLASS_NAMES, row)},
-            unsure=unsure,
-            framing=dataclasses.replace(framing, tips=tips_for(framing, verdict_is_sure=not unsure)),
+            unsure=not sure,
+            framing=framing,
             model_version=self.version,
             latency_ms=round(latency_ms, 2),
             pixels=pixels,

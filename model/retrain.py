@@ -123,7 +123,7 @@ def retrain(registry: Registry, base_dir: Path, feedback_dir: Path, check_dirs: 
         split_file=champion_dir / "split.json", check_dirs=check_dirs,
         initial_weights=None if from_scratch else champion_dir / "model.keras",
         epochs=epochs or (None if from_scratch else FINE_TUNE_EPOCHS),
-        learning_rate=1e-3 if from_scratch else FINE_TUNE_LEARNING_RATE,
+        learning_rate=TrainConfig.learning_rate if from_scratch else FINE_TUNE_LEARNING_RATE,
         extra_pixels=training.pixels, extra_labels=training.labels,
     )
     say(f"training {version} {'from scratch' if from_scratch else f'from {champion} (fine-tuning)'} ...")

@@ -37,6 +37,15 @@ def count(database: Database, table) -> int:
         return session.scalar(select(func.count()).select_from(table))
 
 
+def test_storage_and_model_name_the_classes_alike():
+    # storage keeps its own copy so it never imports the model package (and TensorFlow with it);
+    # the probability columns follow this order, so the two lists must never drift apart.
+    from model import CLASS_NAMES as model_classes
+    from storage.repository import CLASS_NAMES as storage_classes
+
+    assert storage_classes == tuple(model_classes)
+
+
 def test_migrations_create_every_table_from_an_empty_database(database):
     assert current_revision(database.engine) is not None
     tables = set(inspect(database.engine).get_table_names())
