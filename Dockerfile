@@ -7,9 +7,10 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 # Dependencies first: this layer is reused until pyproject.toml changes.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements-nodeps.txt ./
 RUN mkdir bot model storage && touch bot/__init__.py model/__init__.py storage/__init__.py \
     && pip install --no-cache-dir . \
+    && pip install --no-cache-dir --no-deps -r requirements-nodeps.txt \
     && pip uninstall --yes maskbot
 COPY bot ./bot
 COPY model ./model

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from model import CLASS_NAMES, IMAGE_SIZE
-from model.faces import FaceBox, FaceDetector
+from model.faces import LANDMARK_NAMES, FaceBox, FaceDetector
 from model.framing import Framing, analyse
-from model.images import decode_image
+from model.images import ImageError, decode_image
 from model.metrics import apply_temperature
 from model.preprocess import crop_square, squash, to_input
 
@@ -29,6 +29,17 @@ DECODE_SIDE = 512
 still spans the classifier's 128 pixels, and big JPEGs decode at 1/2 to 1/8 scale."""
 
 LABEL_TEXT = {"with_mask": "Mask on", "without_mask": "No mask", "mask_weared_incorrect": "Mask worn incorrectly"}
+
+
+class NoFaceFound(ImageError):
+    """No face in the photo: the bot says so instead of judging the centre of the picture."""
+
+    def __init__(self, framing: Framing) -> None:
+        self.framing = framing
+        lines = ["I can't find a face in this photo. Send a photo with your whole face in the frame, "
+                 "looking at the camera."]
+        lines += [f"• {tip}" for tip in framing.tips]
+        super().__init__("\n".join(lines))
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,8 @@ class Prediction:
     latency_ms: float
     pixels: np.ndarray = field(repr=False, compare=False)
     """The 128x128 RGB crop the classifier saw: what a user may agree to share for retraining."""
+    face: FaceBox | None = None
+    """The face judged, in the photo's own (upright) pixels; None for models that judge the whole photo."""
 
     def as_dict(self) -> dict:
         return {
@@ -53,6 +66,11 @@ class Prediction:
             "tips": list(self.framing.tips),
             "model_version": self.model_version,
             "latency_ms": self.latency_ms,
+            "face": None if self.face is None else {
+                "x": self.face.x, "y": self.face.y, "width": self.face.width, "height": self.face.height,
+                "score": round(self.face.score, 4),
+                "landmarks": {name: [round(x, 1), round(y, 1)] for name, (x, y) in zip(LANDMARK_NAMES, self.face.landmarks)},
+            },
         }
 
 
@@ -88,31 +106,50 @@ class Predictor:
         raw = self._forward(to_input(pixels_uint8)).numpy()
         return apply_temperature(raw, self.temperature)
 
-    def prepare(self, rgb: np.ndarray) -> tuple[np.ndarray, FaceBox | None]:
-        """The classifier input for one upright RGB photo, and the face found in it."""
+    def prepare(self, rgb: np.ndarray) -> tuple[np.ndarray | None, FaceBox | None]:
+        """The classifier input for one upright RGB photo and the face in it; (None, None) when a
+        face-crop model finds no face. The report's baseline squashes the whole photo instead."""
+        if self.preprocessing == "squash":
+            return squash(rgb), None
         face = self.detector.largest_face(rgb)
-        pixels = squash(rgb) if self.preprocessing == "squash" else crop_square(rgb, face)
-        return pixels, face
+        return (None, None) if face is None else (crop_square(rgb, face), face)
 
     def predict(self, image: bytes | Path | str) -> Prediction:
-        """Decode (raising `model.images.ImageError` on bad input), analyse, crop and classify."""
-        return self.predict_many([image])[0]
+        """Decode, find the face, crop and classify; raises `model.images.ImageError` on bad input
+        and its subclass `NoFaceFound` when no face is in the photo."""
+        result = self.predict_many([image])[0]
+        if isinstance(result, NoFaceFound):
+            raise result
+        return result
 
-    def predict_many(self, images: list[bytes | Path | str]) -> list[Prediction]:
+    def predict_many(self, images: list[bytes | Path | str]) -> list[Prediction | NoFaceFound]:
+        """Like `predict` for several photos classified in one batch; a photo without a face gets
+        its `NoFaceFound` in its place rather than stopping the others."""
         started = time.perf_counter()
         decoded = [decode_image(image, max_side=DECODE_SIDE) for image in images]
         prepared = [self.prepare(d.pixels) for d in decoded]
-        probabilities = self.probabilities(np.stack([pixels for pixels, _ in prepared]))
-        sure = probabilities.max(axis=1) >= self.threshold
-        # Analysed after classifying: which tips help depends on how sure the verdict is.
-        framings = [analyse(image.pixels, face, (image.width, image.height), verdict_is_sure=bool(is_sure))
-                    for image, (_, face), is_sure in zip(decoded, prepared, sure)]
+        with_face = [i for i, (pixels, _) in enumerate(prepared) if pixels is not None]
+        probabilities = self.probabilities(np.stack([prepared[i][0] for i in with_face])) if with_face else []
         latency = (time.perf_counter() - started) * 1000 / max(len(images), 1)
-        return [self._prediction(row, bool(is_sure), pixels, framing, latency)
-                for row, is_sure, (pixels, _), framing in zip(probabilities, sure, prepared, framings)]
+        results: list[Prediction | NoFaceFound] = []
+        rows = iter(probabilities)
+        for image, (pixels, face) in zip(decoded, prepared):
+            size = (image.width, image.height)
+            if pixels is None:
+                # Tips for a photo without a face: the message itself already says the face is missing.
+                results.append(NoFaceFound(analyse(image.pixels, None, size, verdict_is_sure=True)))
+                continue
+            row = next(rows)
+            sure = bool(row.max() >= self.threshold)
+            # Analysed after classifying: which tips help depends on how sure the verdict is.
+            framing = analyse(image.pixels, face, size, verdict_is_sure=sure)
+            # The face in the photo's own pixels: big JPEGs are decoded at reduced scale.
+            in_photo = face if face is None else face.scaled(image.width / image.pixels.shape[1])
+            results.append(self._prediction(row, sure, pixels, framing, latency, in_photo))
+        return results
 
     def _prediction(self, row: np.ndarray, sure: bool, pixels: np.ndarray, framing: Framing,
-                    latency_ms: float) -> Prediction:
+                    latency_ms: float, face: FaceBox | None) -> Prediction:
         best = int(row.argmax())
         return Prediction(
             label=CLASS_NAMES[best],
@@ -123,4 +160,5 @@ class Predictor:
             model_version=self.version,
             latency_ms=round(latency_ms, 2),
             pixels=pixels,
+            face=face,
         )

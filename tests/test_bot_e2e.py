@@ -21,7 +21,7 @@ from bot import replies
 from storage.repository import PredictionRecord
 from storage.tables import Feedback, Prediction
 from tests.bot_harness import ADMIN_ID, RunningBot, make_service, make_settings
-from tests.conftest import encode, face_like
+from tests.conftest import encode, face_like, textured
 
 VERDICT_PHRASES = ("Mask on", "No mask", "Mask worn incorrectly", "Not sure")
 
@@ -111,6 +111,10 @@ BAD_INPUTS = {
                                                         "height": 1, "duration": 1}), "GIF"),
     "location": (lambda f: f.message(21, location={"latitude": 1.0, "longitude": 2.0}), "only check photos"),
     "unknown command": (lambda f: f.send_text(22, "/frobnicate"), "don't know that command"),
+    # No mask verdict on the middle of a picture without a face: a black 40 MP PNG, a wall, a sky.
+    "black picture": (lambda f: f.send_document(23, encode(Image.new("RGB", (6300, 6300)), "PNG"), "black.png",
+                                                "image/png"), "can't find a face"),
+    "picture without a face": (lambda f: f.send_photo(24, encode(textured(1280, 960))), "can't find a face"),
 }
 
 
@@ -129,8 +133,8 @@ def test_everything_else_gets_one_helpful_answer(bot, fake, kind):
 
 @pytest.mark.parametrize("name, image, options", [
     ("cmyk", face_like(400, 300).convert("CMYK"), {}),
-    ("16-bit", Image.frombytes("I;16", (256, 192), np.tile(np.linspace(0, 65535, 256), (192, 1))
-                               .astype(np.uint16).tobytes()), {"format": "PNG"}),
+    ("16-bit", Image.fromarray(np.asarray(face_like(256, 192).convert("L")).astype(np.uint16) * 257),
+     {"format": "PNG"}),
     ("animated gif as a file", face_like(200, 200), {"format": "GIF", "save_all": True,
                                                      "append_images": [face_like(200, 200, seed=1)]}),
 ])
@@ -144,7 +148,9 @@ def test_odd_but_valid_images_get_a_verdict(bot, fake, name, image, options):
 def test_exif_rotated_selfie_is_measured_upright(bot, fake):
     exif = Image.Exif()
     exif[0x0112] = 6
-    fake.send_document(31, encode(face_like(400, 300), exif=exif.tobytes()), "selfie.jpg", "image/jpeg")
+    # Stored as the phone's sensor saw it, lying on its side; only the upright photo shows a face.
+    sideways = face_like(300, 400).transpose(Image.Transpose.ROTATE_90)
+    fake.send_document(31, encode(sideways, exif=exif.tobytes()), "selfie.jpg", "image/jpeg")
     assert_verdict(fake.replies_to(31)[0])
     with bot.service.repository.database.session() as session:
         row = session.scalars(select(Prediction)).one()
