@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -68,6 +69,7 @@ def cmd_train(args) -> int:
         data_dir=Path(args.data), out_dir=Path(args.out), recipe=args.recipe, version=args.version,
         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
         split_file=Path(args.split) if args.split else None, per_class_limit=args.limit,
+        more_data=[Path(d) for d in args.add_data], synthetic_dirs=[Path(d) for d in args.synthetic],
         check_dirs=[Path(d) for d in args.check],
         **({"cache_dir": Path(args.cache)} if args.cache else {}),
     )
@@ -75,8 +77,21 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_data_synth(args) -> int:
+    from model.synth import synthesise, training_photos
+
+    say = functools.partial(print, flush=True)
+    bare, masked = training_photos([Path(d) for d in args.data], Path(args.split_from) if args.split_from else None,
+                                   args.seed, say)
+    say(f"{len(bare)} bare training faces, {len(masked)} masked training photos for fabric")
+    counts = synthesise(bare, masked, Path(args.out), seed=args.seed, limit=args.faces,
+                        progress=lambda done, total: done % 500 == 0 and say(f"  {done}/{total} photos looked at"))
+    say(f"wrote {args.out}: {counts}; look at {Path(args.out) / 'contact.jpg'} before training on it")
+    return 0
+
+
 def cmd_evaluate(args) -> int:
-    from model.evaluate import default_cache_dir, evaluate, format_scores
+    from model.evaluate import default_cache_dir, evaluate, evaluate_photos, format_scores
     from model.predictor import Predictor
 
     predictor = Predictor(_model_dir(args))
@@ -84,6 +99,8 @@ def cmd_evaluate(args) -> int:
     results = {}
     for data_dir in args.data:
         results[Path(data_dir).name] = evaluate(predictor, Path(data_dir), cache)
+        if not args.crops_only:
+            results[f"{Path(data_dir).name}, whole photos"] = evaluate_photos(predictor, Path(data_dir))
     if args.json:
         print(json.dumps({"model_version": predictor.version, "results": results}, indent=2))
     else:
@@ -344,7 +361,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--seed", type=int, default=7)
-    train.add_argument("--split", help="a split.json to reuse, so the test list stays fixed")
+    train.add_argument("--add-data", action="append", default=[], metavar="DIR",
+                       help="another labelled folder to train on, split by its source photos (repeatable); "
+                            "the last one's validation part calibrates the model")
+    train.add_argument("--synthetic", action="append", default=[], metavar="DIR",
+                       help="a folder written by `maskbot data synth`, for training only (repeatable)")
+    train.add_argument("--split", help="a split.json to reuse, so the test list stays fixed; "
+                                       "split-<folder>.json files beside it are reused for --add-data folders")
     train.add_argument("--limit", type=int, help="at most this many images per class and part (quick runs)")
     train.add_argument("--check", action="append", default=[], help="also score on this folder (repeatable)")
     train.add_argument("--cache", help="folder for cached arrays (default $MASKBOT_CACHE or .cache)")
@@ -355,6 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", help="model folder (default $MODEL_DIR or the shipped model)")
     evaluate.add_argument("--cache")
     evaluate.add_argument("--json", action="store_true")
+    evaluate.add_argument("--crops-only", action="store_true",
+                          help="score the cached face crops only, not also each photo through the bot's path")
     evaluate.set_defaults(handler=cmd_evaluate)
 
     predict = commands.add_parser("predict", help="classify photos and print tips")
@@ -400,6 +425,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default="data-report", help="folder for report.md, report.json and pictures")
     report.add_argument("--compare", help="a second folder: figures side by side, and images found in both")
     report.set_defaults(handler=cmd_data_report)
+
+    synth = data_commands.add_parser("synth", help="paint masks onto bare training faces, both ways")
+    synth.add_argument("--data", action="append", required=True, metavar="DIR",
+                       help="labelled folders whose training-part bare faces are painted and whose "
+                            "with_mask photos give the fabric (repeatable, in training's order)")
+    synth.add_argument("--split-from", metavar="MODEL_DIR",
+                       help="a model folder whose split files to follow (default: made as training makes them)")
+    synth.add_argument("--out", required=True, help="folder to write (class folders, manifest.csv, contact.jpg)")
+    synth.add_argument("--faces", type=int, help="paint at most this many faces (each twice)")
+    synth.add_argument("--seed", type=int, default=7)
+    synth.set_defaults(handler=cmd_data_synth)
 
     feedback = commands.add_parser("feedback", help="review and export user feedback for retraining")
     feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True)

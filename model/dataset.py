@@ -6,6 +6,7 @@ A data folder holds one sub-folder per class (`with_mask/`, `without_mask/`,
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from collections.abc import Iterable
@@ -143,10 +144,30 @@ class Split:
         return cls(raw["data_fingerprint"], raw["parts"])
 
 
+def photo_groups(data_dir: Path, items: list[LabelledImage]) -> np.ndarray | None:
+    """Group ids by source photo, from a `manifest.csv` with a `photo` column (ilc3: several faces
+    cut from one photo must land on one side), or None when the folder has no such manifest."""
+    manifest = Path(data_dir) / "manifest.csv"
+    if not manifest.exists():
+        return None
+    with manifest.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        if "photo" not in (reader.fieldnames or ()):
+            return None
+        photo_of = {row["file"]: row["photo"] for row in reader}
+    # A file the manifest does not name is a photo of its own.
+    photos = [photo_of.get(item.relative, f"file:{item.relative}") for item in items]
+    _, group_ids = np.unique(np.array(photos), return_inverse=True)
+    return group_ids
+
+
 def make_split(items: list[LabelledImage], seed: int = 7) -> Split:
-    signatures = np.stack([colour_signature(item.path) for item in items])
+    """Whole groups to one side: a folder's source photos when its manifest names them, else
+    near-duplicate families found by colour signature."""
     labels = np.array([item.label for item in items])
-    groups = near_duplicate_groups(signatures)
+    groups = photo_groups(items[0].path.parent.parent, items) if items else None
+    if groups is None:
+        groups = near_duplicate_groups(np.stack([colour_signature(item.path) for item in items]))
     parts = group_split(groups, labels, seed=seed)
     return Split(fingerprint(items), {item.relative: str(part) for item, part in zip(items, parts)})
 

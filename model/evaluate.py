@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -16,12 +17,14 @@ def evaluate(predictor: Predictor, data_dir: Path, cache_dir: Path, test_split_o
     """Scores on one folder. On the model's own training folder only its fixed test split counts."""
     arrays = cached_arrays(data_dir, cache_dir)
     index = np.arange(len(arrays.files))
-    split_file = predictor.model_dir / "split.json"
+    split = own_split(predictor.model_dir, arrays.fingerprint)
     if test_split_only is None:
-        test_split_only = split_file.exists() and Split.load(split_file).data_fingerprint == arrays.fingerprint
+        test_split_only = split is not None
     part = "all images"
     if test_split_only:
-        index = arrays.select(Split.load(split_file).files("test"))
+        if split is None:
+            raise ValueError(f"{predictor.model_dir} has no split of {data_dir}")
+        index = arrays.select(split.files("test"))
         part = "fixed test split"
     if not len(index):
         raise ValueError(f"no images to score in {data_dir} ({part})")
@@ -29,15 +32,58 @@ def evaluate(predictor: Predictor, data_dir: Path, cache_dir: Path, test_split_o
     probabilities = np.concatenate(
         [predictor.probabilities(pixels[index[i : i + 256]]) for i in range(0, len(index), 256)]
     )
-    result = metrics.summary(arrays.labels[index], probabilities)
+    result = metrics.summary(arrays.labels[index], probabilities, predictor.threshold)
     result.update({"data_dir": str(data_dir), "part": part,
                    "unsure_share": float(np.mean(probabilities.max(axis=1) < predictor.threshold))})
     return result
 
 
+def evaluate_photos(predictor: Predictor, data_dir: Path, batch: int = 32) -> dict:
+    """Scores through the bot's own path: each file decoded as a user's photo, its face found,
+    cropped and classified. Photos in which no face is found are refused, as the bot refuses them:
+    counted in `no_face_share`, left out of the other scores. Own training folder: test split only."""
+    from model.dataset import fingerprint, list_images
+    from model.predictor import NoFaceFound
+
+    items = list_images(data_dir)
+    split = own_split(predictor.model_dir, fingerprint(items))
+    part = "all images"
+    if split is not None:
+        test = set(split.files("test"))
+        items = [item for item in items if item.relative in test]
+        part = "fixed test split"
+    labels, rows, refused = [], [], 0
+    for start in range(0, len(items), batch):
+        chunk = items[start : start + batch]
+        for item, result in zip(chunk, predictor.predict_many([item.path for item in chunk])):
+            if isinstance(result, NoFaceFound):
+                refused += 1
+                continue
+            labels.append(item.label)
+            rows.append([result.probabilities[name] for name in CLASS_NAMES])
+    described = {"data_dir": str(data_dir), "part": f"{part}, whole photos through the bot's path",
+                 "photos": len(items), "no_face_share": refused / len(items) if items else math.nan}
+    if not rows:
+        return {**described, "count": 0}
+    result = metrics.summary(np.array(labels), np.array(rows), predictor.threshold)
+    return {**result, **described, "unsure_share": 1 - result["coverage"]}
+
+
+def own_split(model_dir: Path, data_fingerprint: str) -> Split | None:
+    """The model's fixed split of the data folder with this fingerprint, if it trained on it."""
+    for path in sorted(Path(model_dir).glob("split*.json")):
+        split = Split.load(path)
+        if split.data_fingerprint == data_fingerprint:
+            return split
+    return None
+
+
 def format_scores(name: str, scores: dict) -> str:
     """The report's confusion matrix and classification report, plus the scores it lacked."""
     lines = [f"== {name} ({scores['part']}, {scores['count']} images)"]
+    if not scores["count"]:
+        lines.append(f"refused as no face found {scores['no_face_share']:.3f}: nothing to score")
+        return "\n".join(lines)
     matrix = np.asarray(scores["confusion_matrix"])
     width = max(len(c) for c in CLASS_NAMES) + 2
     lines.append("confusion matrix (rows: true, columns: predicted)")
@@ -59,6 +105,10 @@ def format_scores(name: str, scores: dict) -> str:
                  f"mask-vs-no-mask {scores['mask_vs_no_mask_accuracy']:.4f}")
     lines.append(f"expected calibration error {scores['expected_calibration_error']:.4f}   "
                  f"unsure share {scores.get('unsure_share', float('nan')):.3f}")
+    if "coverage" in scores:
+        lines.append(f"confident answers {scores['coverage']:.3f}, of which right {scores['confident_accuracy']:.4f}")
+    if "no_face_share" in scores:
+        lines.append(f"refused as no face found {scores['no_face_share']:.3f}")
     return "\n".join(lines)
 
 

@@ -130,11 +130,26 @@ def choose_threshold(probabilities: np.ndarray, y_true: np.ndarray, target_accur
     return 0.9
 
 
-def summary(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
-    """Every score the model card and the retraining gate use, for one labelled set."""
+def coverage(probabilities: np.ndarray, y_true: np.ndarray, threshold: float) -> tuple[float, float]:
+    """(share of answers at or above the threshold, accuracy of those answers): what a user sees
+    as confident answers and how often they are right."""
+    confident = probabilities.max(axis=1) >= threshold
+    correct = probabilities.argmax(axis=1) == np.asarray(y_true)
+    return float(confident.mean()) if len(confident) else math.nan, \
+        float(correct[confident].mean()) if confident.any() else math.nan
+
+
+def summary(y_true: np.ndarray, probabilities: np.ndarray, threshold: float | None = None) -> dict:
+    """Every score the model card and the retraining gate use, for one labelled set; with the
+    *Not sure* threshold, also the coverage and the accuracy of confident answers."""
     y_pred = probabilities.argmax(axis=1)
     matrix = confusion_matrix(y_true, y_pred)
+    confident = {}
+    if threshold is not None:
+        share, right = coverage(probabilities, y_true, threshold)
+        confident = {"coverage": share, "confident_accuracy": right}
     return {
+        **confident,
         "count": int(len(y_true)),
         "accuracy": accuracy(matrix),
         "balanced_accuracy": balanced_accuracy(matrix),

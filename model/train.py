@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 import time
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
@@ -20,6 +21,7 @@ import numpy as np
 
 from model import CLASS_NAMES, IMAGE_SIZE, metrics
 from model.dataset import CachedArrays, Split, cached_arrays, list_images, make_split
+from model.faces import DETECTOR_SETTINGS
 
 PREPROCESSING = {"report": "squash", "maskbot": "face_crop"}
 """How each recipe's inputs are made; the predictor reads it from the metadata."""
@@ -38,6 +40,15 @@ class TrainConfig:
     seed: int = 7
     cache_dir: Path = Path(os.environ.get("MASKBOT_CACHE", ".cache"))
     split_file: Path | None = None
+    """The primary folder's `split.json` to reuse; other folders' `split-<name>.json` beside it."""
+    more_data: list[Path] = field(default_factory=list)
+    """More labelled folders to train on (real photos: ilc3), each split by its own groups, its
+    validation part used for calibration (the last folder's) and its test part scored."""
+    more_data_repeat: int = 2
+    """How many times each more_data training image is seen per epoch: real photos are few."""
+    synthetic_dirs: list[Path] = field(default_factory=list)
+    """Folders written by `maskbot data synth`: training only, and refused if any painted face
+    comes from a validation or test list."""
     per_class_limit: int | None = None
     check_dirs: list[Path] = field(default_factory=list)
     initial_weights: Path | None = None
@@ -46,7 +57,8 @@ class TrainConfig:
     """Extra 128x128 training crops (accepted user feedback), with `extra_labels`."""
     extra_labels: np.ndarray | None = None
     verbose: int | str = "auto"
-    """Keras' progress display: a live bar in a terminal, one line per epoch in a log file."""
+    """Keras' progress display: "auto" is a live bar in a terminal and one line per epoch
+    otherwise (under nohup or CI the bar would be redrawn into the log hundreds of times)."""
 
     def __post_init__(self) -> None:
         if self.recipe not in PREPROCESSING:
@@ -54,19 +66,66 @@ class TrainConfig:
         defaults = {"report": (20, 32), "maskbot": (16, 64)}[self.recipe]
         self.epochs = self.epochs or defaults[0]
         self.batch_size = self.batch_size or defaults[1]
+        if self.verbose == "auto":
+            self.verbose = 1 if sys.stdout.isatty() else 2
 
 
 ProgressCallback = Callable[[str], None]
+CONFIDENT_ACCURACY = 0.95
+"""The *Not sure* threshold is the lowest confidence at which real validation answers are at least
+this often right."""
 
 
-def load_or_make_split(config: TrainConfig, data_fingerprint: str, say: ProgressCallback) -> Split:
-    if config.split_file is not None and config.split_file.exists():
-        split = Split.load(config.split_file)
+def split_file_name(data_dir: Path, primary: bool) -> str:
+    """`split.json` for a model's primary folder (as v1 has), `split-<folder>.json` for the others."""
+    return "split.json" if primary else f"split-{Path(data_dir).resolve().name}.json"
+
+
+def load_or_make_split(data_dir: Path, split_file: Path | None, data_fingerprint: str, seed: int,
+                       say: ProgressCallback) -> Split:
+    if split_file is not None and split_file.exists():
+        split = Split.load(split_file)
         if split.data_fingerprint != data_fingerprint:
-            say(f"note: {config.split_file} was made for other data; files it does not list go to training")
+            say(f"note: {split_file} was made for other data; files it does not list go to training")
         return split
-    say("grouping near-duplicates and splitting by group ...")
-    return make_split(list_images(config.data_dir), seed=config.seed)
+    say(f"splitting {data_dir} by source photo or near-duplicate group ...")
+    return make_split(list_images(data_dir), seed=seed)
+
+
+@dataclass
+class Source:
+    """One labelled folder's cached arrays and which of them train, validate and test."""
+
+    name: str
+    arrays: CachedArrays
+    split: Split
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+def load_source(config: TrainConfig, data_dir: Path, primary: bool, rng: np.random.Generator,
+                say: ProgressCallback) -> Source:
+    say(f"loading {data_dir} (decoded and face-cropped once, then cached in {config.cache_dir}) ...")
+    arrays = cached_arrays(data_dir, config.cache_dir, progress=_count_progress(say))
+    reused = None if config.split_file is None else config.split_file.parent / split_file_name(data_dir, primary)
+    split = load_or_make_split(data_dir, reused, arrays.fingerprint, config.seed, say)
+    parts = np.array([split.parts.get(name, "train") for name in arrays.files])
+    chosen = [_limit(np.flatnonzero(parts == part), arrays.labels, config.per_class_limit, rng)
+              for part in ("train", "val", "test")]
+    return Source(Path(data_dir).resolve().name, arrays, split, *chosen)
+
+
+def check_synthetic_sources(synthetic_dir: Path, sources: list[Source]) -> None:
+    """Every painted face must come from a training part: a test face painted is still a test face."""
+    from model.synth import read_sources
+
+    held_out = {f"{source.name}/{name}" for source in sources for name, part in source.split.parts.items()
+                if part != "train"}
+    leaked = sorted(set(read_sources(synthetic_dir).values()) & held_out)
+    if leaked:
+        raise ValueError(f"{synthetic_dir} paints {len(leaked)} faces of validation or test lists "
+                         f"(first: {leaked[0]}); make it again with the same --split-from as this training")
 
 
 def _limit(indices: np.ndarray, labels: np.ndarray, limit: int | None, rng: np.random.Generator) -> np.ndarray:
@@ -79,69 +138,83 @@ def _limit(indices: np.ndarray, labels: np.ndarray, limit: int | None, rng: np.r
 def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
     """Train, calibrate, score and write `config.out_dir`; returns that folder."""
     import keras
-    import tensorflow as tf
 
     keras.utils.set_random_seed(config.seed)
     started = time.time()
-    say(f"loading {config.data_dir} (decoded and face-cropped once, then cached in {config.cache_dir}) ...")
-    arrays = cached_arrays(config.data_dir, config.cache_dir, progress=_count_progress(say))
-    split = load_or_make_split(config, arrays.fingerprint, say)
-    parts = np.array([split.parts.get(name, "train") for name in arrays.files])
     rng = np.random.default_rng(config.seed)
-    train_index = _limit(np.flatnonzero(parts == "train"), arrays.labels, config.per_class_limit, rng)
-    val_index = _limit(np.flatnonzero(parts == "val"), arrays.labels, config.per_class_limit, rng)
-    test_index = _limit(np.flatnonzero(parts == "test"), arrays.labels, config.per_class_limit, rng)
+    sources = [load_source(config, config.data_dir, True, rng, say)]
+    sources += [load_source(config, folder, False, rng, say) for folder in config.more_data]
+    primary = sources[0]
     config.out_dir.mkdir(parents=True, exist_ok=True)
-    split.save(config.out_dir / "split.json")
+    for index, source in enumerate(sources):
+        source.split.save(config.out_dir / split_file_name(config.data_dir if index == 0 else config.more_data[index - 1],
+                                                           index == 0))
 
     if config.recipe == "report":
-        network, history, val_index = _fit_report(config, arrays, np.concatenate([train_index, val_index]), rng)
+        fitted_on = np.concatenate([primary.train, primary.val])
+        network, history, primary.val = _fit_report(config, primary.arrays, fitted_on, rng)
+        train_labels = primary.arrays.labels[np.setdiff1d(fitted_on, primary.val)]
     else:
-        network, history = _fit_maskbot(config, arrays, train_index, val_index, tf, keras)
+        for synthetic_dir in config.synthetic_dirs:
+            check_synthetic_sources(synthetic_dir, sources)
+        synthetic = [cached_arrays(folder, config.cache_dir, progress=_count_progress(say))
+                     for folder in config.synthetic_dirs]
+        views, train_labels = _training_views(config, sources, synthetic)
+        network, history = _fit_maskbot(config, views, sources)
 
-    say("calibrating on validation data ...")
-    view = arrays.view(PREPROCESSING[config.recipe])
-    val_probabilities = predict_array(network, view[val_index])
-    temperature = metrics.fit_temperature(val_probabilities, arrays.labels[val_index])
-    calibrated_val = metrics.apply_temperature(val_probabilities, temperature)
-    threshold = metrics.choose_threshold(calibrated_val, arrays.labels[val_index])
-    test_raw = predict_array(network, view[test_index])
-    test_probabilities = metrics.apply_temperature(test_raw, temperature)
-    scores = {"test": metrics.summary(arrays.labels[test_index], test_probabilities)}
-    scores["test"]["expected_calibration_error_uncalibrated"] = metrics.expected_calibration_error(
-        test_raw, arrays.labels[test_index]
-    )
+    view_name = PREPROCESSING[config.recipe]
+    calibration = sources[-1]
+    say(f"calibrating on {calibration.name}'s validation part ...")
+    val_probabilities = predict_array(network, calibration.arrays.view(view_name)[calibration.val])
+    val_labels = calibration.arrays.labels[calibration.val]
+    temperature = metrics.fit_temperature(val_probabilities, val_labels)
+    threshold = metrics.choose_threshold(metrics.apply_temperature(val_probabilities, temperature), val_labels,
+                                         CONFIDENT_ACCURACY)
+    scores = {}
+    for index, source in enumerate(sources):
+        raw = predict_array(network, source.arrays.view(view_name)[source.test])
+        labels = source.arrays.labels[source.test]
+        key = "test" if index == 0 else f"{source.name}_test"
+        scores[key] = metrics.summary(labels, metrics.apply_temperature(raw, temperature), threshold)
+        scores[key]["expected_calibration_error_uncalibrated"] = metrics.expected_calibration_error(raw, labels)
     for check_dir in config.check_dirs:
         say(f"scoring on {check_dir} ...")
         check = cached_arrays(check_dir, config.cache_dir)
-        raw = predict_array(network, check.view(PREPROCESSING[config.recipe]))
-        probabilities = metrics.apply_temperature(raw, temperature)
-        scores[Path(check_dir).name] = metrics.summary(check.labels, probabilities)
+        raw = predict_array(network, check.view(view_name))
+        scores[Path(check_dir).name] = metrics.summary(check.labels, metrics.apply_temperature(raw, temperature),
+                                                       threshold)
 
     from model import plots
 
     save_for_inference(network, config.out_dir / "model.keras")
     plots.training_curves(history, config.out_dir / "training.png")
     plots.confusion(scores["test"]["confusion_matrix"], config.out_dir / "confusion.png", "fixed test split")
-    train_mix = np.bincount(arrays.labels[train_index], minlength=len(CLASS_NAMES))
+    train_mix = np.bincount(train_labels, minlength=len(CLASS_NAMES))
     metadata = {
         "version": config.version,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "architecture": network.name,
         "recipe": config.recipe,
         "preprocessing": PREPROCESSING[config.recipe],
+        "face_detector": DETECTOR_SETTINGS,
         "parameters": int(network.count_params()),
         "input_size": IMAGE_SIZE,
         "class_names": list(CLASS_NAMES),
         "class_mix": {name: float(share) for name, share in zip(CLASS_NAMES, train_mix / train_mix.sum())},
-        "data_fingerprint": arrays.fingerprint,
-        "split_fingerprint": split.fingerprint,
-        "split_counts": {"train": int(len(train_index)), "val": int(len(val_index)), "test": int(len(test_index))},
+        "data_fingerprint": primary.arrays.fingerprint,
+        "split_fingerprint": primary.split.fingerprint,
+        "split_counts": {"train": int(len(primary.train)), "val": int(len(primary.val)),
+                         "test": int(len(primary.test))},
+        "more_data": {source.name: {"data_fingerprint": source.arrays.fingerprint,
+                                    "split_fingerprint": source.split.fingerprint,
+                                    "split_counts": {part: int(len(getattr(source, part)))
+                                                     for part in ("train", "val", "test")}}
+                      for source in sources[1:]},
+        "calibrated_on": f"{calibration.name} validation part ({len(calibration.val)} images)",
         "temperature": temperature,
         "threshold": threshold,
         "training": {
-            **{f.name: str(getattr(config, f.name)) if isinstance(getattr(config, f.name), Path)
-               else getattr(config, f.name) for f in fields(config)
+            **{f.name: _plain(getattr(config, f.name)) for f in fields(config)
                if f.name not in ("check_dirs", "out_dir", "cache_dir", "extra_pixels", "extra_labels")},
             "feedback_images": 0 if config.extra_labels is None else int(len(config.extra_labels)),
             "epochs_run": len(history.get("loss", [])),
@@ -155,6 +228,15 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
     say(f"wrote {config.out_dir} in {time.time() - started:.0f} s; test balanced accuracy "
         f"{scores['test']['balanced_accuracy']:.4f}")
     return config.out_dir
+
+
+def _plain(value):
+    """A config value as JSON: paths as strings, lists of paths as lists of strings."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
 
 
 def save_for_inference(network, path: Path) -> None:
@@ -204,36 +286,55 @@ def _fit_report(config: TrainConfig, arrays: CachedArrays, index: np.ndarray, rn
     return network, _plain_history(fitted.history), validation
 
 
-def _fit_maskbot(config: TrainConfig, arrays: CachedArrays, train_index, val_index, tf, keras):
+def _training_views(config: TrainConfig, sources: list[Source],
+                    synthetic: list[CachedArrays]) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    """(crops, labels, weights) to train on, and the labels of the distinct images among them.
+
+    Each image is seen as the square around its largest face (the centre square where none was
+    found), as the bot sees it; the bot answers "no face" instead of classifying a centre square."""
+    pixels, labels, weights = [], [], []
+    for index, source in enumerate(sources):
+        repeat = 1 if index == 0 else config.more_data_repeat
+        pixels += [source.arrays.face[source.train]] * repeat
+        labels += [source.arrays.labels[source.train]] * repeat
+        weights += [np.ones(len(source.train) * repeat, dtype=np.float32)]
+    for arrays in synthetic:
+        pixels.append(arrays.face)
+        labels.append(arrays.labels)
+        weights.append(np.ones(len(arrays.labels), dtype=np.float32))
+    distinct = np.concatenate([source.arrays.labels[source.train] for source in sources]
+                              + [arrays.labels for arrays in synthetic])
+    if config.extra_pixels is not None and len(config.extra_pixels):
+        # Each accepted correction is a real photo the model got wrong: worth several stock photos.
+        pixels.append(config.extra_pixels)
+        labels.append(config.extra_labels)
+        weights.append(np.full(len(config.extra_labels), FEEDBACK_WEIGHT, dtype=np.float32))
+    view_labels = np.concatenate(labels)
+    counts = np.bincount(view_labels, minlength=len(CLASS_NAMES))
+    class_weight = len(view_labels) / (len(CLASS_NAMES) * np.maximum(counts, 1))
+    weights = np.concatenate(weights) * class_weight[view_labels].astype(np.float32)
+    return (np.concatenate(pixels), view_labels, weights), distinct
+
+
+def _fit_maskbot(config: TrainConfig, views, sources: list[Source]):
+    import keras
+    import tensorflow as tf
+
     from model.architectures import maskbot_cnn
     from model.augment import augment
     from model.preprocess import to_input
 
-    labels = arrays.labels[train_index]
-    counts = np.bincount(labels, minlength=len(CLASS_NAMES))
-    class_weight = {i: float(len(labels) / (len(CLASS_NAMES) * max(c, 1))) for i, c in enumerate(counts)}
-    # Train on the face-centred crop where a face was found and on the centre square too: the
-    # first teaches where a mask sits on a face, the second what the bot sees when detection fails.
-    views = np.concatenate([arrays.face[train_index], arrays.centre[train_index[~arrays.face_found[train_index]]],
-                            arrays.centre[train_index[arrays.face_found[train_index]]]])
-    view_labels = np.concatenate([labels, labels[~arrays.face_found[train_index]],
-                                  labels[arrays.face_found[train_index]]])
-    weights = np.concatenate([np.ones(len(labels)), np.full(len(view_labels) - len(labels), 0.5)]).astype(np.float32)
-    if config.extra_pixels is not None and len(config.extra_pixels):
-        # Each accepted correction is a real photo the model got wrong: worth several stock photos.
-        views = np.concatenate([views, config.extra_pixels])
-        view_labels = np.concatenate([view_labels, config.extra_labels])
-        weights = np.concatenate([weights, np.full(len(config.extra_labels), FEEDBACK_WEIGHT, dtype=np.float32)])
-    weights *= np.array([class_weight[int(label)] for label in view_labels], dtype=np.float32)
-    steps = int(np.ceil(len(views) / config.batch_size))
+    pixels, labels, weights = views
+    steps = int(np.ceil(len(pixels) / config.batch_size))
     dataset = (
-        tf.data.Dataset.from_tensor_slices((views, view_labels, weights))
-        .shuffle(len(views), seed=config.seed, reshuffle_each_iteration=True)
+        tf.data.Dataset.from_tensor_slices((pixels, labels, weights))
+        .shuffle(len(pixels), seed=config.seed, reshuffle_each_iteration=True)
         .map(lambda image, label, weight: (augment(image), label, weight), num_parallel_calls=tf.data.AUTOTUNE)
         .batch(config.batch_size)
         .prefetch(tf.data.AUTOTUNE)
     )
-    validation = (to_input(arrays.face[val_index]), arrays.labels[val_index])
+    validation = (to_input(np.concatenate([source.arrays.face[source.val] for source in sources])),
+                  np.concatenate([source.arrays.labels[source.val] for source in sources]))
     network = maskbot_cnn()
     if config.initial_weights is not None:
         network.set_weights(keras.saving.load_model(config.initial_weights).get_weights())

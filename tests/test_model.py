@@ -14,7 +14,7 @@ from PIL import Image
 from model import CLASS_NAMES
 from model.architectures import maskbot_cnn, report_cnn
 from model.dataset import Split, cached_arrays, colour_signature, list_images, make_split, near_duplicate_groups
-from tests.conftest import encode, face_like
+from tests.conftest import encode, face_like, textured
 
 MASKBOT = [sys.executable, "-m", "bot.cli"]
 
@@ -118,23 +118,47 @@ def test_evaluate_prints_the_reports_tables_and_json(tiny_model):
         assert words in text.stdout
     raw = subprocess.run([*MASKBOT, "evaluate", "--json", "--model", str(out), "--cache", str(cache), str(data)],
                          capture_output=True, text=True, timeout=300)
-    scores = json.loads(raw.stdout)["results"]["data"]
-    assert scores["part"] == "fixed test split" and 0 <= scores["balanced_accuracy"] <= 1
+    results = json.loads(raw.stdout)["results"]
+    assert results["data"]["part"] == "fixed test split"
+    assert results["data"]["count"] == len(Split.load(out / "split.json").files("test"))
+    # The band pictures have no face: through the bot's path every one is refused, none is guessed.
+    assert results["data, whole photos"]["no_face_share"] == 1.0 and results["data, whole photos"]["count"] == 0
+    assert "refused as no face found 1.000" in text.stdout
+
+
+def test_evaluate_scores_whole_photos_through_the_bots_path(tiny_model, tmp_path):
+    from model.evaluate import evaluate_photos
+    from model.predictor import Predictor
+
+    for label, name in enumerate(CLASS_NAMES):
+        (tmp_path / name).mkdir()
+        face_like(480, 360, seed=label).save(tmp_path / name / "face.jpg")
+        textured(480, 360, seed=label).save(tmp_path / name / "wall.jpg")
+    predictor = Predictor(tiny_model[1])
+    scores = evaluate_photos(predictor, tmp_path)
+    assert scores["photos"] == 6 and scores["count"] == 3 and scores["no_face_share"] == 0.5
+    right = sum(predictor.predict(tmp_path / name / "face.jpg").label == name for name in CLASS_NAMES)
+    assert scores["accuracy"] == pytest.approx(right / 3)
 
 
 def test_predict_prints_labels_tips_and_json(tiny_model, tmp_path):
     _, out, _ = tiny_model
-    photo = tmp_path / "dark.jpg"
-    Image.new("RGB", (400, 300), (10, 10, 12)).save(photo)
+    photo = tmp_path / "face.jpg"
+    face_like(1280, 960).save(photo)
+    dark = tmp_path / "dark.jpg"
+    Image.new("RGB", (400, 300), (10, 10, 12)).save(dark)
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not a photo")
-    result = subprocess.run([*MASKBOT, "predict", "--json", "--model", str(out), str(photo), str(broken)],
+    result = subprocess.run([*MASKBOT, "predict", "--json", "--model", str(out), str(photo), str(dark), str(broken)],
                             capture_output=True, text=True, timeout=300)
-    assert result.returncode == 1  # one of the two could not be read
+    assert result.returncode == 1  # two of the three got no verdict
     answers = json.loads(result.stdout)
     assert answers[0]["label"] in CLASS_NAMES and abs(sum(answers[0]["probabilities"].values()) - 1) < 1e-4
-    assert any("dark" in tip for tip in answers[0]["tips"])
-    assert "not an image" in answers[1]["error"]
+    face = answers[0]["face"]  # in the photo's own pixels, though it was decoded at reduced scale
+    assert 440 < face["x"] + face["width"] / 2 < 840 and face["height"] > 250
+    assert face["landmarks"]["nose"][1] > face["landmarks"]["left_eye"][1]
+    assert answers[1]["error"].startswith("I can't find a face") and "too dark" in answers[1]["error"]
+    assert "not an image" in answers[2]["error"]
 
 
 def test_predictor_single_and_batch_agree(tiny_model):
@@ -167,9 +191,11 @@ SAMPLE = {  # a fixed sample of test-split photos per class, kept out of trainin
 
 
 def test_shipped_model_on_a_fixed_sample_of_real_photos(predictor, shipped_model_dir, shared_data):
+    from model.predictor import NoFaceFound
+
     split = Split.load(shipped_model_dir / "split.json")
     test_files = split.files("test")
-    right = total = sure_without_face = 0
+    right = total = refused = 0
     for folder, classes in SAMPLE.items():
         for name in classes:
             files = [f for f in test_files if f.startswith(f"{name}/")][:15] if folder == "masks3" else \
@@ -177,15 +203,17 @@ def test_shipped_model_on_a_fixed_sample_of_real_photos(predictor, shipped_model
                        for p in (shared_data / folder / name).iterdir()
                        if min(Image.open(p).size) >= 32)[:15]  # the bot refuses thumbnails
             for relative in files:
-                prediction = predictor.predict(shared_data / folder / relative)
-                right += prediction.label == name
                 total += 1
-                missed_face_tip = any("could not find your face" in tip for tip in prediction.framing.tips)
-                assert missed_face_tip == (not prediction.framing.face_found and prediction.unsure), relative
-                sure_without_face += not prediction.framing.face_found and not prediction.unsure
+                try:
+                    prediction = predictor.predict(shared_data / folder / relative)
+                except NoFaceFound:
+                    refused += 1
+                    continue
+                right += prediction.label == name
+                assert prediction.face is not None and prediction.framing.face_found, relative
     assert total == 75
+    assert refused <= 3, f"{refused} of 75 face photos refused as faceless"
     assert right / total >= 0.85, f"{right}/{total}"
-    assert sure_without_face > 0  # masked faces the detector misses still get confident verdicts
 
 
 def test_shipped_model_loads_fast_and_is_small(shipped_model_dir):

@@ -36,7 +36,7 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("world")
     base = make_folder(root / "base", per_class=16)
     champion = root / "champion"
-    train(TrainConfig(data_dir=base, out_dir=champion, epochs=8, batch_size=8, cache_dir=root / "cache"),
+    train(TrainConfig(data_dir=base, out_dir=champion, epochs=16, batch_size=8, cache_dir=root / "cache"),
           say=lambda _: None)
     return root, base, champion
 
@@ -129,7 +129,7 @@ def test_retrain_learns_the_feedback_and_passes_the_gate(world, registry, tmp_pa
     # The tiny world's fixed test split holds 6 pictures: one changed answer moves its balanced
     # accuracy by 0.17, so the default 0.01 tolerance would make this test a coin toss. The
     # tolerance rule itself is checked exactly in test_gate_rules.
-    result = retrain(registry, base, tmp_path / "export", [], root / "cache", epochs=3, tolerance=0.2,
+    result = retrain(registry, base, tmp_path / "export", [], root / "cache", epochs=6, tolerance=0.2,
                      say=lambda _: None)
     assert result.promote, result.reasons
     assert result.scores["challenger"]["feedback"] > result.scores["champion"]["feedback"]
