@@ -38,11 +38,13 @@ def evaluate(predictor: Predictor, data_dir: Path, cache_dir: Path, test_split_o
     return result
 
 
-def evaluate_photos(predictor: Predictor, data_dir: Path, batch: int = 32) -> dict:
+def evaluate_photos(predictor: Predictor, data_dir: Path) -> dict:
     """Scores through the bot's own path: each file decoded as a user's photo, its face found,
     cropped and classified. Photos in which no face is found are refused, as the bot refuses them:
-    counted in `no_face_share`, left out of the other scores. Own training folder: test split only."""
+    counted in `no_face_share`, left out of the other scores; so are images the bot refuses before
+    looking (`unusable_share`: under 32 px, say). Own training folder: test split only."""
     from model.dataset import fingerprint, list_images
+    from model.images import ImageError
     from model.predictor import NoFaceFound
 
     items = list_images(data_dir)
@@ -52,17 +54,21 @@ def evaluate_photos(predictor: Predictor, data_dir: Path, batch: int = 32) -> di
         test = set(split.files("test"))
         items = [item for item in items if item.relative in test]
         part = "fixed test split"
-    labels, rows, refused = [], [], 0
-    for start in range(0, len(items), batch):
-        chunk = items[start : start + batch]
-        for item, result in zip(chunk, predictor.predict_many([item.path for item in chunk])):
-            if isinstance(result, NoFaceFound):
-                refused += 1
-                continue
-            labels.append(item.label)
-            rows.append([result.probabilities[name] for name in CLASS_NAMES])
+    labels, rows, refused, unusable = [], [], 0, 0
+    for item in items:
+        try:
+            result = predictor.predict_many([item.path])[0]
+        except ImageError:  # too small or unreadable: the bot refuses these before looking for faces
+            unusable += 1
+            continue
+        if isinstance(result, NoFaceFound):
+            refused += 1
+            continue
+        labels.append(item.label)
+        rows.append([result.probabilities[name] for name in CLASS_NAMES])
     described = {"data_dir": str(data_dir), "part": f"{part}, whole photos through the bot's path",
-                 "photos": len(items), "no_face_share": refused / len(items) if items else math.nan}
+                 "photos": len(items), "no_face_share": refused / len(items) if items else math.nan,
+                 "unusable_share": unusable / len(items) if items else math.nan}
     if not rows:
         return {**described, "count": 0}
     result = metrics.summary(np.array(labels), np.array(rows), predictor.threshold)
@@ -108,7 +114,8 @@ def format_scores(name: str, scores: dict) -> str:
     if "coverage" in scores:
         lines.append(f"confident answers {scores['coverage']:.3f}, of which right {scores['confident_accuracy']:.4f}")
     if "no_face_share" in scores:
-        lines.append(f"refused as no face found {scores['no_face_share']:.3f}")
+        lines.append(f"refused as no face found {scores['no_face_share']:.3f}, "
+                     f"as too small or unreadable {scores['unusable_share']:.3f}")
     return "\n".join(lines)
 
 
