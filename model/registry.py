@@ -19,9 +19,19 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-SHIPPED_MODEL = Path(__file__).resolve().parent / "shipped" / "v1"
-"""The model this repository ships, version 1; a package resource so installed copies find it."""
 VERSION_PATTERN = re.compile(r"^v(\d+)$")
+SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
+"""The models this repository ships (package resources, so installed copies find them)."""
+
+
+def shipped_versions() -> list[Path]:
+    """Every shipped model folder, oldest first."""
+    folders = [p for p in SHIPPED_DIR.iterdir() if VERSION_PATTERN.match(p.name) and (p / "metadata.json").exists()]
+    return sorted(folders, key=lambda p: int(VERSION_PATTERN.match(p.name).group(1)))
+
+
+SHIPPED_MODEL = shipped_versions()[-1]
+"""The newest shipped model: what a fresh install answers with."""
 
 
 class RegistryError(RuntimeError):
@@ -59,14 +69,33 @@ class Registry:
     def _history_file(self) -> Path:
         return self.root / "history.jsonl"
 
-    def seed(self, shipped: Path = SHIPPED_MODEL) -> None:
-        """Make an empty registry hold the shipped model as v1, the champion."""
-        if self.version_names():
-            return
+    def seed(self, shipped: Path | list[Path] | None = None) -> None:
+        """Bring in the shipped models this registry lacks.
+
+        An empty registry gets each of them, the oldest as the first champion and the newest
+        promoted over it, so `models rollback` returns to the one before. A registry made by an
+        earlier release keeps its champion: a model shipped since arrives as a candidate, for an
+        operator to compare (`models list`) and promote, exactly like a retrained challenger."""
+        folders = shipped_versions() if shipped is None else [shipped] if isinstance(shipped, Path) else shipped
+        fresh = not self.version_names()
+        history = self.history()
+        # Registries seeded before shipped models were named in the history hold shipped v1.
+        imported = {entry.get("shipped", "v1") for entry in history if entry["action"] in ("seed", "import")}
         self.root.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(shipped, self.root / "v1")
-        self._write_champion("v1")
-        self._log({"action": "seed", "version": "v1", "previous": None, "reason": "shipped model", "forced": False})
+        for folder in folders:
+            if not fresh and folder.name in imported:
+                continue
+            version = self.next_version()
+            shutil.copytree(folder, self.root / version)
+            if fresh and not self._champion_file.exists():
+                self._write_champion(version)
+                self._log({"action": "seed", "version": version, "shipped": folder.name, "previous": None,
+                           "reason": "shipped model", "forced": False})
+                continue
+            self._log({"action": "import", "version": version, "shipped": folder.name, "previous": None,
+                       "reason": f"shipped model {folder.name}, a candidate", "forced": False})
+            if fresh:
+                self.promote(version, f"shipped model {folder.name}, the newest")
 
     def version_names(self) -> list[str]:
         if not self.root.is_dir():
@@ -89,7 +118,7 @@ class Registry:
 
     def versions(self) -> list[VersionInfo]:
         champion = self.champion() if self._champion_file.exists() else None
-        promoted = {entry["version"] for entry in self.history()}
+        promoted = {entry["version"] for entry in self.history() if entry["action"] != "import"}
         infos = []
         for name in self.version_names():
             path = self.root / name

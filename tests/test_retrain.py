@@ -165,3 +165,43 @@ def test_gate_rejects_a_broken_challenger(world, registry, tmp_path):
     assert any("worse on fixed_test" in reason for reason in result.reasons)
     assert any("not better on held-out feedback" in reason for reason in result.reasons)
     assert registry.champion() == "v1"
+
+
+def shipped_folders(root):
+    """Two shipped model folders, as `model/shipped/` holds them."""
+    folders = []
+    for version in ("v1", "v2"):
+        folder = root / "shipped" / version
+        folder.mkdir(parents=True)
+        (folder / "metadata.json").write_text(json.dumps({"version": version.lstrip("v"), "metrics": {}}))
+        folders.append(folder)
+    return folders
+
+
+def test_a_fresh_registry_answers_with_the_newest_shipped_model_and_can_roll_back(tmp_path):
+    registry = Registry(tmp_path / "models")
+    registry.seed(shipped_folders(tmp_path))
+    assert registry.champion() == "v2"
+    assert [v.status for v in registry.versions()] == ["retired", "champion"]
+    registry.seed(shipped_folders(tmp_path / "again"))  # every start seeds: nothing changes
+    assert registry.version_names() == ["v1", "v2"]
+    assert registry.rollback() == "v1"
+
+
+def test_a_registry_of_an_earlier_release_gets_the_new_shipped_model_as_a_candidate(tmp_path):
+    v1, v2 = shipped_folders(tmp_path)
+    registry = Registry(tmp_path / "models")
+    registry.seed(v1)  # as the release that shipped only v1 did
+    shutil.copytree(v1, registry.root / "v2")  # an operator's retrained challenger took the name v2
+    registry.promote("v2", "passed the gate")
+    registry.seed([v1, v2])
+    assert registry.champion() == "v2"  # the running deployment keeps its champion
+    assert registry.version_names() == ["v1", "v2", "v3"]
+    assert [v.status for v in registry.versions()] == ["retired", "champion", "candidate"]
+    assert registry.history()[-1] | {"at": None} == {
+        "at": None, "action": "import", "version": "v3", "shipped": "v2", "previous": None,
+        "reason": "shipped model v2, a candidate", "forced": False}
+    registry.promote("v3", "the shipped v2 scores better")
+    assert registry.champion() == "v3" and registry.rollback() == "v2"
+    registry.seed([v1, v2])
+    assert registry.version_names() == ["v1", "v2", "v3"]
