@@ -19,9 +19,11 @@ from pathlib import Path
 
 from PIL import Image
 
+from bot.callbacks import requester_tag
 from bot.ratelimit import RateLimiter
 from model.predictor import Prediction, Predictor
-from storage.repository import CHAT_TYPES, CLASS_NAMES, Forgotten, PredictionRecord, Repository, Stats, utc_now
+from storage.repository import (CHAT_TYPES, CLASS_NAMES, FeedbackOutcome, Forgotten, PredictionRecord, Repository,
+                                Stats, utc_now)
 from storage.pseudonyms import Pseudonymizer
 
 log = logging.getLogger(__name__)
@@ -132,19 +134,23 @@ class MaskService:
         return prediction, encode_png(prediction.pixels)
 
     async def feedback(self, prediction_id: int, user_id: int, is_correct: bool,
-                       corrected_label: str | None = None, share_crop: bool = False) -> bool:
+                       corrected_label: str | None = None, share_crop: bool = False) -> FeedbackOutcome:
         """Record a user's verdict on their own prediction; the crop is stored only with consent."""
         crop = self.held_crops.take(prediction_id) if share_crop else None
         if not share_crop:
             self.held_crops.discard([prediction_id])
         return await asyncio.get_running_loop().run_in_executor(
             self._executor, self.repository.record_feedback, prediction_id, self.pseudonymize(user_id),
-            is_correct, corrected_label, crop)
+            is_correct, corrected_label, crop, not share_crop)
 
-    async def owns(self, prediction_id: int, user_id: int) -> bool:
-        owner = await asyncio.get_running_loop().run_in_executor(
-            self._executor, self.repository.owner_of, prediction_id)
-        return owner == self.pseudonymize(user_id)
+    async def predicted_label(self, prediction_id: int, user_id: int) -> str | None:
+        """What the bot answered for this prediction, if it is this user's; else None."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, self.repository.label_if_owned, prediction_id, self.pseudonymize(user_id))
+
+    def requester_tag(self, user_id: int) -> str:
+        """A short tag of the user's pseudonym, for buttons only that user may press."""
+        return requester_tag(self.pseudonymize(user_id))
 
     async def forget(self, user_id: int) -> Forgotten:
         return await asyncio.get_running_loop().run_in_executor(

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from enum import Enum
 from pathlib import Path
 
 from sqlalchemy import delete, func, insert, select
@@ -48,6 +49,17 @@ class PredictionRecord:
             raise ValueError(f"unknown chat type {self.chat_type!r} or input kind {self.input_kind!r}")
         if len(self.probabilities) != len(CLASS_NAMES):
             raise ValueError("one probability per class is needed")
+
+
+class FeedbackOutcome(Enum):
+    """What became of a press of the feedback buttons."""
+
+    STORED = "stored"
+    NOT_YOURS = "not_yours"
+    """Someone else's prediction, or one that was forgotten or purged."""
+    ALREADY_ANSWERED = "already_answered"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    """A later "don't share" on an answer that shared its crop: the crop was deleted."""
 
 
 @dataclass(frozen=True)
@@ -164,31 +176,42 @@ class Repository:
         is_correct: bool,
         corrected_label: str | None = None,
         crop_png: bytes | None = None,
-    ) -> bool:
-        """Store or replace a user's verdict on their own prediction; False when it is not theirs
-        (or was forgotten). The crop is written only when given, that is when the user agreed."""
+        declined_sharing: bool = False,
+    ) -> FeedbackOutcome:
+        """Store a user's verdict on their own prediction, once. The crop is written only when
+        given, that is when the user agreed.
+
+        An answer, once given, does not change: an operator may already have reviewed it, and a
+        replayed button must not relabel an accepted correction. The one change allowed is
+        withdrawing consent: a later "don't share" (`declined_sharing`) deletes the stored crop."""
         if corrected_label is not None and corrected_label not in CLASS_NAMES:
             raise ValueError(f"unknown label {corrected_label!r}")
         with self.database.session() as session:
             prediction = session.get(Prediction, prediction_id)
             if prediction is None or prediction.user_hash != user_hash:
-                return False
-            feedback = prediction.feedback or Feedback(prediction_id=prediction_id, user_hash=user_hash)
-            feedback.is_correct = is_correct
-            feedback.corrected_label = None if is_correct else corrected_label
-            feedback.created_at = utc_now()
+                return FeedbackOutcome.NOT_YOURS
+            if prediction.feedback is not None:
+                feedback = prediction.feedback
+                if declined_sharing and feedback.crop_path is not None:
+                    self._remove_crops([feedback.crop_path])
+                    feedback.crop_path = None
+                    return FeedbackOutcome.CONSENT_WITHDRAWN
+                return FeedbackOutcome.ALREADY_ANSWERED
+            feedback = Feedback(prediction_id=prediction_id, user_hash=user_hash, is_correct=is_correct,
+                                corrected_label=None if is_correct else corrected_label, created_at=utc_now())
             if crop_png is not None:
                 self.crops_dir.mkdir(parents=True, exist_ok=True)
                 path = self.crops_dir / f"{prediction_id}.png"
                 path.write_bytes(crop_png)
                 feedback.crop_path = path.name
             session.add(feedback)
-        return True
+        return FeedbackOutcome.STORED
 
-    def owner_of(self, prediction_id: int) -> str | None:
-        """The pseudonym that made a prediction (None when it does not exist or was forgotten)."""
+    def label_if_owned(self, prediction_id: int, user_hash: str) -> str | None:
+        """The predicted label, when the prediction exists and belongs to this pseudonym."""
         with self.database.session() as session:
-            return session.scalar(select(Prediction.user_hash).where(Prediction.id == prediction_id))
+            return session.scalar(select(Prediction.label).where(Prediction.id == prediction_id,
+                                                                 Prediction.user_hash == user_hash))
 
     def feedback_items(self, status: str | None = None, since: date | None = None, with_crop: bool = False,
                        include_right: bool = True) -> list[FeedbackItem]:

@@ -66,6 +66,11 @@ class RunningBot:
         except OSError:
             return False
 
+    def metrics_text(self) -> str:
+        """What Prometheus would scrape from /metrics."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.settings.port}/metrics", timeout=5) as response:
+            return response.read().decode()
+
     def stop(self, timeout: float = 30) -> None:
         if self._loop is not None and self._stop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._stop.set)

@@ -5,6 +5,7 @@ Every test asserts on the requests the bot actually made.
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 import time
@@ -163,8 +164,8 @@ def test_wrong_then_label_then_consent_stores_the_crop(bot, fake):
     wrong = reply.params["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
     fake.press(40, reply, wrong)
     labels = fake.wait_for(lambda: fake.calls("editMessageReplyMarkup"))[0].params["reply_markup"]
-    # The two other labels; all three when the answer was "Not sure".
-    assert len(labels["inline_keyboard"][0]) == (3 if first_line(reply).startswith("🤔") else 2)
+    # The two labels other than the answer (for "Not sure": other than its best guess).
+    assert len(labels["inline_keyboard"][0]) == 2
     fake.press(40, reply, labels["inline_keyboard"][0][0]["callback_data"])
     consent = fake.wait_for(lambda: len(fake.calls("editMessageReplyMarkup")) >= 2 and
                             fake.calls("editMessageReplyMarkup"))[1].params["reply_markup"]
@@ -205,7 +206,7 @@ def test_only_the_sender_can_rate_an_answer(bot, fake):
     assert not fake.calls("editMessageReplyMarkup") and count_rows(bot, Feedback) == 0
 
 
-def test_forget_deletes_after_confirmation(bot, fake):
+def test_forget_deletes_after_confirmation_by_the_requester_only(bot, fake):
     for seed in range(2):
         fake.send_photo(50, encode(face_like(640, 480, seed=seed)))
     fake.replies_to(50, 2)
@@ -213,12 +214,54 @@ def test_forget_deletes_after_confirmation(bot, fake):
     fake.replies_to(51)
     fake.send_text(50, "/forget")
     confirm = fake.replies_to(50, 3)[2]
-    assert [b["callback_data"] for b in confirm.params["reply_markup"]["inline_keyboard"][0]] == ["forget|yes",
-                                                                                                   "forget|no"]
-    fake.press(50, confirm, "forget|yes")
-    done = fake.wait_for(lambda: fake.calls("editMessageText"))[0]
+    yes, cancel = (b["callback_data"] for b in confirm.params["reply_markup"]["inline_keyboard"][0])
+    assert yes.startswith("forget|yes|") and cancel.startswith("forget|no|") and "50" not in yes
+    fake.press(51, confirm, yes)  # another member of a group presses the prompt
+    refusal = fake.wait_for(lambda: fake.calls("answerCallbackQuery"))[0]
+    assert "Only the person who sent /forget" in refusal.params["text"]
+    assert count_rows(bot, Prediction) == 3 and not fake.calls("editMessageText")
+    fake.press(50, confirm, cancel)
+    cancelled = fake.wait_for(lambda: fake.calls("editMessageText"))[0]
+    assert cancelled.params["text"] == "Nothing was deleted." and count_rows(bot, Prediction) == 3
+    fake.press(50, confirm, yes)
+    done = fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 2 and fake.calls("editMessageText"))[1]
     assert "deleted 2 answer(s)" in done.params["text"]
     assert count_rows(bot, Prediction) == 1
+
+
+@pytest.mark.parametrize("data", ["fb|1|share|7|1", "fb|99999999999999999999999|ok", "fb|1|frob", "fb|0|ok",
+                                  "fb|1|is|9", "fb|1|share|right|2", "fb|1|ok|extra", "forget|yes", "forget|yes|zz",
+                                  "something else", ""])
+def test_malformed_buttons_get_a_quiet_answer(bot, fake, data):
+    fake.send_photo(52, encode(face_like(640, 480)))
+    reply = fake.replies_to(52)[0]
+    fake.press(52, reply, data)
+    answer = fake.wait_for(lambda: fake.calls("answerCallbackQuery"))[0]
+    assert "no longer works" in answer.params["text"]
+    time.sleep(0.3)  # room for a wrong second reply
+    assert len(fake.calls("sendMessage", 52)) == 1 and not fake.calls("editMessageText")
+    assert count_rows(bot, Feedback) == 0
+    assert 'kind="handler"' not in bot.metrics_text()
+
+
+def test_an_answer_cannot_be_relabelled_but_consent_can_be_withdrawn(bot, fake):
+    fake.send_photo(53, encode(face_like(640, 480)))
+    reply = fake.replies_to(53)[0]
+    prediction_id = int(reply.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"].split("|")[1])
+    fake.press(53, reply, f"fb|{prediction_id}|share|0|1")  # "it is a mask on", share the crop
+    fake.wait_for(lambda: fake.calls("editMessageText"))
+    with bot.service.repository.database.session() as session:
+        crop = bot.settings.crops_dir / session.scalars(select(Feedback)).one().crop_path
+    assert crop.exists()
+    fake.press(53, reply, f"fb|{prediction_id}|share|2|1")  # a replayed button with another label
+    answers = fake.wait_for(lambda: len(fake.calls("answerCallbackQuery")) >= 2 and fake.calls("answerCallbackQuery"))
+    assert "already rated" in answers[1].params["text"]
+    fake.press(53, reply, f"fb|{prediction_id}|share|0|0")  # changed their mind about sharing
+    answers = fake.wait_for(lambda: len(fake.calls("answerCallbackQuery")) >= 3 and fake.calls("answerCallbackQuery"))
+    assert "crop you shared is deleted" in answers[2].params["text"]
+    with bot.service.repository.database.session() as session:
+        feedback = session.scalars(select(Feedback)).one()
+    assert (feedback.corrected_label, feedback.crop_path) == ("with_mask", None) and not crop.exists()
 
 
 def test_admin_commands_answer_admins_and_do_not_exist_for_others(bot, fake):
@@ -295,33 +338,55 @@ def test_startup_catch_up_summarises_and_alerts_admins_on_drift(fake, tmp_path, 
         running.stop()
 
 
-def test_webhook_mode_checks_the_secret(fake, tmp_path, predictor, shipped_model_dir):
+WEBHOOK_SECRET = "a-webhook-secret-of-forty-characters-xyz"
+
+
+def test_webhook_mode_checks_the_secret_before_reading_and_refuses_malformed_bodies(
+        fake, tmp_path, predictor, shipped_model_dir):
     settings = make_settings(fake, tmp_path, shipped_model_dir, webhook_url="https://bot.example/telegram/hook",
-                             webhook_secret="s3cret")
+                             webhook_secret=WEBHOOK_SECRET)
     running = RunningBot(fake, settings, make_service(settings, predictor)).start()
     try:
         webhook = fake.wait_for(lambda: fake.calls("setWebhook"))[0]
-        assert webhook.params["secret_token"] == "s3cret"
+        assert webhook.params["secret_token"] == WEBHOOK_SECRET
         assert webhook.params["url"] == "https://bot.example/telegram/hook"
         update = {"update_id": 1, "message": {"message_id": 1, "date": 0, "chat": fake.chat(90),
                                               "from": fake.user(90), "text": "/start",
                                               "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
-        url = f"http://127.0.0.1:{settings.port}/telegram/hook"
 
-        def post(secret: str) -> int:
-            request = urllib.request.Request(url, json.dumps(update).encode(), method="POST", headers={
-                "Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret})
+        def post(body: bytes, secret: str | None = WEBHOOK_SECRET, length: int | None = None) -> int:
+            """The status of a POST; with `length`, only the headers are sent, announcing that many bytes."""
+            connection = http.client.HTTPConnection("127.0.0.1", settings.port, timeout=5)
+            headers = {"Content-Type": "application/json", "Content-Length": str(length or len(body))}
+            if secret is not None:
+                headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+            connection.putrequest("POST", "/telegram/hook")
+            for name, value in headers.items():
+                connection.putheader(name, value)
+            connection.endheaders()
+            if length is None:
+                connection.send(body)
             try:
-                with urllib.request.urlopen(request, timeout=5) as response:
-                    return response.status
-            except urllib.error.HTTPError as error:
-                return error.code
+                return connection.getresponse().status
+            except (ConnectionError, http.client.HTTPException):
+                return 0  # the server hung up: refused
+            finally:
+                connection.close()
 
-        assert post("wrong") == 403
-        assert post("s3cret") == 200
+        # Answered from the headers alone: 100 MB announced, not one byte of it sent or read.
+        assert post(b"", "wrong", length=100 * 1024 * 1024) == 403
+        assert post(json.dumps(update).encode(), None) == 403
+        assert post(json.dumps(update).encode(), WEBHOOK_SECRET[:-1] + "Z") == 403
+        assert post(b"[1, 2]") == 400
+        assert post(b'{"message": 5}') == 400
+        assert post(b'{"update_id": 7, "message": 5}') == 400
+        assert post(b"{not json") == 400
+        assert post(b"x" * (2 * 1024 * 1024)) != 200  # over the 1 MB cap
+        assert post(json.dumps(update).encode()) == 200
         assert "photo" in fake.replies_to(90)[0].params["text"]
         assert len(fake.calls("sendMessage", 90)) == 1
         assert not fake.calls("getUpdates")
+        assert 'maskbot_errors_total{kind="malformed_update"} 4.0' in running.metrics_text()
     finally:
         running.stop()
 

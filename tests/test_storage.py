@@ -14,7 +14,7 @@ from sqlalchemy import func, inspect, select
 from storage import summaries
 from storage.database import Database, current_revision
 from storage.pseudonyms import Pseudonymizer, load_secret
-from storage.repository import PredictionRecord, Repository
+from storage.repository import FeedbackOutcome, PredictionRecord, Repository
 from storage.tables import DailySummary, Feedback, Prediction
 
 DAY = date(2026, 11, 20)
@@ -56,7 +56,8 @@ def test_migrations_create_every_table_from_an_empty_database(database):
 
 def test_every_model_round_trips(repository, database):
     prediction_id = repository.record_prediction(record())
-    assert repository.record_feedback(prediction_id, "u1", False, "without_mask", crop_png=b"\x89PNG fake")
+    assert repository.record_feedback(prediction_id, "u1", False, "without_mask",
+                                      crop_png=b"\x89PNG fake") is FeedbackOutcome.STORED
     summaries.summarise(database, DAY, reference={"with_mask": 0.3, "without_mask": 0.3,
                                                  "mask_weared_incorrect": 0.4})
     with database.session() as session:
@@ -73,13 +74,32 @@ def test_every_model_round_trips(repository, database):
     assert (repository.crops_dir / f"{prediction_id}.png").read_bytes() == b"\x89PNG fake"
 
 
-def test_feedback_only_from_the_user_who_asked(repository):
+def test_feedback_only_from_the_user_who_asked_and_only_once(repository):
     prediction_id = repository.record_prediction(record("alice"))
-    assert not repository.record_feedback(prediction_id, "mallory", False, "without_mask")
-    assert not repository.record_feedback(prediction_id + 1000, "alice", True)
-    assert repository.record_feedback(prediction_id, "alice", True)
-    assert repository.record_feedback(prediction_id, "alice", False, "mask_weared_incorrect")
-    assert count(repository.database, Feedback) == 1
+    assert repository.record_feedback(prediction_id, "mallory", False, "without_mask") is FeedbackOutcome.NOT_YOURS
+    assert repository.record_feedback(prediction_id + 1000, "alice", True) is FeedbackOutcome.NOT_YOURS
+    assert repository.record_feedback(prediction_id, "alice", False, "without_mask",
+                                      crop_png=b"crop") is FeedbackOutcome.STORED
+    [item] = repository.feedback_items()
+    repository.review([item.feedback_id], "accepted")
+    # A replayed or crafted button cannot relabel an answer an operator may already have accepted.
+    assert repository.record_feedback(prediction_id, "alice", False, "mask_weared_incorrect",
+                                      crop_png=b"other") is FeedbackOutcome.ALREADY_ANSWERED
+    assert repository.record_feedback(prediction_id, "alice", True, crop_png=b"other") is \
+        FeedbackOutcome.ALREADY_ANSWERED
+    [item] = repository.feedback_items()
+    assert (item.corrected_label, item.review_status) == ("without_mask", "accepted")
+    assert (repository.crops_dir / f"{prediction_id}.png").read_bytes() == b"crop"
+    # Withdrawing consent is always possible: the crop goes, the answer stays.
+    assert repository.record_feedback(prediction_id, "alice", False, "without_mask") is \
+        FeedbackOutcome.ALREADY_ANSWERED  # a press without the crop (already taken) is no withdrawal
+    assert repository.record_feedback(prediction_id, "alice", False, "without_mask", declined_sharing=True) is \
+        FeedbackOutcome.CONSENT_WITHDRAWN
+    assert not (repository.crops_dir / f"{prediction_id}.png").exists()
+    [item] = repository.feedback_items()
+    assert item.crop_path is None and item.corrected_label == "without_mask"
+    assert repository.record_feedback(prediction_id, "alice", False, "without_mask", declined_sharing=True) is \
+        FeedbackOutcome.ALREADY_ANSWERED
 
 
 def test_forget_removes_exactly_one_users_rows_and_crops(repository, database):

@@ -9,6 +9,8 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot import replies
+from bot.callbacks import ForgetButton, decode_forget
+from bot.handlers.feedback import EXPIRED
 from bot.handlers.common import service_of, settings_of, with_retry
 
 log = logging.getLogger("bot.account")
@@ -23,16 +25,31 @@ async def on_privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await with_retry(lambda: update.effective_message.reply_text(text, parse_mode=ParseMode.HTML))
 
 
+NOT_YOUR_PROMPT = "Only the person who sent /forget can answer this. Send /forget yourself to delete your data."
+
+
 async def on_forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Yes, delete everything", callback_data="forget|yes"),
-                                      InlineKeyboardButton("Cancel", callback_data="forget|no")]])
+    if update.effective_user is None:  # a channel post: nobody's data to delete
+        return
+    requester = service_of(context).requester_tag(update.effective_user.id)
+    keyboard = InlineKeyboardMarkup([[
+        InlineKeyboardButton("Yes, delete everything", callback_data=ForgetButton(True, requester).encode()),
+        InlineKeyboardButton("Cancel", callback_data=ForgetButton(False, requester).encode())]])
     await with_retry(lambda: update.effective_message.reply_text(replies.FORGET_CONFIRM, reply_markup=keyboard))
 
 
 async def on_forget_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
+    button = decode_forget(query.data)
+    if button is None or update.effective_user is None:
+        await with_retry(lambda: query.answer(EXPIRED))
+        return
+    # In a group anyone sees the prompt; only its requester may answer it.
+    if button.requester != service_of(context).requester_tag(update.effective_user.id):
+        await with_retry(lambda: query.answer(NOT_YOUR_PROMPT, show_alert=True))
+        return
     await with_retry(lambda: query.answer())
-    if query.data != "forget|yes":
+    if not button.confirm:
         await with_retry(lambda: query.edit_message_text("Nothing was deleted."))
         return
     forgotten = await service_of(context).forget(update.effective_user.id)
@@ -58,6 +75,14 @@ def register(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(on_forget_answer, pattern=r"^forget\|"))
 
 
+async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button this bot never made (or one from a version long gone): answered, so the client
+    stops its spinner, and nothing else."""
+    log.info("event=malformed_callback update_id=%s", update.update_id)
+    await with_retry(lambda: update.callback_query.answer(EXPIRED))
+
+
 def register_fallbacks(application: Application) -> None:
+    application.add_handler(CallbackQueryHandler(on_unknown_button))
     application.add_handler(MessageHandler(filters.COMMAND, on_unknown_command))
     application.add_handler(MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, on_anything_else))

@@ -10,77 +10,73 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
 from bot import replies
 from bot.handlers.common import service_of, with_retry
-from storage.repository import CLASS_NAMES
+from bot.callbacks import FeedbackButton, decode_feedback
+from storage.repository import CLASS_NAMES, FeedbackOutcome
 
 log = logging.getLogger("bot.feedback")
 THANKS = "\n\n<i>Thanks for your feedback!</i>"
 NOT_YOURS = "Only the person who sent this photo can rate the answer."
 
 
-def labels_keyboard(prediction_id: int, predicted: str | None) -> InlineKeyboardMarkup:
-    choices = [InlineKeyboardButton(replies.LABEL_BUTTONS[name], callback_data=f"fb|{prediction_id}|is|{index}")
-               for index, name in enumerate(CLASS_NAMES) if name != predicted]
+EXPIRED = "This button no longer works. Send the photo again to rate a new answer."
+ALREADY_ANSWERED = "You already rated this answer. Thank you!"
+CONSENT_WITHDRAWN = "Done: the face crop you shared is deleted. Your rating stays."
+
+
+def labels_keyboard(prediction_id: int, predicted: str) -> InlineKeyboardMarkup:
+    choices = [InlineKeyboardButton(replies.LABEL_BUTTONS[name],
+                                    callback_data=FeedbackButton(prediction_id, "is", name).encode())
+               for name in CLASS_NAMES if name != predicted]
     return InlineKeyboardMarkup([choices])
 
 
-def consent_keyboard(prediction_id: int, answer: str) -> InlineKeyboardMarkup:
-    """`answer` is "right" or the index of the corrected label."""
+def consent_keyboard(prediction_id: int, label: str | None) -> InlineKeyboardMarkup:
+    """`label` is None after "Right", else the label the user chose."""
     return InlineKeyboardMarkup([[
-        InlineKeyboardButton("Yes, share the face crop", callback_data=f"fb|{prediction_id}|share|{answer}|1"),
-        InlineKeyboardButton("No, don't", callback_data=f"fb|{prediction_id}|share|{answer}|0"),
+        InlineKeyboardButton("Yes, share the face crop",
+                             callback_data=FeedbackButton(prediction_id, "share", label, True).encode()),
+        InlineKeyboardButton("No, don't", callback_data=FeedbackButton(prediction_id, "share", label, False).encode()),
     ]])
 
 
 CONSENT_QUESTION = "May I keep the 128x128 face crop to improve the model?"
 
 
-def _predicted_label(text: str) -> str | None:
-    first_line = text.splitlines()[0] if text else ""
-    for name, (_, phrase) in replies.VERDICT.items():
-        if phrase in first_line:
-            return name
-    return None
-
-
 async def on_feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     service = service_of(context)
-    parts = (query.data or "").split("|")
-    try:
-        prediction_id = int(parts[1])
-        action = parts[2]
-    except (IndexError, ValueError):
-        await query.answer()
+    button = decode_feedback(query.data)
+    if button is None or update.effective_user is None:
+        log.info("event=malformed_callback update_id=%s", update.update_id)
+        await with_retry(lambda: query.answer(EXPIRED))
         return
     user_id = update.effective_user.id
     message = query.message
-    if not await service.owns(prediction_id, user_id):
+    predicted = await service.predicted_label(button.prediction_id, user_id)
+    if predicted is None:
         await with_retry(lambda: query.answer(NOT_YOURS, show_alert=True))
         return
-    if action == "no":
+    if button.action == "no":
         await with_retry(lambda: query.answer("Which answer is right?"))
-        await with_retry(lambda: query.edit_message_reply_markup(
-            labels_keyboard(prediction_id, _predicted_label(message.text or ""))))
+        await with_retry(lambda: query.edit_message_reply_markup(labels_keyboard(button.prediction_id, predicted)))
         return
-    if action in ("is", "ok"):
-        answer = "right" if action == "ok" else str(int(parts[3]))
+    if button.action in ("is", "ok"):
         await with_retry(lambda: query.answer(CONSENT_QUESTION))
-        await with_retry(lambda: query.edit_message_reply_markup(consent_keyboard(prediction_id, answer)))
+        await with_retry(lambda: query.edit_message_reply_markup(consent_keyboard(button.prediction_id, button.label)))
         return
-    if action == "share":
-        right = parts[3] == "right"
-        stored = await service.feedback(prediction_id, user_id, is_correct=right,
-                                        corrected_label=None if right else CLASS_NAMES[int(parts[3])],
-                                        share_crop=parts[4] == "1")
-    else:
-        await query.answer()
-        return
-    if not stored:
+    outcome = await service.feedback(button.prediction_id, user_id, is_correct=button.label is None,
+                                     corrected_label=button.label, share_crop=bool(button.share))
+    log.info("event=feedback update_id=%s outcome=%s", update.update_id, outcome.value)
+    if outcome is FeedbackOutcome.NOT_YOURS:
         await with_retry(lambda: query.answer(NOT_YOURS, show_alert=True))
-        return
-    log.info("event=feedback update_id=%s action=%s", update.update_id, action)
-    await with_retry(lambda: query.answer("Thank you!"))
-    await with_retry(lambda: query.edit_message_text((message.text_html or "") + THANKS, parse_mode=ParseMode.HTML))
+    elif outcome is FeedbackOutcome.ALREADY_ANSWERED:
+        await with_retry(lambda: query.answer(ALREADY_ANSWERED))
+    elif outcome is FeedbackOutcome.CONSENT_WITHDRAWN:
+        await with_retry(lambda: query.answer(CONSENT_WITHDRAWN, show_alert=True))
+    else:
+        await with_retry(lambda: query.answer("Thank you!"))
+        await with_retry(lambda: query.edit_message_text((message.text_html or "") + THANKS,
+                                                         parse_mode=ParseMode.HTML))
 
 
 def register(application: Application) -> None:

@@ -12,6 +12,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 from bot import replies
+from bot.callbacks import FeedbackButton
 from bot.handlers.common import metrics_of, service_of, with_retry
 from model.images import ImageError
 
@@ -27,8 +28,8 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".ti
 
 def feedback_keyboard(prediction_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
-        InlineKeyboardButton("👍 Right", callback_data=f"fb|{prediction_id}|ok"),
-        InlineKeyboardButton("👎 Wrong", callback_data=f"fb|{prediction_id}|no"),
+        InlineKeyboardButton("👍 Right", callback_data=FeedbackButton(prediction_id, "ok").encode()),
+        InlineKeyboardButton("👎 Wrong", callback_data=FeedbackButton(prediction_id, "no").encode()),
     ]])
 
 
