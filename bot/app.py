@@ -8,6 +8,7 @@ secret token before anything reaches the queue).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import signal
@@ -18,7 +19,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 from tornado.httpserver import HTTPServer
 from tornado.web import Application as WebApplication
-from tornado.web import RequestHandler
+from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from bot import handlers, jobs
 from bot.config import Settings, active_model_dir
@@ -42,6 +43,8 @@ ADMIN_COMMANDS = PUBLIC_COMMANDS + [
     BotCommand("reload", "Switch to the registry's champion model"),
 ]
 CONCURRENT_UPDATES = 64
+MAX_WEBHOOK_BODY = 1024 * 1024
+"""Telegram's updates are a few kilobytes; a larger body is refused before it is read."""
 
 
 def build_service(settings: Settings) -> MaskService:
@@ -121,25 +124,47 @@ class MetricsHandler(BotRequestHandler):
         self.write(metrics.render())
 
 
+@stream_request_body
 class WebhookHandler(BotRequestHandler):
-    def initialize(self, bot_application: Application, secret: str | None) -> None:
+    """Telegram's POSTs. The secret is checked from the headers, before any of the body is read,
+    and the body is capped: a stranger's request costs a header check, not 100 MB of reading."""
+
+    def initialize(self, bot_application: Application, secret: str) -> None:
         super().initialize(bot_application)
-        self.secret = secret
+        self.secret = secret.encode()
+        self.body = bytearray()
+
+    def prepare(self) -> None:
+        given = self.request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode()
+        if self.request.method != "POST" or not hmac.compare_digest(given, self.secret):
+            log.warning("event=webhook_rejected reason=%s", "method" if self.request.method != "POST" else "secret")
+            raise HTTPError(403)
+        self.request.connection.set_max_body_size(MAX_WEBHOOK_BODY)
+
+    def data_received(self, chunk: bytes) -> None:
+        self.body.extend(chunk)
 
     async def post(self) -> None:
-        if self.secret and self.request.headers.get("X-Telegram-Bot-Api-Secret-Token") != self.secret:
-            log.warning("event=webhook_rejected reason=secret")
-            self.set_status(403)
-            return
-        try:
-            update = Update.de_json(json.loads(self.request.body), self.bot_application.bot)
-        except (ValueError, TypeError, KeyError) as error:
-            log.warning("event=malformed_update error=%s", type(error).__name__)
+        update = parse_update(bytes(self.body), self.bot_application.bot)
+        if update is None:
             self.bot_application.bot_data["metrics"].errors.labels(kind="malformed_update").inc()
             self.set_status(400)
             return
         await self.bot_application.update_queue.put(update)
         self.set_status(200)
+
+
+def parse_update(body: bytes, bot) -> Update | None:
+    """An update from a webhook body, or None (logged by error type only) for anything that is
+    not a JSON object Telegram could have sent: `[1, 2]`, `{"message": 5}`, no update_id."""
+    try:
+        raw = json.loads(body)
+        if not isinstance(raw, dict) or not isinstance(raw.get("update_id"), int):
+            raise ValueError("not an update object")
+        return Update.de_json(raw, bot)
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        log.warning("event=malformed_update error=%s", type(error).__name__)
+        return None
 
 
 def http_routes(application: Application, settings: Settings) -> list:

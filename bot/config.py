@@ -12,6 +12,8 @@ from pathlib import Path
 from storage.database import DEFAULT_DATABASE_URL
 
 TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+MIN_SECRET_LENGTH = 32
+"""For WEBHOOK_SECRET and MASKBOT_SECRET: guessing one is then out of reach."""
 
 
 class ConfigError(ValueError):
@@ -92,6 +94,11 @@ def load_settings(env: Mapping[str, str] | None = None, require_token: bool = Tr
     webhook_secret = env.get("WEBHOOK_SECRET", "").strip() or None
     if webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", webhook_secret):
         raise ConfigError("WEBHOOK_SECRET may hold only letters, digits, _ and - (1 to 256 characters)")
+    # Without the secret, anyone who finds the webhook's address can post forged updates: admin
+    # commands, other people's /forget, other people's feedback.
+    if webhook_url and (webhook_secret is None or len(webhook_secret) < MIN_SECRET_LENGTH):
+        raise ConfigError(f"WEBHOOK_SECRET must be set in webhook mode, at least {MIN_SECRET_LENGTH} characters "
+                          "(letters, digits, _ and -): python -c 'import secrets; print(secrets.token_urlsafe(32))'")
     port = _int(env, "PORT", None, minimum=1)
     if webhook_url and port is None:
         raise ConfigError("PORT must be set in webhook mode (the port the reverse proxy forwards to)")

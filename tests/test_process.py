@@ -33,7 +33,10 @@ def maskbot_env(tmp_path, **extra) -> dict:
     ({"BOT_TOKEN": TOKEN, "SUMMARY_TIME": "7pm"}, "SUMMARY_TIME"),
     ({"BOT_TOKEN": TOKEN, "RETENTION_DAYS": "-3"}, "RETENTION_DAYS"),
     ({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "http://insecure.example/hook", "PORT": "8080"}, "WEBHOOK_URL"),
-    ({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://bot.example/hook"}, "PORT"),
+    ({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://bot.example/hook", "PORT": "8080"}, "WEBHOOK_SECRET must be set"),
+    ({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://bot.example/hook", "PORT": "8080", "WEBHOOK_SECRET": "short"},
+     "at least 32 characters"),
+    ({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://bot.example/hook", "WEBHOOK_SECRET": "s" * 32}, "PORT"),
 ])
 def test_bad_configuration_stops_with_one_line_naming_it(tmp_path, variables, message):
     result = subprocess.run([*MASKBOT, "run"], env=maskbot_env(tmp_path, **variables), capture_output=True,
