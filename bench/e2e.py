@@ -79,7 +79,7 @@ def main() -> int:
     port = 18000 + os.getpid() % 1000
     env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": fake.base_url,
            "TELEGRAM_FILE_BASE_URL": fake.base_file_url, "DATA_DIR": str(data_dir), "PORT": str(port),
-           "MASKBOT_SECRET": "bench", "LOG_LEVEL": "WARNING", "TF_CPP_MIN_LOG_LEVEL": "3"}
+           "MASKBOT_SECRET": "bench-secret-of-at-least-32-characters", "LOG_LEVEL": "WARNING", "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop("DATABASE_URL", None)
     started = time.perf_counter()
     fake.send_photo(1, photos[0])  # waiting for the bot before it even started: the cold start

@@ -48,7 +48,7 @@ def main() -> int:
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="maskbot-feedback-"))
-    env = {**os.environ, "DATA_DIR": str(data_dir), "MASKBOT_SECRET": "feedback-run", "LOG_LEVEL": "WARNING",
+    env = {**os.environ, "DATA_DIR": str(data_dir), "MASKBOT_SECRET": "feedback-run-secret-of-32-characters", "LOG_LEVEL": "WARNING",
            "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop("DATABASE_URL", None)
     env.pop("MODEL_DIR", None)

@@ -14,6 +14,7 @@ import logging
 import signal
 from urllib.parse import urlparse
 
+import httpx
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder
@@ -78,6 +79,9 @@ def build_application(settings: Settings, service: MaskService) -> Application:
     application.bot_data["settings"] = settings
     application.bot_data["service"] = service
     application.bot_data["metrics"] = metrics
+    # Files are streamed with a client of our own so a download can be cut off at the size limit;
+    # python-telegram-bot's own download reads a whole file into memory first.
+    application.bot_data["downloads"] = httpx.AsyncClient(timeout=httpx.Timeout(30.0), follow_redirects=False)
     handlers.register(application, settings.admin_ids)
     return application
 
@@ -97,6 +101,7 @@ async def on_startup(application: Application) -> None:
 async def on_shutdown(application: Application) -> None:
     """Owns the resources: the inference threads and the database connections."""
     service: MaskService = application.bot_data["service"]
+    await application.bot_data["downloads"].aclose()
     service.close()
     service.repository.database.dispose()
     log.info("event=shutdown_complete")
@@ -215,16 +220,40 @@ async def serve(settings: Settings, service: MaskService, stop: asyncio.Event | 
         await application.post_shutdown(application)
 
 
-def configure_logging(level: str) -> None:
+QUIET_BELOW_INFO = ("telegram", "httpcore", "tornado.general")
+"""At DEBUG these log whole requests and updates: user ids, names, file ids, and the Bot API URL
+that holds the token. They never go below INFO, whatever LOG_LEVEL says."""
+
+
+class RedactToken(logging.Filter):
+    """Replaces the bot token wherever it would reach the log, at every level."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.token:
+            message = record.getMessage()
+            if self.token in message:
+                record.msg, record.args = message.replace(self.token, "<token>"), ()
+        return True
+
+
+def configure_logging(level: str, token: str = "") -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # httpx logs every request URL, and those URLs hold the bot token.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactToken(token))
+    for name in QUIET_BELOW_INFO:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # httpx logs every request URL at INFO, and those URLs hold the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def run(settings: Settings) -> int:
     """Run until SIGTERM: 0 on a clean stop, 2 for a refused token, 1 when the API is unreachable."""
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.bot_token)
     service = build_service(settings)
     try:
         asyncio.run(serve(settings, service))

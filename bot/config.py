@@ -102,6 +102,10 @@ def load_settings(env: Mapping[str, str] | None = None, require_token: bool = Tr
     port = _int(env, "PORT", None, minimum=1)
     if webhook_url and port is None:
         raise ConfigError("PORT must be set in webhook mode (the port the reverse proxy forwards to)")
+    secret = env.get("MASKBOT_SECRET") or None
+    if secret is not None and len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"MASKBOT_SECRET must be at least {MIN_SECRET_LENGTH} characters, or unset to have one "
+                          "made in DATA_DIR: python -c 'import secrets; print(secrets.token_hex(32))'")
     data_dir = Path(env.get("DATA_DIR", "").strip() or "data")
     model_dir = Path(env.get("MODEL_DIR", "").strip() or data_dir / "models")
     database_url = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
@@ -113,7 +117,7 @@ def load_settings(env: Mapping[str, str] | None = None, require_token: bool = Tr
         file_base_url=env.get("TELEGRAM_FILE_BASE_URL", "").strip() or Settings.file_base_url,
         database_url=database_url,
         admin_ids=admin_ids,
-        secret=env.get("MASKBOT_SECRET") or None,
+        secret=secret,
         model_dir=model_dir,
         data_dir=data_dir,
         summary_time=time(int(match.group(1)), int(match.group(2))),

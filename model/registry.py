@@ -109,9 +109,15 @@ class Registry:
         return f"v{int(VERSION_PATTERN.match(names[-1]).group(1)) + 1}" if names else "v1"
 
     def champion(self) -> str:
+        """The champion's version name; only a `vN` folder of this registry is accepted, so an
+        edited or corrupted pointer cannot make the bot load a model from elsewhere."""
         if not self._champion_file.exists():
             raise RegistryError(f"{self.root} has no champion; run `maskbot models promote VERSION`")
-        return self._champion_file.read_text().strip()
+        name = self._champion_file.read_text().strip()
+        if name not in self.version_names():
+            raise RegistryError(f"{self._champion_file} names {name[:40]!r}, which is no version in {self.root}; "
+                                "see `maskbot models list`, then `maskbot models promote VERSION`")
+        return name
 
     def champion_dir(self) -> Path:
         return self.root / self.champion()

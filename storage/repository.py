@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -49,6 +51,9 @@ class PredictionRecord:
             raise ValueError(f"unknown chat type {self.chat_type!r} or input kind {self.input_kind!r}")
         if len(self.probabilities) != len(CLASS_NAMES):
             raise ValueError("one probability per class is needed")
+
+
+CROP_NAME = re.compile(r"[0-9]{1,18}\.png")
 
 
 class FeedbackOutcome(Enum):
@@ -200,10 +205,7 @@ class Repository:
             feedback = Feedback(prediction_id=prediction_id, user_hash=user_hash, is_correct=is_correct,
                                 corrected_label=None if is_correct else corrected_label, created_at=utc_now())
             if crop_png is not None:
-                self.crops_dir.mkdir(parents=True, exist_ok=True)
-                path = self.crops_dir / f"{prediction_id}.png"
-                path.write_bytes(crop_png)
-                feedback.crop_path = path.name
+                feedback.crop_path = self._write_crop(prediction_id, crop_png)
             session.add(feedback)
         return FeedbackOutcome.STORED
 
@@ -227,7 +229,7 @@ class Repository:
         with self.database.session() as session:
             rows = session.execute(query).all()
         return [FeedbackItem(f.id, p.id, p.label, f.corrected_label, f.is_correct, p.confidence, p.model_version,
-                             f.created_at, f.review_status, self.crops_dir / f.crop_path if f.crop_path else None)
+                             f.created_at, f.review_status, self.crop_file(f.crop_path) if f.crop_path else None)
                 for f, p in rows]
 
     def review(self, feedback_ids: Sequence[int], status: str) -> int:
@@ -265,10 +267,30 @@ class Repository:
         removed = self._remove_crops(crops)
         return Forgotten(predictions=predictions, feedback=feedback, crops=removed)
 
+    def _write_crop(self, prediction_id: int, png: bytes) -> str:
+        """The crop written private (0600) into the crops folder; returns its file name."""
+        self.crops_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        name = f"{prediction_id}.png"
+        descriptor = os.open(self.crops_dir / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(png)
+        return name
+
+    def crop_file(self, name: str) -> Path:
+        """A stored crop's path. Only names this repository writes are accepted, so a tampered
+        row cannot point a deletion or an export outside the crops folder."""
+        if not CROP_NAME.fullmatch(name):
+            raise ValueError(f"not a crop file name: {name!r}")
+        return self.crops_dir / name
+
     def _remove_crops(self, names: Sequence[str]) -> int:
         removed = 0
         for name in names:
-            path = self.crops_dir / name
+            try:
+                path = self.crop_file(name)
+            except ValueError:
+                log.warning("event=bad_crop_name skipped")
+                continue
             try:
                 path.unlink()
                 removed += 1

@@ -244,6 +244,35 @@ def test_malformed_buttons_get_a_quiet_answer(bot, fake, data):
     assert 'kind="handler"' not in bot.metrics_text()
 
 
+def test_files_too_big_for_telegram_or_bigger_than_declared_are_refused(bot, fake, monkeypatch):
+    from bot.handlers import photos
+
+    fake.failures["getFile"] = [(400, {"ok": False, "error_code": 400, "description": "Bad Request: file is too big"})]
+    fake.send_photo(55, encode(face_like(640, 480)))
+    assert "larger than the 20 MB" in fake.replies_to(55)[0].params["text"]
+    monkeypatch.setattr(photos, "MAX_DOWNLOAD_BYTES", 50_000)
+    noisy = Image.fromarray(np.random.default_rng(0).integers(0, 255, (600, 800, 3), dtype=np.uint8))
+    fake.send_photo(56, encode(noisy, quality=95), size=1_000)  # declares 1 KB, serves far more
+    assert "larger than the 0 MB" in fake.replies_to(56)[0].params["text"]
+    assert count_rows(bot, Prediction) == 0
+
+
+def test_channel_posts_and_edits_are_left_alone(bot, fake):
+    file_id, size = fake.add_file(encode(face_like(640, 480)))
+    photo = [{"file_id": file_id, "file_unique_id": "u", "width": 640, "height": 480, "file_size": size}]
+    channel = {"id": -100123, "type": "channel", "title": "News"}
+    fake.push({"channel_post": {"message_id": 1, "date": int(time.time()), "chat": channel, "photo": photo}})
+    fake.push({"channel_post": {"message_id": 2, "date": int(time.time()), "chat": channel, "text": "/forget"}})
+    fake.push({"edited_message": {"message_id": 3, "date": int(time.time()), "edit_date": int(time.time()),
+                                  "chat": fake.chat(54), "from": fake.user(54), "photo": photo}})
+    fake.send_text(54, "/start")  # processed after the three: the bot is still answering
+    assert "photo" in fake.replies_to(54)[0].params["text"]
+    time.sleep(0.3)
+    assert len(fake.calls("sendMessage")) == 1 and not fake.calls("getFile")
+    assert count_rows(bot, Prediction) == 0
+    assert "handler_error" not in bot.metrics_text() and 'kind="AttributeError"' not in bot.metrics_text()
+
+
 def test_an_answer_cannot_be_relabelled_but_consent_can_be_withdrawn(bot, fake):
     fake.send_photo(53, encode(face_like(640, 480)))
     reply = fake.replies_to(53)[0]

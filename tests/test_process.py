@@ -21,7 +21,7 @@ MASKBOT = [sys.executable, "-m", "bot.cli"]
 def maskbot_env(tmp_path, **extra) -> dict:
     env = {key: value for key, value in os.environ.items() if key not in ("BOT_TOKEN", "DATABASE_URL")}
     env.update({"DATA_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'maskbot.db'}",
-                "MASKBOT_SECRET": "process-test-secret", "TF_CPP_MIN_LOG_LEVEL": "3"})
+                "MASKBOT_SECRET": "process-test-secret-of-32-characters", "TF_CPP_MIN_LOG_LEVEL": "3"})
     env.update(extra)
     return env
 
@@ -37,6 +37,7 @@ def maskbot_env(tmp_path, **extra) -> dict:
     ({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://bot.example/hook", "PORT": "8080", "WEBHOOK_SECRET": "short"},
      "at least 32 characters"),
     ({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://bot.example/hook", "WEBHOOK_SECRET": "s" * 32}, "PORT"),
+    ({"BOT_TOKEN": TOKEN, "MASKBOT_SECRET": "guessable"}, "MASKBOT_SECRET must be at least 32 characters"),
 ])
 def test_bad_configuration_stops_with_one_line_naming_it(tmp_path, variables, message):
     result = subprocess.run([*MASKBOT, "run"], env=maskbot_env(tmp_path, **variables), capture_output=True,
@@ -76,6 +77,32 @@ def test_sigterm_finishes_the_reply_in_flight_and_exits_zero(tmp_path, shipped_m
         log = process.stdout.read()
         assert "event=verdict" in log and "event=shutdown_complete" in log
         assert TOKEN not in log and "user_id" not in log
+    finally:
+        if process.poll() is None:
+            process.kill()
+        fake.stop()
+
+
+def test_debug_logs_carry_no_token_ids_names_or_file_ids(tmp_path, shipped_model_dir):
+    fake = FakeTelegram().start()
+    port = free_port()
+    env = maskbot_env(tmp_path, BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake.base_url, LOG_LEVEL="DEBUG",
+                      TELEGRAM_FILE_BASE_URL=fake.base_file_url, MODEL_DIR=str(shipped_model_dir), PORT=str(port))
+    process = subprocess.Popen([*MASKBOT, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    user = 987654321
+    try:
+        fake.wait_for(lambda: fake.calls("setMyCommands"), timeout=60, what="the bot to start")
+        fake.send_photo(user, encode(face_like(640, 480)))
+        fake.send_text(user, "hello there")
+        fake.replies_to(user, 2)
+        file_id = fake.calls("getFile")[0].params["file_id"]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+        log = process.stdout.read()
+        assert "DEBUG" in log and "event=verdict" in log  # it did log at DEBUG
+        for private in (TOKEN, TOKEN.split(":")[1], str(user), f"User{user}", file_id, "hello there"):
+            assert private not in log, private
     finally:
         if process.poll() is None:
             process.kill()

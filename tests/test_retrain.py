@@ -205,3 +205,14 @@ def test_a_registry_of_an_earlier_release_gets_the_new_shipped_model_as_a_candid
     assert registry.champion() == "v3" and registry.rollback() == "v2"
     registry.seed([v1, v2])
     assert registry.version_names() == ["v1", "v2", "v3"]
+
+
+def test_the_champion_pointer_may_only_name_a_version_of_the_registry(tmp_path):
+    registry = Registry(tmp_path / "models")
+    registry.seed(shipped_folders(tmp_path))
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    for pointer in ("../elsewhere", str(outside), "v9", "champion"):
+        (registry.root / "champion").write_text(pointer + "\n")
+        with pytest.raises(RegistryError, match="no version"):
+            registry.champion_dir()

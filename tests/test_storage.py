@@ -241,3 +241,21 @@ def test_the_trailing_window_becomes_the_reference_once_it_is_large_enough(repos
     assert summary.reference == "trailing" and summary.drift_level == "none"
     first = summaries.summarise(database, date(2026, 11, 1), model_mix)[0]
     assert first.reference == "model" and first.drift_level == "none"  # 40 photos: too few to alarm
+
+
+def test_database_and_crops_are_private_and_crop_names_stay_in_their_folder(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'data' / 'bot.db'}")
+    repository = Repository(database, tmp_path / "data" / "crops")
+    prediction_id = repository.record_prediction(record("alice"))
+    repository.record_feedback(prediction_id, "alice", False, "without_mask", crop_png=b"png")
+    assert stat.S_IMODE((tmp_path / "data" / "bot.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE((repository.crops_dir / f"{prediction_id}.png").stat().st_mode) == 0o600
+    victim = tmp_path / "data" / "keep.txt"
+    victim.write_text("not a crop")
+    with database.session() as session:  # a tampered row
+        session.scalars(select(Feedback)).one().crop_path = "../keep.txt"
+    with pytest.raises(ValueError, match="not a crop file name"):
+        repository.feedback_items()
+    assert repository.forget_user("alice").crops == 0
+    assert victim.read_text() == "not a crop"
+    database.dispose()

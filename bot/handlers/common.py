@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import httpx
 from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import ContextTypes
 
@@ -25,6 +26,11 @@ def service_of(context: ContextTypes.DEFAULT_TYPE) -> MaskService:
 
 def metrics_of(context: ContextTypes.DEFAULT_TYPE) -> BotMetrics:
     return context.application.bot_data["metrics"]
+
+
+def downloads_of(context: ContextTypes.DEFAULT_TYPE) -> httpx.AsyncClient:
+    """The HTTP client for file downloads, owned by the application (see bot.app)."""
+    return context.application.bot_data["downloads"]
 
 
 def settings_of(context: ContextTypes.DEFAULT_TYPE):

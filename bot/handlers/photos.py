@@ -9,11 +9,12 @@ import time
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 from bot import replies
 from bot.callbacks import FeedbackButton
-from bot.handlers.common import metrics_of, service_of, with_retry
+from bot.handlers.common import downloads_of, metrics_of, service_of, with_retry
 from model.images import ImageError
 
 log = logging.getLogger("bot.photos")
@@ -61,10 +62,12 @@ async def check_and_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, fi
         await with_retry(lambda: message.reply_text(text))
         return
     async with typing_when_slow(context, message.chat_id):
-        telegram_file = await with_retry(lambda: context.bot.get_file(file_id))
-        data = bytes(await telegram_file.download_as_bytearray())
         try:
+            data = await download(context, file_id)
             result = await service.check_photo(data, update.effective_user.id, message.chat.type, input_kind)
+        except FileTooLarge as error:
+            log.info("event=too_large update_id=%s kind=%s when=%s", update.update_id, input_kind, error.when)
+            bad_image = ImageError(replies.TOO_LARGE_UNKNOWN.format(limit=MAX_DOWNLOAD_BYTES // 1024 // 1024))
         except ImageError as error:
             log.info("event=bad_image update_id=%s kind=%s reason=%s", update.update_id, input_kind,
                      type(error).__name__)
@@ -88,6 +91,33 @@ async def check_and_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, fi
     log.info("event=verdict update_id=%s kind=%s latency_ms=%.0f verdict=%s unsure=%s model=%s",
              update.update_id, input_kind, elapsed * 1000, result.prediction.label,
              result.prediction.unsure, result.prediction.model_version)
+
+
+class FileTooLarge(Exception):
+    def __init__(self, when: str) -> None:
+        super().__init__(when)
+        self.when = when
+        """Where it was caught: "getFile" (Telegram refused), "declared" or "download"."""
+
+
+async def download(context: ContextTypes.DEFAULT_TYPE, file_id: str) -> bytes:
+    """The file's bytes, streamed and cut off past MAX_DOWNLOAD_BYTES whatever size was declared."""
+    try:
+        telegram_file = await with_retry(lambda: context.bot.get_file(file_id))
+    except BadRequest as error:
+        if "too big" in error.message.lower():
+            raise FileTooLarge("getFile") from error
+        raise
+    if telegram_file.file_size is not None and telegram_file.file_size > MAX_DOWNLOAD_BYTES:
+        raise FileTooLarge("declared")
+    data = bytearray()
+    async with downloads_of(context).stream("GET", telegram_file.file_path) as response:
+        response.raise_for_status()
+        async for chunk in response.aiter_bytes():
+            data.extend(chunk)
+            if len(data) > MAX_DOWNLOAD_BYTES:
+                raise FileTooLarge("download")
+    return bytes(data)
 
 
 @contextlib.asynccontextmanager
