@@ -52,10 +52,9 @@ def measure_light_and_focus(rgb: np.ndarray) -> tuple[float, float, float]:
     return float(normalised.mean()), float(normalised.std()), sharpness
 
 
-def analyse(rgb: np.ndarray, face: FaceBox | None, original_size: tuple[int, int] | None = None,
-            verdict_is_sure: bool = False) -> Framing:
+def analyse(rgb: np.ndarray, face: FaceBox | None, original_size: tuple[int, int] | None = None) -> Framing:
     """Framing facts of `rgb` (perhaps decoded at reduced scale from a photo of `original_size`)
-    and the tips for them, given how sure the classifier was."""
+    and the tips for them."""
     height, width = rgb.shape[:2]
     brightness, contrast, sharpness = measure_light_and_focus(rgb)
     face_fraction = centre_offset = None
@@ -67,20 +66,14 @@ def analyse(rgb: np.ndarray, face: FaceBox | None, original_size: tuple[int, int
     photo_width, photo_height = original_size or (width, height)
     framing = Framing(photo_width, photo_height, face is not None, face_fraction, centre_offset,
                       brightness, contrast, sharpness, ())
-    return replace(framing, tips=tips_for(framing, verdict_is_sure))
+    return replace(framing, tips=tips_for(framing))
 
 
-def tips_for(framing: Framing, verdict_is_sure: bool = False) -> tuple[str, ...]:
-    """At most three tips, the ones that change the verdict most first.
-
-    A face the detector missed is worth a tip only when the verdict is unsure: most masked faces
-    are missed, and "I could not find your face" under a confident verdict only confuses."""
+def tips_for(framing: Framing) -> tuple[str, ...]:
+    """At most three tips, the ones that change the verdict most first. A photo without a face
+    gets no verdict at all (`model.predictor.NoFaceFound` says so), so no tip is about that."""
     tips = []
-    if not framing.face_found:
-        if not verdict_is_sure:
-            tips.append("I could not find your face clearly: "
-                        "look straight at the camera with your whole face in the frame.")
-    elif framing.face_fraction is not None and framing.face_fraction < SMALL_FACE_FRACTION:
+    if framing.face_fraction is not None and framing.face_fraction < SMALL_FACE_FRACTION:
         tips.append(f"Move closer: your face fills only {framing.face_fraction:.0%} of the photo.")
     if framing.brightness < DARK:
         tips.append("It is too dark: face a window or a lamp.")

@@ -136,13 +136,11 @@ class Predictor:
         for image, (pixels, face) in zip(decoded, prepared):
             size = (image.width, image.height)
             if pixels is None:
-                # Tips for a photo without a face: the message itself already says the face is missing.
-                results.append(NoFaceFound(analyse(image.pixels, None, size, verdict_is_sure=True)))
+                results.append(NoFaceFound(analyse(image.pixels, None, size)))
                 continue
             row = next(rows)
             sure = bool(row.max() >= self.threshold)
-            # Analysed after classifying: which tips help depends on how sure the verdict is.
-            framing = analyse(image.pixels, face, size, verdict_is_sure=sure)
+            framing = analyse(image.pixels, face, size)
             # The face in the photo's own pixels: big JPEGs are decoded at reduced scale.
             in_photo = face if face is None else face.scaled(image.width / image.pixels.shape[1])
             results.append(self._prediction(row, sure, pixels, framing, latency, in_photo))
