@@ -19,6 +19,16 @@ MAX_PIXELS = 40_000_000
 """Refuse anything larger: a 40 MP photo is already far beyond any phone camera's JPEG."""
 MIN_SIDE = 32
 """Below this a face cannot be told apart from a thumbnail of one."""
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+"""What phones, messengers and screenshots produce (the JPEG decoder also opens MPO, the JPEG of
+many phones); Pillow's other decoders (PSD, EPS, ICNS, ...) are never tried on a user's file."""
+MAX_DECODE_BYTES = 128 * 1024 * 1024
+"""The most memory one picture may take decoded, before it is shrunk: a 40 MP 8-bit RGB photo
+(120 MB) fits; a 40 MP 16-bit or 32-bit one does not, nor a 40 MP RGBA one (160 MB). JPEGs are
+decoded at reduced scale, so only their reduced size counts."""
+BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "I;16": 2, "I;16L": 2, "I;16B": 2,
+                   "I;16N": 2, "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3}
+"""Decoded size by mode; the rest (RGBA, CMYK, I, F, ...) take 4 bytes a pixel."""
 
 
 class ImageError(ValueError):
@@ -60,7 +70,7 @@ def decode_image(data: bytes | Path | str, max_pixels: int = MAX_PIXELS, min_sid
         with warnings.catch_warnings():
             # Pillow warns before it raises; the explicit pixel check below is the real guard.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(source) as image:
+            with Image.open(source, formats=ACCEPTED_FORMATS) as image:
                 width, height = image.size
                 if width * height > max_pixels:
                     raise ImageTooLarge(
@@ -76,11 +86,18 @@ def decode_image(data: bytes | Path | str, max_pixels: int = MAX_PIXELS, min_sid
                 image.seek(0)
                 image_format = image.format or "unknown"
                 original_mode = image.mode
-                if max_side is not None and image_format == "JPEG":
+                if max_side is not None and image_format in ("JPEG", "MPO"):
                     image.draft(None, (max_side, max_side))
-                scale = width / image.size[0]
+                if image.size[0] * image.size[1] * BYTES_PER_PIXEL.get(image.mode, 4) > MAX_DECODE_BYTES:
+                    raise ImageTooLarge(
+                        f"This image is {width}x{height} pixels at {image.mode} depth, too large to check. "
+                        "Please send a normal photo."
+                    )
                 image.load()
-                upright = ImageOps.exif_transpose(image)
+                # Shrunk before any mode conversion, so conversions copy a small picture.
+                shrunk = shrink(image, max_side) if max_side is not None else image
+                scale = width / shrunk.size[0]
+                upright = ImageOps.exif_transpose(shrunk)
                 rgb = to_rgb(upright)
     except ImageError:
         raise
@@ -94,18 +111,38 @@ def decode_image(data: bytes | Path | str, max_pixels: int = MAX_PIXELS, min_sid
                         round(rgb.width * scale), round(rgb.height * scale))
 
 
+def shrink(image: Image.Image, max_side: int) -> Image.Image:
+    """A picture at least `max_side` on its short side, reduced by a whole factor (box filter,
+    no new memory beyond the result) when it is at least twice that."""
+    factor = min(image.size) // max_side
+    if factor < 2:
+        return image
+    if image.mode in ("P", "1"):  # no reduce() for these; as 8-bit they are small anyway
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif image.mode.startswith("I;16"):
+        image = image.convert("I")
+    return image.reduce(factor)
+
+
 def to_rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow mode to 8-bit RGB; transparent areas become white, as a viewer shows them."""
+    """Any Pillow mode to 8-bit RGB; transparent areas become white, as a viewer shows them.
+    Deep images are scaled in their own integer or float32 type, never through float64."""
     if image.mode == "RGB":
         return image
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        array = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if array.max() > 255 else 255.0
-        return Image.fromarray(np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)).convert("RGB")
+    if image.mode.startswith("I;16"):
+        array = np.asarray(image).astype(np.uint16, copy=False)
+        return Image.fromarray((array >> 8 if array.max() > 255 else array).astype(np.uint8)).convert("RGB")
+    if image.mode == "I":
+        array = np.asarray(image)
+        peak = int(array.max())
+        if peak > 255:
+            # 16-bit data arrives as "I" too: scale by the smallest power of two that holds it.
+            array = array >> (peak.bit_length() - 8)
+        return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8)).convert("RGB")
     if image.mode == "F":
-        array = np.asarray(image, dtype=np.float64)
-        span = max(float(array.max() - array.min()), 1e-9)
-        return Image.fromarray(((array - array.min()) / span * 255.0).astype(np.uint8)).convert("RGB")
+        array = np.asarray(image, dtype=np.float32)
+        low, span = float(array.min()), max(float(array.max() - array.min()), 1e-9)
+        return Image.fromarray(((array - low) * np.float32(255.0 / span)).astype(np.uint8)).convert("RGB")
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):

@@ -98,3 +98,42 @@ def test_a_large_jpeg_decodes_at_reduced_scale_but_reports_its_own_size():
     assert (decoded.width, decoded.height) == (3000, 4000)
     assert decoded.pixels.shape == (1000, 750, 3)  # 1/4 scale: the smallest that keeps 512 px
     assert decode_image(encode(face_like(400, 300)), max_side=512).pixels.shape == (300, 400, 3)
+
+
+def hostile_files():
+    """Small files that decode into huge arrays (each reproduced from the hardening issue)."""
+    side = 6300
+    deep = Image.fromarray(np.full((side, side), 40000, dtype=np.uint16))  # 16-bit grey
+    yield "16-bit png", encode(deep, "PNG", optimize=True)
+    yield "int32 tiff", encode(Image.fromarray(np.full((side, side), 70000, dtype=np.int32), "I"), "TIFF",
+                               compression="tiff_adobe_deflate")
+    yield "lossless rgba webp", encode(Image.new("RGBA", (side, side), (200, 10, 10, 128)), "WEBP", lossless=True)
+    yield "8-bit png", encode(Image.new("RGB", (side, side), (30, 30, 30)), "PNG", optimize=True)
+
+
+@pytest.mark.parametrize("name", ["16-bit png", "int32 tiff", "lossless rgba webp", "8-bit png"])
+def test_small_files_that_decode_huge_cost_little_memory_and_time(tmp_path, name):
+    import subprocess
+    import sys
+
+    data = dict(hostile_files())[name]
+    assert len(data) < 20 * 1024 * 1024
+    path = tmp_path / "file"
+    path.write_bytes(data)
+    script = ("import resource, sys, time\n"
+              "from model.images import ImageError, decode_image\n"
+              "from model.predictor import DECODE_SIDE\n"
+              "data = open(sys.argv[1], 'rb').read()\n"
+              "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+              "started = time.perf_counter()\n"
+              "try:\n"
+              "    outcome = 'decoded'; decode_image(data, max_side=DECODE_SIDE)\n"
+              "except ImageError as error:\n"
+              "    outcome = type(error).__name__\n"
+              "print(outcome, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024,"
+              " time.perf_counter() - started)\n")
+    result = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=120)
+    outcome, megabytes, seconds = result.stdout.split()
+    assert outcome in ("decoded", "ImageTooLarge"), result.stderr
+    assert int(megabytes) <= 150, f"{name}: {outcome} took {megabytes} MB"
+    assert float(seconds) <= 2.0, f"{name}: {outcome} took {seconds} s"
