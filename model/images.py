@@ -23,12 +23,11 @@ ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 """What phones, messengers and screenshots produce (the JPEG decoder also opens MPO, the JPEG of
 many phones); Pillow's other decoders (PSD, EPS, ICNS, ...) are never tried on a user's file."""
 MAX_DECODE_BYTES = 128 * 1024 * 1024
-"""The most memory one picture may take decoded, before it is shrunk: a 40 MP 8-bit RGB photo
-(120 MB) fits; a 40 MP 16-bit or 32-bit one does not, nor a 40 MP RGBA one (160 MB). JPEGs are
-decoded at reduced scale, so only their reduced size counts."""
-BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "I;16": 2, "I;16L": 2, "I;16B": 2,
-                   "I;16N": 2, "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3}
-"""Decoded size by mode; the rest (RGBA, CMYK, I, F, ...) take 4 bytes a pixel."""
+"""The most memory one picture may take decoded, before it is shrunk: 32 MP of 8-bit colour (Pillow
+keeps RGB in 4 bytes a pixel), 64 MP of 16-bit grey. JPEGs are decoded at reduced scale, so only
+their reduced size counts."""
+BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+"""Decoded size by mode as Pillow stores it; every other mode (RGB, RGBA, CMYK, I, F, ...) takes 4."""
 
 
 class ImageError(ValueError):

@@ -112,10 +112,12 @@ BAD_INPUTS = {
                                                         "height": 1, "duration": 1}), "GIF"),
     "location": (lambda f: f.message(21, location={"latitude": 1.0, "longitude": 2.0}), "only check photos"),
     "unknown command": (lambda f: f.send_text(22, "/frobnicate"), "don't know that command"),
-    # No mask verdict on the middle of a picture without a face: a black 40 MP PNG, a wall, a sky.
-    "black picture": (lambda f: f.send_document(23, encode(Image.new("RGB", (6300, 6300)), "PNG"), "black.png",
+    # No mask verdict on the middle of a picture without a face: a black 16 MP PNG, a wall, a sky.
+    "black picture": (lambda f: f.send_document(23, encode(Image.new("RGB", (4000, 4000)), "PNG"), "black.png",
                                                 "image/png"), "can't find a face"),
     "picture without a face": (lambda f: f.send_photo(24, encode(textured(1280, 960))), "can't find a face"),
+    "black 40 MP picture": (lambda f: f.send_document(25, encode(Image.new("RGB", (6300, 6300)), "PNG"),
+                                                      "black.png", "image/png"), "too large to check"),
 }
 
 
