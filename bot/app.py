@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import httpx
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
-from telegram.ext import Application, ApplicationBuilder
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from tornado.httpserver import HTTPServer
 from tornado.web import Application as WebApplication
 from tornado.web import HTTPError, RequestHandler, stream_request_body
@@ -72,6 +72,9 @@ def build_application(settings: Settings, service: MaskService) -> Application:
         .base_file_url(settings.file_base_url)
         .get_updates_request(SanitisingRequest(read_timeout=30, on_malformed=malformed.inc))
         .concurrent_updates(CONCURRENT_UPDATES)
+        # Keeps to Telegram's documented flood limits (30 messages a second, 20 a minute per group)
+        # before sending; retries after a 429 are with_retry's, capped (bot.handlers.common).
+        .rate_limiter(AIORateLimiter(max_retries=0))
         .post_init(on_startup)
         .post_shutdown(on_shutdown)
         .build()

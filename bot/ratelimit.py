@@ -7,6 +7,11 @@ import time
 from collections import deque
 
 
+UPDATES_PER_MINUTE = 30
+"""Texts, commands, stickers and button presses one user may send a minute (photos have their own
+limit, RATE_LIMIT_PER_MINUTE): far above a person's pace, far below a script's."""
+
+
 class RateLimiter:
     def __init__(self, limit: int, window_seconds: float = 60.0, clock=time.monotonic) -> None:
         self.limit = limit

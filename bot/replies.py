@@ -49,6 +49,7 @@ NOT_AN_IMAGE_DOCUMENT = ("I can only check photos. Please send a photo of your f
                          "not a {kind}.")
 TOO_LARGE = "This file is {size} MB; I can check files up to {limit} MB. Please send it as a photo instead."
 TOO_LARGE_UNKNOWN = "This file is larger than the {limit} MB I can check. Please send it as a photo instead."
+RATE_LIMITED_MESSAGES = "You're sending messages faster than I can answer. Please wait {seconds} s and try again."
 RATE_LIMITED = "You're sending photos faster than I can look at them carefully. Please wait {seconds} s and try again."
 ERROR = "Sorry, something went wrong on my side while checking that. Please try again in a moment."
 UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."

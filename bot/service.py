@@ -20,7 +20,7 @@ from pathlib import Path
 from PIL import Image
 
 from bot.callbacks import requester_tag
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import UPDATES_PER_MINUTE, RateLimiter
 from model.predictor import Prediction, Predictor
 from storage.repository import (CHAT_TYPES, CLASS_NAMES, FeedbackOutcome, Forgotten, PredictionRecord, Repository,
                                 Stats, utc_now)
@@ -83,6 +83,7 @@ class MaskService:
         self.model_source = model_source
         """A registry folder to follow on reload; None pins the predictor given."""
         self.rate_limiter = rate_limiter
+        self.update_limiter = RateLimiter(UPDATES_PER_MINUTE)
         self.repository = repository
         self.pseudonymize = pseudonymize
         self.held_crops = HeldCrops()
@@ -97,6 +98,10 @@ class MaskService:
         """May this user send another photo now; if not, in how many seconds, and is this the
         first refusal (the one to answer)."""
         return self.rate_limiter.allow(self.pseudonymize(user_id))
+
+    def allow_update(self, user_id: int) -> tuple[bool, float, bool]:
+        """Like `allow`, for every other kind of update (texts, commands, buttons)."""
+        return self.update_limiter.allow(self.pseudonymize(user_id))
 
     async def check_photo(self, data: bytes, user_id: int, chat_type: str, input_kind: str) -> CheckResult:
         """Classify one photo off the event loop and log it; raises `model.images.ImageError`."""

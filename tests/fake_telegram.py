@@ -42,6 +42,8 @@ class FakeTelegram:
         """method -> queued (HTTP status, JSON body) answers to give before the real one."""
         self.delays: dict[str, float] = {}
         """method -> seconds to wait before answering (a slow Bot API)."""
+        self.flooded_chats: dict[int, int] = {}
+        """chat id -> retry_after seconds: every message to that chat is answered 429 (flood control)."""
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -145,6 +147,10 @@ class FakeTelegram:
         queued = self.failures.get(method)
         if queued:
             return queued.pop(0)
+        flooded = self.flooded_chats.get(int(params.get("chat_id", 0) or 0))
+        if flooded is not None and method.startswith(("send", "edit")):
+            return 429, {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {flooded}",
+                         "parameters": {"retry_after": flooded}}
         if method == "getMe":
             return 200, {"ok": True, "result": self.bot_user()}
         if method == "getUpdates":

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.ext import Application, ContextTypes, MessageHandler, TypeHandler, filters
+from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, MessageHandler, TypeHandler, filters
 
 from bot.handlers import account, admin, errors, feedback, photos
-from bot.handlers.common import metrics_of
+from bot import replies
+from bot.handlers.common import metrics_of, service_of
 
 log = logging.getLogger("bot.handlers")
 CONTENT_KINDS = ("photo", "document", "sticker", "animation", "video", "video_note", "voice", "audio", "location",
@@ -30,6 +31,29 @@ async def count_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     metrics_of(context).updates.labels(kind=update_kind(update)).inc()
 
 
+async def limit_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Every update of a user counts towards a per-minute limit; past it the update goes no
+    further (one "please wait" per window), so a flood of texts or button presses costs a check,
+    not a handler and a reply each. Photos are limited apart, before they are downloaded."""
+    user = update.effective_user
+    message = update.effective_message
+    if user is None or (message is not None and (message.photo or (
+            message.document is not None and (message.document.mime_type or "").startswith("image/")))):
+        return
+    allowed, wait, first_refusal = service_of(context).allow_update(user.id)
+    if allowed:
+        return
+    metrics_of(context).errors.labels(kind="rate_limited").inc()
+    log.info("event=rate_limited update_id=%s kind=%s answered=%s", update.update_id, update_kind(update),
+             first_refusal)
+    text = replies.RATE_LIMITED_MESSAGES.format(seconds=max(1, round(wait)))
+    if update.callback_query is not None:
+        await update.callback_query.answer(text if first_refusal else None)
+    elif first_refusal and message is not None:
+        await message.reply_text(text)
+    raise ApplicationHandlerStop
+
+
 async def ignore(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Channel posts have no sender to answer or to pseudonymise, and an edited message was
     already answered when it was sent: both are logged and left alone."""
@@ -38,8 +62,10 @@ async def ignore(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def register(application: Application, admin_ids: frozenset[int]) -> None:
-    # Group -1 runs before every other handler and lets the update continue to them.
-    application.add_handler(TypeHandler(Update, count_update), group=-1)
+    # Groups -2 and -1 run before every other handler: counting lets the update continue, the
+    # rate limit may stop it.
+    application.add_handler(TypeHandler(Update, count_update), group=-2)
+    application.add_handler(TypeHandler(Update, limit_update), group=-1)
     application.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POSTS | filters.UpdateType.EDITED, ignore))
     account.register(application)
     admin.register(application, admin_ids)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
+from telegram.error import RetryAfter
 from telegram.ext import ContextTypes
 
 from bot import replies
@@ -18,7 +19,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("event=handler_error update_id=%s error=%s", update_id, type(error).__name__, exc_info=error)
     metrics_of(context).errors.labels(kind=type(error).__name__).inc()
-    if isinstance(update, Update) and update.effective_message is not None:
+    # A chat under Telegram's flood control would only be sent one more refused message.
+    if isinstance(update, Update) and update.effective_message is not None and not isinstance(error, RetryAfter):
         try:
             await update.effective_message.reply_text(replies.ERROR)
         except Exception as reply_error:  # the Bot API itself may be what failed
