@@ -2,8 +2,7 @@
 
 Each transformation answers a way masks3 differs from real photos:
 - zoom in and out: masks3's incorrect class is wide stock shots and the others close-ups, so
-  framing alone would give the class away; random framing takes that shortcut away, and the face
-  finder's boxes vary in size and place from photo to photo too;
+  framing alone would give the class away; random framing takes that shortcut away;
 - low resolution: crowd photos give faces of 32-60 px, blurry once enlarged;
 - mirror, brightness, contrast, saturation: phone cameras and lighting.
 """
@@ -16,9 +15,7 @@ from model import IMAGE_SIZE
 
 
 def _zoom_in(image: tf.Tensor) -> tf.Tensor:
-    # At most a quarter off: deeper, a random crop can cut off the nose or the chin, and with it
-    # where the mask sits, which is what tells a properly worn mask from a badly worn one.
-    side = tf.cast(tf.random.uniform([], 0.75, 1.0) * IMAGE_SIZE, tf.int32)
+    side = tf.cast(tf.random.uniform([], 0.6, 1.0) * IMAGE_SIZE, tf.int32)
     crop = tf.image.random_crop(image, tf.stack([side, side, 3]))
     return tf.image.resize(crop, (IMAGE_SIZE, IMAGE_SIZE))
 
