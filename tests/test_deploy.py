@@ -66,6 +66,7 @@ def test_the_wheel_carries_the_model_and_migrations_and_runs_installed(tmp_path)
     wheel = next(tmp_path.glob("maskbot-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     for required in ("model/shipped/v1/model.keras", "model/shipped/v1/metadata.json", "model/shipped/v1/split.json",
+                     "model/shipped/v2/model.keras", "model/shipped/v2/split.json", "model/shipped/v2/split-ilc3.json",
                      "storage/migrations/env.py", "storage/migrations/versions/0001_initial.py"):
         assert required in names, required
     target = tmp_path / "installed"
@@ -73,6 +74,7 @@ def test_the_wheel_carries_the_model_and_migrations_and_runs_installed(tmp_path)
                    check=True, capture_output=True, timeout=300)
     check = ("import sys; sys.path.insert(0, sys.argv[1]); import model.registry as r, storage.database as d; "
              "assert r.SHIPPED_MODEL.is_relative_to(sys.argv[1]) and (r.SHIPPED_MODEL / 'model.keras').exists(); "
+             "assert [p.name for p in r.shipped_versions()] == ['v1', 'v2']; "
              "d.Database('sqlite:///' + sys.argv[2]); print('ok')")
     result = subprocess.run([sys.executable, "-c", check, str(target), str(tmp_path / "db.sqlite")],
                             capture_output=True, text=True, cwd=tmp_path, timeout=120)
