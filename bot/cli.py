@@ -313,7 +313,7 @@ def cmd_retrain(args) -> int:
     result = retrain(registry, Path(args.base), Path(args.feedback), [Path(d) for d in args.check],
                      Path(args.cache) if args.cache else default_cache_dir(), from_scratch=args.from_scratch,
                      epochs=args.epochs, force=args.force, tolerance=args.tolerance,
-                     say=lambda line: print(line, flush=True))
+                     say=lambda line: print(line, flush=True), more_data=[Path(d) for d in args.add_data])
     print(f"\n{'set':<28}{'champion ' + result.champion:>18}{'challenger ' + result.challenger:>20}")
     for key in result.scores["champion"]:
         print(f"{key:<28}{result.scores['champion'][key]:>18.4f}{result.scores['challenger'][key]:>20.4f}")
@@ -454,6 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     retrain = commands.add_parser("retrain", help="train a challenger on base data plus feedback, gate, promote")
     retrain.add_argument("--base", required=True, help="the champion's training folder")
+    retrain.add_argument("--add-data", action="append", default=[], metavar="DIR",
+                         help="another folder the champion trained on (ilc3 for the shipped v2; repeatable): "
+                              "the challenger trains on it too, and the gate scores its fixed test part")
     retrain.add_argument("--feedback", required=True, help="a folder written by `maskbot feedback export`")
     retrain.add_argument("--check", action="append", default=[], help="an external folder the gate scores too")
     retrain.add_argument("--from-scratch", action="store_true", help="instead of fine-tuning the champion")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -66,7 +67,7 @@ class GateResult:
 
 
 def score_models(champion_dir: Path, challenger_dir: Path, base_dir: Path, check_dirs: list[Path],
-                 feedback: FeedbackSet, cache_dir: Path) -> dict:
+                 feedback: FeedbackSet, cache_dir: Path, more_data: Sequence[Path] = ()) -> dict:
     from model.evaluate import evaluate
     from model.predictor import Predictor
 
@@ -74,6 +75,9 @@ def score_models(champion_dir: Path, challenger_dir: Path, base_dir: Path, check
     for role, folder in (("champion", champion_dir), ("challenger", challenger_dir)):
         predictor = Predictor(folder)
         result = {"fixed_test": evaluate(predictor, base_dir, cache_dir, test_split_only=True)["balanced_accuracy"]}
+        for folder in more_data:  # their fixed test parts too (ilc3's real photos, say)
+            result[f"fixed_test:{folder.name}"] = evaluate(predictor, folder, cache_dir,
+                                                           test_split_only=True)["balanced_accuracy"]
         for check in check_dirs:
             result[f"check:{check.name}"] = evaluate(predictor, check, cache_dir)["balanced_accuracy"]
         if len(feedback.labels):
@@ -101,7 +105,8 @@ def gate(scores: dict, champion: str, challenger: str, tolerance: float = TOLERA
 
 def retrain(registry: Registry, base_dir: Path, feedback_dir: Path, check_dirs: list[Path], cache_dir: Path,
             from_scratch: bool = False, epochs: int | None = None, force: bool = False,
-            tolerance: float = TOLERANCE, say: Callable[[str], None] = print) -> GateResult:
+            tolerance: float = TOLERANCE, say: Callable[[str], None] = print,
+            more_data: Sequence[Path] = ()) -> GateResult:
     from model.train import TrainConfig, train
 
     champion = registry.champion()
@@ -120,7 +125,7 @@ def retrain(registry: Registry, base_dir: Path, feedback_dir: Path, check_dirs: 
     out_dir = registry.root / version
     config = TrainConfig(
         data_dir=base_dir, out_dir=out_dir, recipe="maskbot", version=version.lstrip("v"), cache_dir=cache_dir,
-        split_file=champion_dir / "split.json", check_dirs=check_dirs,
+        split_file=champion_dir / "split.json", check_dirs=check_dirs, more_data=list(more_data),
         initial_weights=None if from_scratch else champion_dir / "model.keras",
         epochs=epochs or (None if from_scratch else FINE_TUNE_EPOCHS),
         learning_rate=TrainConfig.learning_rate if from_scratch else FINE_TUNE_LEARNING_RATE,
@@ -129,7 +134,7 @@ def retrain(registry: Registry, base_dir: Path, feedback_dir: Path, check_dirs: 
     say(f"training {version} {'from scratch' if from_scratch else f'from {champion} (fine-tuning)'} ...")
     train(config, say=say)
     say("scoring champion and challenger on the same sets ...")
-    scores = score_models(champion_dir, out_dir, base_dir, check_dirs, holdout, cache_dir)
+    scores = score_models(champion_dir, out_dir, base_dir, check_dirs, holdout, cache_dir, list(more_data))
     result = gate(scores, champion, version, tolerance)
     result.save(out_dir / "gate.json")
     if result.promote:

@@ -395,9 +395,9 @@ def test_webhook_mode_checks_the_secret_before_reading_and_refuses_malformed_bod
             for name, value in headers.items():
                 connection.putheader(name, value)
             connection.endheaders()
-            if length is None:
-                connection.send(body)
             try:
+                if length is None:
+                    connection.send(body)
                 return connection.getresponse().status
             except (ConnectionError, http.client.HTTPException):
                 return 0  # the server hung up: refused
@@ -462,7 +462,7 @@ def test_reload_switches_to_a_newly_promoted_champion(fake, tmp_path, predictor,
     from model.registry import Registry
 
     registry = Registry(tmp_path / "models")
-    registry.seed(shipped_model_dir)
+    registry.seed()  # every shipped model, the newest (the predictor's) the champion
     settings = make_settings(fake, tmp_path, registry.root)
     service = make_service(settings, predictor)
     service.model_source = registry.root
@@ -470,18 +470,18 @@ def test_reload_switches_to_a_newly_promoted_champion(fake, tmp_path, predictor,
     try:
         fake.send_text(ADMIN_ID, "/reload")
         assert "already the champion" in fake.replies_to(ADMIN_ID)[0].params["text"]
-        shutil.copytree(registry.root / "v1", registry.root / "v2")
-        metadata = json.loads((registry.root / "v2" / "metadata.json").read_text())
-        (registry.root / "v2" / "metadata.json").write_text(json.dumps({**metadata, "version": "2"}))
-        registry.promote("v2", "test")
+        shutil.copytree(registry.root / "v2", registry.root / "v3")
+        metadata = json.loads((registry.root / "v3" / "metadata.json").read_text())
+        (registry.root / "v3" / "metadata.json").write_text(json.dumps({**metadata, "version": "3"}))
+        registry.promote("v3", "test")
         fake.send_text(60, "/reload")
         assert fake.replies_to(60)[0].params["text"] == replies.UNKNOWN_COMMAND
         fake.send_text(ADMIN_ID, "/reload")
-        assert "Now answering with model 2" in fake.replies_to(ADMIN_ID, 2)[1].params["text"]
+        assert "Now answering with model 3" in fake.replies_to(ADMIN_ID, 2)[1].params["text"]
         fake.send_photo(61, encode(face_like(640, 480)))
         fake.replies_to(61)
         with service.repository.database.session() as session:
-            assert session.scalars(select(Prediction.model_version)).all() == ["2"]
+            assert session.scalars(select(Prediction.model_version)).all() == ["3"]
     finally:
         running.stop()
 

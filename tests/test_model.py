@@ -184,24 +184,26 @@ def test_predictor_is_safe_from_many_threads(predictor):
         assert result.probabilities == pytest.approx(expected[i % 8], abs=1e-5)
 
 
-SAMPLE = {  # a fixed sample of test-split photos per class, kept out of training by the split
+SAMPLE = {  # the first 15 photos of each class: of the fixed test parts where the model trained on the folder
     "masks3": ("with_mask", "without_mask", "mask_weared_incorrect"),
+    "ilc3": ("with_mask", "without_mask", "mask_weared_incorrect"),
     "external2": ("with_mask", "without_mask"),
 }
 
 
 def test_shipped_model_on_a_fixed_sample_of_real_photos(predictor, shipped_model_dir, shared_data):
+    from model.images import MIN_SIDE
     from model.predictor import NoFaceFound
 
-    split = Split.load(shipped_model_dir / "split.json")
-    test_files = split.files("test")
+    fixed_tests = {"masks3": Split.load(shipped_model_dir / "split.json").files("test"),
+                   "ilc3": Split.load(shipped_model_dir / "split-ilc3.json").files("test")}
     right = total = refused = 0
     for folder, classes in SAMPLE.items():
         for name in classes:
-            files = [f for f in test_files if f.startswith(f"{name}/")][:15] if folder == "masks3" else \
-                sorted(p.relative_to(shared_data / folder).as_posix()
-                       for p in (shared_data / folder / name).iterdir()
-                       if min(Image.open(p).size) >= 32)[:15]  # the bot refuses thumbnails
+            candidates = fixed_tests.get(folder) or sorted(
+                p.relative_to(shared_data / folder).as_posix() for p in (shared_data / folder / name).iterdir())
+            files = [f for f in candidates if f.startswith(f"{name}/")
+                     and min(Image.open(shared_data / folder / f).size) >= MIN_SIDE][:15]  # no thumbnails
             for relative in files:
                 total += 1
                 try:
@@ -211,9 +213,10 @@ def test_shipped_model_on_a_fixed_sample_of_real_photos(predictor, shipped_model
                     continue
                 right += prediction.label == name
                 assert prediction.face is not None and prediction.framing.face_found, relative
-    assert total == 75
-    assert refused <= 3, f"{refused} of 75 face photos refused as faceless"
-    assert right / total >= 0.85, f"{right}/{total}"
+    assert total == 120
+    assert refused <= 3, f"{refused} of 120 face photos refused as faceless"
+    # The model card's balanced accuracy on these sets is 0.86-0.91; 15 photos a class is a sample.
+    assert right / total >= 0.8, f"{right}/{total}"
 
 
 def test_shipped_model_loads_fast_and_is_small(shipped_model_dir):

@@ -125,7 +125,7 @@ def test_storage_commands_round_trip(tmp_path, shipped_model_dir):
 
     database = Database(env["DATABASE_URL"])
     repository = Repository(database, tmp_path / "crops")
-    pseudonym = Pseudonymizer(b"process-test-secret")(4242)
+    pseudonym = Pseudonymizer(env["MASKBOT_SECRET"].encode())(4242)
     from datetime import datetime, timedelta, timezone
 
     now = datetime.now(timezone.utc)
@@ -183,12 +183,12 @@ def test_operator_commands_review_export_and_manage_models(tmp_path, shipped_mod
     assert "wrote 2 accepted crop(s)" in maskbot("feedback", "export", str(tmp_path / "export"))
     assert sorted(p.name for p in (tmp_path / "export" / "without_mask").iterdir()) == ["1.png", "2.png"]
 
-    models = maskbot("models", "list")  # seeds DATA_DIR/models with the shipped model as v1
-    assert "v1" in models and "champion" in models
+    models = maskbot("models", "list")  # seeds DATA_DIR/models with the shipped models, v2 the champion
+    assert "v1" in models and "v2" in models and "champion" in models
     import shutil
 
-    shutil.copytree(tmp_path / "models" / "v1", tmp_path / "models" / "v2")
-    assert "champion is now v2" in maskbot("models", "promote", "v2", "--reason", "test")
-    assert "champion is now v1" in maskbot("models", "rollback")
+    shutil.copytree(tmp_path / "models" / "v2", tmp_path / "models" / "v3")
+    assert "champion is now v3" in maskbot("models", "promote", "v3", "--reason", "test")
+    assert "champion is now v2" in maskbot("models", "rollback")
     history = (tmp_path / "models" / "history.jsonl").read_text()
     assert '"forced": true' in history and "promoted by hand: test" in history

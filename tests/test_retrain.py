@@ -129,7 +129,7 @@ def test_retrain_learns_the_feedback_and_passes_the_gate(world, registry, tmp_pa
     # The tiny world's fixed test split holds 6 pictures: one changed answer moves its balanced
     # accuracy by 0.17, so the default 0.01 tolerance would make this test a coin toss. The
     # tolerance rule itself is checked exactly in test_gate_rules.
-    result = retrain(registry, base, tmp_path / "export", [], root / "cache", epochs=6, tolerance=0.2,
+    result = retrain(registry, base, tmp_path / "export", [], root / "cache", epochs=12, tolerance=0.2,
                      say=lambda _: None)
     assert result.promote, result.reasons
     assert result.scores["challenger"]["feedback"] > result.scores["champion"]["feedback"]
@@ -158,11 +158,12 @@ def test_gate_rejects_a_broken_challenger(world, registry, tmp_path):
     for i in range(10):
         Image.fromarray(checkerboard(i)).save(feedback_dir / f"{i}.png")
     feedback = load_feedback(tmp_path / "feedback")
-    scores = score_models(champion, broken, base, [base], feedback, root / "cache")
+    scores = score_models(champion, broken, base, [base], feedback, root / "cache", more_data=[base])
     result = gate(scores, "v1", "v2")
     assert scores["champion"]["fixed_test"] > 0.9
     assert not result.promote
-    assert any("worse on fixed_test" in reason for reason in result.reasons)
+    assert any("worse on fixed_test:" in reason for reason in result.reasons)
+    assert any(reason.startswith("worse on fixed_test:base") for reason in result.reasons)
     assert any("not better on held-out feedback" in reason for reason in result.reasons)
     assert registry.champion() == "v1"
 
