@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta, timezone
 
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot import replies
@@ -18,8 +19,13 @@ from storage.repository import utc_now
 log = logging.getLogger("bot.jobs")
 
 
+ALERT_WINDOW_DAYS = 7
+"""Alerts are claimed for watch or drift days this recent; older ones are news to nobody."""
+
+
 async def daily_summary(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Summarise every finished day not yet summarised; alert admins about watch or drift days."""
+    """Summarise every finished day not yet summarised; alert admins about watch or drift days,
+    once per day and model version whichever replica gets there first."""
     service = service_of(context)
     settings = settings_of(context)
     before, now = await service.reload()
@@ -30,18 +36,23 @@ async def daily_summary(context: ContextTypes.DEFAULT_TYPE) -> None:
     loop = asyncio.get_running_loop()
     days = await loop.run_in_executor(None, lambda: summaries.catch_up(database, reference=reference))
     log.info("event=daily_summary days=%d", len(days))
-    if not days or not settings.admin_ids:
+    if not settings.admin_ids:
         return
-    stats = await service.stats(max(7, (utc_now().date() - days[0]).days + 1))
-    alarming = [row for row in stats.per_day
-                if row["drift_level"] in ("watch", "drift") and row["day"] in {d.isoformat() for d in days}]
-    if not alarming:
+    since = utc_now().date() - timedelta(days=ALERT_WINDOW_DAYS)
+    claimed = await loop.run_in_executor(None, service.repository.claim_drift_alerts, since)
+    if not claimed:
         return
+    stats = await service.stats(ALERT_WINDOW_DAYS + 1)
+    alarming = [row for row in stats.per_day if (row["day"], str(row["model_version"])) in claimed]
     chart = await loop.run_in_executor(None, stats_chart, stats)
     for admin_id in settings.admin_ids:
-        for row in alarming:
-            await context.bot.send_message(admin_id, replies.drift_alert(row), parse_mode=ParseMode.HTML)
-        await context.bot.send_photo(admin_id, chart, caption="Photos checked per day; triangles mark drift")
+        try:
+            for row in alarming:
+                await context.bot.send_message(admin_id, replies.drift_alert(row), parse_mode=ParseMode.HTML)
+            await context.bot.send_photo(admin_id, chart, caption="Photos checked per day; triangles mark drift")
+        except TelegramError as error:  # an admin who blocked the bot must not cost the others their alert
+            log.warning("event=drift_alert_failed error=%s", type(error).__name__)
+    log.info("event=drift_alert days=%d admins=%d", len(alarming), len(settings.admin_ids))
 
 
 async def purge(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from enum import Enum
 from pathlib import Path
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 
 from storage.database import Database
 from storage.tables import DailySummary, Feedback, Prediction
@@ -297,6 +297,18 @@ class Repository:
             except FileNotFoundError:
                 log.warning("crop %s was already gone", name)
         return removed
+
+    def claim_drift_alerts(self, since: date) -> set[tuple[str, str]]:
+        """(day, model version) of every watch or drift day since `since` whose alert nobody has
+        claimed yet, now claimed by this caller. One UPDATE: of several replicas running the daily
+        job at once, each day goes to exactly one."""
+        claim = (update(DailySummary)
+                 .where(DailySummary.day >= since, DailySummary.alerted_at.is_(None),
+                        DailySummary.drift_level.in_(("watch", "drift")))
+                 .values(alerted_at=utc_now())
+                 .returning(DailySummary.day, DailySummary.model_version))
+        with self.database.session() as session:
+            return {(day.isoformat(), version) for day, version in session.execute(claim)}
 
     def stats(self, start: date, end: date) -> Stats:
         """Counts per class, unsure share, confidence and feedback for the UTC days start..end."""

@@ -86,3 +86,5 @@ class DailySummary(Base):
     chi2_p_value: Mapped[float | None] = mapped_column(Float, nullable=True)
     drift_level: Mapped[str] = mapped_column(String(8))
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    alerted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """When a replica claimed this day's drift alert: the admins are told once, whoever runs the job."""

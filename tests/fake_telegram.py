@@ -42,6 +42,8 @@ class FakeTelegram:
         """method -> queued (HTTP status, JSON body) answers to give before the real one."""
         self.delays: dict[str, float] = {}
         """method -> seconds to wait before answering (a slow Bot API)."""
+        self.blocked_chats: set[int] = set()
+        """Chats whose user blocked the bot: every message there is answered 403."""
         self.flooded_chats: dict[int, int] = {}
         """chat id -> retry_after seconds: every message to that chat is answered 429 (flood control)."""
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -147,6 +149,8 @@ class FakeTelegram:
         queued = self.failures.get(method)
         if queued:
             return queued.pop(0)
+        if int(params.get("chat_id", 0) or 0) in self.blocked_chats and method.startswith(("send", "edit")):
+            return 403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}
         flooded = self.flooded_chats.get(int(params.get("chat_id", 0) or 0))
         if flooded is not None and method.startswith(("send", "edit")):
             return 429, {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {flooded}",

@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -21,7 +22,7 @@ from sqlalchemy import func, select
 from bot import replies
 from storage.repository import PredictionRecord
 from storage.tables import Feedback, Prediction
-from tests.bot_harness import ADMIN_ID, RunningBot, make_service, make_settings
+from tests.bot_harness import ADMIN_ID, RunningBot, free_port, make_service, make_settings
 from tests.conftest import encode, face_like, textured
 
 VERDICT_PHRASES = ("Mask on", "No mask", "Mask worn incorrectly", "Not sure")
@@ -350,8 +351,10 @@ def test_health_endpoint(bot):
     assert response.status == 200 and body["status"] == "ok" and body["model_version"]
 
 
-def test_startup_catch_up_summarises_and_alerts_admins_on_drift(fake, tmp_path, predictor, shipped_model_dir):
-    settings = make_settings(fake, tmp_path, shipped_model_dir)
+def test_startup_catch_up_summarises_and_alerts_admins_on_drift_once(fake, tmp_path, predictor, shipped_model_dir):
+    blocked_admin = ADMIN_ID + 1
+    fake.blocked_chats.add(blocked_admin)
+    settings = make_settings(fake, tmp_path, shipped_model_dir, admin_ids=frozenset({blocked_admin, ADMIN_ID}))
     service = make_service(settings, predictor)
     yesterday = datetime.now(timezone.utc).replace(hour=12) - timedelta(days=1)
     for i in range(80):
@@ -362,11 +365,20 @@ def test_startup_catch_up_summarises_and_alerts_admins_on_drift(fake, tmp_path, 
             created_at=yesterday))
     running = RunningBot(fake, settings, service).start()
     try:
-        alert = fake.replies_to(ADMIN_ID)[0]
+        alert = fake.replies_to(ADMIN_ID)[0]  # though the other admin blocked the bot
         assert "Drift <b>drift</b>" in alert.params["text"]
         assert fake.wait_for(lambda: fake.calls("sendPhoto", ADMIN_ID))
     finally:
         running.stop()
+    # A second replica on the same database, started later, finds the day summarised and its
+    # alert claimed: the admins are not told twice.
+    second = RunningBot(fake, replace(settings, port=free_port()), make_service(settings, predictor)).start()
+    try:
+        fake.wait_for(lambda: len(fake.calls("setMyCommands")) >= 6, what="the second replica's start-up")
+        time.sleep(2)  # its catch-up job runs a second after start-up
+        assert len(fake.calls("sendMessage", ADMIN_ID)) == 1 and len(fake.calls("sendPhoto", ADMIN_ID)) == 1
+    finally:
+        second.stop()
 
 
 WEBHOOK_SECRET = "a-webhook-secret-of-forty-characters-xyz"

@@ -6,7 +6,7 @@ import multiprocessing
 import os
 import stat
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, inspect, select
@@ -51,7 +51,7 @@ def test_migrations_create_every_table_from_an_empty_database(database):
     tables = set(inspect(database.engine).get_table_names())
     assert {"predictions", "feedback", "daily_summaries", "alembic_version"} <= tables
     Database(database.url).dispose()  # a second start migrates nothing and fails nothing
-    assert current_revision(database.engine) == "0002"
+    assert current_revision(database.engine) == "0003"
 
 
 def test_every_model_round_trips(repository, database):
@@ -259,3 +259,28 @@ def test_database_and_crops_are_private_and_crop_names_stay_in_their_folder(tmp_
     assert repository.forget_user("alice").crops == 0
     assert victim.read_text() == "not a crop"
     database.dispose()
+
+
+def test_each_drift_alert_is_claimed_once_even_by_concurrent_replicas(repository, database):
+    day = DAY
+    for i in range(80):
+        repository.record_prediction(record(f"u{i}", "without_mask", at=datetime.combine(day, time(12), timezone.utc)))
+    summaries.summarise(database, day, reference={"with_mask": 0.8, "without_mask": 0.1,
+                                                 "mask_weared_incorrect": 0.1})
+    claims = []
+    barrier = threading.Barrier(4)
+
+    def replica() -> None:
+        other = Repository(Database(database.url, migrate=False), repository.crops_dir)
+        barrier.wait()
+        claims.append(other.claim_drift_alerts(day - timedelta(days=1)))
+        other.database.dispose()
+
+    threads = [threading.Thread(target=replica) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(map(len, claims)) == [0, 0, 0, 1]
+    assert set().union(*claims) == {(day.isoformat(), "1")}
+    assert repository.claim_drift_alerts(day - timedelta(days=1)) == set()
