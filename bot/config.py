@@ -108,7 +108,7 @@ def load_settings(env: Mapping[str, str] | None = None, require_token: bool = Tr
                           "made in DATA_DIR: python -c 'import secrets; print(secrets.token_hex(32))'")
     data_dir = Path(env.get("DATA_DIR", "").strip() or "data")
     model_dir = Path(env.get("MODEL_DIR", "").strip() or data_dir / "models")
-    database_url = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+    database_url = env.get("DATABASE_URL", "").strip() or f"sqlite:///{data_dir / 'maskbot.db'}"
     if "://" not in database_url:
         raise ConfigError(f"DATABASE_URL must be a URL like {DEFAULT_DATABASE_URL}, not {database_url!r}")
     return Settings(

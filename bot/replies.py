@@ -39,8 +39,9 @@ PRIVACY = (
     "• For each photo: my answer, its confidence, the model version, simple photo facts (size, brightness, "
     "sharpness, whether a face was found) and the time.\n"
     "• Who sent it only as a keyed pseudonym: not your Telegram id, name or username.\n"
-    "• Your photo is <b>not</b> stored. Only if you tap <i>Wrong</i> and then agree, a small 128x128 crop "
-    "of the face (without any photo metadata) is kept to improve the model.\n\n"
+    "• Your photo is <b>not</b> stored. Only if you rate an answer (<i>Right</i> or <i>Wrong</i>) and then "
+    "agree, a small 128x128 crop of the face (without any photo metadata) is kept to improve the model. "
+    "Changed your mind? /forget deletes it with everything else.\n\n"
     "<b>For how long</b>\nEverything is deleted after {days} days.\n\n"
     "<b>Delete it now</b>\nSend /forget to delete everything about you at once."
 )
@@ -120,10 +121,13 @@ def drift_report(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+DRIFT_REFERENCE = {"trailing": "from the 28 days before", "model": "from the mix the model was trained on"}
+
+
 def drift_alert(row: dict) -> str:
+    compared = DRIFT_REFERENCE.get(row.get("reference"), "from what was expected")
     return (f"⚠️ Drift <b>{row['drift_level']}</b> on {row['day']} (model {escape(str(row['model_version']))}): "
-            f"{row['count']} photos, PSI {row['psi']:.3f}. The class mix differs from what the model was "
-            "trained on; see /stats.")
+            f"{row['count']} photos, PSI {row['psi']:.3f}. The class mix differs {compared}; see /stats.")
 
 
 def model_card(summary: dict) -> str:

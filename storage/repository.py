@@ -336,7 +336,7 @@ class Repository:
         result.per_day = [
             {"day": s.day.isoformat(), "model_version": s.model_version, "count": s.count,
              **{name: getattr(s, f"count_{name}") for name in CLASS_NAMES},
-             "unsure_share": s.unsure_share, "drift_level": s.drift_level, "psi": s.psi}
+             "unsure_share": s.unsure_share, "drift_level": s.drift_level, "psi": s.psi, "reference": s.reference}
             for s in summaries
         ]
         return result

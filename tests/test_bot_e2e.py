@@ -58,6 +58,7 @@ def test_start_and_privacy_explain_themselves(bot, fake):
     fake.send_text(1, "/privacy")
     text = fake.replies_to(1, 2)[1].params["text"]
     assert "30 days" in text and "/forget" in text and "pseudonym" in text
+    assert "<i>Right</i> or <i>Wrong</i>" in text  # both ask for consent before a crop is kept
 
 
 def test_a_photo_gets_one_verdict_and_feedback_buttons(bot, fake):
@@ -367,6 +368,8 @@ def test_startup_catch_up_summarises_and_alerts_admins_on_drift_once(fake, tmp_p
     try:
         alert = fake.replies_to(ADMIN_ID)[0]  # though the other admin blocked the bot
         assert "Drift <b>drift</b>" in alert.params["text"]
+        # No 28 days of history yet: the reference is the model's training mix, and it says so.
+        assert "differs from the mix the model was trained on" in alert.params["text"]
         assert fake.wait_for(lambda: fake.calls("sendPhoto", ADMIN_ID))
     finally:
         running.stop()

@@ -47,6 +47,14 @@ def test_bad_configuration_stops_with_one_line_naming_it(tmp_path, variables, me
     assert len(lines) == 1 and message in lines[0]
 
 
+def test_the_default_database_lives_in_data_dir():
+    from bot.config import load_settings
+
+    assert load_settings({"BOT_TOKEN": TOKEN, "DATA_DIR": "/srv/maskbot"}).database_url == \
+        "sqlite:////srv/maskbot/maskbot.db"
+    assert load_settings({"BOT_TOKEN": TOKEN}).database_url == "sqlite:///data/maskbot.db"
+
+
 def test_sigterm_finishes_the_reply_in_flight_and_exits_zero(tmp_path, shipped_model_dir):
     fake = FakeTelegram().start()
     port = free_port()
