@@ -228,3 +228,37 @@ def test_shipped_model_loads_fast_and_is_small(shipped_model_dir):
     Predictor(shipped_model_dir)
     assert time.perf_counter() - started < 5.0  # the model card reports the measured load time
     assert (shipped_model_dir / "model.keras").stat().st_size < 5_000_000
+
+
+def test_training_on_a_second_folder_split_by_source_photo(tmp_path):
+    import csv
+
+    from model.train import TrainConfig, train
+
+    base = make_folder(tmp_path / "base", per_class=8)
+    real = make_folder(tmp_path / "real", per_class=12)
+    with (real / "manifest.csv").open("w", newline="") as handle:  # two faces cut from each photo
+        writer = csv.writer(handle)
+        writer.writerow(["file", "label", "photo"])
+        for item in list_images(real):
+            writer.writerow([item.relative, CLASS_NAMES[item.label], f"{item.path.stem.rsplit('_', 1)[0]}-"
+                                                                    f"{int(item.path.stem.rsplit('_', 1)[1]) // 2}"])
+    out = tmp_path / "model"
+    train(TrainConfig(data_dir=base, more_data=[real], out_dir=out, epochs=1, batch_size=8,
+                      cache_dir=tmp_path / "cache", verbose=0), say=lambda _: None)
+    metadata = json.loads((out / "metadata.json").read_text())
+    split = Split.load(out / "split-real.json")
+    with (real / "manifest.csv").open() as handle:
+        photo_of = {row["file"]: row["photo"] for row in csv.DictReader(handle)}
+    for photo in set(photo_of.values()):
+        assert len({split.parts[f] for f, p in photo_of.items() if p == photo}) == 1, photo
+    assert metadata["calibrated_on"].startswith("real validation part")
+    assert metadata["metrics"]["real_test"]["count"] == len(split.files("test"))
+    assert metadata["more_data"]["real"]["split_fingerprint"] == split.fingerprint
+    # A later training with --split reuses the fixed lists beside it, not a new split.
+    edited = Split(split.data_fingerprint, {name: "test" for name in split.parts})
+    edited.save(out / "split-real.json")
+    again = tmp_path / "again"
+    train(TrainConfig(data_dir=base, more_data=[real], out_dir=again, epochs=1, batch_size=8,
+                      cache_dir=tmp_path / "cache", split_file=out / "split.json", verbose=0), say=lambda _: None)
+    assert Split.load(again / "split-real.json").parts == edited.parts
