@@ -277,11 +277,12 @@ def cmd_feedback_review(args) -> int:
     items = repository.feedback_items(status=args.status, with_crop=not args.without_crop)
     database.dispose()
     print(f"{len(items)} {args.status} feedback item(s)" + ("" if args.without_crop else " with a shared crop"))
-    print(f"{'id':>6} {'date':<11}{'model':<7}{'predicted':<23}{'confidence':>11}  {'user says':<23}crop")
+    print(f"{'id':>6} {'date':<11}{'model':<7}{'predicted':<23}{'confidence':>11}  {'user says':<23}crop KB")
     for item in items:
         says = item.label if not item.is_correct else f"{item.label} (right)"
         print(f"{item.feedback_id:>6} {item.created_at.date().isoformat():<11}{item.model_version:<7}"
-              f"{item.predicted_label:<23}{item.confidence:>11.1%}  {says:<23}{item.crop_path or '-'}")
+              f"{item.predicted_label:<23}{item.confidence:>11.1%}  {says:<23}"
+              f"{f'{len(item.crop) / 1024:.1f}' if item.crop is not None else '-'}")
     if args.status == "pending" and items:
         print("accept or reject with: maskbot feedback review --accept ID ... --reject ID ...")
     return 0

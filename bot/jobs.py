@@ -19,6 +19,7 @@ from storage.repository import utc_now
 log = logging.getLogger("bot.jobs")
 
 
+EXPIRE_CROPS_EVERY = timedelta(minutes=10)
 ALERT_WINDOW_DAYS = 7
 """Alerts are claimed for watch or drift days this recent; older ones are news to nobody."""
 
@@ -40,6 +41,7 @@ async def daily_summary(context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     since = utc_now().date() - timedelta(days=ALERT_WINDOW_DAYS)
     claimed = await loop.run_in_executor(None, service.repository.claim_drift_alerts, since)
+    log.info("event=drift_claims days=%d", len(claimed))
     if not claimed:
         return
     stats = await service.stats(ALERT_WINDOW_DAYS + 1)
@@ -63,11 +65,21 @@ async def purge(context: ContextTypes.DEFAULT_TYPE) -> None:
              purged.feedback, purged.crops)
 
 
+async def expire_crops(context: ContextTypes.DEFAULT_TYPE) -> None:
+    expired = await asyncio.get_running_loop().run_in_executor(
+        None, service_of(context).repository.expire_pending_crops)
+    if expired:
+        log.info("event=crops_expired count=%d", expired)
+
+
 def schedule(application: Application) -> None:
     settings = application.bot_data["settings"]
     at = settings.summary_time.replace(tzinfo=timezone.utc)
     application.job_queue.run_daily(daily_summary, time=at, name="daily_summary")
     application.job_queue.run_daily(purge, time=at, name="purge")
+    # Crops nobody agreed to share go within minutes of their hour, whichever replica is up.
+    application.job_queue.run_repeating(expire_crops, interval=EXPIRE_CROPS_EVERY, first=EXPIRE_CROPS_EVERY,
+                                        name="expire_crops")
     # Catch up on days missed while the bot was down, right after start-up.
     application.job_queue.run_once(daily_summary, when=timedelta(seconds=1), name="catch_up")
     application.job_queue.run_once(purge, when=timedelta(seconds=2), name="startup_purge")

@@ -1,7 +1,7 @@
 """What the bot does, as plain Python: no Telegram types in or out.
 
 Handlers turn an update into one call here and a reply; everything that must be tested
-without a chat (inference off the event loop, pseudonyms, logging, consent-held crops) lives here.
+without a chat (inference off the event loop, pseudonyms, logging, crops kept for consent) lives here.
 """
 
 from __future__ import annotations
@@ -9,9 +9,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import threading
-import time
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,44 +25,11 @@ from storage.pseudonyms import Pseudonymizer
 
 log = logging.getLogger(__name__)
 
-CROP_HOLD_SECONDS = 3600
-"""How long a face crop waits in memory for the user's consent before it is dropped for good."""
-MAX_HELD_CROPS = 2000
-
-
 @dataclass(frozen=True)
 class CheckResult:
     prediction: Prediction
     prediction_id: int | None
     """None when the database could not record it: the user still gets the verdict."""
-
-
-class HeldCrops:
-    """Face crops kept in memory only, until the user says whether they may be stored."""
-
-    def __init__(self, hold_seconds: float = CROP_HOLD_SECONDS, capacity: int = MAX_HELD_CROPS) -> None:
-        self._crops: OrderedDict[int, tuple[float, bytes]] = OrderedDict()
-        self._hold = hold_seconds
-        self._capacity = capacity
-        self._lock = threading.Lock()
-
-    def put(self, prediction_id: int, png: bytes) -> None:
-        with self._lock:
-            self._crops[prediction_id] = (time.monotonic(), png)
-            while len(self._crops) > self._capacity:
-                self._crops.popitem(last=False)
-
-    def take(self, prediction_id: int) -> bytes | None:
-        with self._lock:
-            held = self._crops.pop(prediction_id, None)
-        if held is None or time.monotonic() - held[0] > self._hold:
-            return None
-        return held[1]
-
-    def discard(self, prediction_ids) -> None:
-        with self._lock:
-            for prediction_id in prediction_ids:
-                self._crops.pop(prediction_id, None)
 
 
 def encode_png(pixels) -> bytes:
@@ -86,7 +50,6 @@ class MaskService:
         self.update_limiter = RateLimiter(UPDATES_PER_MINUTE)
         self.repository = repository
         self.pseudonymize = pseudonymize
-        self.held_crops = HeldCrops()
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inference")
         self.database_errors = 0
 
@@ -125,12 +88,13 @@ class MaskService:
             latency_ms=prediction.latency_ms,
         )
         try:
-            prediction_id = await loop.run_in_executor(self._executor, self.repository.record_prediction, record)
+            # The crop waits in the database every replica shares, written with its row.
+            prediction_id = await loop.run_in_executor(self._executor, self.repository.record_prediction, record,
+                                                       crop_png)
         except Exception:
             self.database_errors += 1
             log.exception("event=database_error action=record_prediction")
             return CheckResult(prediction, None)
-        self.held_crops.put(prediction_id, crop_png)
         return CheckResult(prediction, prediction_id)
 
     def _classify(self, data: bytes) -> tuple[Prediction, bytes]:
@@ -140,13 +104,10 @@ class MaskService:
 
     async def feedback(self, prediction_id: int, user_id: int, is_correct: bool,
                        corrected_label: str | None = None, share_crop: bool = False) -> FeedbackOutcome:
-        """Record a user's verdict on their own prediction; the crop is stored only with consent."""
-        crop = self.held_crops.take(prediction_id) if share_crop else None
-        if not share_crop:
-            self.held_crops.discard([prediction_id])
+        """Record a user's verdict on their own prediction; the crop is kept only with consent."""
         return await asyncio.get_running_loop().run_in_executor(
             self._executor, self.repository.record_feedback, prediction_id, self.pseudonymize(user_id),
-            is_correct, corrected_label, crop, not share_crop)
+            is_correct, corrected_label, share_crop)
 
     async def predicted_label(self, prediction_id: int, user_id: int) -> str | None:
         """What the bot answered for this prediction, if it is this user's; else None."""

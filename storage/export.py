@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -35,12 +34,12 @@ def export_feedback(repository: Repository, out_dir: Path, since: date | None = 
         writer = csv.writer(handle)
         writer.writerow(MANIFEST_FIELDS)
         for item in items:
-            if item.crop_path is None or not item.crop_path.exists():
+            if item.crop is None:
                 missing += 1
                 continue
             target = out_dir / item.label / f"{item.prediction_id}.png"
             target.parent.mkdir(exist_ok=True)
-            shutil.copyfile(item.crop_path, target)
+            target.write_bytes(item.crop)
             writer.writerow((item.prediction_id, item.predicted_label, item.label, f"{item.confidence:.4f}",
                              item.model_version, item.created_at.date().isoformat()))
             written += 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, insert, select, update
 
 from storage.database import Database
-from storage.tables import DailySummary, Feedback, Prediction
+from storage.tables import Crop, DailySummary, Feedback, Prediction
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +52,11 @@ class PredictionRecord:
             raise ValueError("one probability per class is needed")
 
 
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes for UTC columns; PostgreSQL aware ones."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
 CROP_NAME = re.compile(r"[0-9]{1,18}\.png")
 
 
@@ -87,7 +91,8 @@ class FeedbackItem:
     model_version: str
     created_at: datetime
     review_status: str
-    crop_path: Path | None
+    crop: bytes | None
+    """The shared face crop (PNG), or None."""
 
     @property
     def label(self) -> str:
@@ -127,6 +132,9 @@ class Stats:
 
 
 _INSERT_PREDICTION = insert(Prediction.__table__).returning(Prediction.__table__.c.id)
+_INSERT_CROP = insert(Crop.__table__)
+CROP_HOLD = timedelta(hours=1)
+"""How long a face crop waits for its user's consent before it is deleted unseen."""
 
 
 def utc_now() -> datetime:
@@ -148,7 +156,9 @@ class Repository:
         self.database = database
         self.crops_dir = Path(crops_dir)
 
-    def record_prediction(self, record: PredictionRecord) -> int:
+    def record_prediction(self, record: PredictionRecord, crop_png: bytes | None = None) -> int:
+        """Log one prediction; with `crop_png`, its face crop waits beside it, in the same
+        transaction, for the user's consent (at most CROP_HOLD)."""
         values = dict(
             created_at=record.created_at or utc_now(),
             user_hash=record.user_hash,
@@ -172,7 +182,11 @@ class Repository:
         # One prepared Core INSERT with parameters: the ORM's unit of work, or .values() with
         # literals that defeat the compiled-statement cache, cost over half the throughput.
         with self.database.engine.begin() as connection:
-            return connection.execute(_INSERT_PREDICTION, values).scalar_one()
+            prediction_id = connection.execute(_INSERT_PREDICTION, values).scalar_one()
+            if crop_png is not None:
+                connection.execute(_INSERT_CROP, {"prediction_id": prediction_id, "png": crop_png, "shared": False,
+                                                  "created_at": values["created_at"]})
+            return prediction_id
 
     def record_feedback(
         self,
@@ -180,34 +194,47 @@ class Repository:
         user_hash: str,
         is_correct: bool,
         corrected_label: str | None = None,
-        crop_png: bytes | None = None,
-        declined_sharing: bool = False,
+        share_crop: bool = False,
+        now: datetime | None = None,
     ) -> FeedbackOutcome:
-        """Store a user's verdict on their own prediction, once. The crop is written only when
-        given, that is when the user agreed.
+        """Store a user's verdict on their own prediction, once; the waiting crop is kept when
+        they agree to share it (and it has not expired) and deleted when they do not.
 
         An answer, once given, does not change: an operator may already have reviewed it, and a
         replayed button must not relabel an accepted correction. The one change allowed is
-        withdrawing consent: a later "don't share" (`declined_sharing`) deletes the stored crop."""
+        withdrawing consent: a later "don't share" deletes the stored crop."""
         if corrected_label is not None and corrected_label not in CLASS_NAMES:
             raise ValueError(f"unknown label {corrected_label!r}")
+        now = now or utc_now()
         with self.database.session() as session:
             prediction = session.get(Prediction, prediction_id)
             if prediction is None or prediction.user_hash != user_hash:
                 return FeedbackOutcome.NOT_YOURS
+            crop = session.get(Crop, prediction_id)
             if prediction.feedback is not None:
                 feedback = prediction.feedback
-                if declined_sharing and feedback.crop_path is not None:
+                if share_crop or (crop is None and feedback.crop_path is None):
+                    return FeedbackOutcome.ALREADY_ANSWERED
+                if crop is not None:
+                    session.delete(crop)
+                if feedback.crop_path is not None:
                     self._remove_crops([feedback.crop_path])
                     feedback.crop_path = None
-                    return FeedbackOutcome.CONSENT_WITHDRAWN
-                return FeedbackOutcome.ALREADY_ANSWERED
-            feedback = Feedback(prediction_id=prediction_id, user_hash=user_hash, is_correct=is_correct,
-                                corrected_label=None if is_correct else corrected_label, created_at=utc_now())
-            if crop_png is not None:
-                feedback.crop_path = self._write_crop(prediction_id, crop_png)
-            session.add(feedback)
+                return FeedbackOutcome.CONSENT_WITHDRAWN
+            session.add(Feedback(prediction_id=prediction_id, user_hash=user_hash, is_correct=is_correct,
+                                 corrected_label=None if is_correct else corrected_label, created_at=now))
+            if crop is not None:
+                if share_crop and not crop.shared and _aware(crop.created_at) >= now - CROP_HOLD:
+                    crop.shared = True
+                else:
+                    session.delete(crop)
         return FeedbackOutcome.STORED
+
+    def expire_pending_crops(self, now: datetime | None = None) -> int:
+        """Delete the crops nobody agreed to share within CROP_HOLD; returns how many."""
+        cutoff = (now or utc_now()) - CROP_HOLD
+        with self.database.session() as session:
+            return session.execute(delete(Crop).where(Crop.shared.is_(False), Crop.created_at < cutoff)).rowcount
 
     def label_if_owned(self, prediction_id: int, user_hash: str) -> str | None:
         """The predicted label, when the prediction exists and belongs to this pseudonym."""
@@ -217,20 +244,31 @@ class Repository:
 
     def feedback_items(self, status: str | None = None, since: date | None = None, with_crop: bool = False,
                        include_right: bool = True) -> list[FeedbackItem]:
-        query = select(Feedback, Prediction).join(Prediction).order_by(Feedback.id)
+        shared = select(Crop.png).where(Crop.prediction_id == Feedback.prediction_id,
+                                        Crop.shared.is_(True)).scalar_subquery()
+        query = select(Feedback, Prediction, shared).join(Prediction).order_by(Feedback.id)
         if status is not None:
             query = query.where(Feedback.review_status == status)
         if since is not None:
             query = query.where(Feedback.created_at >= day_bounds(since)[0])
         if with_crop:
-            query = query.where(Feedback.crop_path.is_not(None))
+            query = query.where(shared.is_not(None) | Feedback.crop_path.is_not(None))
         if not include_right:
             query = query.where(Feedback.is_correct.is_(False))
         with self.database.session() as session:
             rows = session.execute(query).all()
         return [FeedbackItem(f.id, p.id, p.label, f.corrected_label, f.is_correct, p.confidence, p.model_version,
-                             f.created_at, f.review_status, self.crop_file(f.crop_path) if f.crop_path else None)
-                for f, p in rows]
+                             f.created_at, f.review_status, png if png is not None else self._legacy_crop(f.crop_path))
+                for f, p, png in rows]
+
+    def _legacy_crop(self, name: str | None) -> bytes | None:
+        """A crop shared before crops moved into the database, read from the crops folder."""
+        if name is None:
+            return None
+        try:
+            return self.crop_file(name).read_bytes()
+        except FileNotFoundError:
+            return None
 
     def review(self, feedback_ids: Sequence[int], status: str) -> int:
         """Mark feedback accepted or rejected (or back to pending); returns how many rows changed."""
@@ -244,37 +282,27 @@ class Repository:
             return len(rows)
 
     def forget_user(self, user_hash: str) -> Forgotten:
-        """Delete every prediction, feedback row and stored crop of one pseudonym."""
-        with self.database.session() as session:
-            crops = session.scalars(
-                select(Feedback.crop_path).where(Feedback.user_hash == user_hash, Feedback.crop_path.is_not(None))
-            ).all()
-            feedback = session.execute(delete(Feedback).where(Feedback.user_hash == user_hash)).rowcount
-            predictions = session.execute(delete(Prediction).where(Prediction.user_hash == user_hash)).rowcount
-        removed = self._remove_crops(crops)
-        return Forgotten(predictions=predictions, feedback=feedback, crops=removed)
+        """Delete every prediction, feedback row and crop (waiting or shared) of one pseudonym."""
+        mine = select(Prediction.id).where(Prediction.user_hash == user_hash)
+        return self._delete_predictions(mine, Feedback.user_hash == user_hash,
+                                        Prediction.user_hash == user_hash)
 
     def purge_older_than(self, days: int, now: datetime | None = None) -> Forgotten:
         """Retention: delete predictions (with their feedback and crops) older than `days` days."""
         cutoff = (now or utc_now()) - timedelta(days=days)
-        with self.database.session() as session:
-            old = select(Prediction.id).where(Prediction.created_at < cutoff)
-            crops = session.scalars(
-                select(Feedback.crop_path).where(Feedback.prediction_id.in_(old), Feedback.crop_path.is_not(None))
-            ).all()
-            feedback = session.execute(delete(Feedback).where(Feedback.prediction_id.in_(old))).rowcount
-            predictions = session.execute(delete(Prediction).where(Prediction.created_at < cutoff)).rowcount
-        removed = self._remove_crops(crops)
-        return Forgotten(predictions=predictions, feedback=feedback, crops=removed)
+        old = select(Prediction.id).where(Prediction.created_at < cutoff)
+        return self._delete_predictions(old, Feedback.prediction_id.in_(old), Prediction.created_at < cutoff)
 
-    def _write_crop(self, prediction_id: int, png: bytes) -> str:
-        """The crop written private (0600) into the crops folder; returns its file name."""
-        self.crops_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        name = f"{prediction_id}.png"
-        descriptor = os.open(self.crops_dir / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(png)
-        return name
+    def _delete_predictions(self, ids, feedback_rows, prediction_rows) -> Forgotten:
+        """Crops, feedback and predictions in one transaction; then legacy crop files, if any."""
+        with self.database.session() as session:
+            files = session.scalars(select(Feedback.crop_path).where(feedback_rows,
+                                                                     Feedback.crop_path.is_not(None))).all()
+            shared = session.scalar(select(func.count()).where(Crop.prediction_id.in_(ids), Crop.shared.is_(True)))
+            session.execute(delete(Crop).where(Crop.prediction_id.in_(ids)))
+            feedback = session.execute(delete(Feedback).where(feedback_rows)).rowcount
+            predictions = session.execute(delete(Prediction).where(prediction_rows)).rowcount
+        return Forgotten(predictions=predictions, feedback=feedback, crops=shared + self._remove_crops(files))
 
     def crop_file(self, name: str) -> Path:
         """A stored crop's path. Only names this repository writes are accepted, so a tampered

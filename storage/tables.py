@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -41,6 +41,18 @@ class Prediction(Base):
                                                      passive_deletes=True)
 
 
+class Crop(Base):
+    """The 128x128 face crop of one prediction, in the database every replica shares: pending
+    (`shared` false) for at most an hour while its user decides, kept only when they agree."""
+
+    __tablename__ = "crops"
+
+    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id", ondelete="CASCADE"), primary_key=True)
+    png: Mapped[bytes] = mapped_column(LargeBinary)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class Feedback(Base):
     """A user's "right" or "wrong" on one prediction; the crop only when the user agreed to share it."""
 
@@ -52,6 +64,7 @@ class Feedback(Base):
     is_correct: Mapped[bool] = mapped_column(Boolean)
     corrected_label: Mapped[str | None] = mapped_column(String(32), nullable=True)
     crop_path: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    """A crop file shared before crops moved into the `crops` table; new feedback leaves it empty."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     review_status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending", index=True)
     """pending, accepted or rejected: only accepted feedback is exported for retraining."""

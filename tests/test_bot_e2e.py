@@ -6,6 +6,7 @@ Every test asserts on the requests the bot actually made.
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import threading
 import time
@@ -21,7 +22,7 @@ from sqlalchemy import func, select
 
 from bot import replies
 from storage.repository import PredictionRecord
-from storage.tables import Feedback, Prediction
+from storage.tables import Crop, Feedback, Prediction
 from tests.bot_harness import ADMIN_ID, RunningBot, free_port, make_service, make_settings
 from tests.conftest import encode, face_like, textured
 
@@ -178,9 +179,10 @@ def test_wrong_then_label_then_consent_stores_the_crop(bot, fake):
     assert "Thanks for your feedback" in thanks.params["text"] and "reply_markup" not in thanks.params
     with bot.service.repository.database.session() as session:
         feedback = session.scalars(select(Feedback)).one()
-    assert not feedback.is_correct and feedback.corrected_label is not None
-    crop = bot.settings.crops_dir / feedback.crop_path
-    assert Image.open(crop).size == (128, 128) and not Image.open(crop).getexif()
+        crop = session.get(Crop, feedback.prediction_id)
+    assert not feedback.is_correct and feedback.corrected_label is not None and crop.shared
+    picture = Image.open(io.BytesIO(crop.png))
+    assert picture.size == (128, 128) and not picture.getexif()
 
 
 def test_declining_to_share_keeps_no_crop_and_right_is_recorded(bot, fake):
@@ -197,8 +199,9 @@ def test_declining_to_share_keeps_no_crop_and_right_is_recorded(bot, fake):
     fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 2)
     with bot.service.repository.database.session() as session:
         rows = session.scalars(select(Feedback).order_by(Feedback.id)).all()
-    assert [(r.is_correct, r.crop_path is None) for r in rows] == [(False, True), (True, False)]
-    assert [p.name for p in bot.settings.crops_dir.iterdir()] == [rows[1].crop_path]
+        kept = session.scalars(select(Crop)).all()
+    assert [r.is_correct for r in rows] == [False, True]
+    assert [(c.prediction_id, c.shared) for c in kept] == [(rows[1].prediction_id, True)]  # the declined one is gone
 
 
 def test_only_the_sender_can_rate_an_answer(bot, fake):
@@ -284,8 +287,7 @@ def test_an_answer_cannot_be_relabelled_but_consent_can_be_withdrawn(bot, fake):
     fake.press(53, reply, f"fb|{prediction_id}|share|0|1")  # "it is a mask on", share the crop
     fake.wait_for(lambda: fake.calls("editMessageText"))
     with bot.service.repository.database.session() as session:
-        crop = bot.settings.crops_dir / session.scalars(select(Feedback)).one().crop_path
-    assert crop.exists()
+        assert session.get(Crop, prediction_id).shared
     fake.press(53, reply, f"fb|{prediction_id}|share|2|1")  # a replayed button with another label
     answers = fake.wait_for(lambda: len(fake.calls("answerCallbackQuery")) >= 2 and fake.calls("answerCallbackQuery"))
     assert "already rated" in answers[1].params["text"]
@@ -294,7 +296,8 @@ def test_an_answer_cannot_be_relabelled_but_consent_can_be_withdrawn(bot, fake):
     assert "crop you shared is deleted" in answers[2].params["text"]
     with bot.service.repository.database.session() as session:
         feedback = session.scalars(select(Feedback)).one()
-    assert (feedback.corrected_label, feedback.crop_path) == ("with_mask", None) and not crop.exists()
+        assert session.get(Crop, prediction_id) is None
+    assert feedback.corrected_label == "with_mask"
 
 
 def test_admin_commands_answer_admins_and_do_not_exist_for_others(bot, fake):

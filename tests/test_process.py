@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import urllib.request
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -125,7 +126,7 @@ def test_storage_commands_round_trip(tmp_path, shipped_model_dir):
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    assert "revision 0003" in maskbot("db", "upgrade")
+    assert "revision 0004" in maskbot("db", "upgrade")
     from storage.database import Database
     from storage.pseudonyms import Pseudonymizer
     from storage.repository import Repository
@@ -180,9 +181,9 @@ def test_operator_commands_review_export_and_manage_models(tmp_path, shipped_mod
     database = Database(env["DATABASE_URL"])
     repository = Repository(database, tmp_path / "crops")
     for i in range(3):
-        prediction_id = repository.record_prediction(record(f"u{i}"))
-        repository.record_feedback(prediction_id, f"u{i}", False, "without_mask",
-                                   crop_png=encode(Image.new("RGB", (128, 128)), "PNG"))
+        prediction_id = repository.record_prediction(record(f"u{i}", at=datetime.now(timezone.utc)),
+                                                     crop_png=encode(Image.new("RGB", (128, 128)), "PNG"))
+        repository.record_feedback(prediction_id, f"u{i}", False, "without_mask", share_crop=True)
     database.dispose()
     listing = maskbot("feedback", "review")
     assert "3 pending feedback item(s)" in listing and "without_mask" in listing

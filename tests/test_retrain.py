@@ -87,10 +87,10 @@ def make_feedback(tmp_path, count: int = 24, label: str = "with_mask"):
     repository = Repository(database, tmp_path / "crops")
     ids = []
     for i in range(count):
-        prediction_id = repository.record_prediction(record(f"user{i}", "without_mask",
-                                                            at=datetime.now(timezone.utc)))
         png = encode(Image.fromarray(checkerboard(i)), "PNG")
-        repository.record_feedback(prediction_id, f"user{i}", False, label, crop_png=png)
+        prediction_id = repository.record_prediction(record(f"user{i}", "without_mask",
+                                                            at=datetime.now(timezone.utc)), crop_png=png)
+        repository.record_feedback(prediction_id, f"user{i}", False, label, share_crop=True)
         ids.append(prediction_id)
     return database, repository
 

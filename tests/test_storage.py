@@ -14,8 +14,8 @@ from sqlalchemy import func, inspect, select
 from storage import summaries
 from storage.database import Database, current_revision
 from storage.pseudonyms import Pseudonymizer, load_secret
-from storage.repository import FeedbackOutcome, PredictionRecord, Repository
-from storage.tables import DailySummary, Feedback, Prediction
+from storage.repository import CROP_HOLD, FeedbackOutcome, PredictionRecord, Repository
+from storage.tables import Crop, DailySummary, Feedback, Prediction
 
 DAY = date(2026, 11, 20)
 
@@ -49,83 +49,106 @@ def test_storage_and_model_name_the_classes_alike():
 def test_migrations_create_every_table_from_an_empty_database(database):
     assert current_revision(database.engine) is not None
     tables = set(inspect(database.engine).get_table_names())
-    assert {"predictions", "feedback", "daily_summaries", "alembic_version"} <= tables
+    assert {"predictions", "feedback", "crops", "daily_summaries", "alembic_version"} <= tables
     Database(database.url).dispose()  # a second start migrates nothing and fails nothing
-    assert current_revision(database.engine) == "0003"
+    assert current_revision(database.engine) == "0004"
+
+
+AT = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+"""When `record` makes its predictions; a user answers minutes later."""
+SOON = AT + timedelta(minutes=5)
+
+
+def crops(database: Database) -> dict[int, tuple[bytes, bool]]:
+    with database.session() as session:
+        return {c.prediction_id: (c.png, c.shared) for c in session.scalars(select(Crop))}
 
 
 def test_every_model_round_trips(repository, database):
-    prediction_id = repository.record_prediction(record())
-    assert repository.record_feedback(prediction_id, "u1", False, "without_mask",
-                                      crop_png=b"\x89PNG fake") is FeedbackOutcome.STORED
+    prediction_id = repository.record_prediction(record(), crop_png=b"\x89PNG fake")
+    assert crops(database) == {prediction_id: (b"\x89PNG fake", False)}  # waiting for consent
+    assert repository.record_feedback(prediction_id, "u1", False, "without_mask", share_crop=True,
+                                      now=SOON) is FeedbackOutcome.STORED
     summaries.summarise(database, DAY, reference={"with_mask": 0.3, "without_mask": 0.3,
                                                  "mask_weared_incorrect": 0.4})
     with database.session() as session:
         stored = session.get(Prediction, prediction_id)
         assert (stored.label, stored.p_without_mask, stored.face_fraction, stored.image_width) == (
             "with_mask", 0.05, 0.2, 1280)
-        assert stored.created_at.replace(tzinfo=timezone.utc) == datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+        assert stored.created_at.replace(tzinfo=timezone.utc) == AT
         feedback = session.scalars(select(Feedback)).one()
-        assert (feedback.is_correct, feedback.corrected_label, feedback.crop_path) == (False, "without_mask",
-                                                                                        f"{prediction_id}.png")
+        assert (feedback.is_correct, feedback.corrected_label, feedback.crop_path) == (False, "without_mask", None)
         summary = session.scalars(select(DailySummary)).one()
         assert (summary.count, summary.count_with_mask, summary.feedback_count, summary.disagreement_rate) == (
             1, 1, 1, 1.0)
-    assert (repository.crops_dir / f"{prediction_id}.png").read_bytes() == b"\x89PNG fake"
+    assert crops(database) == {prediction_id: (b"\x89PNG fake", True)}
+    assert [item.crop for item in repository.feedback_items(with_crop=True)] == [b"\x89PNG fake"]
 
 
-def test_feedback_only_from_the_user_who_asked_and_only_once(repository):
-    prediction_id = repository.record_prediction(record("alice"))
+def test_feedback_only_from_the_user_who_asked_and_only_once(repository, database):
+    prediction_id = repository.record_prediction(record("alice"), crop_png=b"crop")
     assert repository.record_feedback(prediction_id, "mallory", False, "without_mask") is FeedbackOutcome.NOT_YOURS
     assert repository.record_feedback(prediction_id + 1000, "alice", True) is FeedbackOutcome.NOT_YOURS
-    assert repository.record_feedback(prediction_id, "alice", False, "without_mask",
-                                      crop_png=b"crop") is FeedbackOutcome.STORED
+    assert repository.record_feedback(prediction_id, "alice", False, "without_mask", share_crop=True,
+                                      now=SOON) is FeedbackOutcome.STORED
     [item] = repository.feedback_items()
     repository.review([item.feedback_id], "accepted")
     # A replayed or crafted button cannot relabel an answer an operator may already have accepted.
-    assert repository.record_feedback(prediction_id, "alice", False, "mask_weared_incorrect",
-                                      crop_png=b"other") is FeedbackOutcome.ALREADY_ANSWERED
-    assert repository.record_feedback(prediction_id, "alice", True, crop_png=b"other") is \
+    assert repository.record_feedback(prediction_id, "alice", False, "mask_weared_incorrect", share_crop=True,
+                                      now=SOON) is FeedbackOutcome.ALREADY_ANSWERED
+    assert repository.record_feedback(prediction_id, "alice", True, share_crop=True, now=SOON) is \
         FeedbackOutcome.ALREADY_ANSWERED
     [item] = repository.feedback_items()
-    assert (item.corrected_label, item.review_status) == ("without_mask", "accepted")
-    assert (repository.crops_dir / f"{prediction_id}.png").read_bytes() == b"crop"
+    assert (item.corrected_label, item.review_status, item.crop) == ("without_mask", "accepted", b"crop")
     # Withdrawing consent is always possible: the crop goes, the answer stays.
-    assert repository.record_feedback(prediction_id, "alice", False, "without_mask") is \
-        FeedbackOutcome.ALREADY_ANSWERED  # a press without the crop (already taken) is no withdrawal
-    assert repository.record_feedback(prediction_id, "alice", False, "without_mask", declined_sharing=True) is \
+    assert repository.record_feedback(prediction_id, "alice", False, "without_mask", now=SOON) is \
         FeedbackOutcome.CONSENT_WITHDRAWN
-    assert not (repository.crops_dir / f"{prediction_id}.png").exists()
+    assert crops(database) == {}
     [item] = repository.feedback_items()
-    assert item.crop_path is None and item.corrected_label == "without_mask"
-    assert repository.record_feedback(prediction_id, "alice", False, "without_mask", declined_sharing=True) is \
+    assert item.crop is None and item.corrected_label == "without_mask"
+    assert repository.record_feedback(prediction_id, "alice", False, "without_mask", now=SOON) is \
         FeedbackOutcome.ALREADY_ANSWERED
+
+
+def test_a_crop_is_kept_only_when_its_user_agrees_within_the_hour(repository, database):
+    declined, late, waiting = (repository.record_prediction(record("alice"), crop_png=name.encode())
+                               for name in ("declined", "late", "waiting"))
+    assert repository.record_feedback(declined, "alice", True, now=SOON) is FeedbackOutcome.STORED
+    assert repository.record_feedback(late, "alice", True, share_crop=True,
+                                      now=AT + CROP_HOLD + timedelta(seconds=1)) is FeedbackOutcome.STORED
+    assert crops(database) == {waiting: (b"waiting", False)}  # declined and too-late crops are gone
+    assert repository.expire_pending_crops(now=AT + CROP_HOLD - timedelta(seconds=1)) == 0
+    assert repository.expire_pending_crops(now=AT + CROP_HOLD + timedelta(seconds=1)) == 1
+    assert crops(database) == {}
+    assert repository.feedback_items(with_crop=True) == []
 
 
 def test_forget_removes_exactly_one_users_rows_and_crops(repository, database):
-    mine = [repository.record_prediction(record("alice")) for _ in range(3)]
-    theirs = repository.record_prediction(record("bob"))
-    repository.record_feedback(mine[0], "alice", False, "without_mask", crop_png=b"a")
-    repository.record_feedback(mine[1], "alice", True)
-    repository.record_feedback(theirs, "bob", False, "without_mask", crop_png=b"b")
-    forgotten = repository.forget_user("alice")
+    mine = [repository.record_prediction(record("alice"), crop_png=b"a") for _ in range(3)]
+    theirs = repository.record_prediction(record("bob"), crop_png=b"b")
+    repository.record_feedback(mine[0], "alice", False, "without_mask", share_crop=True, now=SOON)
+    repository.record_feedback(mine[1], "alice", True, now=SOON)
+    repository.record_feedback(theirs, "bob", False, "without_mask", share_crop=True, now=SOON)
+    forgotten = repository.forget_user("alice")  # one shared crop and one still waiting (mine[2])
     assert (forgotten.predictions, forgotten.feedback, forgotten.crops) == (3, 2, 1)
     assert count(database, Prediction) == 1 and count(database, Feedback) == 1
-    assert sorted(p.name for p in repository.crops_dir.iterdir()) == [f"{theirs}.png"]
+    assert crops(database) == {theirs: (b"b", True)}
     assert repository.forget_user("alice").predictions == 0
 
 
 def test_purge_removes_only_rows_older_than_the_retention(repository, database):
     now = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
-    old = repository.record_prediction(record(at=now - timedelta(days=31)))
-    recent = repository.record_prediction(record(at=now - timedelta(days=29)))
-    repository.record_feedback(old, "u1", False, "without_mask", crop_png=b"old")
-    repository.record_feedback(recent, "u1", False, "without_mask", crop_png=b"new")
+    old = repository.record_prediction(record(at=now - timedelta(days=31)), crop_png=b"old")
+    recent = repository.record_prediction(record(at=now - timedelta(days=29)), crop_png=b"new")
+    repository.record_feedback(old, "u1", False, "without_mask", share_crop=True,
+                               now=now - timedelta(days=31) + timedelta(minutes=1))
+    repository.record_feedback(recent, "u1", False, "without_mask", share_crop=True,
+                               now=now - timedelta(days=29) + timedelta(minutes=1))
     purged = repository.purge_older_than(30, now=now)
     assert (purged.predictions, purged.feedback, purged.crops) == (1, 1, 1)
     with database.session() as session:
         assert session.scalars(select(Prediction.id)).all() == [recent]
-    assert [p.name for p in repository.crops_dir.iterdir()] == [f"{recent}.png"]
+    assert crops(database) == {recent: (b"new", True)}
 
 
 def test_summarise_is_idempotent_and_flags_a_skewed_day(repository, database):
@@ -243,16 +266,15 @@ def test_the_trailing_window_becomes_the_reference_once_it_is_large_enough(repos
     assert first.reference == "model" and first.drift_level == "none"  # 40 photos: too few to alarm
 
 
-def test_database_and_crops_are_private_and_crop_names_stay_in_their_folder(tmp_path):
+def test_the_database_is_private_and_legacy_crop_names_stay_in_their_folder(tmp_path):
     database = Database(f"sqlite:///{tmp_path / 'data' / 'bot.db'}")
     repository = Repository(database, tmp_path / "data" / "crops")
     prediction_id = repository.record_prediction(record("alice"))
-    repository.record_feedback(prediction_id, "alice", False, "without_mask", crop_png=b"png")
+    repository.record_feedback(prediction_id, "alice", False, "without_mask", now=SOON)
     assert stat.S_IMODE((tmp_path / "data" / "bot.db").stat().st_mode) == 0o600
-    assert stat.S_IMODE((repository.crops_dir / f"{prediction_id}.png").stat().st_mode) == 0o600
     victim = tmp_path / "data" / "keep.txt"
     victim.write_text("not a crop")
-    with database.session() as session:  # a tampered row
+    with database.session() as session:  # a tampered row, in the column crops used to live in
         session.scalars(select(Feedback)).one().crop_path = "../keep.txt"
     with pytest.raises(ValueError, match="not a crop file name"):
         repository.feedback_items()
