@@ -18,6 +18,7 @@ from PIL import Image
 
 from bot.callbacks import requester_tag
 from bot.ratelimit import UPDATES_PER_MINUTE, RateLimiter
+from model.images import slow_to_decode
 from model.predictor import Prediction, Predictor
 from storage.repository import (CHAT_TYPES, CLASS_NAMES, FeedbackOutcome, Forgotten, PredictionRecord, Repository,
                                 Stats, utc_now)
@@ -51,6 +52,9 @@ class MaskService:
         self.repository = repository
         self.pseudonymize = pseudonymize
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inference")
+        # Huge PNGs, WebPs and TIFFs (slow_to_decode) queue here, one at a time, so that a user
+        # sending them delays only themselves, not everyone's photos on the inference threads.
+        self._slow_lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slow-decode")
         self.database_errors = 0
 
     @property
@@ -69,7 +73,8 @@ class MaskService:
     async def check_photo(self, data: bytes, user_id: int, chat_type: str, input_kind: str) -> CheckResult:
         """Classify one photo off the event loop and log it; raises `model.images.ImageError`."""
         loop = asyncio.get_running_loop()
-        prediction, crop_png = await loop.run_in_executor(self._executor, self._classify, data)
+        lane = self._slow_lane if slow_to_decode(data) else self._executor
+        prediction, crop_png = await loop.run_in_executor(lane, self._classify, data)
         record = PredictionRecord(
             user_hash=self.pseudonymize(user_id),
             chat_type=chat_type if chat_type in CHAT_TYPES else "private",
@@ -154,4 +159,5 @@ class MaskService:
                 "temperature": self.predictor.temperature, "metrics": metadata.get("metrics", {})}
 
     def close(self) -> None:
+        self._slow_lane.shutdown(wait=True)
         self._executor.shutdown(wait=True)
