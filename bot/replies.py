@@ -45,6 +45,10 @@ PRIVACY = (
     "<b>For how long</b>\nEverything is deleted after {days} days.\n\n"
     "<b>Delete it now</b>\nSend /forget to delete everything about you at once."
 )
+BUTTON_EXPIRED = "This button no longer works. Send the photo again to rate a new answer."
+ALREADY_RATED = "You already rated this answer. Thank you!"
+CONSENT_WITHDRAWN = "Done: the face crop you shared is deleted. Your rating stays."
+NOT_YOUR_FORGET = "Only the person who sent /forget can answer this. Send /forget yourself to delete your data."
 FORGET_CONFIRM = "This deletes every answer, feedback and shared photo crop I keep about you. Delete now?"
 NOT_AN_IMAGE_DOCUMENT = ("I can only check photos. Please send a photo of your face (JPEG or PNG), "
                          "not a {kind}.")

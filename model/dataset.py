@@ -172,14 +172,15 @@ def make_split(items: list[LabelledImage], seed: int = 7) -> Split:
     return Split(fingerprint(items), {item.relative: str(part) for item, part in zip(items, parts)})
 
 
-def _views_of(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+def _views_of(path: Path) -> tuple[np.ndarray, np.ndarray]:
     from model.faces import process_detector
     from model.images import decode_image
     from model.preprocess import crop_square, squash
 
     rgb = decode_image(path, min_side=1).pixels
     box = process_detector().largest_face(rgb)
-    return squash(rgb), crop_square(rgb, None), crop_square(rgb, box), box is not None
+    # Without a face, the centre square: training keeps the image, as masks3 has a few such.
+    return squash(rgb), crop_square(rgb, box)
 
 
 @dataclass
@@ -189,9 +190,7 @@ class CachedArrays:
     files: list[str]
     labels: np.ndarray
     squash: np.ndarray
-    centre: np.ndarray
     face: np.ndarray
-    face_found: np.ndarray
     fingerprint: str
     """The data folder's `fingerprint`, as when these arrays were made."""
 
@@ -217,8 +216,8 @@ def cached_arrays(data_dir: Path | str, cache_dir: Path | str, workers: int = 2,
     if cache_file.exists():
         stored = np.load(cache_file)
         return CachedArrays(
-            [str(name) for name in stored["files"]], stored["labels"], stored["squash"], stored["centre"],
-            stored["face"], stored["face_found"], data_fingerprint,
+            [str(name) for name in stored["files"]], stored["labels"], stored["squash"], stored["face"],
+            data_fingerprint,
         )
     from multiprocessing import get_context
 
@@ -233,12 +232,9 @@ def cached_arrays(data_dir: Path | str, cache_dir: Path | str, workers: int = 2,
         np.array([item.label for item in items], dtype=np.int64),
         np.stack([r[0] for r in results]),
         np.stack([r[1] for r in results]),
-        np.stack([r[2] for r in results]),
-        np.array([r[3] for r in results], dtype=bool),
         data_fingerprint,
     )
     partial = cache_file.with_suffix(".tmp.npz")
-    np.savez(partial, files=np.array(arrays.files), labels=arrays.labels, squash=arrays.squash,
-             centre=arrays.centre, face=arrays.face, face_found=arrays.face_found)
+    np.savez(partial, files=np.array(arrays.files), labels=arrays.labels, squash=arrays.squash, face=arrays.face)
     partial.replace(cache_file)
     return arrays

@@ -33,9 +33,7 @@ def evaluate(predictor: Predictor, data_dir: Path, cache_dir: Path, test_split_o
         [predictor.probabilities(pixels[index[i : i + 256]]) for i in range(0, len(index), 256)]
     )
     result = metrics.summary(arrays.labels[index], probabilities, predictor.threshold)
-    result.update({"data_dir": str(data_dir), "part": part,
-                   "unsure_share": float(np.mean(probabilities.max(axis=1) < predictor.threshold))})
-    return result
+    return {**result, "data_dir": str(data_dir), "part": part, "unsure_share": 1 - result["coverage"]}
 
 
 def evaluate_photos(predictor: Predictor, data_dir: Path) -> dict:

@@ -97,6 +97,8 @@ class Source:
     """One labelled folder's cached arrays and which of them train, validate and test."""
 
     name: str
+    split_file: str
+    """Where the model folder keeps this folder's split (`split_file_name`)."""
     arrays: CachedArrays
     split: Split
     train: np.ndarray
@@ -108,12 +110,13 @@ def load_source(config: TrainConfig, data_dir: Path, primary: bool, rng: np.rand
                 say: ProgressCallback) -> Source:
     say(f"loading {data_dir} (decoded and face-cropped once, then cached in {config.cache_dir}) ...")
     arrays = cached_arrays(data_dir, config.cache_dir, progress=_count_progress(say))
-    reused = None if config.split_file is None else config.split_file.parent / split_file_name(data_dir, primary)
+    split_file = split_file_name(data_dir, primary)
+    reused = None if config.split_file is None else config.split_file.parent / split_file
     split = load_or_make_split(data_dir, reused, arrays.fingerprint, config.seed, say)
     parts = np.array([split.parts.get(name, "train") for name in arrays.files])
     chosen = [_limit(np.flatnonzero(parts == part), arrays.labels, config.per_class_limit, rng)
               for part in ("train", "val", "test")]
-    return Source(Path(data_dir).resolve().name, arrays, split, *chosen)
+    return Source(Path(data_dir).resolve().name, split_file, arrays, split, *chosen)
 
 
 def check_synthetic_sources(synthetic_dir: Path, sources: list[Source]) -> None:
@@ -146,9 +149,8 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
     sources += [load_source(config, folder, False, rng, say) for folder in config.more_data]
     primary = sources[0]
     config.out_dir.mkdir(parents=True, exist_ok=True)
-    for index, source in enumerate(sources):
-        source.split.save(config.out_dir / split_file_name(config.data_dir if index == 0 else config.more_data[index - 1],
-                                                           index == 0))
+    for source in sources:
+        source.split.save(config.out_dir / source.split_file)
 
     if config.recipe == "report":
         fitted_on = np.concatenate([primary.train, primary.val])

@@ -74,7 +74,7 @@ def test_split_keeps_groups_together_and_is_stable(tmp_path):
 def test_cached_arrays_hold_every_view(tmp_path):
     data = make_folder(tmp_path / "data", per_class=3)
     arrays = cached_arrays(data, tmp_path / "cache")
-    assert arrays.squash.shape == arrays.face.shape == arrays.centre.shape == (9, 128, 128, 3)
+    assert arrays.squash.shape == arrays.face.shape == (9, 128, 128, 3)
     assert list(arrays.labels) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     assert len(list((tmp_path / "cache").iterdir())) == 1
     assert cached_arrays(data, tmp_path / "cache").files == arrays.files

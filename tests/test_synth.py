@@ -94,7 +94,7 @@ def test_training_refuses_synthetic_faces_painted_from_held_out_photos(drawn, tm
     bare, masked = drawn
     synthesise(bare, masked, tmp_path / "synth", seed=3, limit=5)
     parts = {source.split("/", 1)[1]: "train" for source, _ in bare}
-    source = Source("drawn", None, Split("x", parts), *(np.array([], dtype=np.int64),) * 3)
+    source = Source("drawn", "split-drawn.json", None, Split("x", parts), *(np.array([], dtype=np.int64),) * 3)
     check_synthetic_sources(tmp_path / "synth", [source])
     painted = sorted(set(read_sources(tmp_path / "synth").values()))[0].split("/", 1)[1]
     parts[painted] = "test"

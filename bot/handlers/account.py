@@ -10,7 +10,6 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from bot import replies
 from bot.callbacks import ForgetButton, decode_forget
-from bot.handlers.feedback import EXPIRED
 from bot.handlers.common import service_of, settings_of, with_retry
 
 log = logging.getLogger("bot.account")
@@ -23,9 +22,6 @@ async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     text = replies.privacy(settings_of(context).retention_days)
     await with_retry(lambda: update.effective_message.reply_text(text, parse_mode=ParseMode.HTML))
-
-
-NOT_YOUR_PROMPT = "Only the person who sent /forget can answer this. Send /forget yourself to delete your data."
 
 
 async def on_forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -42,11 +38,11 @@ async def on_forget_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     query = update.callback_query
     button = decode_forget(query.data)
     if button is None or update.effective_user is None:
-        await with_retry(lambda: query.answer(EXPIRED))
+        await with_retry(lambda: query.answer(replies.BUTTON_EXPIRED))
         return
     # In a group anyone sees the prompt; only its requester may answer it.
     if button.requester != service_of(context).requester_tag(update.effective_user.id):
-        await with_retry(lambda: query.answer(NOT_YOUR_PROMPT, show_alert=True))
+        await with_retry(lambda: query.answer(replies.NOT_YOUR_FORGET, show_alert=True))
         return
     await with_retry(lambda: query.answer())
     if not button.confirm:
@@ -79,7 +75,7 @@ async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     """A button this bot never made (or one from a version long gone): answered, so the client
     stops its spinner, and nothing else."""
     log.info("event=malformed_callback update_id=%s", update.update_id)
-    await with_retry(lambda: update.callback_query.answer(EXPIRED))
+    await with_retry(lambda: update.callback_query.answer(replies.BUTTON_EXPIRED))
 
 
 def register_fallbacks(application: Application) -> None:

@@ -18,11 +18,6 @@ THANKS = "\n\n<i>Thanks for your feedback!</i>"
 NOT_YOURS = "Only the person who sent this photo can rate the answer."
 
 
-EXPIRED = "This button no longer works. Send the photo again to rate a new answer."
-ALREADY_ANSWERED = "You already rated this answer. Thank you!"
-CONSENT_WITHDRAWN = "Done: the face crop you shared is deleted. Your rating stays."
-
-
 def labels_keyboard(prediction_id: int, predicted: str) -> InlineKeyboardMarkup:
     choices = [InlineKeyboardButton(replies.LABEL_BUTTONS[name],
                                     callback_data=FeedbackButton(prediction_id, "is", name).encode())
@@ -48,7 +43,7 @@ async def on_feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     button = decode_feedback(query.data)
     if button is None or update.effective_user is None:
         log.info("event=malformed_callback update_id=%s", update.update_id)
-        await with_retry(lambda: query.answer(EXPIRED))
+        await with_retry(lambda: query.answer(replies.BUTTON_EXPIRED))
         return
     user_id = update.effective_user.id
     message = query.message
@@ -70,9 +65,9 @@ async def on_feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if outcome is FeedbackOutcome.NOT_YOURS:
         await with_retry(lambda: query.answer(NOT_YOURS, show_alert=True))
     elif outcome is FeedbackOutcome.ALREADY_ANSWERED:
-        await with_retry(lambda: query.answer(ALREADY_ANSWERED))
+        await with_retry(lambda: query.answer(replies.ALREADY_RATED))
     elif outcome is FeedbackOutcome.CONSENT_WITHDRAWN:
-        await with_retry(lambda: query.answer(CONSENT_WITHDRAWN, show_alert=True))
+        await with_retry(lambda: query.answer(replies.CONSENT_WITHDRAWN, show_alert=True))
     else:
         await with_retry(lambda: query.answer("Thank you!"))
         await with_retry(lambda: query.edit_message_text((message.text_html or "") + THANKS,
