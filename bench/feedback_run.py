@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,10 @@ def answered_label(text: str) -> str:
         if phrase in first:
             return name
     return next(name for name, guess in GUESS.items() if guess in rest.splitlines()[0])
+
+
+def thanked(fake: FakeTelegram, user: int) -> bool:
+    return any(r.params.get("chat_id") in (user, str(user)) for r in fake.calls("editMessageText"))
 
 
 def main() -> int:
@@ -78,8 +83,7 @@ def main() -> int:
                 fake.press(user, reply, f"fb|{prediction_id}|no")
                 fake.press(user, reply, f"fb|{prediction_id}|is|{CLASS_NAMES.index(truth)}")
                 fake.press(user, reply, f"fb|{prediction_id}|share|{CLASS_NAMES.index(truth)}|1")
-            fake.wait_for(lambda: any(r.params.get("chat_id") in (user, str(user))
-                                      for r in fake.calls("editMessageText")), what="the thank-you")
+            fake.wait_for(partial(thanked, fake, user), what="the thank-you")
         print(f"{len(chosen)} photos sent through the bot; {wrong} answers marked wrong and corrected")
     finally:
         bot.send_signal(signal.SIGTERM)

@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from model.predictor import Predictor  # noqa: E402 - after the path above, as the other benchmarks
-from model.registry import SHIPPED_MODEL  # noqa: E402
-from tests.bot_harness import RunningBot, make_service, make_settings  # noqa: E402
-from tests.conftest import encode, face_like  # noqa: E402
-from tests.fake_telegram import FakeTelegram  # noqa: E402
+from model.predictor import Predictor
+from model.registry import SHIPPED_MODEL
+from tests.bot_harness import RunningBot, make_service, make_settings
+from tests.conftest import encode, face_like
+from tests.fake_telegram import FakeTelegram
 
 PHOTOS = 20
 

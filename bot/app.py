@@ -8,6 +8,7 @@ secret token before anything reaches the queue).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -16,14 +17,16 @@ from urllib.parse import urlparse
 
 import httpx
 from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 from tornado.httpserver import HTTPServer
 from tornado.web import Application as WebApplication
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from bot import handlers, jobs
-from bot.config import Settings, active_model_dir
+from bot.config import Settings
+from bot.context import CONTEXT_TYPES
 from bot.metrics import BotMetrics
 from bot.ratelimit import RateLimiter
 from bot.service import MaskService
@@ -37,12 +40,7 @@ PUBLIC_COMMANDS = [
     BotCommand("privacy", "What I keep about you, and for how long"),
     BotCommand("forget", "Delete everything I keep about you"),
 ]
-ADMIN_COMMANDS = PUBLIC_COMMANDS + [
-    BotCommand("stats", "Counts per class, feedback, drift: /stats [days]"),
-    BotCommand("drift", "Drift level of recent days"),
-    BotCommand("model", "The model in use and its scores"),
-    BotCommand("reload", "Switch to the registry's champion model"),
-]
+ADMIN_COMMANDS = [*PUBLIC_COMMANDS, BotCommand("stats", "Counts per class, feedback, drift: /stats [days]"), BotCommand("drift", "Drift level of recent days"), BotCommand("model", "The model in use and its scores"), BotCommand("reload", "Switch to the registry's champion model")]
 CONCURRENT_UPDATES = 64
 MAX_WEBHOOK_BODY = 1024 * 1024
 """Telegram's updates are a few kilobytes; a larger body is refused before it is read."""
@@ -50,6 +48,7 @@ MAX_WEBHOOK_BODY = 1024 * 1024
 
 def build_service(settings: Settings) -> MaskService:
     from model.predictor import Predictor
+    from model.registry import active_model_dir
     from storage.database import Database
     from storage.pseudonyms import Pseudonymizer, load_secret
     from storage.repository import Repository
@@ -63,7 +62,7 @@ def build_service(settings: Settings) -> MaskService:
 
 def build_application(settings: Settings, service: MaskService) -> Application:
     metrics = BotMetrics()
-    metrics.set_model(service.model_version)
+    service.watch_model(metrics.set_model)
     malformed = metrics.errors.labels(kind="malformed_update")
     application = (
         ApplicationBuilder()
@@ -72,6 +71,9 @@ def build_application(settings: Settings, service: MaskService) -> Application:
         .base_file_url(settings.file_base_url)
         .get_updates_request(SanitisingRequest(read_timeout=30, on_malformed=malformed.inc))
         .concurrent_updates(CONCURRENT_UPDATES)
+        .context_types(CONTEXT_TYPES)
+        # Every text in bot.replies is HTML, escaped where it holds anything not ours.
+        .defaults(Defaults(parse_mode=ParseMode.HTML))
         # Keeps to Telegram's documented flood limits (30 messages a second, 20 a minute per group)
         # before sending; retries after a 429 are with_retry's, capped (bot.handlers.common).
         .rate_limiter(AIORateLimiter(max_retries=0))
@@ -79,19 +81,17 @@ def build_application(settings: Settings, service: MaskService) -> Application:
         .post_shutdown(on_shutdown)
         .build()
     )
-    application.bot_data["settings"] = settings
-    application.bot_data["service"] = service
-    application.bot_data["metrics"] = metrics
-    # Files are streamed with a client of our own so a download can be cut off at the size limit;
-    # python-telegram-bot's own download reads a whole file into memory first.
-    application.bot_data["downloads"] = httpx.AsyncClient(timeout=httpx.Timeout(30.0), follow_redirects=False)
+    application.bot_data.settings = settings
+    application.bot_data.service = service
+    application.bot_data.metrics = metrics
+    application.bot_data.downloads = httpx.AsyncClient(timeout=httpx.Timeout(30.0), follow_redirects=False)
     handlers.register(application, settings.admin_ids)
     return application
 
 
 async def on_startup(application: Application) -> None:
     """Owns start-up work that needs the Bot API: the command menus and the scheduled jobs."""
-    settings: Settings = application.bot_data["settings"]
+    settings = application.bot_data.settings
     await application.bot.set_my_commands(PUBLIC_COMMANDS)
     for admin_id in settings.admin_ids:
         try:
@@ -103,10 +103,8 @@ async def on_startup(application: Application) -> None:
 
 async def on_shutdown(application: Application) -> None:
     """Owns the resources: the inference threads and the database connections."""
-    service: MaskService = application.bot_data["service"]
-    await application.bot_data["downloads"].aclose()
-    service.close()
-    service.repository.database.dispose()
+    await application.bot_data.downloads.aclose()
+    application.bot_data.service.close()
     log.info("event=shutdown_complete")
 
 
@@ -121,13 +119,13 @@ class HealthHandler(BotRequestHandler):
     def get(self) -> None:
         healthy = self.bot_application.running
         self.set_status(200 if healthy else 503)
-        service: MaskService = self.bot_application.bot_data["service"]
-        self.write({"status": "ok" if healthy else "unavailable", "model_version": service.model_version})
+        self.write({"status": "ok" if healthy else "unavailable",
+                    "model_version": self.bot_application.bot_data.service.model_version})
 
 
 class MetricsHandler(BotRequestHandler):
     def get(self) -> None:
-        metrics: BotMetrics = self.bot_application.bot_data["metrics"]
+        metrics = self.bot_application.bot_data.metrics
         self.set_header("Content-Type", metrics.content_type)
         self.write(metrics.render())
 
@@ -155,7 +153,7 @@ class WebhookHandler(BotRequestHandler):
     async def post(self) -> None:
         update = parse_update(bytes(self.body), self.bot_application.bot)
         if update is None:
-            self.bot_application.bot_data["metrics"].errors.labels(kind="malformed_update").inc()
+            self.bot_application.bot_data.metrics.errors.labels(kind="malformed_update").inc()
             self.set_status(400)
             return
         await self.bot_application.update_queue.put(update)
@@ -184,16 +182,16 @@ def http_routes(application: Application, settings: Settings) -> list:
     return routes
 
 
-async def serve(settings: Settings, service: MaskService, stop: asyncio.Event | None = None) -> None:
-    """Run until `stop` is set or SIGTERM/SIGINT arrives; then finish in-flight replies and exit."""
+async def serve(application: Application, stop: asyncio.Event | None = None) -> None:
+    """Run `application` (from `build_application`) until `stop` is set or SIGTERM/SIGINT
+    arrives; then finish in-flight replies and exit."""
+    settings = application.bot_data.settings
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        try:
+        # Not possible outside the main thread (tests) or on systems without POSIX signals.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-        except (NotImplementedError, RuntimeError):  # not the main thread (tests) or not POSIX
-            pass
-    application = build_application(settings, service)
     server = None
     if settings.port:
         # Listening before start-up lets an orchestrator see "starting" (503) rather than nothing.
@@ -209,7 +207,7 @@ async def serve(settings: Settings, service: MaskService, stop: asyncio.Event | 
         else:
             await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
         log.info("event=started mode=%s model=%s port=%s", "webhook" if settings.webhook_url else "polling",
-                 service.model_version, settings.port)
+                 application.bot_data.service.model_version, settings.port)
         await stop.wait()
         log.info("event=stopping")
         if application.updater.running:
@@ -257,9 +255,9 @@ def configure_logging(level: str, token: str = "") -> None:
 def run(settings: Settings) -> int:
     """Run until SIGTERM: 0 on a clean stop, 2 for a refused token, 1 when the API is unreachable."""
     configure_logging(settings.log_level, settings.bot_token)
-    service = build_service(settings)
+    application = build_application(settings, build_service(settings))
     try:
-        asyncio.run(serve(settings, service))
+        asyncio.run(serve(application))
     except InvalidToken:
         log.critical("event=start_failed reason=BOT_TOKEN was refused by the Bot API; check it with @BotFather")
         return 2

@@ -9,13 +9,10 @@ import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 
 def _model_dir(args) -> Path:
     """--model, else $MODEL_DIR (a registry's champion), else the model shipped in the repository."""
-    from bot.config import active_model_dir
-    from model.registry import SHIPPED_MODEL
+    from model.registry import SHIPPED_MODEL, active_model_dir
 
     if args.model:
         return Path(args.model)
@@ -43,8 +40,8 @@ def _storage(settings):
 
 def _reference_mix(settings) -> dict | None:
     """The class mix the model was trained on: what daily summaries compare against."""
-    from bot.config import active_model_dir
     from model.predictor import read_metadata
+    from model.registry import active_model_dir
 
     return read_metadata(active_model_dir(settings.model_dir)).get("class_mix")
 
@@ -110,8 +107,9 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    from bot.replies import NOT_SURE, VERDICT
     from model.images import ImageError
-    from model.predictor import LABEL_TEXT, Predictor
+    from model.predictor import Predictor
 
     predictor = Predictor(_model_dir(args))
     failures = 0
@@ -131,7 +129,7 @@ def cmd_predict(args) -> int:
             if "error" in output:
                 print(f"{output['image']}: error: {output['error']}")
                 continue
-            verdict = "Not sure" if output["unsure"] else LABEL_TEXT[output["label"]]
+            verdict = NOT_SURE if output["unsure"] else VERDICT[output["label"]][1]
             probabilities = "  ".join(f"{name} {value:.3f}" for name, value in output["probabilities"].items())
             print(f"{output['image']}: {verdict} ({output['label']}, {output['confidence']:.1%})\n  {probabilities}")
             for tip in output["tips"]:
@@ -141,7 +139,6 @@ def cmd_predict(args) -> int:
 
 def cmd_bench(args) -> int:
     from model.bench import run_benchmarks
-
     from storage.bench import prediction_rows_per_second
 
     run_benchmarks(_model_dir(args), baseline_dir=Path(args.baseline) if args.baseline else None,
@@ -172,7 +169,7 @@ def cmd_stats(args) -> int:
     disagreement = f"{stats.disagreement_rate:.1%}" if stats.disagreement_rate is not None else "-"
     print(f"  unsure {unsure}, feedback {stats.feedback} (marked wrong {disagreement})")
     for row in stats.per_day:
-        print(f"  {row['day']} model {row['model_version']}: {row['count']} photos, drift {row['drift_level']}")
+        print(f"  {row.day} model {row.model_version}: {row.count} photos, drift {row.drift_level}")
     return 0
 
 

@@ -44,18 +44,6 @@ class Settings:
         return self.data_dir / "crops"
 
 
-def active_model_dir(model_dir: Path) -> Path:
-    """The folder to load: `model_dir` itself when it is one model, else its registry's champion
-    (an empty registry is first seeded with the shipped model as v1)."""
-    from model.registry import Registry
-
-    if (model_dir / "metadata.json").exists():
-        return model_dir
-    registry = Registry(model_dir)
-    registry.seed()
-    return registry.champion_dir()
-
-
 def _int(env: Mapping[str, str], name: str, default: int | None, minimum: int = 0) -> int | None:
     raw = env.get(name, "").strip()
     if not raw:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from html import escape
 
 from model.predictor import Prediction
-from storage.repository import CLASS_NAMES, Forgotten, Stats
+from storage.repository import CLASS_NAMES, DaySummary, Deleted, Stats
 
 VERDICT = {
     "with_mask": ("✅", "Mask on"),
     "without_mask": ("❌", "No mask"),
     "mask_weared_incorrect": ("⚠️", "Mask worn incorrectly"),
 }
-LABEL_BUTTONS = {"with_mask": "Mask on", "without_mask": "No mask", "mask_weared_incorrect": "Worn incorrectly"}
+NOT_SURE = "Not sure"
 ADVICE = {
     "with_mask": "Well done. Keep it snug over your nose and under your chin, and change it when it gets damp.",
     "without_mask": "Where a mask is needed, cover your nose and mouth and press the nose clip to fit.",
@@ -49,6 +49,8 @@ BUTTON_EXPIRED = "This button no longer works. Send the photo again to rate a ne
 ALREADY_RATED = "You already rated this answer. Thank you!"
 CONSENT_WITHDRAWN = "Done: the face crop you shared is deleted. Your rating stays."
 NOT_YOUR_FORGET = "Only the person who sent /forget can answer this. Send /forget yourself to delete your data."
+NOTHING_DELETED = "Nothing was deleted."
+DRIFT_CHART_CAPTION = "Photos checked per day; triangles mark drift"
 FORGET_CONFIRM = "This deletes every answer, feedback and shared photo crop I keep about you. Delete now?"
 NOT_AN_IMAGE_DOCUMENT = ("I can only check photos. Please send a photo of your face (JPEG or PNG), "
                          "not a {kind}.")
@@ -74,7 +76,7 @@ def verdict(prediction: Prediction) -> str:
     """First line: exactly one verdict phrase and the confidence; then tips; then advice."""
     percent = f"{prediction.confidence:.0%}"
     if prediction.unsure:
-        lines = [f"🤔 Not sure ({percent})",
+        lines = [f"🤔 {NOT_SURE} ({percent})",
                  f"It looks most like {GUESS[prediction.label]}, but I can't tell reliably."]
     else:
         emoji, phrase = VERDICT[prediction.label]
@@ -91,7 +93,7 @@ def privacy(retention_days: int) -> str:
     return PRIVACY.format(days=retention_days)
 
 
-def forgotten(result: Forgotten) -> str:
+def forgotten(result: Deleted) -> str:
     if not result.predictions and not result.feedback:
         return "Done. I had nothing stored about you."
     return (f"Done. I deleted {result.predictions} answer(s), {result.feedback} feedback note(s) "
@@ -108,30 +110,44 @@ def stats_table(stats: Stats, model_version: str) -> str:
     disagreement = f"{stats.disagreement_rate:.0%}" if stats.disagreement_rate is not None else "-"
     lines.append(f"Not sure: {unsure}")
     lines.append(f"Feedback: {stats.feedback}, marked wrong: {disagreement}")
-    levels = [row["drift_level"] for row in stats.per_day]
+    levels = [row.drift_level for row in stats.per_day]
     worst = "drift" if "drift" in levels else "watch" if "watch" in levels else "none"
     lines.append(f"Drift level (worst day): {worst}")
     return "\n".join(lines)
 
 
-def drift_report(rows: list[dict]) -> str:
+def drift_report(rows: list[DaySummary]) -> str:
     if not rows:
         return "No daily summaries yet: they are computed each day at the summary time."
     lines = ["<b>Drift, most recent days</b>"]
     for row in rows:
-        psi = f"PSI {row['psi']:.3f}" if row.get("psi") is not None else "PSI -"
-        lines.append(f"{row['day']} model {escape(str(row['model_version']))}: {row['count']} photos, "
-                     f"{psi}, level <b>{row['drift_level']}</b>")
+        psi = f"PSI {row.psi:.3f}" if row.psi is not None else "PSI -"
+        lines.append(f"{row.day} model {escape(row.model_version)}: {row.count} photos, "
+                     f"{psi}, level <b>{row.drift_level}</b>")
     return "\n".join(lines)
 
 
 DRIFT_REFERENCE = {"trailing": "from the 28 days before", "model": "from the mix the model was trained on"}
 
 
-def drift_alert(row: dict) -> str:
-    compared = DRIFT_REFERENCE.get(row.get("reference"), "from what was expected")
-    return (f"⚠️ Drift <b>{row['drift_level']}</b> on {row['day']} (model {escape(str(row['model_version']))}): "
-            f"{row['count']} photos, PSI {row['psi']:.3f}. The class mix differs {compared}; see /stats.")
+def drift_alert(row: DaySummary) -> str:
+    compared = DRIFT_REFERENCE.get(row.reference, "from what was expected")
+    psi = f"{row.psi:.3f}" if row.psi is not None else "-"
+    return (f"⚠️ Drift <b>{row.drift_level}</b> on {row.day} (model {escape(row.model_version)}): "
+            f"{row.count} photos, PSI {psi}. The class mix differs {compared}; see /stats.")
+
+
+STATS_USAGE = "Usage: /stats [days], with days from 1 to {most}."
+
+
+def stats_caption(days: int) -> str:
+    return f"Last {days} day(s)"
+
+
+def reloaded(before: str, now: str) -> str:
+    if now == before:
+        return f"Model {escape(now)} is already the champion; nothing to reload."
+    return f"Now answering with model {escape(now)} (was {escape(before)})."
 
 
 def model_card(summary: dict) -> str:

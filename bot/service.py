@@ -9,22 +9,35 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from PIL import Image
 
 from bot.callbacks import requester_tag
-from bot.ratelimit import UPDATES_PER_MINUTE, RateLimiter
+from bot.ratelimit import UPDATES_PER_MINUTE, Admission, RateLimiter
 from model.images import slow_to_decode
 from model.predictor import Prediction, Predictor
-from storage.repository import (CHAT_TYPES, CLASS_NAMES, FeedbackOutcome, Forgotten, PredictionRecord, Repository,
-                                Stats, utc_now)
+from model.registry import active_model_dir
+from storage import summaries
 from storage.pseudonyms import Pseudonymizer
+from storage.repository import (
+    CHAT_TYPES,
+    CLASS_NAMES,
+    Deleted,
+    FeedbackOutcome,
+    PredictionRecord,
+    Repository,
+    Stats,
+    utc_now,
+)
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -55,18 +68,27 @@ class MaskService:
         # Huge PNGs, WebPs and TIFFs (slow_to_decode) queue here, one at a time, so that a user
         # sending them delays only themselves, not everyone's photos on the inference threads.
         self._slow_lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slow-decode")
-        self.database_errors = 0
+        self._model_watchers: list[Callable[[str], None]] = []
 
     @property
     def model_version(self) -> str:
         return self.predictor.version
 
-    def allow(self, user_id: int) -> tuple[bool, float, bool]:
+    def watch_model(self, on_change: Callable[[str], None]) -> None:
+        """Call `on_change` with the answering model's version now and after every change."""
+        self._model_watchers.append(on_change)
+        on_change(self.model_version)
+
+    async def run_blocking(self, work: Callable[..., T], *args) -> T:
+        """Run blocking work (database, drawing) on the service's threads, off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+
+    def allow(self, user_id: int) -> Admission:
         """May this user send another photo now; if not, in how many seconds, and is this the
         first refusal (the one to answer)."""
         return self.rate_limiter.allow(self.pseudonymize(user_id))
 
-    def allow_update(self, user_id: int) -> tuple[bool, float, bool]:
+    def allow_update(self, user_id: int) -> Admission:
         """Like `allow`, for every other kind of update (texts, commands, buttons)."""
         return self.update_limiter.allow(self.pseudonymize(user_id))
 
@@ -94,10 +116,8 @@ class MaskService:
         )
         try:
             # The crop waits in the database every replica shares, written with its row.
-            prediction_id = await loop.run_in_executor(self._executor, self.repository.record_prediction, record,
-                                                       crop_png)
+            prediction_id = await self.run_blocking(self.repository.record_prediction, record, crop_png)
         except Exception:
-            self.database_errors += 1
             log.exception("event=database_error action=record_prediction")
             return CheckResult(prediction, None)
         return CheckResult(prediction, prediction_id)
@@ -110,44 +130,55 @@ class MaskService:
     async def feedback(self, prediction_id: int, user_id: int, is_correct: bool,
                        corrected_label: str | None = None, share_crop: bool = False) -> FeedbackOutcome:
         """Record a user's verdict on their own prediction; the crop is kept only with consent."""
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self.repository.record_feedback, prediction_id, self.pseudonymize(user_id),
-            is_correct, corrected_label, share_crop)
+        return await self.run_blocking(self.repository.record_feedback, prediction_id, self.pseudonymize(user_id),
+                                       is_correct, corrected_label, share_crop)
 
     async def predicted_label(self, prediction_id: int, user_id: int) -> str | None:
         """What the bot answered for this prediction, if it is this user's; else None."""
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self.repository.label_if_owned, prediction_id, self.pseudonymize(user_id))
+        return await self.run_blocking(self.repository.label_if_owned, prediction_id, self.pseudonymize(user_id))
 
     def requester_tag(self, user_id: int) -> str:
         """A short tag of the user's pseudonym, for buttons only that user may press."""
         return requester_tag(self.pseudonymize(user_id))
 
-    async def forget(self, user_id: int) -> Forgotten:
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self.repository.forget_user, self.pseudonymize(user_id))
+    async def forget(self, user_id: int) -> Deleted:
+        return await self.run_blocking(self.repository.forget_user, self.pseudonymize(user_id))
 
     async def stats(self, days: int) -> Stats:
+        """The last `days` UTC days, today included."""
         end = utc_now().date()
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self.repository.stats, end - timedelta(days=days - 1), end)
+        return await self.run_blocking(self.repository.stats, end - timedelta(days=days - 1), end)
+
+    async def summarise_days(self) -> list[date]:
+        """Summarise every finished day not yet summarised, against the answering model's class mix."""
+        reference = self.predictor.metadata.get("class_mix")
+        return await self.run_blocking(lambda: summaries.catch_up(self.repository.database, reference=reference))
+
+    async def claim_drift_alerts(self, since: date) -> set[tuple[date, str]]:
+        return await self.run_blocking(self.repository.claim_drift_alerts, since)
+
+    async def purge(self, retention_days: int) -> Deleted:
+        return await self.run_blocking(self.repository.purge_older_than, retention_days)
+
+    async def expire_crops(self) -> int:
+        return await self.run_blocking(self.repository.expire_pending_crops)
 
     async def reload(self) -> tuple[str, str]:
         """Load the registry's champion if it changed: (version before, version now).
 
         The new model is loaded and warmed up in the executor while the old one keeps answering;
         then one assignment swaps them, so no photo sees a half-loaded model."""
-        from bot.config import active_model_dir
 
         before = self.predictor.version
         if self.model_source is None:
             return before, before
-        loop = asyncio.get_running_loop()
-        target = await loop.run_in_executor(self._executor, active_model_dir, self.model_source)
+        target = await self.run_blocking(active_model_dir, self.model_source)
         if target.resolve() == Path(self.predictor.model_dir).resolve():
             return before, before
-        self.predictor = await loop.run_in_executor(self._executor, Predictor, target)
+        self.predictor = await self.run_blocking(Predictor, target)
         log.info("event=model_reloaded before=%s now=%s", before, self.predictor.version)
+        for on_change in self._model_watchers:
+            on_change(self.predictor.version)
         return before, self.predictor.version
 
     def model_summary(self) -> dict:
@@ -159,5 +190,7 @@ class MaskService:
                 "temperature": self.predictor.temperature, "metrics": metadata.get("metrics", {})}
 
     def close(self) -> None:
+        """Finish the work in flight, then release the threads and the database connections."""
         self._slow_lane.shutdown(wait=True)
         self._executor.shutdown(wait=True)
+        self.repository.database.dispose()

@@ -6,10 +6,12 @@ probabilities over `model.CLASS_NAMES`.
 
 from __future__ import annotations
 
-import keras
-from keras import layers
-
 from model import CLASS_NAMES, IMAGE_SIZE
+from model.runtime import import_tensorflow
+
+import_tensorflow()
+import keras  # noqa: E402 (after the quiet import above)
+from keras import layers  # noqa: E402 (same)
 
 
 def report_cnn(input_size: int = IMAGE_SIZE, classes: int = len(CLASS_NAMES), dropout: float = 0.5) -> keras.Model:
@@ -60,5 +62,3 @@ def maskbot_cnn(
     outputs = layers.Dense(classes, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="maskbot_cnn")
 
-
-ARCHITECTURES = {"report_cnn": report_cnn, "maskbot_cnn": maskbot_cnn}

@@ -9,9 +9,11 @@ Each transformation answers a way masks3 differs from real photos:
 
 from __future__ import annotations
 
-import tensorflow as tf
-
 from model import IMAGE_SIZE
+from model.runtime import import_tensorflow
+
+import_tensorflow()
+import tensorflow as tf  # noqa: E402 (after the quiet import above)
 
 
 def _zoom_in(image: tf.Tensor) -> tf.Tensor:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import io
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from model import IMAGE_SIZE
+from model.runtime import import_tensorflow
 
 
 def time_calls(call: Callable[[], object], repeats: int, warm_up: int = 5) -> dict[str, float]:
@@ -87,6 +88,7 @@ def sample_photo(photos_dir: Path | None, size: tuple[int, int] = (1280, 960)) -
 
 def run_benchmarks(model_dir: Path, baseline_dir: Path | None = None, photos_dir: Path | None = None,
                    repeats: int = 200, say: Callable[[str], None] = print) -> dict[str, dict[str, float]]:
+    import_tensorflow()
     import keras
 
     from model.architectures import report_cnn

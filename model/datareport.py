@@ -11,10 +11,10 @@ import random
 import statistics
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image
@@ -137,7 +137,7 @@ def duplicates(images: list[ImageFacts]) -> tuple[list[list[ImageFacts]], list[l
         return exact, []
     groups = near_duplicate_groups(np.stack([f.signature for f in readable]), NEAR_DUPLICATE_SIMILARITY)
     near: dict[int, list[ImageFacts]] = defaultdict(list)
-    for facts, group in zip(readable, groups):
+    for facts, group in zip(readable, groups, strict=True):
         near[int(group)].append(facts)
     near_groups = sorted((sorted(g, key=lambda f: f.name) for g in near.values() if len(g) > 1),
                          key=lambda g: g[0].name)
@@ -186,7 +186,7 @@ def shared_images(first: FolderScan, second: FolderScan) -> list[dict]:
             chunk = b[start:start + 512]
             similarity = np.stack([f.signature for f in chunk]) @ left.T
             best = similarity.argmax(axis=1)
-            for facts, index, row in zip(chunk, best, similarity):
+            for facts, index, row in zip(chunk, best, similarity, strict=True):
                 if row[index] >= NEAR_DUPLICATE_SIMILARITY:
                     found.append({"file": facts.name, "also_in": a[index].name, "kind": "near",
                                   "similarity": round(float(row[index]), 4)})

@@ -89,7 +89,7 @@ def near_duplicate_groups(signatures: np.ndarray, threshold: float = NEAR_DUPLIC
     block = 1024
     for start in range(0, count, block):
         rows, cols = np.nonzero(signatures[start : start + block] @ signatures.T >= threshold)
-        for row, col in zip(rows + start, cols):
+        for row, col in zip(rows + start, cols, strict=True):
             if col > row:
                 a, b = find(int(row)), find(int(col))
                 if a != b:
@@ -112,7 +112,7 @@ def group_split(
         members = rng.permutation(group_ids[majority == label])
         sizes = np.array([np.count_nonzero(groups == g) for g in members])
         cumulative = np.cumsum(sizes) / sizes.sum()
-        for group, position in zip(members, cumulative):
+        for group, position in zip(members, cumulative, strict=True):
             part = "test" if position <= test_fraction else "val" if position <= test_fraction + val_fraction else "train"
             assignment[groups == group] = part
     return assignment
@@ -169,7 +169,7 @@ def make_split(items: list[LabelledImage], seed: int = 7) -> Split:
     if groups is None:
         groups = near_duplicate_groups(np.stack([colour_signature(item.path) for item in items]))
     parts = group_split(groups, labels, seed=seed)
-    return Split(fingerprint(items), {item.relative: str(part) for item, part in zip(items, parts)})
+    return Split(fingerprint(items), {item.relative: str(part) for item, part in zip(items, parts, strict=True)})
 
 
 def _views_of(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -92,7 +92,7 @@ def format_scores(name: str, scores: dict) -> str:
     width = max(len(c) for c in CLASS_NAMES) + 2
     lines.append("confusion matrix (rows: true, columns: predicted)")
     lines.append(" " * width + "".join(f"{c[:12]:>14}" for c in CLASS_NAMES))
-    for name_row, row in zip(CLASS_NAMES, matrix):
+    for name_row, row in zip(CLASS_NAMES, matrix, strict=True):
         lines.append(f"{name_row:<{width}}" + "".join(f"{value:>14}" for value in row))
     lines.append("")
     lines.append(f"{'':<{width}}{'precision':>10}{'recall':>10}{'f1-score':>10}{'support':>10}")

@@ -79,8 +79,8 @@ class FaceBox:
 
     def scaled(self, factor: float, dx: float = 0.0, dy: float = 0.0) -> FaceBox:
         """The same face in another frame: coordinates times `factor`, then shifted."""
-        return FaceBox(int(round(self.x * factor + dx)), int(round(self.y * factor + dy)),
-                       int(round(self.width * factor)), int(round(self.height * factor)), self.score,
+        return FaceBox(round(self.x * factor + dx), round(self.y * factor + dy),
+                       round(self.width * factor), round(self.height * factor), self.score,
                        tuple((x * factor + dx, y * factor + dy) for x, y in self.landmarks))
 
 
@@ -95,7 +95,7 @@ def process_detector() -> FaceDetector:
 def _anchors(height: int, width: int) -> np.ndarray:
     """(N, 4) anchor centres and sizes in input pixels, in the network's output order."""
     rows = []
-    for stride, sizes in zip(_STRIDES, _ANCHOR_SIZES):
+    for stride, sizes in zip(_STRIDES, _ANCHOR_SIZES, strict=True):
         ys, xs = np.meshgrid(np.arange(-(-height // stride)), np.arange(-(-width // stride)), indexing="ij")
         centres = (np.stack([xs.ravel(), ys.ravel()], axis=1) + 0.5) * stride
         per_cell = np.repeat(centres, len(sizes), axis=0)
@@ -132,7 +132,7 @@ class FaceDetector:
         if found:
             return found
         height, width = rgb.shape[:2]
-        pad = int(round(max(height, width) * RETRY_BORDER))
+        pad = round(max(height, width) * RETRY_BORDER)
         bordered = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
         found = [self._clip(face.scaled(1.0, -pad, -pad), width, height)
                  for face in self._search(bordered, self.threshold)]
@@ -170,8 +170,8 @@ class FaceDetector:
         chosen = cv2.dnn.NMSBoxes(np.hstack([corners, sizes]).tolist(), scores[keep].tolist(),
                                   threshold, NMS_THRESHOLD)
         faces = [
-            self._clip(FaceBox(int(round(corners[i, 0])), int(round(corners[i, 1])), int(round(sizes[i, 0])),
-                               int(round(sizes[i, 1])), float(scores[keep][i]),
+            self._clip(FaceBox(round(corners[i, 0]), round(corners[i, 1]), round(sizes[i, 0]),
+                               round(sizes[i, 1]), float(scores[keep][i]),
                                tuple((float(x), float(y)) for x, y in marks[i])), width, height)
             for i in np.asarray(chosen, dtype=np.int64).ravel()
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -47,7 +48,7 @@ def classification_report(matrix: np.ndarray) -> dict:
         )
         weights = weights / weights.sum() if weights.sum() else weights
         report[average] = {
-            metric: float(sum(w * per_class[name][metric] for w, name in zip(weights, present)))
+            metric: float(sum(w * per_class[name][metric] for w, name in zip(weights, present, strict=True)))
             for metric in ("precision", "recall", "f1")
         }
         report[average]["support"] = total
@@ -82,7 +83,7 @@ def expected_calibration_error(probabilities: np.ndarray, y_true: np.ndarray, bi
     correct = probabilities.argmax(axis=1) == np.asarray(y_true)
     edges = np.linspace(0.0, 1.0, bins + 1)
     error = 0.0
-    for low, high in zip(edges[:-1], edges[1:]):
+    for low, high in itertools.pairwise(edges):
         in_bin = (confidence > low) & (confidence <= high)
         if in_bin.any():
             error += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
@@ -150,7 +151,7 @@ def summary(y_true: np.ndarray, probabilities: np.ndarray, threshold: float | No
         confident = {"coverage": share, "confident_accuracy": right}
     return {
         **confident,
-        "count": int(len(y_true)),
+        "count": len(y_true),
         "accuracy": accuracy(matrix),
         "balanced_accuracy": balanced_accuracy(matrix),
         "mask_vs_no_mask_accuracy": mask_vs_no_mask_accuracy(matrix),

@@ -7,10 +7,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from model import CLASS_NAMES  # noqa: E402
+from model import CLASS_NAMES
 
 
 def training_curves(history: dict[str, list[float]], path: Path) -> None:

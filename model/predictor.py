@@ -8,7 +8,6 @@ per-call setup costs more than the network itself on a single image.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,14 +20,11 @@ from model.framing import Framing, analyse
 from model.images import ImageError, decode_image
 from model.metrics import apply_temperature
 from model.preprocess import crop_square, squash, to_input
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from model.runtime import import_tensorflow
 
 DECODE_SIDE = 512
 """Photos are decoded at no less than this on each side: a face that fills a tenth of the frame
 still spans the classifier's 128 pixels, and big JPEGs decode at 1/2 to 1/8 scale."""
-
-LABEL_TEXT = {"with_mask": "Mask on", "without_mask": "No mask", "mask_weared_incorrect": "Mask worn incorrectly"}
 
 
 class NoFaceFound(ImageError):
@@ -69,7 +65,7 @@ class Prediction:
             "face": None if self.face is None else {
                 "x": self.face.x, "y": self.face.y, "width": self.face.width, "height": self.face.height,
                 "score": round(self.face.score, 4),
-                "landmarks": {name: [round(x, 1), round(y, 1)] for name, (x, y) in zip(LANDMARK_NAMES, self.face.landmarks)},
+                "landmarks": {name: [round(x, 1), round(y, 1)] for name, (x, y) in zip(LANDMARK_NAMES, self.face.landmarks, strict=True)},
             },
         }
 
@@ -85,6 +81,7 @@ class Predictor:
     """Loads `model.keras` and `metadata.json` from a model folder and classifies photos."""
 
     def __init__(self, model_dir: Path | str, warm_up: bool = True) -> None:
+        import_tensorflow()
         import keras
         import tensorflow as tf
 
@@ -133,7 +130,7 @@ class Predictor:
         latency = (time.perf_counter() - started) * 1000 / max(len(images), 1)
         results: list[Prediction | NoFaceFound] = []
         rows = iter(probabilities)
-        for image, (pixels, face) in zip(decoded, prepared):
+        for image, (pixels, face) in zip(decoded, prepared, strict=True):
             size = (image.width, image.height)
             if pixels is None:
                 results.append(NoFaceFound(analyse(image.pixels, None, size)))
@@ -152,7 +149,7 @@ class Predictor:
         return Prediction(
             label=CLASS_NAMES[best],
             confidence=float(row[best]),
-            probabilities={name: float(value) for name, value in zip(CLASS_NAMES, row)},
+            probabilities={name: float(value) for name, value in zip(CLASS_NAMES, row, strict=True)},
             unsure=not sure,
             framing=framing,
             model_version=self.version,

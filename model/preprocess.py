@@ -33,10 +33,10 @@ def square_around(rgb: np.ndarray, box: FaceBox | None, margin: float = FACE_MAR
     if box is None:
         side = min(height, width)
         return (width - side) // 2, (height - side) // 2, side
-    side = min(int(round(max(box.width, box.height) * margin)), height, width)
+    side = min(round(max(box.width, box.height) * margin), height, width)
     centre_x, centre_y = box.centre
-    x = int(round(min(max(centre_x - side / 2, 0), width - side)))
-    y = int(round(min(max(centre_y - side / 2, 0), height - side)))
+    x = round(min(max(centre_x - side / 2, 0), width - side))
+    y = round(min(max(centre_y - side / 2, 0), height - side))
     return x, y, side
 
 

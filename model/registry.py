@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 VERSION_PATTERN = re.compile(r"^v(\d+)$")
@@ -50,11 +50,14 @@ class VersionInfo:
         return self.metadata.get("metrics", {}).get("test", {}).get("balanced_accuracy")
 
 
-def resolve_model_dir(path: Path) -> Path:
-    """A model folder as it is, or the champion of a registry folder."""
-    if (path / "metadata.json").exists():
-        return path
-    return Registry(path).champion_dir()
+def active_model_dir(model_dir: Path) -> Path:
+    """The folder to load: `model_dir` itself when it is one model, else its registry's champion
+    (an empty registry is first seeded with the shipped models)."""
+    if (model_dir / "metadata.json").exists():
+        return model_dir
+    registry = Registry(model_dir)
+    registry.seed()
+    return registry.champion_dir()
 
 
 class Registry:
@@ -171,6 +174,6 @@ class Registry:
         os.replace(partial, self._champion_file)
 
     def _log(self, entry: dict) -> None:
-        entry = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **entry}
+        entry = {"at": datetime.now(UTC).isoformat(timespec="seconds"), **entry}
         with self._history_file.open("a") as handle:
             handle.write(json.dumps(entry) + "\n")

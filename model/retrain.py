@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -37,7 +36,7 @@ class FeedbackSet:
     labels: np.ndarray
 
     def subset(self, mask: np.ndarray) -> FeedbackSet:
-        return FeedbackSet([n for n, keep in zip(self.names, mask) if keep], self.pixels[mask], self.labels[mask])
+        return FeedbackSet([n for n, keep in zip(self.names, mask, strict=True) if keep], self.pixels[mask], self.labels[mask])
 
 
 def load_feedback(folder: Path) -> FeedbackSet:

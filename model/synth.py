@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -147,7 +147,7 @@ def paint(rgb: np.ndarray, face: FaceBox, style: str, textures: np.ndarray, rng:
 def _ear_loops(canvas: np.ndarray, frame: FaceFrame, outline: np.ndarray, colour: np.ndarray, style: str,
                rng: np.random.Generator) -> None:
     """Two loops from the mask's upper and lower corners, curving back to where the ear is."""
-    thickness = max(1, int(round(frame.unit * 0.06)))
+    thickness = max(1, round(frame.unit * 0.06))
     shade = tuple(float(v) for v in np.clip(colour * rng.uniform(0.8, 1.1), 0, 255))
     corners = {-1: (outline[0], outline[-1]), 1: (outline[16], outline[17])}
     sides = [rng.choice([-1, 1])] if style == "hanging" else [-1, 1]
@@ -171,7 +171,7 @@ def degrade(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         small = cv2.resize(out, (side, side), interpolation=cv2.INTER_AREA)
         out = cv2.resize(small, out.shape[1::-1], interpolation=cv2.INTER_LINEAR)
     if rng.random() < 0.5:
-        ok, encoded = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 80))])
+        _, encoded = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 80))])
         out = cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1]
     return np.ascontiguousarray(out)
 

@@ -12,16 +12,17 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from model import CLASS_NAMES, IMAGE_SIZE, metrics
 from model.dataset import CachedArrays, Split, cached_arrays, list_images, make_split
 from model.faces import DETECTOR_SETTINGS
+from model.runtime import import_tensorflow
 
 PREPROCESSING = {"report": "squash", "maskbot": "face_crop"}
 """How each recipe's inputs are made; the predictor reads it from the metadata."""
@@ -140,6 +141,7 @@ def _limit(indices: np.ndarray, labels: np.ndarray, limit: int | None, rng: np.r
 
 def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
     """Train, calibrate, score and write `config.out_dir`; returns that folder."""
+    import_tensorflow()
     import keras
 
     keras.utils.set_random_seed(config.seed)
@@ -194,7 +196,7 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
     train_mix = np.bincount(train_labels, minlength=len(CLASS_NAMES))
     metadata = {
         "version": config.version,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "architecture": network.name,
         "recipe": config.recipe,
         "preprocessing": PREPROCESSING[config.recipe],
@@ -202,14 +204,14 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
         "parameters": int(network.count_params()),
         "input_size": IMAGE_SIZE,
         "class_names": list(CLASS_NAMES),
-        "class_mix": {name: float(share) for name, share in zip(CLASS_NAMES, train_mix / train_mix.sum())},
+        "class_mix": {name: float(share) for name, share in zip(CLASS_NAMES, train_mix / train_mix.sum(), strict=True)},
         "data_fingerprint": primary.arrays.fingerprint,
         "split_fingerprint": primary.split.fingerprint,
-        "split_counts": {"train": int(len(primary.train)), "val": int(len(primary.val)),
-                         "test": int(len(primary.test))},
+        "split_counts": {"train": len(primary.train), "val": len(primary.val),
+                         "test": len(primary.test)},
         "more_data": {source.name: {"data_fingerprint": source.arrays.fingerprint,
                                     "split_fingerprint": source.split.fingerprint,
-                                    "split_counts": {part: int(len(getattr(source, part)))
+                                    "split_counts": {part: len(getattr(source, part))
                                                      for part in ("train", "val", "test")}}
                       for source in sources[1:]},
         "calibrated_on": f"{calibration.name} validation part ({len(calibration.val)} images)",
@@ -218,7 +220,7 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
         "training": {
             **{f.name: _plain(getattr(config, f.name)) for f in fields(config)
                if f.name not in ("check_dirs", "out_dir", "cache_dir", "extra_pixels", "extra_labels")},
-            "feedback_images": 0 if config.extra_labels is None else int(len(config.extra_labels)),
+            "feedback_images": 0 if config.extra_labels is None else len(config.extra_labels),
             "epochs_run": len(history.get("loss", [])),
             "seconds": round(time.time() - started, 1),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",

@@ -26,22 +26,27 @@ def _shares(counts: Sequence[float], smoothing: float = 0.0) -> list[float]:
     return [(c + smoothing) / total for c in counts]
 
 
+def smoothed_shares(counts: Sequence[int]) -> list[float]:
+    """Class shares with `SMOOTHING` added to every count: a class never seen is rare, not impossible."""
+    return _shares(counts, SMOOTHING)
+
+
 def population_stability_index(counts: Sequence[int], reference: Sequence[float]) -> float:
     """sum((p - q) * ln(p / q)) over classes, with p today's smoothed shares and q the reference
     (which must give every class a positive share)."""
-    observed = _shares(counts, SMOOTHING)
+    observed = smoothed_shares(counts)
     expected = _shares(reference)
-    return float(sum((p - q) * math.log(p / q) for p, q in zip(observed, expected)))
+    return float(sum((p - q) * math.log(p / q) for p, q in zip(observed, expected, strict=True)))
 
 
 def jensen_shannon_distance(counts: Sequence[int], reference: Sequence[float]) -> float:
     """The square root of the Jensen-Shannon divergence in bits: 0 same mix, 1 disjoint."""
     p = _shares(counts)
     q = _shares(reference)
-    middle = [(a + b) / 2 for a, b in zip(p, q)]
+    middle = [(a + b) / 2 for a, b in zip(p, q, strict=True)]
 
     def kl(x: list[float], y: list[float]) -> float:
-        return sum(a * math.log2(a / b) for a, b in zip(x, y) if a > 0)
+        return sum(a * math.log2(a / b) for a, b in zip(x, y, strict=True) if a > 0)
 
     return math.sqrt(max(0.0, (kl(p, middle) + kl(q, middle)) / 2))
 
@@ -50,7 +55,7 @@ def chi_square_p_value(counts: Sequence[int], reference: Sequence[float]) -> flo
     """Goodness-of-fit p-value of the counts against the reference mix (k - 1 degrees of freedom)."""
     total = sum(counts)
     expected = [total * q for q in _shares(reference)]
-    statistic = sum((o - e) ** 2 / e for o, e in zip(counts, expected) if e > 0)
+    statistic = sum((o - e) ** 2 / e for o, e in zip(counts, expected, strict=True) if e > 0)
     return chi_square_survival(statistic, len(counts) - 1)
 
 

@@ -6,14 +6,14 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from pathlib import Path
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from storage.database import Database
-from storage.tables import Crop, DailySummary, Feedback, Prediction
+from storage.tables import Crop, DailySummary, Feedback, PredictionRow
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class PredictionRecord:
 
 def _aware(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes for UTC columns; PostgreSQL aware ones."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 CROP_NAME = re.compile(r"[0-9]{1,18}\.png")
@@ -72,7 +72,9 @@ class FeedbackOutcome(Enum):
 
 
 @dataclass(frozen=True)
-class Forgotten:
+class Deleted:
+    """What one /forget or one retention purge deleted."""
+
     predictions: int
     feedback: int
     crops: int
@@ -103,6 +105,57 @@ class FeedbackItem:
 REVIEW_STATUSES = ("pending", "accepted", "rejected")
 
 
+@dataclass(frozen=True)
+class Tally:
+    """Counts over a set of predictions: the one query behind /stats and the daily summaries."""
+
+    per_class: dict[str, int]
+    unsure: int
+    mean_confidence: float | None
+    feedback: int
+    marked_wrong: int
+
+    @property
+    def count(self) -> int:
+        return sum(self.per_class.values())
+
+
+def tally(session, *conditions) -> Tally:
+    """Per-class counts, unsure count, mean confidence and feedback of the predictions matching
+    `conditions` (SQLAlchemy expressions on PredictionRow)."""
+    per_class = dict.fromkeys(CLASS_NAMES, 0)
+    for label, count in session.execute(select(PredictionRow.label, func.count()).where(*conditions)
+                                        .group_by(PredictionRow.label)):
+        per_class[label] = count
+    unsure, mean_confidence = session.execute(
+        select(func.count().filter(PredictionRow.unsure.is_(True)), func.avg(PredictionRow.confidence))
+        .where(*conditions)).one()
+    feedback, marked_wrong = session.execute(
+        select(func.count(), func.count().filter(Feedback.is_correct.is_(False)))
+        .select_from(Feedback).join(PredictionRow).where(*conditions)).one()
+    return Tally(per_class, int(unsure or 0), None if mean_confidence is None else float(mean_confidence),
+                 int(feedback), int(marked_wrong))
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    """One stored daily summary, as /stats, /drift and the alerts read it."""
+
+    day: date
+    model_version: str
+    count: int
+    per_class: dict[str, int]
+    unsure_share: float
+    drift_level: str
+    psi: float | None
+    reference: str
+
+    def as_dict(self) -> dict:
+        return {"day": self.day.isoformat(), "model_version": self.model_version, "count": self.count,
+                **self.per_class, "unsure_share": self.unsure_share, "drift_level": self.drift_level,
+                "psi": self.psi, "reference": self.reference}
+
+
 @dataclass
 class Stats:
     start: date
@@ -113,7 +166,7 @@ class Stats:
     mean_confidence: float | None = None
     feedback: int = 0
     marked_wrong: int = 0
-    per_day: list[dict] = field(default_factory=list)
+    per_day: list[DaySummary] = field(default_factory=list)
 
     @property
     def unsure_share(self) -> float | None:
@@ -127,22 +180,29 @@ class Stats:
         return {
             "start": self.start.isoformat(), "end": self.end.isoformat(), "count": self.count,
             "per_class": self.per_class, "unsure_share": self.unsure_share, "mean_confidence": self.mean_confidence,
-            "feedback": self.feedback, "disagreement_rate": self.disagreement_rate, "per_day": self.per_day,
+            "feedback": self.feedback, "disagreement_rate": self.disagreement_rate, "per_day": [day.as_dict() for day in self.per_day],
         }
 
 
-_INSERT_PREDICTION = insert(Prediction.__table__).returning(Prediction.__table__.c.id)
+_INSERT_PREDICTION = insert(PredictionRow.__table__).returning(PredictionRow.__table__.c.id)
 _INSERT_CROP = insert(Crop.__table__)
+_users_pending = (select(Crop.prediction_id).join(PredictionRow, PredictionRow.id == Crop.prediction_id)
+                  .where(PredictionRow.user_hash == bindparam("user_hash"), Crop.shared.is_(False)))
+_DROP_OLDEST_PENDING = delete(Crop).where(Crop.prediction_id.in_(
+    _users_pending.order_by(Crop.prediction_id.desc()).offset(bindparam("keep")).scalar_subquery()))
 CROP_HOLD = timedelta(hours=1)
 """How long a face crop waits for its user's consent before it is deleted unseen."""
+PENDING_CROPS_PER_USER = 20
+"""At most this many of one user's crops wait for consent; a newer photo pushes out the oldest.
+People rate their latest answers, and a flood of photos cannot fill the database with crops."""
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time.min, tzinfo=timezone.utc)
+    start = datetime.combine(day, time.min, tzinfo=UTC)
     return start, start + timedelta(days=1)
 
 
@@ -159,26 +219,26 @@ class Repository:
     def record_prediction(self, record: PredictionRecord, crop_png: bytes | None = None) -> int:
         """Log one prediction; with `crop_png`, its face crop waits beside it, in the same
         transaction, for the user's consent (at most CROP_HOLD)."""
-        values = dict(
-            created_at=record.created_at or utc_now(),
-            user_hash=record.user_hash,
-            chat_type=record.chat_type,
-            input_kind=record.input_kind,
-            label=record.label,
-            confidence=float(record.confidence),
-            p_with_mask=float(record.probabilities[0]),
-            p_without_mask=float(record.probabilities[1]),
-            p_mask_weared_incorrect=float(record.probabilities[2]),
-            unsure=bool(record.unsure),
-            model_version=record.model_version,
-            face_found=bool(record.face_found),
-            face_fraction=None if record.face_fraction is None else float(record.face_fraction),
-            brightness=float(record.brightness),
-            sharpness=float(record.sharpness),
-            image_width=int(record.image_width),
-            image_height=int(record.image_height),
-            latency_ms=float(record.latency_ms),
-        )
+        values = {
+            "created_at": record.created_at or utc_now(),
+            "user_hash": record.user_hash,
+            "chat_type": record.chat_type,
+            "input_kind": record.input_kind,
+            "label": record.label,
+            "confidence": float(record.confidence),
+            "p_with_mask": float(record.probabilities[0]),
+            "p_without_mask": float(record.probabilities[1]),
+            "p_mask_weared_incorrect": float(record.probabilities[2]),
+            "unsure": bool(record.unsure),
+            "model_version": record.model_version,
+            "face_found": bool(record.face_found),
+            "face_fraction": None if record.face_fraction is None else float(record.face_fraction),
+            "brightness": float(record.brightness),
+            "sharpness": float(record.sharpness),
+            "image_width": int(record.image_width),
+            "image_height": int(record.image_height),
+            "latency_ms": float(record.latency_ms),
+        }
         # One prepared Core INSERT with parameters: the ORM's unit of work, or .values() with
         # literals that defeat the compiled-statement cache, cost over half the throughput.
         with self.database.engine.begin() as connection:
@@ -186,6 +246,8 @@ class Repository:
             if crop_png is not None:
                 connection.execute(_INSERT_CROP, {"prediction_id": prediction_id, "png": crop_png, "shared": False,
                                                   "created_at": values["created_at"]})
+                connection.execute(_DROP_OLDEST_PENDING, {"user_hash": record.user_hash,
+                                                          "keep": PENDING_CROPS_PER_USER})
             return prediction_id
 
     def record_feedback(
@@ -207,7 +269,7 @@ class Repository:
             raise ValueError(f"unknown label {corrected_label!r}")
         now = now or utc_now()
         with self.database.session() as session:
-            prediction = session.get(Prediction, prediction_id)
+            prediction = session.get(PredictionRow, prediction_id)
             if prediction is None or prediction.user_hash != user_hash:
                 return FeedbackOutcome.NOT_YOURS
             crop = session.get(Crop, prediction_id)
@@ -239,14 +301,14 @@ class Repository:
     def label_if_owned(self, prediction_id: int, user_hash: str) -> str | None:
         """The predicted label, when the prediction exists and belongs to this pseudonym."""
         with self.database.session() as session:
-            return session.scalar(select(Prediction.label).where(Prediction.id == prediction_id,
-                                                                 Prediction.user_hash == user_hash))
+            return session.scalar(select(PredictionRow.label).where(PredictionRow.id == prediction_id,
+                                                                 PredictionRow.user_hash == user_hash))
 
     def feedback_items(self, status: str | None = None, since: date | None = None, with_crop: bool = False,
                        include_right: bool = True) -> list[FeedbackItem]:
         shared = select(Crop.png).where(Crop.prediction_id == Feedback.prediction_id,
                                         Crop.shared.is_(True)).scalar_subquery()
-        query = select(Feedback, Prediction, shared).join(Prediction).order_by(Feedback.id)
+        query = select(Feedback, PredictionRow, shared).join(PredictionRow).order_by(Feedback.id)
         if status is not None:
             query = query.where(Feedback.review_status == status)
         if since is not None:
@@ -281,19 +343,19 @@ class Repository:
                 row.reviewed_at = utc_now()
             return len(rows)
 
-    def forget_user(self, user_hash: str) -> Forgotten:
+    def forget_user(self, user_hash: str) -> Deleted:
         """Delete every prediction, feedback row and crop (waiting or shared) of one pseudonym."""
-        mine = select(Prediction.id).where(Prediction.user_hash == user_hash)
+        mine = select(PredictionRow.id).where(PredictionRow.user_hash == user_hash)
         return self._delete_predictions(mine, Feedback.user_hash == user_hash,
-                                        Prediction.user_hash == user_hash)
+                                        PredictionRow.user_hash == user_hash)
 
-    def purge_older_than(self, days: int, now: datetime | None = None) -> Forgotten:
+    def purge_older_than(self, days: int, now: datetime | None = None) -> Deleted:
         """Retention: delete predictions (with their feedback and crops) older than `days` days."""
         cutoff = (now or utc_now()) - timedelta(days=days)
-        old = select(Prediction.id).where(Prediction.created_at < cutoff)
-        return self._delete_predictions(old, Feedback.prediction_id.in_(old), Prediction.created_at < cutoff)
+        old = select(PredictionRow.id).where(PredictionRow.created_at < cutoff)
+        return self._delete_predictions(old, Feedback.prediction_id.in_(old), PredictionRow.created_at < cutoff)
 
-    def _delete_predictions(self, ids, feedback_rows, prediction_rows) -> Forgotten:
+    def _delete_predictions(self, ids, feedback_rows, prediction_rows) -> Deleted:
         """Crops, feedback and predictions in one transaction; then legacy crop files, if any."""
         with self.database.session() as session:
             files = session.scalars(select(Feedback.crop_path).where(feedback_rows,
@@ -301,8 +363,8 @@ class Repository:
             shared = session.scalar(select(func.count()).where(Crop.prediction_id.in_(ids), Crop.shared.is_(True)))
             session.execute(delete(Crop).where(Crop.prediction_id.in_(ids)))
             feedback = session.execute(delete(Feedback).where(feedback_rows)).rowcount
-            predictions = session.execute(delete(Prediction).where(prediction_rows)).rowcount
-        return Forgotten(predictions=predictions, feedback=feedback, crops=shared + self._remove_crops(files))
+            predictions = session.execute(delete(PredictionRow).where(prediction_rows)).rowcount
+        return Deleted(predictions=predictions, feedback=feedback, crops=shared + self._remove_crops(files))
 
     def crop_file(self, name: str) -> Path:
         """A stored crop's path. Only names this repository writes are accepted, so a tampered
@@ -326,7 +388,7 @@ class Repository:
                 log.warning("crop %s was already gone", name)
         return removed
 
-    def claim_drift_alerts(self, since: date) -> set[tuple[str, str]]:
+    def claim_drift_alerts(self, since: date) -> set[tuple[date, str]]:
         """(day, model version) of every watch or drift day since `since` whose alert nobody has
         claimed yet, now claimed by this caller. One UPDATE: of several replicas running the daily
         job at once, each day goes to exactly one."""
@@ -336,35 +398,19 @@ class Repository:
                  .values(alerted_at=utc_now())
                  .returning(DailySummary.day, DailySummary.model_version))
         with self.database.session() as session:
-            return {(day.isoformat(), version) for day, version in session.execute(claim)}
+            return {(day, version) for day, version in session.execute(claim)}
 
     def stats(self, start: date, end: date) -> Stats:
         """Counts per class, unsure share, confidence and feedback for the UTC days start..end."""
-        result = Stats(start, end)
         since, _ = day_bounds(start)
         _, until = day_bounds(end)
-        in_range = (Prediction.created_at >= since, Prediction.created_at < until)
         with self.database.session() as session:
-            for label, count in session.execute(
-                select(Prediction.label, func.count()).where(*in_range).group_by(Prediction.label)
-            ):
-                result.per_class[label] = count
-            result.count = sum(result.per_class.values())
-            result.unsure = session.scalar(select(func.count()).where(*in_range, Prediction.unsure.is_(True))) or 0
-            result.mean_confidence = session.scalar(select(func.avg(Prediction.confidence)).where(*in_range))
-            feedback = session.execute(
-                select(func.count(), func.count().filter(Feedback.is_correct.is_(False)))
-                .select_from(Feedback).join(Prediction).where(*in_range)
-            ).one()
-            result.feedback, result.marked_wrong = feedback[0], feedback[1]
+            counts = tally(session, PredictionRow.created_at >= since, PredictionRow.created_at < until)
             summaries = session.scalars(
                 select(DailySummary).where(DailySummary.day >= start, DailySummary.day <= end)
                 .order_by(DailySummary.day, DailySummary.model_version)
             ).all()
-        result.per_day = [
-            {"day": s.day.isoformat(), "model_version": s.model_version, "count": s.count,
-             **{name: getattr(s, f"count_{name}") for name in CLASS_NAMES},
-             "unsure_share": s.unsure_share, "drift_level": s.drift_level, "psi": s.psi, "reference": s.reference}
-            for s in summaries
-        ]
-        return result
+        per_day = [DaySummary(s.day, s.model_version, s.count, {name: getattr(s, f"count_{name}") for name in CLASS_NAMES},
+                              s.unsure_share, s.drift_level, s.psi, s.reference) for s in summaries]
+        return Stats(start, end, counts.count, counts.per_class, counts.unsure, counts.mean_confidence,
+                     counts.feedback, counts.marked_wrong, per_day)

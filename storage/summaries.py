@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage import drift
 from storage.database import Database
-from storage.repository import CLASS_NAMES, day_bounds, utc_now
-from storage.tables import DailySummary, Feedback, Prediction
+from storage.repository import CLASS_NAMES, day_bounds, tally, utc_now
+from storage.tables import DailySummary, PredictionRow
 
 TRAILING_DAYS = 28
-
-
-def _class_counts(session, since: datetime, until: datetime, model_version: str | None = None) -> list[int]:
-    query = select(Prediction.label, func.count()).where(Prediction.created_at >= since, Prediction.created_at < until)
-    if model_version is not None:
-        query = query.where(Prediction.model_version == model_version)
-    counts = dict(session.execute(query.group_by(Prediction.label)).all())
-    return [int(counts.get(name, 0)) for name in CLASS_NAMES]
 
 
 def summarise(database: Database, day: date, reference: Mapping[str, float] | None = None) -> list[DailySummary]:
@@ -35,7 +27,7 @@ def summarise(database: Database, day: date, reference: Mapping[str, float] | No
     rows = []
     with database.session() as session:
         versions = session.scalars(
-            select(Prediction.model_version).where(Prediction.created_at >= since, Prediction.created_at < until)
+            select(PredictionRow.model_version).where(PredictionRow.created_at >= since, PredictionRow.created_at < until)
             .distinct()
         ).all()
         for version in sorted(versions):
@@ -49,24 +41,20 @@ def summarise(database: Database, day: date, reference: Mapping[str, float] | No
 
 def _summary_values(session, day: date, version: str, reference: Mapping[str, float] | None) -> dict:
     since, until = day_bounds(day)
-    in_day = (Prediction.created_at >= since, Prediction.created_at < until, Prediction.model_version == version)
-    counts = _class_counts(session, since, until, version)
-    total = sum(counts)
-    unsure = session.scalar(select(func.count()).where(*in_day, Prediction.unsure.is_(True))) or 0
-    mean_confidence = session.scalar(select(func.avg(Prediction.confidence)).where(*in_day)) or 0.0
-    feedback_count, wrong = session.execute(
-        select(func.count(), func.count().filter(Feedback.is_correct.is_(False)))
-        .select_from(Feedback).join(Prediction).where(*in_day)
-    ).one()
-    trailing = _class_counts(session, since - timedelta(days=TRAILING_DAYS), since)
+    today = tally(session, PredictionRow.created_at >= since, PredictionRow.created_at < until,
+                  PredictionRow.model_version == version)
+    counts = [today.per_class[name] for name in CLASS_NAMES]
+    window = tally(session, PredictionRow.created_at >= since - timedelta(days=TRAILING_DAYS),
+                   PredictionRow.created_at < since)
+    trailing = [window.per_class[name] for name in CLASS_NAMES]
     if sum(trailing) >= drift.MIN_SAMPLE:
         # Smoothed like today's counts, so a class the window never saw is rare, not impossible.
-        expected = [(count + drift.SMOOTHING) / (sum(trailing) + drift.SMOOTHING * len(trailing)) for count in trailing]
-        reference_name = "trailing"
+        expected, reference_name = drift.smoothed_shares(trailing), "trailing"
     elif reference is not None:
         expected, reference_name = [float(reference[name]) for name in CLASS_NAMES], "model"
     else:
         expected, reference_name = None, "none"
+    total = today.count
     psi = js = p_value = None
     level = "none"
     if expected is not None and total:
@@ -74,15 +62,14 @@ def _summary_values(session, day: date, version: str, reference: Mapping[str, fl
         js = drift.jensen_shannon_distance(counts, expected)
         p_value = drift.chi_square_p_value(counts, expected)
         level = drift.drift_level(total, psi, p_value)
-    shares = [c / total if total else 0.0 for c in counts]
     return {
         "day": day, "model_version": version, "count": total,
-        **{f"count_{name}": c for name, c in zip(CLASS_NAMES, counts)},
-        **{f"share_{name}": s for name, s in zip(CLASS_NAMES, shares)},
-        "unsure_share": unsure / total if total else 0.0,
-        "mean_confidence": float(mean_confidence),
-        "feedback_count": int(feedback_count),
-        "disagreement_rate": wrong / feedback_count if feedback_count else None,
+        **{f"count_{name}": c for name, c in zip(CLASS_NAMES, counts, strict=True)},
+        **{f"share_{name}": c / total if total else 0.0 for name, c in zip(CLASS_NAMES, counts, strict=True)},
+        "unsure_share": today.unsure / total if total else 0.0,
+        "mean_confidence": today.mean_confidence or 0.0,
+        "feedback_count": today.feedback,
+        "disagreement_rate": today.marked_wrong / today.feedback if today.feedback else None,
         "reference": reference_name, "psi": psi, "js_distance": js, "chi2_p_value": p_value,
         "drift_level": level, "computed_at": utc_now(),
     }
@@ -103,7 +90,7 @@ def catch_up(database: Database, today: date | None = None, reference: Mapping[s
     today = today or utc_now().date()
     with database.session() as session:
         last = session.scalar(select(func.max(DailySummary.day)))
-        first_prediction = session.scalar(select(func.min(Prediction.created_at)))
+        first_prediction = session.scalar(select(func.min(PredictionRow.created_at)))
     if last is not None:
         start = last + timedelta(days=1)
     elif first_prediction is not None:

@@ -12,7 +12,7 @@ class Base(DeclarativeBase):
     pass
 
 
-class Prediction(Base):
+class PredictionRow(Base):
     """One answered photo. No image bytes, no Telegram id: `user_hash` is an HMAC of the id."""
 
     __tablename__ = "predictions"
@@ -70,7 +70,7 @@ class Feedback(Base):
     """pending, accepted or rejected: only accepted feedback is exported for retraining."""
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
-    prediction: Mapped[Prediction] = relationship(back_populates="feedback")
+    prediction: Mapped[PredictionRow] = relationship(back_populates="feedback")
 
 
 class DailySummary(Base):

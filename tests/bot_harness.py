@@ -6,12 +6,14 @@ import asyncio
 import socket
 import threading
 import urllib.request
-
-import pytest
 from dataclasses import replace
 from pathlib import Path
 
-from bot.app import serve
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot import replies
+from bot.app import build_application, serve
 from bot.config import Settings
 from bot.ratelimit import RateLimiter
 from bot.service import MaskService
@@ -34,6 +36,7 @@ class RunningBot:
         self.fake = fake
         self.settings = settings
         self.service = service
+        self.application = build_application(settings, service)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
@@ -45,7 +48,7 @@ class RunningBot:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
             self._ready.set()
-            await serve(self.settings, self.service, self._stop)
+            await serve(self.application, self._stop)
 
         try:
             asyncio.run(main())
@@ -71,6 +74,22 @@ class RunningBot:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.settings.port}/metrics", timeout=5) as response:
             return response.read().decode()
 
+    def metric(self, name: str, **labels: str) -> float:
+        """One sample from /metrics (0 when it was never counted)."""
+        for family in text_string_to_metric_families(self.metrics_text()):
+            for sample in family.samples:
+                if sample.name == name and sample.labels == labels:
+                    return sample.value
+        return 0.0
+
+    def wait_idle(self, timeout: float = 30) -> None:
+        """Wait until every update sent so far is fetched and fully handled: what the bot has
+        sent by then is all it sends for them."""
+        self.fake.wait_for(lambda: not self.fake.pending_updates(), timeout=timeout, what="updates to be fetched")
+        # Every handled update is marked done on the application's queue (python-telegram-bot's
+        # own bookkeeping), so joining the queue waits for the last handler to return.
+        asyncio.run_coroutine_threadsafe(self.application.update_queue.join(), self._loop).result(timeout)
+
     def stop(self, timeout: float = 30) -> None:
         if self._loop is not None and self._stop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._stop.set)
@@ -78,6 +97,21 @@ class RunningBot:
         assert not self._thread.is_alive(), "the bot did not stop"
         if self.error is not None:
             raise self.error
+
+
+def first_line(request) -> str:
+    return request.params["text"].splitlines()[0]
+
+
+def verdict_of(request) -> str:
+    """The label a reply's first line gives ("unsure" for Not sure); fails on anything else."""
+    line = first_line(request)
+    if line.startswith(f"🤔 {replies.NOT_SURE} ("):
+        return "unsure"
+    for label, (emoji, phrase) in replies.VERDICT.items():
+        if line.startswith(f"{emoji} {phrase} (") and line.endswith("% sure)"):
+            return label
+    raise AssertionError(f"not a verdict: {line!r}")
 
 
 def make_settings(fake: FakeTelegram, data_dir: Path, model_dir: Path, **overrides) -> Settings:

@@ -46,6 +46,23 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+KNOWN_PHOTOS = {"with_mask": "masks3/with_mask/with_mask_1002.jpg",
+                "without_mask": "masks3/without_mask/without_mask_10.jpg"}
+"""Photos whose right answer is known and which the shipped model answers rightly and surely (over
+99 %), also after the conversions the tests make (CMYK, 16-bit grey, GIF, EXIF rotation)."""
+
+
+@pytest.fixture(scope="session")
+def known_photo(shared_data):
+    """`known_photo(label)`: a fresh RGB copy of the known photo of that class."""
+
+    def load(label: str) -> Image.Image:
+        with Image.open(shared_data / KNOWN_PHOTOS[label]) as image:
+            return image.convert("RGB")
+
+    return load
+
+
 @pytest.fixture(scope="session")
 def shipped_model_dir() -> Path:
     if not (SHIPPED_MODEL / "model.keras").exists():

@@ -7,6 +7,7 @@ every request (method and decoded form fields) so tests can assert on exactly wh
 
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import email.policy
 import itertools
@@ -81,6 +82,11 @@ class FakeTelegram:
             self._updates.append({"update_id": update_id, **update})
             self._condition.notify_all()
         return update_id
+
+    def pending_updates(self) -> int:
+        """Updates the bot has not yet confirmed (with a later getUpdates offset) to have queued."""
+        with self._condition:
+            return len(self._updates)
 
     def user(self, user_id: int) -> dict:
         return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
@@ -258,8 +264,6 @@ def decode_body(content_type: str, body: bytes) -> dict:
         params = dict(parse_qsl(body.decode()))
     for key, value in list(params.items()):
         if isinstance(value, str) and value[:1] in "[{":
-            try:
+            with contextlib.suppress(ValueError):
                 params[key] = json.loads(value)
-            except ValueError:
-                pass
     return params

@@ -1,5 +1,6 @@
 """Databases for the storage tests: a fresh SQLite file, and a fresh PostgreSQL database when a
-server answers (CI starts one; locally those tests skip with the reason)."""
+server answers. Locally those tests skip with the reason; under CI (`CI=true`, set by `.ci/run`)
+a missing server fails them, so a broken server start cannot pass as green."""
 
 from __future__ import annotations
 
@@ -24,8 +25,11 @@ def _postgres_database():
             name = f"maskbot_test_{uuid.uuid4().hex[:10]}"
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as error:  # any failure to reach the server means "no server here"
-        pytest.skip(f"no PostgreSQL server at {admin_url.render_as_string(hide_password=True)}: "
-                    f"{type(error).__name__}; .ci/run starts one")
+        reason = (f"no PostgreSQL server at {admin_url.render_as_string(hide_password=True)}: "
+                  f"{type(error).__name__}; .ci/run starts one")
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}, and CI must run these tests")
+        pytest.skip(reason)
     try:
         yield admin_url.set(database=name).render_as_string(hide_password=False)
     finally:

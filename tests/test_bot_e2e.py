@@ -8,35 +8,27 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import logging
 import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from PIL import Image
 from sqlalchemy import func, select
 
 from bot import replies
 from storage.repository import PredictionRecord
-from storage.tables import Crop, Feedback, Prediction
-from tests.bot_harness import ADMIN_ID, RunningBot, free_port, make_service, make_settings
+from storage.tables import Crop, Feedback, PredictionRow
+from tests.bot_harness import ADMIN_ID, RunningBot, free_port, make_service, make_settings, verdict_of
 from tests.conftest import encode, face_like, textured
-
-VERDICT_PHRASES = ("Mask on", "No mask", "Mask worn incorrectly", "Not sure")
-
-
-def first_line(request) -> str:
-    return request.params["text"].splitlines()[0]
-
-
-def assert_verdict(request) -> None:
-    line = first_line(request)
-    assert sum(phrase in line for phrase in VERDICT_PHRASES) == 1, line
-    assert "%" in line
+from tests.test_storage import record
 
 
 def count_rows(bot, table) -> int:
@@ -62,36 +54,36 @@ def test_start_and_privacy_explain_themselves(bot, fake):
     assert "<i>Right</i> or <i>Wrong</i>" in text  # both ask for consent before a crop is kept
 
 
-def test_a_photo_gets_one_verdict_and_feedback_buttons(bot, fake):
-    fake.send_photo(5, encode(face_like(1280, 960)))
+def test_a_photo_gets_one_verdict_and_feedback_buttons(bot, fake, known_photo):
+    fake.send_photo(5, encode(known_photo("without_mask")))
     reply = fake.replies_to(5)[0]
-    assert_verdict(reply)
+    assert verdict_of(reply) == "without_mask"
     assert not fake.calls("sendChatAction", 5), "a quick answer needs no typing indicator"
     assert [r.method for r in fake.requests if r.method in ("getFile", "download")] == ["getFile", "download"]
     buttons = reply.params["reply_markup"]["inline_keyboard"][0]
     assert [b["text"] for b in buttons] == ["👍 Right", "👎 Wrong"]
-    assert count_rows(bot, Prediction) == 1
+    assert count_rows(bot, PredictionRow) == 1
     with bot.service.repository.database.session() as session:
-        row = session.scalars(select(Prediction)).one()
+        row = session.scalars(select(PredictionRow)).one()
     assert row.user_hash != "5" and len(row.user_hash) == 64 and row.input_kind == "photo"
 
 
-def test_a_slow_answer_shows_typing_first(bot, fake):
+def test_a_slow_answer_shows_typing_first(bot, fake, known_photo):
     fake.delays["getFile"] = 1.5
     try:
-        fake.send_photo(5, encode(face_like(640, 480)))
+        fake.send_photo(5, encode(known_photo("with_mask")))
         reply = fake.replies_to(5)[0]
     finally:
         fake.delays.clear()
     typing = fake.calls("sendChatAction", 5)
     assert [t.params["action"] for t in typing] == ["typing"]
     assert typing[0].at < reply.at
-    assert_verdict(reply)
+    assert verdict_of(reply) == "with_mask"
 
 
 def test_a_real_masked_face_is_recognised(bot, fake, shared_data):
     fake.send_photo(6, (shared_data / "masks3" / "with_mask" / "with_mask_1.jpg").read_bytes())
-    assert first_line(fake.replies_to(6)[0]).startswith("✅ Mask on")
+    assert verdict_of(fake.replies_to(6)[0]) == "with_mask"
 
 
 BAD_INPUTS = {
@@ -131,36 +123,39 @@ def test_everything_else_gets_one_helpful_answer(bot, fake, kind):
     chat_id = 10 + list(BAD_INPUTS).index(kind)
     reply = fake.replies_to(chat_id)[0]
     assert expected in reply.params["text"], (update_id, reply.params["text"])
-    time.sleep(0.3)  # room for a second, wrong reply to arrive
+    bot.wait_idle()
     assert len(fake.calls("sendMessage", chat_id)) == 1
     if kind == "huge document":
         assert not fake.calls("getFile")
 
 
-@pytest.mark.parametrize("name, image, options", [
-    ("cmyk", face_like(400, 300).convert("CMYK"), {}),
-    ("16-bit", Image.fromarray(np.asarray(face_like(256, 192).convert("L")).astype(np.uint16) * 257),
-     {"format": "PNG"}),
-    ("animated gif as a file", face_like(200, 200), {"format": "GIF", "save_all": True,
-                                                     "append_images": [face_like(200, 200, seed=1)]}),
-])
-def test_odd_but_valid_images_get_a_verdict(bot, fake, name, image, options):
-    fmt = options.pop("format", "JPEG")
-    fake.send_document(30, encode(image, fmt, **options), f"{name}.{fmt.lower()}", f"image/{fmt.lower()}")
-    reply = fake.replies_to(30)[0]
-    assert_verdict(reply)
+ODD_FORMATS = {
+    "cmyk": ("jpeg", lambda photo: encode(photo.convert("CMYK"))),
+    "16-bit": ("png", lambda photo: encode(Image.fromarray(np.asarray(photo.convert("L")).astype(np.uint16) * 257),
+                                           "PNG")),
+    "animated gif as a file": ("gif", lambda photo: encode(photo, "GIF", save_all=True,
+                                                           append_images=[textured(*photo.size)])),
+}
 
 
-def test_exif_rotated_selfie_is_measured_upright(bot, fake):
+@pytest.mark.parametrize("name", list(ODD_FORMATS))
+def test_odd_but_valid_images_get_the_right_verdict(bot, fake, known_photo, name):
+    fmt, convert = ODD_FORMATS[name]
+    fake.send_document(30, convert(known_photo("without_mask")), f"{name}.{fmt}", f"image/{fmt}")
+    assert verdict_of(fake.replies_to(30)[0]) == "without_mask"
+
+
+def test_exif_rotated_selfie_is_measured_upright(bot, fake, known_photo):
     exif = Image.Exif()
     exif[0x0112] = 6
-    # Stored as the phone's sensor saw it, lying on its side; only the upright photo shows a face.
-    sideways = face_like(300, 400).transpose(Image.Transpose.ROTATE_90)
+    # Stored as the phone's sensor saw it, lying on its side; EXIF says to turn it upright.
+    upright = known_photo("with_mask")
+    sideways = upright.transpose(Image.Transpose.ROTATE_90)
     fake.send_document(31, encode(sideways, exif=exif.tobytes()), "selfie.jpg", "image/jpeg")
-    assert_verdict(fake.replies_to(31)[0])
+    assert verdict_of(fake.replies_to(31)[0]) == "with_mask"
     with bot.service.repository.database.session() as session:
-        row = session.scalars(select(Prediction)).one()
-    assert (row.image_width, row.image_height, row.input_kind) == (300, 400, "document")
+        row = session.scalars(select(PredictionRow)).one()
+    assert (row.image_width, row.image_height, row.input_kind) == (*upright.size, "document")
 
 
 def test_wrong_then_label_then_consent_stores_the_crop(bot, fake):
@@ -226,14 +221,14 @@ def test_forget_deletes_after_confirmation_by_the_requester_only(bot, fake):
     fake.press(51, confirm, yes)  # another member of a group presses the prompt
     refusal = fake.wait_for(lambda: fake.calls("answerCallbackQuery"))[0]
     assert "Only the person who sent /forget" in refusal.params["text"]
-    assert count_rows(bot, Prediction) == 3 and not fake.calls("editMessageText")
+    assert count_rows(bot, PredictionRow) == 3 and not fake.calls("editMessageText")
     fake.press(50, confirm, cancel)
     cancelled = fake.wait_for(lambda: fake.calls("editMessageText"))[0]
-    assert cancelled.params["text"] == "Nothing was deleted." and count_rows(bot, Prediction) == 3
+    assert cancelled.params["text"] == "Nothing was deleted." and count_rows(bot, PredictionRow) == 3
     fake.press(50, confirm, yes)
     done = fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 2 and fake.calls("editMessageText"))[1]
     assert "deleted 2 answer(s)" in done.params["text"]
-    assert count_rows(bot, Prediction) == 1
+    assert count_rows(bot, PredictionRow) == 1
 
 
 @pytest.mark.parametrize("data", ["fb|1|share|7|1", "fb|99999999999999999999999|ok", "fb|1|frob", "fb|0|ok",
@@ -245,7 +240,7 @@ def test_malformed_buttons_get_a_quiet_answer(bot, fake, data):
     fake.press(52, reply, data)
     answer = fake.wait_for(lambda: fake.calls("answerCallbackQuery"))[0]
     assert "no longer works" in answer.params["text"]
-    time.sleep(0.3)  # room for a wrong second reply
+    bot.wait_idle()
     assert len(fake.calls("sendMessage", 52)) == 1 and not fake.calls("editMessageText")
     assert count_rows(bot, Feedback) == 0
     assert 'kind="handler"' not in bot.metrics_text()
@@ -261,7 +256,7 @@ def test_files_too_big_for_telegram_or_bigger_than_declared_are_refused(bot, fak
     noisy = Image.fromarray(np.random.default_rng(0).integers(0, 255, (600, 800, 3), dtype=np.uint8))
     fake.send_photo(56, encode(noisy, quality=95), size=1_000)  # declares 1 KB, serves far more
     assert "larger than the 0 MB" in fake.replies_to(56)[0].params["text"]
-    assert count_rows(bot, Prediction) == 0
+    assert count_rows(bot, PredictionRow) == 0
 
 
 def test_channel_posts_and_edits_are_left_alone(bot, fake):
@@ -274,9 +269,9 @@ def test_channel_posts_and_edits_are_left_alone(bot, fake):
                                   "chat": fake.chat(54), "from": fake.user(54), "photo": photo}})
     fake.send_text(54, "/start")  # processed after the three: the bot is still answering
     assert "photo" in fake.replies_to(54)[0].params["text"]
-    time.sleep(0.3)
+    bot.wait_idle()
     assert len(fake.calls("sendMessage")) == 1 and not fake.calls("getFile")
-    assert count_rows(bot, Prediction) == 0
+    assert count_rows(bot, PredictionRow) == 0
     assert "handler_error" not in bot.metrics_text() and 'kind="AttributeError"' not in bot.metrics_text()
 
 
@@ -319,13 +314,38 @@ def test_admin_commands_answer_admins_and_do_not_exist_for_others(bot, fake):
     assert not fake.calls("sendPhoto", 60)
 
 
+@pytest.mark.parametrize("argument", ["abc", "0", "366", "-3", "1e3"])
+def test_stats_explains_its_argument_instead_of_guessing(bot, fake, argument):
+    fake.send_text(ADMIN_ID, f"/stats {argument}")
+    assert fake.replies_to(ADMIN_ID)[0].params["text"] == replies.STATS_USAGE.format(most=365)
+    bot.wait_idle()
+    assert not fake.calls("sendPhoto", ADMIN_ID)
+
+
+def test_the_daily_purge_is_scheduled_and_runs_after_start_up(fake, tmp_path, predictor, shipped_model_dir):
+    settings = make_settings(fake, tmp_path, shipped_model_dir, retention_days=30)
+    service = make_service(settings, predictor)
+    long_ago = datetime.now(UTC) - timedelta(days=31)
+    for at in (long_ago, datetime.now(UTC)):
+        service.repository.record_prediction(record("someone", at=at, version=predictor.version))
+    running = RunningBot(fake, settings, service).start()
+    try:
+        jobs = {job.name: job.job.trigger for job in running.application.job_queue.jobs()}
+        assert isinstance(jobs["purge"], CronTrigger) and isinstance(jobs["daily_summary"], CronTrigger)
+        assert str(jobs["purge"]) == str(jobs["daily_summary"])  # both at SUMMARY_TIME
+        assert isinstance(jobs["expire_crops"], IntervalTrigger)
+        fake.wait_for(lambda: count_rows(running, PredictionRow) == 1, what="the start-up purge")
+    finally:
+        running.stop()
+
+
 def test_rate_limit_answers_politely(bot, fake):
     for seed in range(11):
         fake.send_photo(70, encode(face_like(320, 240, seed=seed)))
     sent = fake.replies_to(70, 11, timeout=60)
     texts = [r.params["text"] for r in sent]
     assert sum("faster than I can" in t for t in texts) == 1
-    assert count_rows(bot, Prediction) == 10
+    assert count_rows(bot, PredictionRow) == 10
 
 
 def test_a_burst_of_40_users_is_all_answered(bot, fake):
@@ -337,16 +357,16 @@ def test_a_burst_of_40_users_is_all_answered(bot, fake):
     assert all(len(fake.calls("sendMessage", user)) == 1 for user in range(1000, 1040))
 
 
-def test_database_failure_still_gives_the_verdict(bot, fake, monkeypatch):
-    def broken(record):
+def test_database_failure_still_gives_the_verdict(bot, fake, monkeypatch, known_photo):
+    def broken(record, crop_png):
         raise OSError("disk I/O error")
 
     monkeypatch.setattr(bot.service.repository, "record_prediction", broken)
-    fake.send_photo(80, encode(face_like(640, 480)))
+    fake.send_photo(80, encode(known_photo("without_mask")))
     reply = fake.replies_to(80)[0]
-    assert_verdict(reply)
+    assert verdict_of(reply) == "without_mask"
     assert "reply_markup" not in reply.params
-    assert bot.service.database_errors == 1
+    assert bot.metric("maskbot_errors_total", kind="database") == 1
 
 
 def test_health_endpoint(bot):
@@ -355,12 +375,14 @@ def test_health_endpoint(bot):
     assert response.status == 200 and body["status"] == "ok" and body["model_version"]
 
 
-def test_startup_catch_up_summarises_and_alerts_admins_on_drift_once(fake, tmp_path, predictor, shipped_model_dir):
+def test_startup_catch_up_summarises_and_alerts_admins_on_drift_once(fake, tmp_path, predictor, shipped_model_dir,
+                                                                     caplog):
+    caplog.set_level(logging.INFO, logger="bot.jobs")
     blocked_admin = ADMIN_ID + 1
     fake.blocked_chats.add(blocked_admin)
     settings = make_settings(fake, tmp_path, shipped_model_dir, admin_ids=frozenset({blocked_admin, ADMIN_ID}))
     service = make_service(settings, predictor)
-    yesterday = datetime.now(timezone.utc).replace(hour=12) - timedelta(days=1)
+    yesterday = datetime.now(UTC).replace(hour=12) - timedelta(days=1)
     for i in range(80):
         service.repository.record_prediction(PredictionRecord(
             user_hash=f"user{i}", chat_type="private", input_kind="photo", label="without_mask", confidence=0.9,
@@ -381,7 +403,8 @@ def test_startup_catch_up_summarises_and_alerts_admins_on_drift_once(fake, tmp_p
     second = RunningBot(fake, replace(settings, port=free_port()), make_service(settings, predictor)).start()
     try:
         fake.wait_for(lambda: len(fake.calls("setMyCommands")) >= 6, what="the second replica's start-up")
-        time.sleep(2)  # its catch-up job runs a second after start-up
+        # Its catch-up job runs a second after start-up and claims nothing.
+        fake.wait_for(lambda: caplog.text.count("event=drift_claims") == 2, what="the second catch-up")
         assert len(fake.calls("sendMessage", ADMIN_ID)) == 1 and len(fake.calls("sendPhoto", ADMIN_ID)) == 1
     finally:
         second.stop()
@@ -499,17 +522,20 @@ def test_reload_switches_to_a_newly_promoted_champion(fake, tmp_path, predictor,
         fake.send_photo(61, encode(face_like(640, 480)))
         fake.replies_to(61)
         with service.repository.database.session() as session:
-            assert session.scalars(select(Prediction.model_version)).all() == ["3"]
+            assert session.scalars(select(PredictionRow.model_version)).all() == ["3"]
     finally:
         running.stop()
 
 
-def test_an_album_gets_one_answer_per_photo(bot, fake):
-    for seed in range(3):
-        file_id, size = fake.add_file(encode(face_like(640, 480, seed=seed)))
+def test_an_album_gets_one_answer_per_photo(bot, fake, known_photo):
+    album = ["with_mask", "without_mask", "with_mask"]
+    for label in album:
+        photo = known_photo(label)
+        file_id, size = fake.add_file(encode(photo))
         fake.message(98, media_group_id="album-1", photo=[{"file_id": file_id, "file_unique_id": file_id,
-                                                          "width": 640, "height": 480, "file_size": size}])
+                                                          "width": photo.width, "height": photo.height,
+                                                          "file_size": size}])
     answers = fake.replies_to(98, 3)
-    assert all("%" in first_line(answer) for answer in answers)
-    time.sleep(0.3)
+    assert sorted(verdict_of(answer) for answer in answers) == sorted(album)
+    bot.wait_idle()
     assert len(fake.calls("sendMessage", 98)) == 3

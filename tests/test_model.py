@@ -168,7 +168,7 @@ def test_predictor_single_and_batch_agree(tiny_model):
     photos = [encode(face_like(320, 240, seed=s)) for s in range(3)]
     batch = predictor.predict_many(photos)
     single = [predictor.predict(p) for p in photos]
-    for a, b in zip(batch, single):
+    for a, b in zip(batch, single, strict=True):
         assert a.label == b.label and abs(a.confidence - b.confidence) < 1e-4
         assert a.pixels.shape == (128, 128, 3)
 
@@ -256,7 +256,7 @@ def test_training_on_a_second_folder_split_by_source_photo(tmp_path):
     assert metadata["metrics"]["real_test"]["count"] == len(split.files("test"))
     assert metadata["more_data"]["real"]["split_fingerprint"] == split.fingerprint
     # A later training with --split reuses the fixed lists beside it, not a new split.
-    edited = Split(split.data_fingerprint, {name: "test" for name in split.parts})
+    edited = Split(split.data_fingerprint, dict.fromkeys(split.parts, "test"))
     edited.save(out / "split-real.json")
     again = tmp_path / "again"
     train(TrainConfig(data_dir=base, more_data=[real], out_dir=again, epochs=1, batch_size=8,

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -135,9 +135,9 @@ def test_storage_commands_round_trip(tmp_path, shipped_model_dir):
     database = Database(env["DATABASE_URL"])
     repository = Repository(database, tmp_path / "crops")
     pseudonym = Pseudonymizer(env["MASKBOT_SECRET"].encode())(4242)
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     repository.record_prediction(record(pseudonym, at=now - timedelta(days=2)))
     repository.record_prediction(record("someone-else", "without_mask", at=now - timedelta(days=200)))
     database.dispose()
@@ -181,7 +181,7 @@ def test_operator_commands_review_export_and_manage_models(tmp_path, shipped_mod
     database = Database(env["DATABASE_URL"])
     repository = Repository(database, tmp_path / "crops")
     for i in range(3):
-        prediction_id = repository.record_prediction(record(f"u{i}", at=datetime.now(timezone.utc)),
+        prediction_id = repository.record_prediction(record(f"u{i}", at=datetime.now(UTC)),
                                                      crop_png=encode(Image.new("RGB", (128, 128)), "PNG"))
         repository.record_feedback(prediction_id, f"u{i}", False, "without_mask", share_crop=True)
     database.dispose()

@@ -7,14 +7,14 @@ import itertools
 import json
 import subprocess
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from storage.database import Database
 from storage.repository import PredictionRecord, Repository
-from storage.tables import Crop, Prediction
+from storage.tables import Crop, PredictionRow
 from tests.bot_harness import ADMIN_ID, free_port
 from tests.conftest import encode, face_like
 from tests.fake_telegram import TOKEN, FakeTelegram
@@ -34,7 +34,7 @@ def yesterdays_drift(database_url: str, version: str) -> None:
     """80 bare faces yesterday against a training mix of mostly masks: a drift day to alert about."""
     database = Database(database_url)
     repository = Repository(database, "unused")
-    yesterday = datetime.now(timezone.utc).replace(hour=12) - timedelta(days=1)
+    yesterday = datetime.now(UTC).replace(hour=12) - timedelta(days=1)
     for i in range(80):
         repository.record_prediction(PredictionRecord(
             user_hash=f"earlier{i}", chat_type="private", input_kind="photo", label="without_mask", confidence=0.9,
@@ -102,7 +102,7 @@ def test_two_replicas_share_crops_consent_forget_and_the_drift_alert(tmp_path, p
         engine = create_engine(postgres_url)
         with engine.connect() as connection:
             assert connection.execute(select(Crop.shared).where(Crop.prediction_id.in_(
-                select(Prediction.id).where(Prediction.created_at > datetime.now(timezone.utc) - timedelta(hours=1))
+                select(PredictionRow.id).where(PredictionRow.created_at > datetime.now(UTC) - timedelta(hours=1))
             ))).scalars().all() == [True]
 
         # /forget asked on B, confirmed on A: the shared crop goes with the rows, on every replica.

@@ -6,7 +6,7 @@ import multiprocessing
 import os
 import stat
 import threading
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, inspect, select
@@ -15,7 +15,7 @@ from storage import summaries
 from storage.database import Database, current_revision
 from storage.pseudonyms import Pseudonymizer, load_secret
 from storage.repository import CROP_HOLD, FeedbackOutcome, PredictionRecord, Repository
-from storage.tables import Crop, DailySummary, Feedback, Prediction
+from storage.tables import Crop, DailySummary, Feedback, PredictionRow
 
 DAY = date(2026, 11, 20)
 
@@ -28,7 +28,7 @@ def record(user_hash: str = "u1", label: str = "with_mask", at: datetime | None 
         user_hash=user_hash, chat_type="private", input_kind="photo", label=label, confidence=max(probabilities),
         probabilities=probabilities, unsure=unsure, model_version=version, face_found=True, face_fraction=0.2,
         brightness=0.5, sharpness=120.0, image_width=1280, image_height=960, latency_ms=12.5,
-        created_at=at or datetime(2026, 11, 20, 12, tzinfo=timezone.utc),
+        created_at=at or datetime(2026, 11, 20, 12, tzinfo=UTC),
     )
 
 
@@ -54,7 +54,30 @@ def test_migrations_create_every_table_from_an_empty_database(database):
     assert current_revision(database.engine) == "0004"
 
 
-AT = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+def test_the_orm_models_match_the_migrations(database):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from storage.tables import Base
+
+    with database.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+
+
+def test_without_a_postgresql_server_ci_fails_where_a_laptop_skips(monkeypatch):
+    from tests import storage_fixtures
+
+    monkeypatch.setattr(storage_fixtures, "POSTGRES_URL", "postgresql+psycopg://nobody:x@127.0.0.1:9/postgres")
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception):
+        next(storage_fixtures._postgres_database())
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must run these tests"):
+        next(storage_fixtures._postgres_database())
+
+
+AT = datetime(2026, 11, 20, 12, tzinfo=UTC)
 """When `record` makes its predictions; a user answers minutes later."""
 SOON = AT + timedelta(minutes=5)
 
@@ -72,10 +95,10 @@ def test_every_model_round_trips(repository, database):
     summaries.summarise(database, DAY, reference={"with_mask": 0.3, "without_mask": 0.3,
                                                  "mask_weared_incorrect": 0.4})
     with database.session() as session:
-        stored = session.get(Prediction, prediction_id)
+        stored = session.get(PredictionRow, prediction_id)
         assert (stored.label, stored.p_without_mask, stored.face_fraction, stored.image_width) == (
             "with_mask", 0.05, 0.2, 1280)
-        assert stored.created_at.replace(tzinfo=timezone.utc) == AT
+        assert stored.created_at.replace(tzinfo=UTC) == AT
         feedback = session.scalars(select(Feedback)).one()
         assert (feedback.is_correct, feedback.corrected_label, feedback.crop_path) == (False, "without_mask", None)
         summary = session.scalars(select(DailySummary)).one()
@@ -110,6 +133,19 @@ def test_feedback_only_from_the_user_who_asked_and_only_once(repository, databas
         FeedbackOutcome.ALREADY_ANSWERED
 
 
+def test_only_a_users_latest_crops_wait_for_consent(repository, database):
+    from storage.repository import PENDING_CROPS_PER_USER
+
+    alices = [repository.record_prediction(record("alice"), crop_png=b"a") for _ in range(PENDING_CROPS_PER_USER + 5)]
+    bobs = repository.record_prediction(record("bob"), crop_png=b"b")
+    assert repository.record_feedback(alices[-1], "alice", True, share_crop=True, now=SOON) is FeedbackOutcome.STORED
+    newer = [repository.record_prediction(record("alice"), crop_png=b"a") for _ in range(PENDING_CROPS_PER_USER)]
+    waiting = crops(database)
+    # Alice's newest crops wait, the one she shared stays, and Bob's is not pushed out by hers.
+    assert sorted(waiting) == sorted([alices[-1], bobs, *newer])
+    assert waiting[alices[-1]] == (b"a", True) and waiting[bobs] == (b"b", False)
+
+
 def test_a_crop_is_kept_only_when_its_user_agrees_within_the_hour(repository, database):
     declined, late, waiting = (repository.record_prediction(record("alice"), crop_png=name.encode())
                                for name in ("declined", "late", "waiting"))
@@ -131,13 +167,13 @@ def test_forget_removes_exactly_one_users_rows_and_crops(repository, database):
     repository.record_feedback(theirs, "bob", False, "without_mask", share_crop=True, now=SOON)
     forgotten = repository.forget_user("alice")  # one shared crop and one still waiting (mine[2])
     assert (forgotten.predictions, forgotten.feedback, forgotten.crops) == (3, 2, 1)
-    assert count(database, Prediction) == 1 and count(database, Feedback) == 1
+    assert count(database, PredictionRow) == 1 and count(database, Feedback) == 1
     assert crops(database) == {theirs: (b"b", True)}
     assert repository.forget_user("alice").predictions == 0
 
 
 def test_purge_removes_only_rows_older_than_the_retention(repository, database):
-    now = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 28, 12, tzinfo=UTC)
     old = repository.record_prediction(record(at=now - timedelta(days=31)), crop_png=b"old")
     recent = repository.record_prediction(record(at=now - timedelta(days=29)), crop_png=b"new")
     repository.record_feedback(old, "u1", False, "without_mask", share_crop=True,
@@ -147,7 +183,7 @@ def test_purge_removes_only_rows_older_than_the_retention(repository, database):
     purged = repository.purge_older_than(30, now=now)
     assert (purged.predictions, purged.feedback, purged.crops) == (1, 1, 1)
     with database.session() as session:
-        assert session.scalars(select(Prediction.id)).all() == [recent]
+        assert session.scalars(select(PredictionRow.id)).all() == [recent]
     assert crops(database) == {recent: (b"new", True)}
 
 
@@ -176,7 +212,7 @@ def test_summaries_are_kept_per_model_version(repository, database):
 
 def test_catch_up_fills_every_missing_day_once(repository, database):
     for offset in (0, 1, 3):
-        repository.record_prediction(record(at=datetime(2026, 11, 20 + offset, 9, tzinfo=timezone.utc)))
+        repository.record_prediction(record(at=datetime(2026, 11, 20 + offset, 9, tzinfo=UTC)))
     done = summaries.catch_up(database, today=date(2026, 11, 25))
     assert done == [date(2026, 11, 20), date(2026, 11, 21), date(2026, 11, 23)]
     assert summaries.catch_up(database, today=date(2026, 11, 25)) == []
@@ -187,13 +223,13 @@ def test_stats_cover_a_date_range(repository, database):
     for i, label in enumerate(["with_mask", "with_mask", "without_mask", "mask_weared_incorrect"]):
         prediction_id = repository.record_prediction(record(f"u{i}", label, unsure=i == 3))
         repository.record_feedback(prediction_id, f"u{i}", i != 2, None if i != 2 else "with_mask")
-    repository.record_prediction(record(at=datetime(2026, 10, 1, tzinfo=timezone.utc)))
+    repository.record_prediction(record(at=datetime(2026, 10, 1, tzinfo=UTC)))
     summaries.summarise(database, DAY)
     stats = repository.stats(DAY - timedelta(days=6), DAY)
     assert stats.count == 4
     assert stats.per_class == {"with_mask": 2, "without_mask": 1, "mask_weared_incorrect": 1}
     assert stats.unsure_share == 0.25 and stats.disagreement_rate == 0.25
-    assert [row["day"] for row in stats.per_day] == ["2026-11-20"]
+    assert [row.day for row in stats.per_day] == [date(2026, 11, 20)]
 
 
 def test_concurrent_writers_from_threads_lose_no_row(repository, database):
@@ -206,7 +242,7 @@ def test_concurrent_writers_from_threads_lose_no_row(repository, database):
         thread.start()
     for thread in threads:
         thread.join()
-    assert count(database, Prediction) == 400
+    assert count(database, PredictionRow) == 400
 
 
 def _write_and_summarise(url: str, crops: str, worker: int) -> None:
@@ -227,7 +263,7 @@ def test_two_processes_writing_and_summarising_at_once(database, tmp_path):
     for worker in workers:
         worker.join(120)
     assert [worker.exitcode for worker in workers] == [0, 0]
-    assert count(database, Prediction) == 200
+    assert count(database, PredictionRow) == 200
     rows = summaries.summarise(database, DAY)
     assert len(rows) == 1 and rows[0].count == 200 and count(database, DailySummary) == 1
 
@@ -257,7 +293,7 @@ def test_the_trailing_window_becomes_the_reference_once_it_is_large_enough(repos
         for i in range(40):
             label = "with_mask" if i < 34 else "without_mask"
             repository.record_prediction(record(f"u{day}-{i}", label, at=datetime(2026, 11, day, 10,
-                                                                                    tzinfo=timezone.utc)))
+                                                                                    tzinfo=UTC)))
     for i in range(60):  # a day like the others
         repository.record_prediction(record(f"today{i}", "with_mask" if i < 51 else "without_mask"))
     summary = summaries.summarise(database, DAY, model_mix)[0]
@@ -286,7 +322,7 @@ def test_the_database_is_private_and_legacy_crop_names_stay_in_their_folder(tmp_
 def test_each_drift_alert_is_claimed_once_even_by_concurrent_replicas(repository, database):
     day = DAY
     for i in range(80):
-        repository.record_prediction(record(f"u{i}", "without_mask", at=datetime.combine(day, time(12), timezone.utc)))
+        repository.record_prediction(record(f"u{i}", "without_mask", at=datetime.combine(day, time(12), UTC)))
     summaries.summarise(database, day, reference={"with_mask": 0.8, "without_mask": 0.1,
                                                  "mask_weared_incorrect": 0.1})
     claims = []
@@ -304,5 +340,5 @@ def test_each_drift_alert_is_claimed_once_even_by_concurrent_replicas(repository
     for thread in threads:
         thread.join(30)
     assert sorted(map(len, claims)) == [0, 0, 0, 1]
-    assert set().union(*claims) == {(day.isoformat(), "1")}
+    assert set().union(*claims) == {(day, "1")}
     assert repository.claim_drift_alerts(day - timedelta(days=1)) == set()

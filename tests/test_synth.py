@@ -33,8 +33,8 @@ def test_the_mask_covers_the_nose_only_when_worn_properly():
     fabric = np.full((1, 48, 48, 3), (40, 90, 200), dtype=np.uint8)  # a blue mask, unlike any skin
 
     def blue_at(image, point):
-        x, y = (int(round(v)) for v in point)
-        r, g, b = image[y - 2 : y + 3, x - 2 : x + 3].reshape(-1, 3).mean(axis=0)
+        x, y = (round(v) for v in point)
+        r, _, b = image[y - 2 : y + 3, x - 2 : x + 3].reshape(-1, 3).mean(axis=0)
         return b > r + 40
 
     mouth = tuple(np.mean([face.landmark("right_mouth"), face.landmark("left_mouth")], axis=0))

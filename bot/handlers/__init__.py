@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, MessageHandler, TypeHandler, filters
+from telegram.ext import Application, ApplicationHandlerStop, MessageHandler, TypeHandler, filters
 
-from bot.handlers import account, admin, errors, feedback, photos
 from bot import replies
-from bot.handlers.common import metrics_of, service_of
+from bot.context import BotContext
+from bot.handlers import account, admin, errors, feedback, photos
 
 log = logging.getLogger("bot.handlers")
 CONTENT_KINDS = ("photo", "document", "sticker", "animation", "video", "video_note", "voice", "audio", "location",
@@ -27,11 +27,11 @@ def update_kind(update: Update) -> str:
     return next((kind for kind in CONTENT_KINDS if getattr(message, kind, None)), "other")
 
 
-async def count_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    metrics_of(context).updates.labels(kind=update_kind(update)).inc()
+async def count_update(update: Update, context: BotContext) -> None:
+    context.bot_data.metrics.updates.labels(kind=update_kind(update)).inc()
 
 
-async def limit_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def limit_update(update: Update, context: BotContext) -> None:
     """Every update of a user counts towards a per-minute limit; past it the update goes no
     further (one "please wait" per window), so a flood of texts or button presses costs a check,
     not a handler and a reply each. Photos are limited apart, before they are downloaded."""
@@ -40,21 +40,21 @@ async def limit_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if user is None or (message is not None and (message.photo or (
             message.document is not None and (message.document.mime_type or "").startswith("image/")))):
         return
-    allowed, wait, first_refusal = service_of(context).allow_update(user.id)
-    if allowed:
+    admission = context.bot_data.service.allow_update(user.id)
+    if admission.allowed:
         return
-    metrics_of(context).errors.labels(kind="rate_limited").inc()
+    context.bot_data.metrics.errors.labels(kind="rate_limited").inc()
     log.info("event=rate_limited update_id=%s kind=%s answered=%s", update.update_id, update_kind(update),
-             first_refusal)
-    text = replies.RATE_LIMITED_MESSAGES.format(seconds=max(1, round(wait)))
+             admission.first_refusal)
+    text = replies.RATE_LIMITED_MESSAGES.format(seconds=max(1, round(admission.retry_in)))
     if update.callback_query is not None:
-        await update.callback_query.answer(text if first_refusal else None)
-    elif first_refusal and message is not None:
+        await update.callback_query.answer(text if admission.first_refusal else None)
+    elif admission.first_refusal and message is not None:
         await message.reply_text(text)
     raise ApplicationHandlerStop
 
 
-async def ignore(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def ignore(update: Update, context: BotContext) -> None:
     """Channel posts have no sender to answer or to pseudonymise, and an edited message was
     already answered when it was sent: both are logged and left alone."""
     log.info("event=ignored update_id=%s kind=%s", update.update_id,

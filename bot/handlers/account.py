@@ -5,60 +5,60 @@ from __future__ import annotations
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import replies
 from bot.callbacks import ForgetButton, decode_forget
-from bot.handlers.common import service_of, settings_of, with_retry
+from bot.context import BotContext
+from bot.handlers.common import with_retry
 
 log = logging.getLogger("bot.account")
 
 
-async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await with_retry(lambda: update.effective_message.reply_text(replies.START, parse_mode=ParseMode.HTML))
+async def on_start(update: Update, context: BotContext) -> None:
+    await with_retry(lambda: update.effective_message.reply_text(replies.START))
 
 
-async def on_privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    text = replies.privacy(settings_of(context).retention_days)
-    await with_retry(lambda: update.effective_message.reply_text(text, parse_mode=ParseMode.HTML))
+async def on_privacy(update: Update, context: BotContext) -> None:
+    text = replies.privacy(context.bot_data.settings.retention_days)
+    await with_retry(lambda: update.effective_message.reply_text(text))
 
 
-async def on_forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_forget(update: Update, context: BotContext) -> None:
     if update.effective_user is None:  # a channel post: nobody's data to delete
         return
-    requester = service_of(context).requester_tag(update.effective_user.id)
+    requester = context.bot_data.service.requester_tag(update.effective_user.id)
     keyboard = InlineKeyboardMarkup([[
         InlineKeyboardButton("Yes, delete everything", callback_data=ForgetButton(True, requester).encode()),
         InlineKeyboardButton("Cancel", callback_data=ForgetButton(False, requester).encode())]])
     await with_retry(lambda: update.effective_message.reply_text(replies.FORGET_CONFIRM, reply_markup=keyboard))
 
 
-async def on_forget_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_forget_answer(update: Update, context: BotContext) -> None:
     query = update.callback_query
     button = decode_forget(query.data)
     if button is None or update.effective_user is None:
         await with_retry(lambda: query.answer(replies.BUTTON_EXPIRED))
         return
     # In a group anyone sees the prompt; only its requester may answer it.
-    if button.requester != service_of(context).requester_tag(update.effective_user.id):
+    if button.requester != context.bot_data.service.requester_tag(update.effective_user.id):
         await with_retry(lambda: query.answer(replies.NOT_YOUR_FORGET, show_alert=True))
         return
     await with_retry(lambda: query.answer())
     if not button.confirm:
-        await with_retry(lambda: query.edit_message_text("Nothing was deleted."))
+        await with_retry(lambda: query.edit_message_text(replies.NOTHING_DELETED))
         return
-    forgotten = await service_of(context).forget(update.effective_user.id)
+    forgotten = await context.bot_data.service.forget(update.effective_user.id)
     log.info("event=forget update_id=%s predictions=%d feedback=%d crops=%d", update.update_id,
              forgotten.predictions, forgotten.feedback, forgotten.crops)
     await with_retry(lambda: query.edit_message_text(replies.forgotten(forgotten)))
 
 
-async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_unknown_command(update: Update, context: BotContext) -> None:
     await with_retry(lambda: update.effective_message.reply_text(replies.UNKNOWN_COMMAND))
 
 
-async def on_anything_else(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_anything_else(update: Update, context: BotContext) -> None:
     """Locations, contacts, polls, dice...: never silence."""
     if update.effective_message is not None:
         await with_retry(lambda: update.effective_message.reply_text(replies.OTHER_CONTENT["other"]))
@@ -71,7 +71,7 @@ def register(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(on_forget_answer, pattern=r"^forget\|"))
 
 
-async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_unknown_button(update: Update, context: BotContext) -> None:
     """A button this bot never made (or one from a version long gone): answered, so the client
     stops its spinner, and nothing else."""
     log.info("event=malformed_callback update_id=%s", update.update_id)

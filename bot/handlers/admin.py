@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from telegram import Update
-from telegram.constants import ParseMode
-from telegram.ext import Application, CommandHandler, ContextTypes, filters
+from telegram.ext import Application, CommandHandler, filters
 
 from bot import replies
-from bot.handlers.common import metrics_of, service_of, with_retry
-from storage.chart import stats_chart
+from bot.charts import stats_chart
+from bot.context import BotContext
+from bot.handlers.common import with_retry
 
 log = logging.getLogger("bot.admin")
 MAX_DAYS = 365
 
 
-async def on_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_stats(update: Update, context: BotContext) -> None:
     days = 7
     if context.args:
         try:
@@ -25,33 +24,30 @@ async def on_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         except ValueError:
             days = 0
         if not 1 <= days <= MAX_DAYS:
-            await with_retry(lambda: update.effective_message.reply_text(
-                f"Usage: /stats [days], with days from 1 to {MAX_DAYS}."))
+            await with_retry(lambda: update.effective_message.reply_text(replies.STATS_USAGE.format(most=MAX_DAYS)))
             return
-    service = service_of(context)
+    service = context.bot_data.service
     stats = await service.stats(days)
-    chart = await asyncio.get_running_loop().run_in_executor(None, stats_chart, stats)
+    chart = await service.run_blocking(stats_chart, stats)
     text = replies.stats_table(stats, service.model_version)
-    await with_retry(lambda: update.effective_message.reply_text(text, parse_mode=ParseMode.HTML))
-    await with_retry(lambda: update.effective_message.reply_photo(chart, caption=f"Last {days} day(s)"))
+    await with_retry(lambda: update.effective_message.reply_text(text))
+    await with_retry(lambda: update.effective_message.reply_photo(chart, caption=replies.stats_caption(days)))
 
 
-async def on_drift(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    stats = await service_of(context).stats(7)
+async def on_drift(update: Update, context: BotContext) -> None:
+    stats = await context.bot_data.service.stats(7)
     text = replies.drift_report(stats.per_day)
-    await with_retry(lambda: update.effective_message.reply_text(text, parse_mode=ParseMode.HTML))
+    await with_retry(lambda: update.effective_message.reply_text(text))
 
 
-async def on_model(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    text = replies.model_card(service_of(context).model_summary())
-    await with_retry(lambda: update.effective_message.reply_text(text, parse_mode=ParseMode.HTML))
+async def on_model(update: Update, context: BotContext) -> None:
+    text = replies.model_card(context.bot_data.service.model_summary())
+    await with_retry(lambda: update.effective_message.reply_text(text))
 
 
-async def on_reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    before, now = await service_of(context).reload()
-    metrics_of(context).set_model(now)
-    text = f"Now answering with model {now} (was {before})." if now != before else \
-        f"Model {now} is already the champion; nothing to reload."
+async def on_reload(update: Update, context: BotContext) -> None:
+    before, now = await context.bot_data.service.reload()
+    text = replies.reloaded(before, now)
     await with_retry(lambda: update.effective_message.reply_text(text))
 
 

@@ -1,4 +1,4 @@
-"""Small helpers every handler module uses."""
+"""What every handler module uses to talk to the Bot API."""
 
 from __future__ import annotations
 
@@ -7,12 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import httpx
 from telegram.error import BadRequest, NetworkError, RetryAfter
-from telegram.ext import ContextTypes
-
-from bot.metrics import BotMetrics
-from bot.service import MaskService
 
 log = logging.getLogger("bot.handlers")
 T = TypeVar("T")
@@ -22,23 +17,6 @@ MAX_WAIT_SECONDS = 5.0
 """The most a handler waits in all for one reply. A chat under Telegram's flood control for longer
 loses that reply: a handler asleep for a minute holds one of the bot's concurrent-update slots,
 and a flood of such handlers would make every other user wait."""
-
-
-def service_of(context: ContextTypes.DEFAULT_TYPE) -> MaskService:
-    return context.application.bot_data["service"]
-
-
-def metrics_of(context: ContextTypes.DEFAULT_TYPE) -> BotMetrics:
-    return context.application.bot_data["metrics"]
-
-
-def downloads_of(context: ContextTypes.DEFAULT_TYPE) -> httpx.AsyncClient:
-    """The HTTP client for file downloads, owned by the application (see bot.app)."""
-    return context.application.bot_data["downloads"]
-
-
-def settings_of(context: ContextTypes.DEFAULT_TYPE):
-    return context.application.bot_data["settings"]
 
 
 async def with_retry(send: Callable[[], Awaitable[T]]) -> T:

@@ -6,19 +6,18 @@ import logging
 
 from telegram import Update
 from telegram.error import RetryAfter
-from telegram.ext import ContextTypes
 
 from bot import replies
-from bot.handlers.common import metrics_of
+from bot.context import BotContext
 
 log = logging.getLogger("bot.errors")
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: BotContext) -> None:
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("event=handler_error update_id=%s error=%s", update_id, type(error).__name__, exc_info=error)
-    metrics_of(context).errors.labels(kind=type(error).__name__).inc()
+    context.bot_data.metrics.errors.labels(kind=type(error).__name__).inc()
     # A chat under Telegram's flood control would only be sent one more refused message.
     if isinstance(update, Update) and update.effective_message is not None and not isinstance(error, RetryAfter):
         try:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
-from telegram.ext import Application, CallbackQueryHandler, ContextTypes
+from telegram.ext import Application, CallbackQueryHandler
 
 from bot import replies
-from bot.handlers.common import service_of, with_retry
 from bot.callbacks import FeedbackButton, decode_feedback
+from bot.context import BotContext
+from bot.handlers.common import with_retry
 from storage.repository import CLASS_NAMES, FeedbackOutcome
 
 log = logging.getLogger("bot.feedback")
@@ -19,7 +19,7 @@ NOT_YOURS = "Only the person who sent this photo can rate the answer."
 
 
 def labels_keyboard(prediction_id: int, predicted: str) -> InlineKeyboardMarkup:
-    choices = [InlineKeyboardButton(replies.LABEL_BUTTONS[name],
+    choices = [InlineKeyboardButton(replies.VERDICT[name][1],
                                     callback_data=FeedbackButton(prediction_id, "is", name).encode())
                for name in CLASS_NAMES if name != predicted]
     return InlineKeyboardMarkup([choices])
@@ -37,9 +37,9 @@ def consent_keyboard(prediction_id: int, label: str | None) -> InlineKeyboardMar
 CONSENT_QUESTION = "May I keep the 128x128 face crop to improve the model?"
 
 
-async def on_feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_feedback(update: Update, context: BotContext) -> None:
     query = update.callback_query
-    service = service_of(context)
+    service = context.bot_data.service
     button = decode_feedback(query.data)
     if button is None or update.effective_user is None:
         log.info("event=malformed_callback update_id=%s", update.update_id)
@@ -70,8 +70,7 @@ async def on_feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await with_retry(lambda: query.answer(replies.CONSENT_WITHDRAWN, show_alert=True))
     else:
         await with_retry(lambda: query.answer("Thank you!"))
-        await with_retry(lambda: query.edit_message_text((message.text_html or "") + THANKS,
-                                                         parse_mode=ParseMode.HTML))
+        await with_retry(lambda: query.edit_message_text((message.text_html or "") + THANKS))
 
 
 def register(application: Application) -> None:

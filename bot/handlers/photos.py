@@ -6,15 +6,17 @@ import asyncio
 import contextlib
 import logging
 import time
+from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ChatAction, ParseMode
+from telegram.constants import ChatAction
 from telegram.error import BadRequest
-from telegram.ext import Application, ContextTypes, MessageHandler, filters
+from telegram.ext import Application, MessageHandler, filters
 
 from bot import replies
 from bot.callbacks import FeedbackButton
-from bot.handlers.common import downloads_of, metrics_of, service_of, with_retry
+from bot.context import BotContext
+from bot.handlers.common import with_retry
 from model.images import ImageError
 
 log = logging.getLogger("bot.photos")
@@ -34,27 +36,29 @@ def feedback_keyboard(prediction_id: int) -> InlineKeyboardMarkup:
     ]])
 
 
-async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_photo(update: Update, context: BotContext) -> None:
     photo = update.effective_message.photo[-1]  # the largest size Telegram made
     await check_and_reply(update, context, photo.file_id, photo.file_size, "photo")
 
 
-async def on_image_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_image_document(update: Update, context: BotContext) -> None:
     document = update.effective_message.document
     await check_and_reply(update, context, document.file_id, document.file_size, "document")
 
 
-async def check_and_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, file_id: str,
+async def check_and_reply(update: Update, context: BotContext, file_id: str,
                           file_size: int | None, input_kind: str) -> None:
     started = time.perf_counter()
     message = update.effective_message
-    service = service_of(context)
-    allowed, wait, first_refusal = service.allow(update.effective_user.id)
-    if not allowed:
-        log.info("event=rate_limited update_id=%s kind=%s answered=%s", update.update_id, input_kind, first_refusal)
-        metrics_of(context).errors.labels(kind="rate_limited").inc()
-        if first_refusal:
-            await with_retry(lambda: message.reply_text(replies.RATE_LIMITED.format(seconds=max(1, round(wait)))))
+    service = context.bot_data.service
+    admission = service.allow(update.effective_user.id)
+    if not admission.allowed:
+        log.info("event=rate_limited update_id=%s kind=%s answered=%s", update.update_id, input_kind,
+                 admission.first_refusal)
+        context.bot_data.metrics.errors.labels(kind="rate_limited").inc()
+        if admission.first_refusal:
+            text = replies.RATE_LIMITED.format(seconds=max(1, round(admission.retry_in)))
+            await with_retry(lambda: message.reply_text(text))
         return
     if file_size is not None and file_size > MAX_DOWNLOAD_BYTES:
         log.info("event=too_large update_id=%s kind=%s bytes=%d", update.update_id, input_kind, file_size)
@@ -76,14 +80,14 @@ async def check_and_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, fi
             bad_image = None
     # Replies go out after the typing indicator is cancelled, so it cannot follow an answer.
     if bad_image is not None:
-        await with_retry(lambda: message.reply_text(str(bad_image)))
+        await with_retry(lambda: message.reply_text(escape(str(bad_image), quote=False)))
         return
-    metrics = metrics_of(context)
+    metrics = context.bot_data.metrics
     metrics.inference_seconds.observe(result.prediction.latency_ms / 1000)
     if result.prediction_id is None:
         metrics.errors.labels(kind="database").inc()
     keyboard = feedback_keyboard(result.prediction_id) if result.prediction_id is not None else None
-    await with_retry(lambda: message.reply_text(replies.verdict(result.prediction), parse_mode=ParseMode.HTML,
+    await with_retry(lambda: message.reply_text(replies.verdict(result.prediction),
                                                 reply_markup=keyboard))
     elapsed = time.perf_counter() - started
     metrics.reply_seconds.observe(elapsed)
@@ -100,7 +104,7 @@ class FileTooLarge(Exception):
         """Where it was caught: "getFile" (Telegram refused), "declared" or "download"."""
 
 
-async def download(context: ContextTypes.DEFAULT_TYPE, file_id: str) -> bytes:
+async def download(context: BotContext, file_id: str) -> bytes:
     """The file's bytes, streamed and cut off past MAX_DOWNLOAD_BYTES whatever size was declared."""
     try:
         telegram_file = await with_retry(lambda: context.bot.get_file(file_id))
@@ -111,7 +115,7 @@ async def download(context: ContextTypes.DEFAULT_TYPE, file_id: str) -> bytes:
     if telegram_file.file_size is not None and telegram_file.file_size > MAX_DOWNLOAD_BYTES:
         raise FileTooLarge("declared")
     data = bytearray()
-    async with downloads_of(context).stream("GET", telegram_file.file_path) as response:
+    async with context.bot_data.downloads.stream("GET", telegram_file.file_path) as response:
         response.raise_for_status()
         async for chunk in response.aiter_bytes():
             data.extend(chunk)
@@ -121,7 +125,7 @@ async def download(context: ContextTypes.DEFAULT_TYPE, file_id: str) -> bytes:
 
 
 @contextlib.asynccontextmanager
-async def typing_when_slow(context: ContextTypes.DEFAULT_TYPE, chat_id: int):
+async def typing_when_slow(context: BotContext, chat_id: int):
     async def show_typing() -> None:
         await asyncio.sleep(TYPING_AFTER_SECONDS)
         with contextlib.suppress(Exception):  # a lost "typing..." is not worth an error
@@ -134,7 +138,7 @@ async def typing_when_slow(context: ContextTypes.DEFAULT_TYPE, chat_id: int):
         indicator.cancel()
 
 
-async def on_other_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_other_document(update: Update, context: BotContext) -> None:
     document = update.effective_message.document
     name = (document.file_name or "").lower()
     if name.endswith(IMAGE_SUFFIXES):
@@ -147,7 +151,7 @@ async def on_other_document(update: Update, context: ContextTypes.DEFAULT_TYPE) 
 
 
 def _other(kind: str):
-    async def reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def reply(update: Update, context: BotContext) -> None:
         log.info("event=unsupported update_id=%s kind=%s", update.update_id, kind)
         await with_retry(lambda: update.effective_message.reply_text(replies.OTHER_CONTENT[kind]))
 

@@ -8,12 +8,12 @@ from datetime import date, timedelta
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from storage.repository import CLASS_NAMES, Stats  # noqa: E402
+from bot.replies import VERDICT
+from storage.repository import CLASS_NAMES, Stats
 
 COLOURS = {"with_mask": "#2e7d32", "without_mask": "#c62828", "mask_weared_incorrect": "#f9a825"}
-NAMES = {"with_mask": "mask on", "without_mask": "no mask", "mask_weared_incorrect": "worn incorrectly"}
 LEVEL_COLOURS = {"watch": "#ef6c00", "drift": "#b71c1c"}
 
 
@@ -23,17 +23,16 @@ def stats_chart(stats: Stats) -> bytes:
     per_day: dict[date, dict[str, int]] = {day: dict.fromkeys(CLASS_NAMES, 0) for day in days}
     level: dict[date, str] = {}
     for row in stats.per_day:
-        day = date.fromisoformat(row["day"])
         for name in CLASS_NAMES:
-            per_day[day][name] += row[name]
-        if row["drift_level"] != "none" and level.get(day) != "drift":
-            level[day] = row["drift_level"]
+            per_day[row.day][name] += row.per_class[name]
+        if row.drift_level != "none" and level.get(row.day) != "drift":
+            level[row.day] = row.drift_level
     figure, axis = plt.subplots(figsize=(8, 3.6))
     bottom = [0] * len(days)
     for name in CLASS_NAMES:
         heights = [per_day[day][name] for day in days]
-        axis.bar(days, heights, bottom=bottom, color=COLOURS[name], label=NAMES[name])
-        bottom = [b + h for b, h in zip(bottom, heights)]
+        axis.bar(days, heights, bottom=bottom, color=COLOURS[name], label=VERDICT[name][1])
+        bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     top = max(bottom, default=0) or 1
     for name in ("watch", "drift"):
         marked = [day for day, level_name in level.items() if level_name == name]
