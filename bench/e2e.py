@@ -23,12 +23,13 @@ from pathlib import Path
 
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.fake_telegram import TOKEN, FakeTelegram  # noqa: E402
+from tests.fake_telegram import TOKEN, FakeTelegram
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The repository, where the bot's processes start."""
 
 
 def load_photos(folder: Path, count: int, side: int, seed: int = 0) -> list[bytes]:
@@ -77,14 +78,27 @@ def main() -> int:
     fake = FakeTelegram().start()
     data_dir = Path(tempfile.mkdtemp(prefix="maskbot-bench-"))
     port = 18000 + os.getpid() % 1000
-    env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": fake.base_url,
-           "TELEGRAM_FILE_BASE_URL": fake.base_file_url, "DATA_DIR": str(data_dir), "PORT": str(port),
-           "MASKBOT_SECRET": "bench-secret-of-at-least-32-characters", "LOG_LEVEL": "WARNING", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {
+        **os.environ,
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
+        "TELEGRAM_FILE_BASE_URL": fake.base_file_url,
+        "DATA_DIR": str(data_dir),
+        "PORT": str(port),
+        "MASKBOT_SECRET": "bench-secret-of-at-least-32-characters",
+        "LOG_LEVEL": "WARNING",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
     env.pop("DATABASE_URL", None)
     started = time.perf_counter()
     fake.send_photo(1, photos[0])  # waiting for the bot before it even started: the cold start
-    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env, cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         fake.replies_to(1, timeout=120)
         cold_start = time.perf_counter() - started
@@ -102,18 +116,26 @@ def main() -> int:
         cpu = cpu_seconds(process.pid) - cpu_before
         replies = [r for r in fake.calls("sendMessage") if int(r.params["chat_id"]) >= 1000]
         # Each user's replies come in the order of that user's photos.
-        latencies = [(reply.at - sent_at[int(reply.params["chat_id"])].pop(0)) * 1000
-                     for reply in sorted(replies, key=lambda r: r.at)]
+        latencies = [
+            (reply.at - sent_at[int(reply.params["chat_id"])].pop(0)) * 1000
+            for reply in sorted(replies, key=lambda r: r.at)
+        ]
         limited = sum("faster than I can" in r.params["text"] for r in replies)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
             assert response.status == 200
-        print(f"photos sent: {total} at {args.rate:.0f}/s by {users} users ({args.side} px JPEGs, "
-              f"{statistics.mean(map(len, photos)) / 1024:.0f} KB on average); rate-limited answers: {limited}")
+        print(
+            f"photos sent: {total} at {args.rate:.0f}/s by {users} users ({args.side} px JPEGs, "
+            f"{statistics.mean(map(len, photos)) / 1024:.0f} KB on average); rate-limited answers: {limited}"
+        )
         print(f"sustained throughput: {total / wall:.1f} photos/s over {wall:.1f} s")
-        print(f"reply latency ms: p50 {percentile(latencies, 0.5):.0f}  p95 {percentile(latencies, 0.95):.0f}  "
-              f"p99 {percentile(latencies, 0.99):.0f}  max {max(latencies):.0f}")
-        print(f"bot process: CPU {cpu / wall * 100:.0f}% of one core on average ({os.cpu_count()} cores), "
-              f"peak memory {peak_memory_mb(process.pid):.0f} MB")
+        print(
+            f"reply latency ms: p50 {percentile(latencies, 0.5):.0f}  p95 {percentile(latencies, 0.95):.0f}  "
+            f"p99 {percentile(latencies, 0.99):.0f}  max {max(latencies):.0f}"
+        )
+        print(
+            f"bot process: CPU {cpu / wall * 100:.0f}% of one core on average ({os.cpu_count()} cores), "
+            f"peak memory {peak_memory_mb(process.pid):.0f} MB"
+        )
         print(f"cold start to first answer: {cold_start:.1f} s")
     finally:
         process.terminate()

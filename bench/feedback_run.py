@@ -21,14 +21,14 @@ import tempfile
 from functools import partial
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bot.replies import GUESS, VERDICT
+from model import CLASS_NAMES
+from model.dataset import Split
+from model.registry import SHIPPED_MODEL
+from tests.fake_telegram import TOKEN, FakeTelegram
 
-from bot.replies import GUESS, VERDICT  # noqa: E402
-from model import CLASS_NAMES  # noqa: E402
-from model.dataset import Split  # noqa: E402
-from model.registry import SHIPPED_MODEL  # noqa: E402
-from tests.fake_telegram import TOKEN, FakeTelegram  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+"""The repository, where the bot's processes start."""
 
 
 def answered_label(text: str) -> str:
@@ -53,17 +53,30 @@ def main() -> int:
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="maskbot-feedback-"))
-    env = {**os.environ, "DATA_DIR": str(data_dir), "MASKBOT_SECRET": "feedback-run-secret-of-32-characters", "LOG_LEVEL": "WARNING",
-           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {
+        **os.environ,
+        "DATA_DIR": str(data_dir),
+        "MASKBOT_SECRET": "feedback-run-secret-of-32-characters",
+        "LOG_LEVEL": "WARNING",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
     env.pop("DATABASE_URL", None)
     env.pop("MODEL_DIR", None)
     validation = Split.load(SHIPPED_MODEL / "split.json").files("val")
     chosen = random.Random(0).sample(validation, min(args.count, len(validation)))
     fake = FakeTelegram().start()
-    bot = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, env={**env, "BOT_TOKEN": TOKEN,
-                                                           "TELEGRAM_API_BASE_URL": fake.base_url,
-                                                           "TELEGRAM_FILE_BASE_URL": fake.base_file_url})
+    bot = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={
+            **env,
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE_URL": fake.base_url,
+            "TELEGRAM_FILE_BASE_URL": fake.base_file_url,
+        },
+    )
     wrong = 0
     try:
         for i, name in enumerate(chosen):

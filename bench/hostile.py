@@ -16,8 +16,6 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from model.predictor import Predictor
 from model.registry import SHIPPED_MODEL
 from tests.bot_harness import RunningBot, make_service, make_settings
@@ -31,8 +29,10 @@ def hostile_file_bytes() -> list[bytes]:
     """The first three hostile files, made in a child process: making them takes far more memory
     than decoding them should, and this process's peak is what is measured."""
     folder = Path(tempfile.mkdtemp())
-    script = ("import sys; from tests.test_images import hostile_files\n"
-              "for i, (_, data) in enumerate(list(hostile_files())[:3]): open(f'{sys.argv[1]}/{i}', 'wb').write(data)")
+    script = (
+        "import sys; from tests.test_images import hostile_files\n"
+        "for i, (_, data) in enumerate(list(hostile_files())[:3]): open(f'{sys.argv[1]}/{i}', 'wb').write(data)"
+    )
     subprocess.run([sys.executable, "-c", script, str(folder)], check=True, cwd=Path(__file__).resolve().parent.parent)
     return [(folder / str(i)).read_bytes() for i in range(3)]
 
@@ -74,9 +74,12 @@ def main() -> None:
     for attack in args.attacks:
         latencies = measure(attack, predictor)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"{attack:<6} other users' photos: p50 {statistics.median(latencies) * 1000:.0f} ms, "
-              f"p95 {latencies[int(len(latencies) * 0.95) - 1] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms; "
-              f"peak memory of this process so far {peak:.0f} MB", flush=True)
+        print(
+            f"{attack:<6} other users' photos: p50 {statistics.median(latencies) * 1000:.0f} ms, "
+            f"p95 {latencies[int(len(latencies) * 0.95) - 1] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms; "
+            f"peak memory of this process so far {peak:.0f} MB",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

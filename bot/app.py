@@ -40,7 +40,13 @@ PUBLIC_COMMANDS = [
     BotCommand("privacy", "What I keep about you, and for how long"),
     BotCommand("forget", "Delete everything I keep about you"),
 ]
-ADMIN_COMMANDS = [*PUBLIC_COMMANDS, BotCommand("stats", "Counts per class, feedback, drift: /stats [days]"), BotCommand("drift", "Drift level of recent days"), BotCommand("model", "The model in use and its scores"), BotCommand("reload", "Switch to the registry's champion model")]
+ADMIN_COMMANDS = [
+    *PUBLIC_COMMANDS,
+    BotCommand("stats", "Counts per class, feedback, drift: /stats [days]"),
+    BotCommand("drift", "Drift level of recent days"),
+    BotCommand("model", "The model in use and its scores"),
+    BotCommand("reload", "Switch to the registry's champion model"),
+]
 CONCURRENT_UPDATES = 64
 MAX_WEBHOOK_BODY = 1024 * 1024
 """Telegram's updates are a few kilobytes; a larger body is refused before it is read."""
@@ -56,8 +62,13 @@ def build_service(settings: Settings) -> MaskService:
     database = Database(settings.database_url)
     repository = Repository(database, settings.crops_dir)
     pseudonymize = Pseudonymizer(load_secret(settings.data_dir, settings.secret))
-    return MaskService(Predictor(active_model_dir(settings.model_dir)), repository, pseudonymize,
-                       RateLimiter(settings.rate_limit_per_minute), model_source=settings.model_dir)
+    return MaskService(
+        Predictor(active_model_dir(settings.model_dir)),
+        repository,
+        pseudonymize,
+        RateLimiter(settings.rate_limit_per_minute),
+        model_source=settings.model_dir,
+    )
 
 
 def build_application(settings: Settings, service: MaskService) -> Application:
@@ -119,8 +130,12 @@ class HealthHandler(BotRequestHandler):
     def get(self) -> None:
         healthy = self.bot_application.running
         self.set_status(200 if healthy else 503)
-        self.write({"status": "ok" if healthy else "unavailable",
-                    "model_version": self.bot_application.bot_data.service.model_version})
+        self.write(
+            {
+                "status": "ok" if healthy else "unavailable",
+                "model_version": self.bot_application.bot_data.service.model_version,
+            }
+        )
 
 
 class MetricsHandler(BotRequestHandler):
@@ -174,8 +189,10 @@ def parse_update(body: bytes, bot) -> Update | None:
 
 
 def http_routes(application: Application, settings: Settings) -> list:
-    routes = [(r"/healthz", HealthHandler, {"bot_application": application}),
-              (r"/metrics", MetricsHandler, {"bot_application": application})]
+    routes = [
+        (r"/healthz", HealthHandler, {"bot_application": application}),
+        (r"/metrics", MetricsHandler, {"bot_application": application}),
+    ]
     if settings.webhook_url:
         path = urlparse(settings.webhook_url).path or "/"
         routes.append((path, WebhookHandler, {"bot_application": application, "secret": settings.webhook_secret}))
@@ -202,12 +219,17 @@ async def serve(application: Application, stop: asyncio.Event | None = None) -> 
         await application.post_init(application)
         await application.start()
         if settings.webhook_url:
-            await application.bot.set_webhook(settings.webhook_url, secret_token=settings.webhook_secret,
-                                              allowed_updates=Update.ALL_TYPES)
+            await application.bot.set_webhook(
+                settings.webhook_url, secret_token=settings.webhook_secret, allowed_updates=Update.ALL_TYPES
+            )
         else:
             await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
-        log.info("event=started mode=%s model=%s port=%s", "webhook" if settings.webhook_url else "polling",
-                 application.bot_data.service.model_version, settings.port)
+        log.info(
+            "event=started mode=%s model=%s port=%s",
+            "webhook" if settings.webhook_url else "polling",
+            application.bot_data.service.model_version,
+            settings.port,
+        )
         await stop.wait()
         log.info("event=stopping")
         if application.updater.running:
@@ -262,7 +284,11 @@ def run(settings: Settings) -> int:
         log.critical("event=start_failed reason=BOT_TOKEN was refused by the Bot API; check it with @BotFather")
         return 2
     except NetworkError as error:
-        log.critical("event=start_failed reason=cannot reach the Bot API at %s (%s); check the network and "
-                     "TELEGRAM_API_BASE_URL", settings.api_base_url, error)
+        log.critical(
+            "event=start_failed reason=cannot reach the Bot API at %s (%s); check the network and "
+            "TELEGRAM_API_BASE_URL",
+            settings.api_base_url,
+            error,
+        )
         return 1
     return 0

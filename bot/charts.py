@@ -37,8 +37,15 @@ def stats_chart(stats: Stats) -> bytes:
     for name in ("watch", "drift"):
         marked = [day for day, level_name in level.items() if level_name == name]
         if marked:
-            axis.scatter(marked, [sum(per_day[day].values()) + top * 0.06 for day in marked], marker="v", s=60,
-                         color=LEVEL_COLOURS[name], label=f"drift level: {name}", zorder=3)
+            axis.scatter(
+                marked,
+                [sum(per_day[day].values()) + top * 0.06 for day in marked],
+                marker="v",
+                s=60,
+                color=LEVEL_COLOURS[name],
+                label=f"drift level: {name}",
+                zorder=3,
+            )
     axis.set_ylim(0, top * 1.25)
     axis.set_title(f"Photos checked per day, {stats.start.isoformat()} to {stats.end.isoformat()}")
     axis.set_ylabel("photos")

@@ -63,10 +63,17 @@ def cmd_train(args) -> int:
     from model.train import TrainConfig, train
 
     config = TrainConfig(
-        data_dir=Path(args.data), out_dir=Path(args.out), recipe=args.recipe, version=args.version,
-        epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-        split_file=Path(args.split) if args.split else None, per_class_limit=args.limit,
-        more_data=[Path(d) for d in args.add_data], synthetic_dirs=[Path(d) for d in args.synthetic],
+        data_dir=Path(args.data),
+        out_dir=Path(args.out),
+        recipe=args.recipe,
+        version=args.version,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        split_file=Path(args.split) if args.split else None,
+        per_class_limit=args.limit,
+        more_data=[Path(d) for d in args.add_data],
+        synthetic_dirs=[Path(d) for d in args.synthetic],
         check_dirs=[Path(d) for d in args.check],
         **({"cache_dir": Path(args.cache)} if args.cache else {}),
     )
@@ -78,11 +85,18 @@ def cmd_data_synth(args) -> int:
     from model.synth import synthesise, training_photos
 
     say = functools.partial(print, flush=True)
-    bare, masked = training_photos([Path(d) for d in args.data], Path(args.split_from) if args.split_from else None,
-                                   args.seed, say)
+    bare, masked = training_photos(
+        [Path(d) for d in args.data], Path(args.split_from) if args.split_from else None, args.seed, say
+    )
     say(f"{len(bare)} bare training faces, {len(masked)} masked training photos for fabric")
-    counts = synthesise(bare, masked, Path(args.out), seed=args.seed, limit=args.faces,
-                        progress=lambda done, total: done % 500 == 0 and say(f"  {done}/{total} photos looked at"))
+    counts = synthesise(
+        bare,
+        masked,
+        Path(args.out),
+        seed=args.seed,
+        limit=args.faces,
+        progress=lambda done, total: done % 500 == 0 and say(f"  {done}/{total} photos looked at"),
+    )
     say(f"wrote {args.out}: {counts}; look at {Path(args.out) / 'contact.jpg'} before training on it")
     return 0
 
@@ -141,8 +155,12 @@ def cmd_bench(args) -> int:
     from model.bench import run_benchmarks
     from storage.bench import prediction_rows_per_second
 
-    run_benchmarks(_model_dir(args), baseline_dir=Path(args.baseline) if args.baseline else None,
-                   photos_dir=Path(args.photos) if args.photos else None, repeats=args.repeats)
+    run_benchmarks(
+        _model_dir(args),
+        baseline_dir=Path(args.baseline) if args.baseline else None,
+        photos_dir=Path(args.photos) if args.photos else None,
+        repeats=args.repeats,
+    )
     rates = sorted(prediction_rows_per_second() for _ in range(3))
     print(f"prediction log into SQLite, one transaction per row: {rates[1]:,.0f} rows/s (median of 3 runs)")
     return 0
@@ -194,8 +212,10 @@ def cmd_summarise(args) -> int:
             day = utc_now().date() - timedelta(days=1)
         rows = summaries.summarise(database, day, reference)
         for row in rows:
-            print(f"{row.day} model {row.model_version}: {row.count} photos, drift {row.drift_level}"
-                  + (f" (PSI {row.psi:.3f}, p {row.chi2_p_value:.3g})" if row.psi is not None else ""))
+            print(
+                f"{row.day} model {row.model_version}: {row.count} photos, drift {row.drift_level}"
+                + (f" (PSI {row.psi:.3f}, p {row.chi2_p_value:.3g})" if row.psi is not None else "")
+            )
         if not rows:
             print(f"{day}: no predictions")
     database.dispose()
@@ -219,8 +239,10 @@ def cmd_purge(args) -> int:
     days = args.days if args.days is not None else settings.retention_days
     purged = repository.purge_older_than(days)
     database.dispose()
-    print(f"older than {days} days: deleted {purged.predictions} predictions, {purged.feedback} feedback rows, "
-          f"{purged.crops} crops")
+    print(
+        f"older than {days} days: deleted {purged.predictions} predictions, {purged.feedback} feedback rows, "
+        f"{purged.crops} crops"
+    )
     return 0
 
 
@@ -240,8 +262,12 @@ def cmd_data_report(args) -> int:
     from model.datareport import build_report
 
     started = time.time()
-    report, _, _ = build_report(Path(args.data), Path(args.out), Path(args.compare) if args.compare else None,
-                                progress=lambda line: print(line, file=sys.stderr, flush=True))
+    report, _, _ = build_report(
+        Path(args.data),
+        Path(args.out),
+        Path(args.compare) if args.compare else None,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
     print(report.read_text())
     print(f"wrote {report} and its pictures in {time.time() - started:.0f} s", file=sys.stderr)
     return 0
@@ -252,8 +278,10 @@ def _registry(settings):
 
     registry = Registry(settings.model_dir)
     if (settings.model_dir / "metadata.json").exists():
-        sys.exit(f"maskbot: MODEL_DIR={settings.model_dir} is a single model folder, not a registry; "
-                 "point MODEL_DIR at a registry folder (default: DATA_DIR/models)")
+        sys.exit(
+            f"maskbot: MODEL_DIR={settings.model_dir} is a single model folder, not a registry; "
+            "point MODEL_DIR at a registry folder (default: DATA_DIR/models)"
+        )
     registry.seed()
     return registry
 
@@ -277,9 +305,11 @@ def cmd_feedback_review(args) -> int:
     print(f"{'id':>6} {'date':<11}{'model':<7}{'predicted':<23}{'confidence':>11}  {'user says':<23}crop KB")
     for item in items:
         says = item.label if not item.is_correct else f"{item.label} (right)"
-        print(f"{item.feedback_id:>6} {item.created_at.date().isoformat():<11}{item.model_version:<7}"
-              f"{item.predicted_label:<23}{item.confidence:>11.1%}  {says:<23}"
-              f"{f'{len(item.crop) / 1024:.1f}' if item.crop is not None else '-'}")
+        print(
+            f"{item.feedback_id:>6} {item.created_at.date().isoformat():<11}{item.model_version:<7}"
+            f"{item.predicted_label:<23}{item.confidence:>11.1%}  {says:<23}"
+            f"{f'{len(item.crop) / 1024:.1f}' if item.crop is not None else '-'}"
+        )
     if args.status == "pending" and items:
         print("accept or reject with: maskbot feedback review --accept ID ... --reject ID ...")
     return 0
@@ -292,11 +322,14 @@ def cmd_feedback_export(args) -> int:
 
     settings = _settings()
     database, repository = _storage(settings)
-    result = export_feedback(repository, Path(args.out), date.fromisoformat(args.since) if args.since else None,
-                             include_right=args.all)
+    result = export_feedback(
+        repository, Path(args.out), date.fromisoformat(args.since) if args.since else None, include_right=args.all
+    )
     database.dispose()
-    print(f"wrote {result.written} accepted crop(s) to {args.out} with manifest.csv; "
-          f"{result.pending_skipped} still pending review were left out")
+    print(
+        f"wrote {result.written} accepted crop(s) to {args.out} with manifest.csv; "
+        f"{result.pending_skipped} still pending review were left out"
+    )
     if result.missing_crops:
         print(f"warning: {result.missing_crops} accepted item(s) had no crop file on disk")
     return 0
@@ -308,10 +341,19 @@ def cmd_retrain(args) -> int:
 
     settings = _settings()
     registry = _registry(settings)
-    result = retrain(registry, Path(args.base), Path(args.feedback), [Path(d) for d in args.check],
-                     Path(args.cache) if args.cache else default_cache_dir(), from_scratch=args.from_scratch,
-                     epochs=args.epochs, force=args.force, tolerance=args.tolerance,
-                     say=lambda line: print(line, flush=True), more_data=[Path(d) for d in args.add_data])
+    result = retrain(
+        registry,
+        Path(args.base),
+        Path(args.feedback),
+        [Path(d) for d in args.check],
+        Path(args.cache) if args.cache else default_cache_dir(),
+        from_scratch=args.from_scratch,
+        epochs=args.epochs,
+        force=args.force,
+        tolerance=args.tolerance,
+        say=lambda line: print(line, flush=True),
+        more_data=[Path(d) for d in args.add_data],
+    )
     print(f"\n{'set':<28}{'champion ' + result.champion:>18}{'challenger ' + result.challenger:>20}")
     for key in result.scores["champion"]:
         print(f"{key:<28}{result.scores['champion'][key]:>18.4f}{result.scores['challenger'][key]:>20.4f}")
@@ -326,8 +368,10 @@ def cmd_models_list(args) -> int:
     print(f"{'version':<9}{'status':<11}{'created':<27}{'parameters':>11}{'test balanced acc':>19}")
     for info in registry.versions():
         accuracy = info.test_balanced_accuracy
-        print(f"{info.name:<9}{info.status:<11}{info.metadata.get('created', '-'):<27}"
-              f"{info.metadata.get('parameters', 0):>11,}{'-' if accuracy is None else f'{accuracy:.4f}':>19}")
+        print(
+            f"{info.name:<9}{info.status:<11}{info.metadata.get('created', '-'):<27}"
+            f"{info.metadata.get('parameters', 0):>11,}{'-' if accuracy is None else f'{accuracy:.4f}':>19}"
+        )
     return 0
 
 
@@ -345,7 +389,9 @@ def cmd_models_rollback(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="maskbot", description="Face-mask checking bot: model, storage and bot tools.")
+    parser = argparse.ArgumentParser(
+        prog="maskbot", description="Face-mask checking bot: model, storage and bot tools."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="start the bot (long polling, or a webhook when WEBHOOK_URL is set)")
@@ -359,13 +405,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--seed", type=int, default=7)
-    train.add_argument("--add-data", action="append", default=[], metavar="DIR",
-                       help="another labelled folder to train on, split by its source photos (repeatable); "
-                            "the last one's validation part calibrates the model")
-    train.add_argument("--synthetic", action="append", default=[], metavar="DIR",
-                       help="a folder written by `maskbot data synth`, for training only (repeatable)")
-    train.add_argument("--split", help="a split.json to reuse, so the test list stays fixed; "
-                                       "split-<folder>.json files beside it are reused for --add-data folders")
+    train.add_argument(
+        "--add-data",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="another labelled folder to train on, split by its source photos (repeatable); "
+        "the last one's validation part calibrates the model",
+    )
+    train.add_argument(
+        "--synthetic",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder written by `maskbot data synth`, for training only (repeatable)",
+    )
+    train.add_argument(
+        "--split",
+        help="a split.json to reuse, so the test list stays fixed; "
+        "split-<folder>.json files beside it are reused for --add-data folders",
+    )
     train.add_argument("--limit", type=int, help="at most this many images per class and part (quick runs)")
     train.add_argument("--check", action="append", default=[], help="also score on this folder (repeatable)")
     train.add_argument("--cache", help="folder for cached arrays (default $MASKBOT_CACHE or .cache)")
@@ -376,8 +435,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", help="model folder (default $MODEL_DIR or the shipped model)")
     evaluate.add_argument("--cache")
     evaluate.add_argument("--json", action="store_true")
-    evaluate.add_argument("--crops-only", action="store_true",
-                          help="score the cached face crops only, not also each photo through the bot's path")
+    evaluate.add_argument(
+        "--crops-only",
+        action="store_true",
+        help="score the cached face crops only, not also each photo through the bot's path",
+    )
     evaluate.set_defaults(handler=cmd_evaluate)
 
     predict = commands.add_parser("predict", help="classify photos and print tips")
@@ -425,11 +487,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(handler=cmd_data_report)
 
     synth = data_commands.add_parser("synth", help="paint masks onto bare training faces, both ways")
-    synth.add_argument("--data", action="append", required=True, metavar="DIR",
-                       help="labelled folders whose training-part bare faces are painted and whose "
-                            "with_mask photos give the fabric (repeatable, in training's order)")
-    synth.add_argument("--split-from", metavar="MODEL_DIR",
-                       help="a model folder whose split files to follow (default: made as training makes them)")
+    synth.add_argument(
+        "--data",
+        action="append",
+        required=True,
+        metavar="DIR",
+        help="labelled folders whose training-part bare faces are painted and whose "
+        "with_mask photos give the fabric (repeatable, in training's order)",
+    )
+    synth.add_argument(
+        "--split-from",
+        metavar="MODEL_DIR",
+        help="a model folder whose split files to follow (default: made as training makes them)",
+    )
     synth.add_argument("--out", required=True, help="folder to write (class folders, manifest.csv, contact.jpg)")
     synth.add_argument("--faces", type=int, help="paint at most this many faces (each twice)")
     synth.add_argument("--seed", type=int, default=7)
@@ -452,9 +522,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     retrain = commands.add_parser("retrain", help="train a challenger on base data plus feedback, gate, promote")
     retrain.add_argument("--base", required=True, help="the champion's training folder")
-    retrain.add_argument("--add-data", action="append", default=[], metavar="DIR",
-                         help="another folder the champion trained on (ilc3 for the shipped v2; repeatable): "
-                              "the challenger trains on it too, and the gate scores its fixed test part")
+    retrain.add_argument(
+        "--add-data",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="another folder the champion trained on (ilc3 for the shipped v2; repeatable): "
+        "the challenger trains on it too, and the gate scores its fixed test part",
+    )
     retrain.add_argument("--feedback", required=True, help="a folder written by `maskbot feedback export`")
     retrain.add_argument("--check", action="append", default=[], help="an external folder the gate scores too")
     retrain.add_argument("--from-scratch", action="store_true", help="instead of fine-tuning the champion")
@@ -472,7 +547,8 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("--reason", default="operator's decision")
     promote.set_defaults(handler=cmd_models_promote)
     models_commands.add_parser("rollback", help="back to the previous champion").set_defaults(
-        handler=cmd_models_rollback)
+        handler=cmd_models_rollback
+    )
     return parser
 
 

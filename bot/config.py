@@ -85,15 +85,19 @@ def load_settings(env: Mapping[str, str] | None = None, require_token: bool = Tr
     # Without the secret, anyone who finds the webhook's address can post forged updates: admin
     # commands, other people's /forget, other people's feedback.
     if webhook_url and (webhook_secret is None or len(webhook_secret) < MIN_SECRET_LENGTH):
-        raise ConfigError(f"WEBHOOK_SECRET must be set in webhook mode, at least {MIN_SECRET_LENGTH} characters "
-                          "(letters, digits, _ and -): python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        raise ConfigError(
+            f"WEBHOOK_SECRET must be set in webhook mode, at least {MIN_SECRET_LENGTH} characters "
+            "(letters, digits, _ and -): python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
     port = _int(env, "PORT", None, minimum=1)
     if webhook_url and port is None:
         raise ConfigError("PORT must be set in webhook mode (the port the reverse proxy forwards to)")
     secret = env.get("MASKBOT_SECRET") or None
     if secret is not None and len(secret) < MIN_SECRET_LENGTH:
-        raise ConfigError(f"MASKBOT_SECRET must be at least {MIN_SECRET_LENGTH} characters, or unset to have one "
-                          "made in DATA_DIR: python -c 'import secrets; print(secrets.token_hex(32))'")
+        raise ConfigError(
+            f"MASKBOT_SECRET must be at least {MIN_SECRET_LENGTH} characters, or unset to have one "
+            "made in DATA_DIR: python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
     data_dir = Path(env.get("DATA_DIR", "").strip() or "data")
     model_dir = Path(env.get("MODEL_DIR", "").strip() or data_dir / "models")
     database_url = env.get("DATABASE_URL", "").strip() or f"sqlite:///{data_dir / 'maskbot.db'}"

@@ -51,8 +51,13 @@ async def daily_summary(context: BotContext) -> None:
 async def purge(context: BotContext) -> None:
     days = context.bot_data.settings.retention_days
     purged = await context.bot_data.service.purge(days)
-    log.info("event=purge days=%d predictions=%d feedback=%d crops=%d", days, purged.predictions,
-             purged.feedback, purged.crops)
+    log.info(
+        "event=purge days=%d predictions=%d feedback=%d crops=%d",
+        days,
+        purged.predictions,
+        purged.feedback,
+        purged.crops,
+    )
 
 
 async def expire_crops(context: BotContext) -> None:
@@ -68,8 +73,7 @@ def schedule(application: Application) -> None:
     job_queue.run_daily(daily_summary, time=at, name="daily_summary")
     job_queue.run_daily(purge, time=at, name="purge")
     # Crops nobody agreed to share go within minutes of their hour, whichever replica is up.
-    job_queue.run_repeating(expire_crops, interval=EXPIRE_CROPS_EVERY, first=EXPIRE_CROPS_EVERY,
-                            name="expire_crops")
+    job_queue.run_repeating(expire_crops, interval=EXPIRE_CROPS_EVERY, first=EXPIRE_CROPS_EVERY, name="expire_crops")
     # Catch up on days missed while the bot was down, right after start-up.
     job_queue.run_once(daily_summary, when=timedelta(seconds=1), name="catch_up")
     job_queue.run_once(purge, when=timedelta(seconds=2), name="startup_purge")

@@ -15,17 +15,29 @@ class BotMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.updates = Counter("maskbot_updates_total", "Updates received, by kind", ["kind"],
-                               registry=self.registry)
-        self.verdicts = Counter("maskbot_verdicts_total", "Verdicts given, by label and unsure flag",
-                                ["label", "unsure"], registry=self.registry)
+        self.updates = Counter("maskbot_updates_total", "Updates received, by kind", ["kind"], registry=self.registry)
+        self.verdicts = Counter(
+            "maskbot_verdicts_total",
+            "Verdicts given, by label and unsure flag",
+            ["label", "unsure"],
+            registry=self.registry,
+        )
         self.errors = Counter("maskbot_errors_total", "Errors, by kind", ["kind"], registry=self.registry)
-        self.inference_seconds = Histogram("maskbot_inference_seconds", "Decode, analyse and classify one photo",
-                                           buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.reply_seconds = Histogram("maskbot_reply_seconds", "From update received to verdict sent",
-                                       buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.model_info = Gauge("maskbot_model_info", "The model answering now (value 1)", ["version"],
-                                registry=self.registry)
+        self.inference_seconds = Histogram(
+            "maskbot_inference_seconds",
+            "Decode, analyse and classify one photo",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.reply_seconds = Histogram(
+            "maskbot_reply_seconds",
+            "From update received to verdict sent",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.model_info = Gauge(
+            "maskbot_model_info", "The model answering now (value 1)", ["version"], registry=self.registry
+        )
 
     def set_model(self, version: str) -> None:
         self.model_info.clear()

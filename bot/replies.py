@@ -17,11 +17,14 @@ ADVICE = {
     "with_mask": "Well done. Keep it snug over your nose and under your chin, and change it when it gets damp.",
     "without_mask": "Where a mask is needed, cover your nose and mouth and press the nose clip to fit.",
     "mask_weared_incorrect": "Pull the mask up over your nose and down under your chin, then press the nose "
-                             "clip so it fits closely.",
+    "clip so it fits closely.",
 }
 UNSURE_ADVICE = "Send a clear, well-lit photo of your face from the front, and I'll take another look."
-GUESS = {"with_mask": "a mask worn properly", "without_mask": "no mask",
-         "mask_weared_incorrect": "a mask that is not covering nose and mouth"}
+GUESS = {
+    "with_mask": "a mask worn properly",
+    "without_mask": "no mask",
+    "mask_weared_incorrect": "a mask that is not covering nose and mouth",
+}
 
 START = (
     "Hi! I check whether a face mask is worn correctly.\n\n"
@@ -52,8 +55,7 @@ NOT_YOUR_FORGET = "Only the person who sent /forget can answer this. Send /forge
 NOTHING_DELETED = "Nothing was deleted."
 DRIFT_CHART_CAPTION = "Photos checked per day; triangles mark drift"
 FORGET_CONFIRM = "This deletes every answer, feedback and shared photo crop I keep about you. Delete now?"
-NOT_AN_IMAGE_DOCUMENT = ("I can only check photos. Please send a photo of your face (JPEG or PNG), "
-                         "not a {kind}.")
+NOT_AN_IMAGE_DOCUMENT = "I can only check photos. Please send a photo of your face (JPEG or PNG), not a {kind}."
 TOO_LARGE = "This file is {size} MB; I can check files up to {limit} MB. Please send it as a photo instead."
 TOO_LARGE_UNKNOWN = "This file is larger than the {limit} MB I can check. Please send it as a photo instead."
 RATE_LIMITED_MESSAGES = "You're sending messages faster than I can answer. Please wait {seconds} s and try again."
@@ -76,8 +78,10 @@ def verdict(prediction: Prediction) -> str:
     """First line: exactly one verdict phrase and the confidence; then tips; then advice."""
     percent = f"{prediction.confidence:.0%}"
     if prediction.unsure:
-        lines = [f"🤔 {NOT_SURE} ({percent})",
-                 f"It looks most like {GUESS[prediction.label]}, but I can't tell reliably."]
+        lines = [
+            f"🤔 {NOT_SURE} ({percent})",
+            f"It looks most like {GUESS[prediction.label]}, but I can't tell reliably.",
+        ]
     else:
         emoji, phrase = VERDICT[prediction.label]
         lines = [f"{emoji} {phrase} ({percent} sure)"]
@@ -96,13 +100,17 @@ def privacy(retention_days: int) -> str:
 def forgotten(result: Deleted) -> str:
     if not result.predictions and not result.feedback:
         return "Done. I had nothing stored about you."
-    return (f"Done. I deleted {result.predictions} answer(s), {result.feedback} feedback note(s) "
-            f"and {result.crops} shared photo crop(s).")
+    return (
+        f"Done. I deleted {result.predictions} answer(s), {result.feedback} feedback note(s) "
+        f"and {result.crops} shared photo crop(s)."
+    )
 
 
 def stats_table(stats: Stats, model_version: str) -> str:
-    lines = [f"<b>Stats {stats.start} to {stats.end}</b> (model {escape(model_version)})",
-             f"Photos checked: {stats.count}"]
+    lines = [
+        f"<b>Stats {stats.start} to {stats.end}</b> (model {escape(model_version)})",
+        f"Photos checked: {stats.count}",
+    ]
     for name in CLASS_NAMES:
         share = f"{stats.per_class[name] / stats.count:.0%}" if stats.count else "-"
         lines.append(f"<code>{VERDICT[name][1]:<22}{stats.per_class[name]:>6} {share:>5}</code>")
@@ -122,8 +130,9 @@ def drift_report(rows: list[DaySummary]) -> str:
     lines = ["<b>Drift, most recent days</b>"]
     for row in rows:
         psi = f"PSI {row.psi:.3f}" if row.psi is not None else "PSI -"
-        lines.append(f"{row.day} model {escape(row.model_version)}: {row.count} photos, "
-                     f"{psi}, level <b>{row.drift_level}</b>")
+        lines.append(
+            f"{row.day} model {escape(row.model_version)}: {row.count} photos, {psi}, level <b>{row.drift_level}</b>"
+        )
     return "\n".join(lines)
 
 
@@ -133,8 +142,10 @@ DRIFT_REFERENCE = {"trailing": "from the 28 days before", "model": "from the mix
 def drift_alert(row: DaySummary) -> str:
     compared = DRIFT_REFERENCE.get(row.reference, "from what was expected")
     psi = f"{row.psi:.3f}" if row.psi is not None else "-"
-    return (f"⚠️ Drift <b>{row.drift_level}</b> on {row.day} (model {escape(row.model_version)}): "
-            f"{row.count} photos, PSI {psi}. The class mix differs {compared}; see /stats.")
+    return (
+        f"⚠️ Drift <b>{row.drift_level}</b> on {row.day} (model {escape(row.model_version)}): "
+        f"{row.count} photos, PSI {psi}. The class mix differs {compared}; see /stats."
+    )
 
 
 STATS_USAGE = "Usage: /stats [days], with days from 1 to {most}."
@@ -152,13 +163,17 @@ def reloaded(before: str, now: str) -> str:
 
 def model_card(summary: dict) -> str:
     test = summary["metrics"].get("test", {})
-    lines = [f"<b>Model {escape(summary['version'])}</b> ({escape(str(summary['architecture']))})",
-             f"Parameters: {summary['parameters']:,}, size on disk {summary['size_bytes'] / 1e6:.1f} MB",
-             f"Created: {summary['created']}",
-             f"Unsure below {summary['threshold']:.0%} confidence, temperature {summary['temperature']:.2f}"]
+    lines = [
+        f"<b>Model {escape(summary['version'])}</b> ({escape(str(summary['architecture']))})",
+        f"Parameters: {summary['parameters']:,}, size on disk {summary['size_bytes'] / 1e6:.1f} MB",
+        f"Created: {summary['created']}",
+        f"Unsure below {summary['threshold']:.0%} confidence, temperature {summary['temperature']:.2f}",
+    ]
     for name, scores in summary["metrics"].items():
-        lines.append(f"{escape(name)}: balanced accuracy {scores['balanced_accuracy']:.1%}, "
-                     f"mask vs no mask {scores['mask_vs_no_mask_accuracy']:.1%}")
+        lines.append(
+            f"{escape(name)}: balanced accuracy {scores['balanced_accuracy']:.1%}, "
+            f"mask vs no mask {scores['mask_vs_no_mask_accuracy']:.1%}"
+        )
     if not test:
         lines.append("No test scores recorded.")
     return "\n".join(lines)

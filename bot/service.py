@@ -39,6 +39,7 @@ from storage.repository import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+
 @dataclass(frozen=True)
 class CheckResult:
     prediction: Prediction
@@ -55,8 +56,15 @@ def encode_png(pixels) -> bytes:
 
 
 class MaskService:
-    def __init__(self, predictor: Predictor, repository: Repository, pseudonymize: Pseudonymizer,
-                 rate_limiter: RateLimiter, workers: int = 2, model_source: Path | None = None) -> None:
+    def __init__(
+        self,
+        predictor: Predictor,
+        repository: Repository,
+        pseudonymize: Pseudonymizer,
+        rate_limiter: RateLimiter,
+        workers: int = 2,
+        model_source: Path | None = None,
+    ) -> None:
         self.predictor = predictor
         self.model_source = model_source
         """A registry folder to follow on reload; None pins the predictor given."""
@@ -127,11 +135,23 @@ class MaskService:
         prediction = self.predictor.predict(data)
         return prediction, encode_png(prediction.pixels)
 
-    async def feedback(self, prediction_id: int, user_id: int, is_correct: bool,
-                       corrected_label: str | None = None, share_crop: bool = False) -> FeedbackOutcome:
+    async def feedback(
+        self,
+        prediction_id: int,
+        user_id: int,
+        is_correct: bool,
+        corrected_label: str | None = None,
+        share_crop: bool = False,
+    ) -> FeedbackOutcome:
         """Record a user's verdict on their own prediction; the crop is kept only with consent."""
-        return await self.run_blocking(self.repository.record_feedback, prediction_id, self.pseudonymize(user_id),
-                                       is_correct, corrected_label, share_crop)
+        return await self.run_blocking(
+            self.repository.record_feedback,
+            prediction_id,
+            self.pseudonymize(user_id),
+            is_correct,
+            corrected_label,
+            share_crop,
+        )
 
     async def predicted_label(self, prediction_id: int, user_id: int) -> str | None:
         """What the bot answered for this prediction, if it is this user's; else None."""
@@ -184,10 +204,16 @@ class MaskService:
     def model_summary(self) -> dict:
         metadata = self.predictor.metadata
         size = sum(f.stat().st_size for f in Path(self.predictor.model_dir).iterdir() if f.is_file())
-        return {"version": self.predictor.version, "architecture": metadata.get("architecture"),
-                "parameters": metadata.get("parameters"), "created": metadata.get("created"),
-                "size_bytes": size, "threshold": self.predictor.threshold,
-                "temperature": self.predictor.temperature, "metrics": metadata.get("metrics", {})}
+        return {
+            "version": self.predictor.version,
+            "architecture": metadata.get("architecture"),
+            "parameters": metadata.get("parameters"),
+            "created": metadata.get("created"),
+            "size_bytes": size,
+            "threshold": self.predictor.threshold,
+            "temperature": self.predictor.temperature,
+            "metrics": metadata.get("metrics", {}),
+        }
 
     def close(self) -> None:
         """Finish the work in flight, then release the threads and the database connections."""

@@ -43,7 +43,9 @@ def _conv_bn_relu(x, filters: int, name: str, strides: int = 1, separable: bool 
 
 
 def maskbot_cnn(
-    input_size: int = IMAGE_SIZE, classes: int = len(CLASS_NAMES), widths: tuple[int, ...] = (24, 48, 96, 160, 256),
+    input_size: int = IMAGE_SIZE,
+    classes: int = len(CLASS_NAMES),
+    widths: tuple[int, ...] = (24, 48, 96, 160, 256),
     dropout: float = 0.3,
 ) -> keras.Model:
     """A small batch-normalised CNN: strided convolutions halve the resolution five times
@@ -61,4 +63,3 @@ def maskbot_cnn(
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(classes, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="maskbot_cnn")
-

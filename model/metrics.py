@@ -41,17 +41,18 @@ def classification_report(matrix: np.ndarray) -> dict:
         }
     present = [name for name, row in per_class.items() if row["support"] > 0]
     total = int(support.sum())
-    report = {"classes": per_class}
+    report: dict[str, dict] = {"classes": per_class}
     for average in ("macro", "weighted"):
         weights = np.array(
             [1.0 if average == "macro" else per_class[name]["support"] for name in present], dtype=np.float64
         )
         weights = weights / weights.sum() if weights.sum() else weights
-        report[average] = {
+        averaged: dict[str, float] = {
             metric: float(sum(w * per_class[name][metric] for w, name in zip(weights, present, strict=True)))
             for metric in ("precision", "recall", "f1")
         }
-        report[average]["support"] = total
+        averaged["support"] = total
+        report[average] = averaged
     return report
 
 
@@ -136,8 +137,9 @@ def coverage(probabilities: np.ndarray, y_true: np.ndarray, threshold: float) ->
     as confident answers and how often they are right."""
     confident = probabilities.max(axis=1) >= threshold
     correct = probabilities.argmax(axis=1) == np.asarray(y_true)
-    return float(confident.mean()) if len(confident) else math.nan, \
-        float(correct[confident].mean()) if confident.any() else math.nan
+    return float(confident.mean()) if len(confident) else math.nan, float(
+        correct[confident].mean()
+    ) if confident.any() else math.nan
 
 
 def summary(y_true: np.ndarray, probabilities: np.ndarray, threshold: float | None = None) -> dict:

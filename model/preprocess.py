@@ -40,7 +40,9 @@ def square_around(rgb: np.ndarray, box: FaceBox | None, margin: float = FACE_MAR
     return x, y, side
 
 
-def crop_square(rgb: np.ndarray, box: FaceBox | None, size: int = IMAGE_SIZE, margin: float = FACE_MARGIN) -> np.ndarray:
+def crop_square(
+    rgb: np.ndarray, box: FaceBox | None, size: int = IMAGE_SIZE, margin: float = FACE_MARGIN
+) -> np.ndarray:
     """Our preprocessing: the square around the face (or the centre), resized to `size`."""
     x, y, side = square_around(rgb, box, margin)
     return resize(rgb[y : y + side, x : x + side], size)

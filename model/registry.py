@@ -24,10 +24,18 @@ SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
 """The models this repository ships (package resources, so installed copies find them)."""
 
 
+def version_number(name: str) -> int:
+    """3 for "v3"; a ValueError for a name that is not a version."""
+    match = VERSION_PATTERN.match(name)
+    if match is None:
+        raise ValueError(f"not a model version: {name!r}")
+    return int(match.group(1))
+
+
 def shipped_versions() -> list[Path]:
     """Every shipped model folder, oldest first."""
     folders = [p for p in SHIPPED_DIR.iterdir() if VERSION_PATTERN.match(p.name) and (p / "metadata.json").exists()]
-    return sorted(folders, key=lambda p: int(VERSION_PATTERN.match(p.name).group(1)))
+    return sorted(folders, key=lambda p: version_number(p.name))
 
 
 SHIPPED_MODEL = shipped_versions()[-1]
@@ -92,24 +100,43 @@ class Registry:
             shutil.copytree(folder, self.root / version)
             if fresh and not self._champion_file.exists():
                 self._write_champion(version)
-                self._log({"action": "seed", "version": version, "shipped": folder.name, "previous": None,
-                           "reason": "shipped model", "forced": False})
+                self._log(
+                    {
+                        "action": "seed",
+                        "version": version,
+                        "shipped": folder.name,
+                        "previous": None,
+                        "reason": "shipped model",
+                        "forced": False,
+                    }
+                )
                 continue
-            self._log({"action": "import", "version": version, "shipped": folder.name, "previous": None,
-                       "reason": f"shipped model {folder.name}, a candidate", "forced": False})
+            self._log(
+                {
+                    "action": "import",
+                    "version": version,
+                    "shipped": folder.name,
+                    "previous": None,
+                    "reason": f"shipped model {folder.name}, a candidate",
+                    "forced": False,
+                }
+            )
             if fresh:
                 self.promote(version, f"shipped model {folder.name}, the newest")
 
     def version_names(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        names = [p.name for p in self.root.iterdir() if p.is_dir() and VERSION_PATTERN.match(p.name)
-                 and (p / "metadata.json").exists()]
-        return sorted(names, key=lambda name: int(VERSION_PATTERN.match(name).group(1)))
+        names = [
+            p.name
+            for p in self.root.iterdir()
+            if p.is_dir() and VERSION_PATTERN.match(p.name) and (p / "metadata.json").exists()
+        ]
+        return sorted(names, key=version_number)
 
     def next_version(self) -> str:
         names = self.version_names()
-        return f"v{int(VERSION_PATTERN.match(names[-1]).group(1)) + 1}" if names else "v1"
+        return f"v{version_number(names[-1]) + 1}" if names else "v1"
 
     def champion(self) -> str:
         """The champion's version name; only a `vN` folder of this registry is accepted, so an
@@ -118,8 +145,10 @@ class Registry:
             raise RegistryError(f"{self.root} has no champion; run `maskbot models promote VERSION`")
         name = self._champion_file.read_text().strip()
         if name not in self.version_names():
-            raise RegistryError(f"{self._champion_file} names {name[:40]!r}, which is no version in {self.root}; "
-                                "see `maskbot models list`, then `maskbot models promote VERSION`")
+            raise RegistryError(
+                f"{self._champion_file} names {name[:40]!r}, which is no version in {self.root}; "
+                "see `maskbot models list`, then `maskbot models promote VERSION`"
+            )
         return name
 
     def champion_dir(self) -> Path:
@@ -148,8 +177,7 @@ class Registry:
             raise RegistryError(f"no version {version!r} in {self.root}; see `maskbot models list`")
         previous = self.champion() if self._champion_file.exists() else None
         self._write_champion(version)
-        self._log({"action": "promote", "version": version, "previous": previous, "reason": reason,
-                   "forced": forced})
+        self._log({"action": "promote", "version": version, "previous": previous, "reason": reason, "forced": forced})
 
     def rollback(self, reason: str = "rollback") -> str:
         """Make the champion before the current one champion again; returns it."""
@@ -158,8 +186,9 @@ class Registry:
             if entry["version"] == current and entry.get("previous"):
                 previous = entry["previous"]
                 self._write_champion(previous)
-                self._log({"action": "rollback", "version": previous, "previous": current, "reason": reason,
-                           "forced": False})
+                self._log(
+                    {"action": "rollback", "version": previous, "previous": current, "reason": reason, "forced": False}
+                )
                 return previous
         raise RegistryError(f"{current} has no earlier champion to roll back to")
 

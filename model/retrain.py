@@ -36,7 +36,9 @@ class FeedbackSet:
     labels: np.ndarray
 
     def subset(self, mask: np.ndarray) -> FeedbackSet:
-        return FeedbackSet([n for n, keep in zip(self.names, mask, strict=True) if keep], self.pixels[mask], self.labels[mask])
+        return FeedbackSet(
+            [n for n, keep in zip(self.names, mask, strict=True) if keep], self.pixels[mask], self.labels[mask]
+        )
 
 
 def load_feedback(folder: Path) -> FeedbackSet:
@@ -48,8 +50,9 @@ def load_feedback(folder: Path) -> FeedbackSet:
 
 def holdout_mask(names: list[str], share: float = HOLDOUT_SHARE) -> np.ndarray:
     """A stable choice of held-out feedback: by a hash of the file name, so reruns agree."""
-    return np.array([int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < share for name in names],
-                    dtype=bool)
+    return np.array(
+        [int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < share for name in names], dtype=bool
+    )
 
 
 @dataclass
@@ -65,8 +68,15 @@ class GateResult:
         path.write_text(json.dumps(asdict(self), indent=2))
 
 
-def score_models(champion_dir: Path, challenger_dir: Path, base_dir: Path, check_dirs: list[Path],
-                 feedback: FeedbackSet, cache_dir: Path, more_data: Sequence[Path] = ()) -> dict:
+def score_models(
+    champion_dir: Path,
+    challenger_dir: Path,
+    base_dir: Path,
+    check_dirs: list[Path],
+    feedback: FeedbackSet,
+    cache_dir: Path,
+    more_data: Sequence[Path] = (),
+) -> dict:
     from model.evaluate import evaluate
     from model.predictor import Predictor
 
@@ -75,8 +85,9 @@ def score_models(champion_dir: Path, challenger_dir: Path, base_dir: Path, check
         predictor = Predictor(folder)
         result = {"fixed_test": evaluate(predictor, base_dir, cache_dir, test_split_only=True)["balanced_accuracy"]}
         for folder in more_data:  # their fixed test parts too (ilc3's real photos, say)
-            result[f"fixed_test:{folder.name}"] = evaluate(predictor, folder, cache_dir,
-                                                           test_split_only=True)["balanced_accuracy"]
+            result[f"fixed_test:{folder.name}"] = evaluate(predictor, folder, cache_dir, test_split_only=True)[
+                "balanced_accuracy"
+            ]
         for check in check_dirs:
             result[f"check:{check.name}"] = evaluate(predictor, check, cache_dir)["balanced_accuracy"]
         if len(feedback.labels):
@@ -98,37 +109,63 @@ def gate(scores: dict, champion: str, challenger: str, tolerance: float = TOLERA
         reasons.append("no held-out feedback to show an improvement on")
     elif new["feedback"] <= old["feedback"]:
         reasons.append(f"not better on held-out feedback: {new['feedback']:.4f} <= {old['feedback']:.4f}")
-    return GateResult(not reasons, reasons or ["no worse on the fixed tests and better on held-out feedback"],
-                      tolerance, champion, challenger, scores)
+    return GateResult(
+        not reasons,
+        reasons or ["no worse on the fixed tests and better on held-out feedback"],
+        tolerance,
+        champion,
+        challenger,
+        scores,
+    )
 
 
-def retrain(registry: Registry, base_dir: Path, feedback_dir: Path, check_dirs: list[Path], cache_dir: Path,
-            from_scratch: bool = False, epochs: int | None = None, force: bool = False,
-            tolerance: float = TOLERANCE, say: Callable[[str], None] = print,
-            more_data: Sequence[Path] = ()) -> GateResult:
+def retrain(
+    registry: Registry,
+    base_dir: Path,
+    feedback_dir: Path,
+    check_dirs: list[Path],
+    cache_dir: Path,
+    from_scratch: bool = False,
+    epochs: int | None = None,
+    force: bool = False,
+    tolerance: float = TOLERANCE,
+    say: Callable[[str], None] = print,
+    more_data: Sequence[Path] = (),
+) -> GateResult:
     from model.train import TrainConfig, train
 
     champion = registry.champion()
     champion_dir = registry.champion_dir()
     metadata = json.loads((champion_dir / "metadata.json").read_text())
     if metadata.get("recipe") != "maskbot":
-        raise ValueError(f"the champion {champion} was trained with the {metadata.get('recipe')!r} recipe; "
-                         "retraining supports the maskbot recipe")
+        raise ValueError(
+            f"the champion {champion} was trained with the {metadata.get('recipe')!r} recipe; "
+            "retraining supports the maskbot recipe"
+        )
     feedback = load_feedback(feedback_dir)
     held_out = holdout_mask(feedback.names)
     training, holdout = feedback.subset(~held_out), feedback.subset(held_out)
     counts = {name: int(np.sum(feedback.labels == i)) for i, name in enumerate(CLASS_NAMES)}
-    say(f"feedback: {len(feedback.names)} crops {counts}; {len(training.names)} to train on, "
-        f"{len(holdout.names)} held out for the gate")
+    say(
+        f"feedback: {len(feedback.names)} crops {counts}; {len(training.names)} to train on, "
+        f"{len(holdout.names)} held out for the gate"
+    )
     version = registry.next_version()
     out_dir = registry.root / version
     config = TrainConfig(
-        data_dir=base_dir, out_dir=out_dir, recipe="maskbot", version=version.lstrip("v"), cache_dir=cache_dir,
-        split_file=champion_dir / "split.json", check_dirs=check_dirs, more_data=list(more_data),
+        data_dir=base_dir,
+        out_dir=out_dir,
+        recipe="maskbot",
+        version=version.lstrip("v"),
+        cache_dir=cache_dir,
+        split_file=champion_dir / "split.json",
+        check_dirs=check_dirs,
+        more_data=list(more_data),
         initial_weights=None if from_scratch else champion_dir / "model.keras",
         epochs=epochs or (None if from_scratch else FINE_TUNE_EPOCHS),
         learning_rate=TrainConfig.learning_rate if from_scratch else FINE_TUNE_LEARNING_RATE,
-        extra_pixels=training.pixels, extra_labels=training.labels,
+        extra_pixels=training.pixels,
+        extra_labels=training.labels,
     )
     say(f"training {version} {'from scratch' if from_scratch else f'from {champion} (fine-tuning)'} ...")
     train(config, say=say)

@@ -62,8 +62,9 @@ class FaceFrame:
         across = eye_line / unit
         down = np.array([-across[1], across[0]])
         mouth = (right_mouth + left_mouth) / 2
-        return cls(origin, across, down, unit, float((nose - origin) @ down) / unit,
-                   float((mouth - origin) @ down) / unit)
+        return cls(
+            origin, across, down, unit, float((nose - origin) @ down) / unit, float((mouth - origin) @ down) / unit
+        )
 
     def to_image(self, points: np.ndarray) -> np.ndarray:
         """(N, 2) face coordinates to image pixels."""
@@ -86,11 +87,13 @@ def mask_outline(frame: FaceFrame, style: str, rng: np.random.Generator) -> np.n
         top, bottom = top + 0.4, bottom + 0.6
     columns = np.linspace(-half_width, half_width, 17)
     bulge = 0.18 if style == "covering" else 0.06
-    top_edge = np.stack([columns, top + 0.12 * (columns / half_width) ** 2 - bulge * np.exp(-(columns / 0.35) ** 2)],
-                        axis=1)
+    top_edge = np.stack(
+        [columns, top + 0.12 * (columns / half_width) ** 2 - bulge * np.exp(-((columns / 0.35) ** 2))], axis=1
+    )
     angles = np.linspace(0, math.pi, 17)
-    bottom_edge = np.stack([half_width * np.cos(angles),
-                            bottom - 0.15 + 0.15 * np.sin(angles) + 0.25 * np.sin(angles) ** 8], axis=1)
+    bottom_edge = np.stack(
+        [half_width * np.cos(angles), bottom - 0.15 + 0.15 * np.sin(angles) + 0.25 * np.sin(angles) ** 8], axis=1
+    )
     outline = np.concatenate([top_edge, bottom_edge])
     if style == "hanging":
         # Hanging from one ear: swung to one side and turned.
@@ -144,8 +147,9 @@ def paint(rgb: np.ndarray, face: FaceBox, style: str, textures: np.ndarray, rng:
     return np.clip(painted, 0, 255).astype(np.uint8)
 
 
-def _ear_loops(canvas: np.ndarray, frame: FaceFrame, outline: np.ndarray, colour: np.ndarray, style: str,
-               rng: np.random.Generator) -> None:
+def _ear_loops(
+    canvas: np.ndarray, frame: FaceFrame, outline: np.ndarray, colour: np.ndarray, style: str, rng: np.random.Generator
+) -> None:
     """Two loops from the mask's upper and lower corners, curving back to where the ear is."""
     thickness = max(1, round(frame.unit * 0.06))
     shade = tuple(float(v) for v in np.clip(colour * rng.uniform(0.8, 1.1), 0, 255))
@@ -156,9 +160,10 @@ def _ear_loops(canvas: np.ndarray, frame: FaceFrame, outline: np.ndarray, colour
         for start in corners[side]:
             bend = (start + ear) / 2 + frame.down * frame.unit * rng.uniform(-0.1, 0.15)
             t = np.linspace(0, 1, 12)[:, None]
-            curve = (1 - t) ** 2 * start + 2 * (1 - t) * t * bend + t ** 2 * ear
-            cv2.polylines(canvas, [np.round(curve * 4).astype(np.int32)], False, shade, thickness,
-                          lineType=cv2.LINE_AA, shift=2)
+            curve = (1 - t) ** 2 * start + 2 * (1 - t) * t * bend + t**2 * ear
+            cv2.polylines(
+                canvas, [np.round(curve * 4).astype(np.int32)], False, shade, thickness, lineType=cv2.LINE_AA, shift=2
+            )
 
 
 def degrade(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -172,7 +177,7 @@ def degrade(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         out = cv2.resize(small, out.shape[1::-1], interpolation=cv2.INTER_LINEAR)
     if rng.random() < 0.5:
         _, encoded = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 80))])
-        out = cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1]
+        out = np.asarray(cv2.imdecode(encoded, cv2.IMREAD_COLOR))[..., ::-1]
     return np.ascontiguousarray(out)
 
 
@@ -187,7 +192,7 @@ def mask_textures(paths: list[Path], limit: int = 400) -> np.ndarray:
     """Patches of real masks: the area between the mouth corners, from nose to below the lips,
     of photos labelled with_mask, where the face finder found the face."""
     detector = process_detector()
-    patches = []
+    patches: list[np.ndarray] = []
     for path in paths:
         if len(patches) >= limit:
             break
@@ -206,8 +211,14 @@ def mask_textures(paths: list[Path], limit: int = 400) -> np.ndarray:
     return np.stack(patches)
 
 
-def synthesise(bare: list[tuple[str, Path]], mask_photos: list[Path], out_dir: Path, seed: int = 7,
-               limit: int | None = None, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+def synthesise(
+    bare: list[tuple[str, Path]],
+    mask_photos: list[Path],
+    out_dir: Path,
+    seed: int = 7,
+    limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
     """Paint every bare face in `bare` ((source name, path) pairs) both ways into `out_dir`.
 
     Writes `with_mask/` and `mask_weared_incorrect/` images, `manifest.csv` (file, label, source,
@@ -218,7 +229,8 @@ def synthesise(bare: list[tuple[str, Path]], mask_photos: list[Path], out_dir: P
     detector = process_detector()
     for name in (CLASS_NAMES[0], CLASS_NAMES[2]):
         (out_dir / name).mkdir(parents=True, exist_ok=True)
-    rows, sheet = [], []
+    rows: list[dict[str, str]] = []
+    sheet: list[np.ndarray] = []
     for done, index in enumerate(order):
         if limit is not None and len(rows) >= 2 * limit:
             break
@@ -230,11 +242,15 @@ def synthesise(bare: list[tuple[str, Path]], mask_photos: list[Path], out_dir: P
             stem = f"{len(rows) // 2:05d}"
             # One fabric for both versions: where the mask sits is the only difference.
             fabric_of_face = textures[face_rng.integers(len(textures))][np.newaxis]
-            for label, style in ((CLASS_NAMES[0], "covering"),
-                                 (CLASS_NAMES[2], INCORRECT_STYLES[face_rng.integers(len(INCORRECT_STYLES))])):
+            for label, style in (
+                (CLASS_NAMES[0], "covering"),
+                (CLASS_NAMES[2], INCORRECT_STYLES[face_rng.integers(len(INCORRECT_STYLES))]),
+            ):
                 # The same blur, size and compression for both versions of a face.
-                image = degrade(square_crop(paint(rgb, face, style, fabric_of_face, face_rng), face),
-                                np.random.default_rng([seed, int(index), 1]))
+                image = degrade(
+                    square_crop(paint(rgb, face, style, fabric_of_face, face_rng), face),
+                    np.random.default_rng([seed, int(index), 1]),
+                )
                 file = f"{label}/{stem}.jpg"
                 cv2.imwrite(str(out_dir / file), image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])
                 rows.append({"file": file, "label": label, "source": source, "style": style})
@@ -265,8 +281,9 @@ def read_sources(out_dir: Path) -> dict[str, str]:
         return {row["file"]: row["source"] for row in csv.DictReader(handle)}
 
 
-def training_photos(data_dirs: list[Path], split_from: Path | None, seed: int = 7,
-                    say: Callable[[str], None] = print) -> tuple[list[tuple[str, Path]], list[Path]]:
+def training_photos(
+    data_dirs: list[Path], split_from: Path | None, seed: int = 7, say: Callable[[str], None] = print
+) -> tuple[list[tuple[str, Path]], list[Path]]:
     """Bare faces to paint and real masked photos to take fabric from, training parts only.
 
     Splits come from `split_from` (a model folder) where it has them, named as training names

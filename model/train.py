@@ -82,8 +82,9 @@ def split_file_name(data_dir: Path, primary: bool) -> str:
     return "split.json" if primary else f"split-{Path(data_dir).resolve().name}.json"
 
 
-def load_or_make_split(data_dir: Path, split_file: Path | None, data_fingerprint: str, seed: int,
-                       say: ProgressCallback) -> Split:
+def load_or_make_split(
+    data_dir: Path, split_file: Path | None, data_fingerprint: str, seed: int, say: ProgressCallback
+) -> Split:
     if split_file is not None and split_file.exists():
         split = Split.load(split_file)
         if split.data_fingerprint != data_fingerprint:
@@ -107,16 +108,19 @@ class Source:
     test: np.ndarray
 
 
-def load_source(config: TrainConfig, data_dir: Path, primary: bool, rng: np.random.Generator,
-                say: ProgressCallback) -> Source:
+def load_source(
+    config: TrainConfig, data_dir: Path, primary: bool, rng: np.random.Generator, say: ProgressCallback
+) -> Source:
     say(f"loading {data_dir} (decoded and face-cropped once, then cached in {config.cache_dir}) ...")
     arrays = cached_arrays(data_dir, config.cache_dir, progress=_count_progress(say))
     split_file = split_file_name(data_dir, primary)
     reused = None if config.split_file is None else config.split_file.parent / split_file
     split = load_or_make_split(data_dir, reused, arrays.fingerprint, config.seed, say)
     parts = np.array([split.parts.get(name, "train") for name in arrays.files])
-    chosen = [_limit(np.flatnonzero(parts == part), arrays.labels, config.per_class_limit, rng)
-              for part in ("train", "val", "test")]
+    chosen = [
+        _limit(np.flatnonzero(parts == part), arrays.labels, config.per_class_limit, rng)
+        for part in ("train", "val", "test")
+    ]
     return Source(Path(data_dir).resolve().name, split_file, arrays, split, *chosen)
 
 
@@ -124,12 +128,15 @@ def check_synthetic_sources(synthetic_dir: Path, sources: list[Source]) -> None:
     """Every painted face must come from a training part: a test face painted is still a test face."""
     from model.synth import read_sources
 
-    held_out = {f"{source.name}/{name}" for source in sources for name, part in source.split.parts.items()
-                if part != "train"}
+    held_out = {
+        f"{source.name}/{name}" for source in sources for name, part in source.split.parts.items() if part != "train"
+    }
     leaked = sorted(set(read_sources(synthetic_dir).values()) & held_out)
     if leaked:
-        raise ValueError(f"{synthetic_dir} paints {len(leaked)} faces of validation or test lists "
-                         f"(first: {leaked[0]}); make it again with the same --split-from as this training")
+        raise ValueError(
+            f"{synthetic_dir} paints {len(leaked)} faces of validation or test lists "
+            f"(first: {leaked[0]}); make it again with the same --split-from as this training"
+        )
 
 
 def _limit(indices: np.ndarray, labels: np.ndarray, limit: int | None, rng: np.random.Generator) -> np.ndarray:
@@ -161,8 +168,9 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
     else:
         for synthetic_dir in config.synthetic_dirs:
             check_synthetic_sources(synthetic_dir, sources)
-        synthetic = [cached_arrays(folder, config.cache_dir, progress=_count_progress(say))
-                     for folder in config.synthetic_dirs]
+        synthetic = [
+            cached_arrays(folder, config.cache_dir, progress=_count_progress(say)) for folder in config.synthetic_dirs
+        ]
         views, train_labels = _training_views(config, sources, synthetic)
         network, history = _fit_maskbot(config, views, sources)
 
@@ -172,8 +180,9 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
     val_probabilities = predict_array(network, calibration.arrays.view(view_name)[calibration.val])
     val_labels = calibration.arrays.labels[calibration.val]
     temperature = metrics.fit_temperature(val_probabilities, val_labels)
-    threshold = metrics.choose_threshold(metrics.apply_temperature(val_probabilities, temperature), val_labels,
-                                         CONFIDENT_ACCURACY)
+    threshold = metrics.choose_threshold(
+        metrics.apply_temperature(val_probabilities, temperature), val_labels, CONFIDENT_ACCURACY
+    )
     scores = {}
     for index, source in enumerate(sources):
         raw = predict_array(network, source.arrays.view(view_name)[source.test])
@@ -185,8 +194,9 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
         say(f"scoring on {check_dir} ...")
         check = cached_arrays(check_dir, config.cache_dir)
         raw = predict_array(network, check.view(view_name))
-        scores[Path(check_dir).name] = metrics.summary(check.labels, metrics.apply_temperature(raw, temperature),
-                                                       threshold)
+        scores[Path(check_dir).name] = metrics.summary(
+            check.labels, metrics.apply_temperature(raw, temperature), threshold
+        )
 
     from model import plots
 
@@ -207,19 +217,24 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
         "class_mix": {name: float(share) for name, share in zip(CLASS_NAMES, train_mix / train_mix.sum(), strict=True)},
         "data_fingerprint": primary.arrays.fingerprint,
         "split_fingerprint": primary.split.fingerprint,
-        "split_counts": {"train": len(primary.train), "val": len(primary.val),
-                         "test": len(primary.test)},
-        "more_data": {source.name: {"data_fingerprint": source.arrays.fingerprint,
-                                    "split_fingerprint": source.split.fingerprint,
-                                    "split_counts": {part: len(getattr(source, part))
-                                                     for part in ("train", "val", "test")}}
-                      for source in sources[1:]},
+        "split_counts": {"train": len(primary.train), "val": len(primary.val), "test": len(primary.test)},
+        "more_data": {
+            source.name: {
+                "data_fingerprint": source.arrays.fingerprint,
+                "split_fingerprint": source.split.fingerprint,
+                "split_counts": {part: len(getattr(source, part)) for part in ("train", "val", "test")},
+            }
+            for source in sources[1:]
+        },
         "calibrated_on": f"{calibration.name} validation part ({len(calibration.val)} images)",
         "temperature": temperature,
         "threshold": threshold,
         "training": {
-            **{f.name: _plain(getattr(config, f.name)) for f in fields(config)
-               if f.name not in ("check_dirs", "out_dir", "cache_dir", "extra_pixels", "extra_labels")},
+            **{
+                f.name: _plain(getattr(config, f.name))
+                for f in fields(config)
+                if f.name not in ("check_dirs", "out_dir", "cache_dir", "extra_pixels", "extra_labels")
+            },
             "feedback_images": 0 if config.extra_labels is None else len(config.extra_labels),
             "epochs_run": len(history.get("loss", [])),
             "seconds": round(time.time() - started, 1),
@@ -229,8 +244,10 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
         "metrics": scores,
     }
     (config.out_dir / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))
-    say(f"wrote {config.out_dir} in {time.time() - started:.0f} s; test balanced accuracy "
-        f"{scores['test']['balanced_accuracy']:.4f}")
+    say(
+        f"wrote {config.out_dir} in {time.time() - started:.0f} s; test balanced accuracy "
+        f"{scores['test']['balanced_accuracy']:.4f}"
+    )
     return config.out_dir
 
 
@@ -253,8 +270,10 @@ def save_for_inference(network, path: Path) -> None:
 def predict_array(network, pixels_uint8: np.ndarray, batch_size: int = 256) -> np.ndarray:
     from model.preprocess import to_input
 
-    outputs = [np.asarray(network(to_input(pixels_uint8[i : i + batch_size]), training=False))
-               for i in range(0, len(pixels_uint8), batch_size)]
+    outputs = [
+        np.asarray(network(to_input(pixels_uint8[i : i + batch_size]), training=False))
+        for i in range(0, len(pixels_uint8), batch_size)
+    ]
     return np.concatenate(outputs) if outputs else np.zeros((0, len(CLASS_NAMES)), dtype=np.float32)
 
 
@@ -277,21 +296,30 @@ def _fit_report(config: TrainConfig, arrays: CachedArrays, index: np.ndarray, rn
     x = to_input(arrays.squash[index])
     y = arrays.labels[index]
     network = report_cnn()
-    network.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                    loss="sparse_categorical_crossentropy", metrics=["acc"])
+    network.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate), loss="sparse_categorical_crossentropy", metrics=["acc"]
+    )
     callbacks = [
         keras.callbacks.ReduceLROnPlateau(monitor="val_acc", factor=0.5, patience=3, min_lr=1e-5),
         keras.callbacks.EarlyStopping(patience=5, verbose=1),
     ]
-    fitted = network.fit(x, y, epochs=config.epochs, batch_size=config.batch_size,
-                         validation_split=0.3, callbacks=callbacks, verbose=config.verbose)
+    fitted = network.fit(
+        x,
+        y,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        validation_split=0.3,
+        callbacks=callbacks,
+        verbose=config.verbose,
+    )
     # Keras takes the validation split from the end of the arrays, before any shuffling.
-    validation = index[int(len(index) * 0.7):]
+    validation = index[int(len(index) * 0.7) :]
     return network, _plain_history(fitted.history), validation
 
 
-def _training_views(config: TrainConfig, sources: list[Source],
-                    synthetic: list[CachedArrays]) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+def _training_views(
+    config: TrainConfig, sources: list[Source], synthetic: list[CachedArrays]
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
     """(crops, labels, weights) to train on, and the labels of the distinct images among them.
 
     Each image is seen as the square around its largest face (the centre square where none was
@@ -306,9 +334,10 @@ def _training_views(config: TrainConfig, sources: list[Source],
         pixels.append(arrays.face)
         labels.append(arrays.labels)
         weights.append(np.ones(len(arrays.labels), dtype=np.float32))
-    distinct = np.concatenate([source.arrays.labels[source.train] for source in sources]
-                              + [arrays.labels for arrays in synthetic])
-    if config.extra_pixels is not None and len(config.extra_pixels):
+    distinct = np.concatenate(
+        [source.arrays.labels[source.train] for source in sources] + [arrays.labels for arrays in synthetic]
+    )
+    if config.extra_pixels is not None and config.extra_labels is not None and len(config.extra_pixels):
         # Each accepted correction is a real photo the model got wrong: worth several stock photos.
         pixels.append(config.extra_pixels)
         labels.append(config.extra_labels)
@@ -328,6 +357,7 @@ def _fit_maskbot(config: TrainConfig, views, sources: list[Source]):
     from model.augment import augment
     from model.preprocess import to_input
 
+    assert config.epochs is not None and config.batch_size is not None  # filled in by __post_init__
     pixels, labels, weights = views
     steps = int(np.ceil(len(pixels) / config.batch_size))
     dataset = (
@@ -337,8 +367,10 @@ def _fit_maskbot(config: TrainConfig, views, sources: list[Source]):
         .batch(config.batch_size)
         .prefetch(tf.data.AUTOTUNE)
     )
-    validation = (to_input(np.concatenate([source.arrays.face[source.val] for source in sources])),
-                  np.concatenate([source.arrays.labels[source.val] for source in sources]))
+    validation = (
+        to_input(np.concatenate([source.arrays.face[source.val] for source in sources])),
+        np.concatenate([source.arrays.labels[source.val] for source in sources]),
+    )
     network = maskbot_cnn()
     if config.initial_weights is not None:
         network.set_weights(keras.saving.load_model(config.initial_weights).get_weights())
@@ -346,8 +378,11 @@ def _fit_maskbot(config: TrainConfig, views, sources: list[Source]):
     # validation loss kept an early, high-learning-rate epoch that scored better on masks3's own
     # test split and far worse on external2 (balanced accuracy 0.78 against 0.89).
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate * 2, steps * config.epochs, alpha=0.02)
-    network.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
-                    loss="sparse_categorical_crossentropy", metrics=["acc"])
+    network.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
+        loss="sparse_categorical_crossentropy",
+        metrics=["acc"],
+    )
     fitted = network.fit(dataset, epochs=config.epochs, validation_data=validation, verbose=config.verbose)
     return network, _plain_history(fitted.history)
 

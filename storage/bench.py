@@ -16,9 +16,21 @@ def prediction_rows_per_second(rows: int = 2000, database_url: str | None = None
         database = Database(database_url or f"sqlite:///{Path(folder) / 'bench.db'}")
         repository = Repository(database, Path(folder) / "crops")
         record = PredictionRecord(
-            user_hash="0" * 64, chat_type="private", input_kind="photo", label="with_mask", confidence=0.9,
-            probabilities=(0.9, 0.05, 0.05), unsure=False, model_version="bench", face_found=True,
-            face_fraction=0.2, brightness=0.5, sharpness=100.0, image_width=1280, image_height=960, latency_ms=10.0,
+            user_hash="0" * 64,
+            chat_type="private",
+            input_kind="photo",
+            label="with_mask",
+            confidence=0.9,
+            probabilities=(0.9, 0.05, 0.05),
+            unsure=False,
+            model_version="bench",
+            face_found=True,
+            face_fraction=0.2,
+            brightness=0.5,
+            sharpness=100.0,
+            image_width=1280,
+            image_height=960,
+            latency_ms=10.0,
         )
         started = time.perf_counter()
         for _ in range(rows):

@@ -19,8 +19,9 @@ class ExportResult:
     missing_crops: int
 
 
-def export_feedback(repository: Repository, out_dir: Path, since: date | None = None,
-                    include_right: bool = False) -> ExportResult:
+def export_feedback(
+    repository: Repository, out_dir: Path, since: date | None = None, include_right: bool = False
+) -> ExportResult:
     """Write accepted feedback crops as `out_dir/<label>/<prediction id>.png` and a manifest.
 
     Only crops an operator accepted are written: a click on "Wrong" alone never trains a model.
@@ -40,7 +41,15 @@ def export_feedback(repository: Repository, out_dir: Path, since: date | None = 
             target = out_dir / item.label / f"{item.prediction_id}.png"
             target.parent.mkdir(exist_ok=True)
             target.write_bytes(item.crop)
-            writer.writerow((item.prediction_id, item.predicted_label, item.label, f"{item.confidence:.4f}",
-                             item.model_version, item.created_at.date().isoformat()))
+            writer.writerow(
+                (
+                    item.prediction_id,
+                    item.predicted_label,
+                    item.label,
+                    f"{item.confidence:.4f}",
+                    item.model_version,
+                    item.created_at.date().isoformat(),
+                )
+            )
             written += 1
     return ExportResult(written, len(pending), missing)

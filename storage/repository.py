@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import CursorResult, Result, bindparam, delete, func, insert, select, update
 
 from storage.database import Database
 from storage.tables import Crop, DailySummary, Feedback, PredictionRow
@@ -99,7 +100,9 @@ class FeedbackItem:
     @property
     def label(self) -> str:
         """The label the photo really has, by its user's word."""
-        return self.predicted_label if self.is_correct else self.corrected_label
+        if self.is_correct or self.corrected_label is None:
+            return self.predicted_label
+        return self.corrected_label
 
 
 REVIEW_STATUSES = ("pending", "accepted", "rejected")
@@ -124,17 +127,28 @@ def tally(session, *conditions) -> Tally:
     """Per-class counts, unsure count, mean confidence and feedback of the predictions matching
     `conditions` (SQLAlchemy expressions on PredictionRow)."""
     per_class = dict.fromkeys(CLASS_NAMES, 0)
-    for label, count in session.execute(select(PredictionRow.label, func.count()).where(*conditions)
-                                        .group_by(PredictionRow.label)):
+    for label, count in session.execute(
+        select(PredictionRow.label, func.count()).where(*conditions).group_by(PredictionRow.label)
+    ):
         per_class[label] = count
     unsure, mean_confidence = session.execute(
-        select(func.count().filter(PredictionRow.unsure.is_(True)), func.avg(PredictionRow.confidence))
-        .where(*conditions)).one()
+        select(func.count().filter(PredictionRow.unsure.is_(True)), func.avg(PredictionRow.confidence)).where(
+            *conditions
+        )
+    ).one()
     feedback, marked_wrong = session.execute(
         select(func.count(), func.count().filter(Feedback.is_correct.is_(False)))
-        .select_from(Feedback).join(PredictionRow).where(*conditions)).one()
-    return Tally(per_class, int(unsure or 0), None if mean_confidence is None else float(mean_confidence),
-                 int(feedback), int(marked_wrong))
+        .select_from(Feedback)
+        .join(PredictionRow)
+        .where(*conditions)
+    ).one()
+    return Tally(
+        per_class,
+        int(unsure or 0),
+        None if mean_confidence is None else float(mean_confidence),
+        int(feedback),
+        int(marked_wrong),
+    )
 
 
 @dataclass(frozen=True)
@@ -151,9 +165,16 @@ class DaySummary:
     reference: str
 
     def as_dict(self) -> dict:
-        return {"day": self.day.isoformat(), "model_version": self.model_version, "count": self.count,
-                **self.per_class, "unsure_share": self.unsure_share, "drift_level": self.drift_level,
-                "psi": self.psi, "reference": self.reference}
+        return {
+            "day": self.day.isoformat(),
+            "model_version": self.model_version,
+            "count": self.count,
+            **self.per_class,
+            "unsure_share": self.unsure_share,
+            "drift_level": self.drift_level,
+            "psi": self.psi,
+            "reference": self.reference,
+        }
 
 
 @dataclass
@@ -178,23 +199,40 @@ class Stats:
 
     def as_dict(self) -> dict:
         return {
-            "start": self.start.isoformat(), "end": self.end.isoformat(), "count": self.count,
-            "per_class": self.per_class, "unsure_share": self.unsure_share, "mean_confidence": self.mean_confidence,
-            "feedback": self.feedback, "disagreement_rate": self.disagreement_rate, "per_day": [day.as_dict() for day in self.per_day],
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "count": self.count,
+            "per_class": self.per_class,
+            "unsure_share": self.unsure_share,
+            "mean_confidence": self.mean_confidence,
+            "feedback": self.feedback,
+            "disagreement_rate": self.disagreement_rate,
+            "per_day": [day.as_dict() for day in self.per_day],
         }
 
 
-_INSERT_PREDICTION = insert(PredictionRow.__table__).returning(PredictionRow.__table__.c.id)
-_INSERT_CROP = insert(Crop.__table__)
-_users_pending = (select(Crop.prediction_id).join(PredictionRow, PredictionRow.id == Crop.prediction_id)
-                  .where(PredictionRow.user_hash == bindparam("user_hash"), Crop.shared.is_(False)))
-_DROP_OLDEST_PENDING = delete(Crop).where(Crop.prediction_id.in_(
-    _users_pending.order_by(Crop.prediction_id.desc()).offset(bindparam("keep")).scalar_subquery()))
+_INSERT_PREDICTION = insert(PredictionRow).returning(PredictionRow.id)
+_INSERT_CROP = insert(Crop)
+_users_pending = (
+    select(Crop.prediction_id)
+    .join(PredictionRow, PredictionRow.id == Crop.prediction_id)
+    .where(PredictionRow.user_hash == bindparam("user_hash"), Crop.shared.is_(False))
+)
+_DROP_OLDEST_PENDING = delete(Crop).where(
+    Crop.prediction_id.in_(
+        _users_pending.order_by(Crop.prediction_id.desc()).offset(bindparam("keep")).scalar_subquery()
+    )
+)
 CROP_HOLD = timedelta(hours=1)
 """How long a face crop waits for its user's consent before it is deleted unseen."""
 PENDING_CROPS_PER_USER = 20
 """At most this many of one user's crops wait for consent; a newer photo pushes out the oldest.
 People rate their latest answers, and a flood of photos cannot fill the database with crops."""
+
+
+def _rowcount(result: Result) -> int:
+    """Rows a DELETE or UPDATE touched (a CursorResult's count; typed on the generic Result)."""
+    return cast(CursorResult, result).rowcount
 
 
 def utc_now() -> datetime:
@@ -244,10 +282,18 @@ class Repository:
         with self.database.engine.begin() as connection:
             prediction_id = connection.execute(_INSERT_PREDICTION, values).scalar_one()
             if crop_png is not None:
-                connection.execute(_INSERT_CROP, {"prediction_id": prediction_id, "png": crop_png, "shared": False,
-                                                  "created_at": values["created_at"]})
-                connection.execute(_DROP_OLDEST_PENDING, {"user_hash": record.user_hash,
-                                                          "keep": PENDING_CROPS_PER_USER})
+                connection.execute(
+                    _INSERT_CROP,
+                    {
+                        "prediction_id": prediction_id,
+                        "png": crop_png,
+                        "shared": False,
+                        "created_at": values["created_at"],
+                    },
+                )
+                connection.execute(
+                    _DROP_OLDEST_PENDING, {"user_hash": record.user_hash, "keep": PENDING_CROPS_PER_USER}
+                )
             return prediction_id
 
     def record_feedback(
@@ -283,8 +329,15 @@ class Repository:
                     self._remove_crops([feedback.crop_path])
                     feedback.crop_path = None
                 return FeedbackOutcome.CONSENT_WITHDRAWN
-            session.add(Feedback(prediction_id=prediction_id, user_hash=user_hash, is_correct=is_correct,
-                                 corrected_label=None if is_correct else corrected_label, created_at=now))
+            session.add(
+                Feedback(
+                    prediction_id=prediction_id,
+                    user_hash=user_hash,
+                    is_correct=is_correct,
+                    corrected_label=None if is_correct else corrected_label,
+                    created_at=now,
+                )
+            )
             if crop is not None:
                 if share_crop and not crop.shared and _aware(crop.created_at) >= now - CROP_HOLD:
                     crop.shared = True
@@ -296,18 +349,25 @@ class Repository:
         """Delete the crops nobody agreed to share within CROP_HOLD; returns how many."""
         cutoff = (now or utc_now()) - CROP_HOLD
         with self.database.session() as session:
-            return session.execute(delete(Crop).where(Crop.shared.is_(False), Crop.created_at < cutoff)).rowcount
+            return _rowcount(session.execute(delete(Crop).where(Crop.shared.is_(False), Crop.created_at < cutoff)))
 
     def label_if_owned(self, prediction_id: int, user_hash: str) -> str | None:
         """The predicted label, when the prediction exists and belongs to this pseudonym."""
         with self.database.session() as session:
-            return session.scalar(select(PredictionRow.label).where(PredictionRow.id == prediction_id,
-                                                                 PredictionRow.user_hash == user_hash))
+            return session.scalar(
+                select(PredictionRow.label).where(
+                    PredictionRow.id == prediction_id, PredictionRow.user_hash == user_hash
+                )
+            )
 
-    def feedback_items(self, status: str | None = None, since: date | None = None, with_crop: bool = False,
-                       include_right: bool = True) -> list[FeedbackItem]:
-        shared = select(Crop.png).where(Crop.prediction_id == Feedback.prediction_id,
-                                        Crop.shared.is_(True)).scalar_subquery()
+    def feedback_items(
+        self, status: str | None = None, since: date | None = None, with_crop: bool = False, include_right: bool = True
+    ) -> list[FeedbackItem]:
+        shared = (
+            select(Crop.png)
+            .where(Crop.prediction_id == Feedback.prediction_id, Crop.shared.is_(True))
+            .scalar_subquery()
+        )
         query = select(Feedback, PredictionRow, shared).join(PredictionRow).order_by(Feedback.id)
         if status is not None:
             query = query.where(Feedback.review_status == status)
@@ -319,9 +379,21 @@ class Repository:
             query = query.where(Feedback.is_correct.is_(False))
         with self.database.session() as session:
             rows = session.execute(query).all()
-        return [FeedbackItem(f.id, p.id, p.label, f.corrected_label, f.is_correct, p.confidence, p.model_version,
-                             f.created_at, f.review_status, png if png is not None else self._legacy_crop(f.crop_path))
-                for f, p, png in rows]
+        return [
+            FeedbackItem(
+                f.id,
+                p.id,
+                p.label,
+                f.corrected_label,
+                f.is_correct,
+                p.confidence,
+                p.model_version,
+                f.created_at,
+                f.review_status,
+                png if png is not None else self._legacy_crop(f.crop_path),
+            )
+            for f, p, png in rows
+        ]
 
     def _legacy_crop(self, name: str | None) -> bytes | None:
         """A crop shared before crops moved into the database, read from the crops folder."""
@@ -346,8 +418,7 @@ class Repository:
     def forget_user(self, user_hash: str) -> Deleted:
         """Delete every prediction, feedback row and crop (waiting or shared) of one pseudonym."""
         mine = select(PredictionRow.id).where(PredictionRow.user_hash == user_hash)
-        return self._delete_predictions(mine, Feedback.user_hash == user_hash,
-                                        PredictionRow.user_hash == user_hash)
+        return self._delete_predictions(mine, Feedback.user_hash == user_hash, PredictionRow.user_hash == user_hash)
 
     def purge_older_than(self, days: int, now: datetime | None = None) -> Deleted:
         """Retention: delete predictions (with their feedback and crops) older than `days` days."""
@@ -358,13 +429,14 @@ class Repository:
     def _delete_predictions(self, ids, feedback_rows, prediction_rows) -> Deleted:
         """Crops, feedback and predictions in one transaction; then legacy crop files, if any."""
         with self.database.session() as session:
-            files = session.scalars(select(Feedback.crop_path).where(feedback_rows,
-                                                                     Feedback.crop_path.is_not(None))).all()
+            files = [
+                name for name in session.scalars(select(Feedback.crop_path).where(feedback_rows)) if name is not None
+            ]
             shared = session.scalar(select(func.count()).where(Crop.prediction_id.in_(ids), Crop.shared.is_(True)))
             session.execute(delete(Crop).where(Crop.prediction_id.in_(ids)))
-            feedback = session.execute(delete(Feedback).where(feedback_rows)).rowcount
-            predictions = session.execute(delete(PredictionRow).where(prediction_rows)).rowcount
-        return Deleted(predictions=predictions, feedback=feedback, crops=shared + self._remove_crops(files))
+            feedback = _rowcount(session.execute(delete(Feedback).where(feedback_rows)))
+            predictions = _rowcount(session.execute(delete(PredictionRow).where(prediction_rows)))
+        return Deleted(predictions=predictions, feedback=feedback, crops=(shared or 0) + self._remove_crops(files))
 
     def crop_file(self, name: str) -> Path:
         """A stored crop's path. Only names this repository writes are accepted, so a tampered
@@ -392,11 +464,16 @@ class Repository:
         """(day, model version) of every watch or drift day since `since` whose alert nobody has
         claimed yet, now claimed by this caller. One UPDATE: of several replicas running the daily
         job at once, each day goes to exactly one."""
-        claim = (update(DailySummary)
-                 .where(DailySummary.day >= since, DailySummary.alerted_at.is_(None),
-                        DailySummary.drift_level.in_(("watch", "drift")))
-                 .values(alerted_at=utc_now())
-                 .returning(DailySummary.day, DailySummary.model_version))
+        claim = (
+            update(DailySummary)
+            .where(
+                DailySummary.day >= since,
+                DailySummary.alerted_at.is_(None),
+                DailySummary.drift_level.in_(("watch", "drift")),
+            )
+            .values(alerted_at=utc_now())
+            .returning(DailySummary.day, DailySummary.model_version)
+        )
         with self.database.session() as session:
             return {(day, version) for day, version in session.execute(claim)}
 
@@ -407,10 +484,31 @@ class Repository:
         with self.database.session() as session:
             counts = tally(session, PredictionRow.created_at >= since, PredictionRow.created_at < until)
             summaries = session.scalars(
-                select(DailySummary).where(DailySummary.day >= start, DailySummary.day <= end)
+                select(DailySummary)
+                .where(DailySummary.day >= start, DailySummary.day <= end)
                 .order_by(DailySummary.day, DailySummary.model_version)
             ).all()
-        per_day = [DaySummary(s.day, s.model_version, s.count, {name: getattr(s, f"count_{name}") for name in CLASS_NAMES},
-                              s.unsure_share, s.drift_level, s.psi, s.reference) for s in summaries]
-        return Stats(start, end, counts.count, counts.per_class, counts.unsure, counts.mean_confidence,
-                     counts.feedback, counts.marked_wrong, per_day)
+        per_day = [
+            DaySummary(
+                s.day,
+                s.model_version,
+                s.count,
+                {name: getattr(s, f"count_{name}") for name in CLASS_NAMES},
+                s.unsure_share,
+                s.drift_level,
+                s.psi,
+                s.reference,
+            )
+            for s in summaries
+        ]
+        return Stats(
+            start,
+            end,
+            counts.count,
+            counts.per_class,
+            counts.unsure,
+            counts.mean_confidence,
+            counts.feedback,
+            counts.marked_wrong,
+            per_day,
+        )

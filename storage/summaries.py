@@ -27,7 +27,8 @@ def summarise(database: Database, day: date, reference: Mapping[str, float] | No
     rows = []
     with database.session() as session:
         versions = session.scalars(
-            select(PredictionRow.model_version).where(PredictionRow.created_at >= since, PredictionRow.created_at < until)
+            select(PredictionRow.model_version)
+            .where(PredictionRow.created_at >= since, PredictionRow.created_at < until)
             .distinct()
         ).all()
         for version in sorted(versions):
@@ -35,17 +36,25 @@ def summarise(database: Database, day: date, reference: Mapping[str, float] | No
         for values in rows:
             _upsert(session, database.dialect, values)
     with database.session() as session:
-        return list(session.scalars(select(DailySummary).where(DailySummary.day == day)
-                                    .order_by(DailySummary.model_version)).all())
+        return list(
+            session.scalars(
+                select(DailySummary).where(DailySummary.day == day).order_by(DailySummary.model_version)
+            ).all()
+        )
 
 
 def _summary_values(session, day: date, version: str, reference: Mapping[str, float] | None) -> dict:
     since, until = day_bounds(day)
-    today = tally(session, PredictionRow.created_at >= since, PredictionRow.created_at < until,
-                  PredictionRow.model_version == version)
+    today = tally(
+        session,
+        PredictionRow.created_at >= since,
+        PredictionRow.created_at < until,
+        PredictionRow.model_version == version,
+    )
     counts = [today.per_class[name] for name in CLASS_NAMES]
-    window = tally(session, PredictionRow.created_at >= since - timedelta(days=TRAILING_DAYS),
-                   PredictionRow.created_at < since)
+    window = tally(
+        session, PredictionRow.created_at >= since - timedelta(days=TRAILING_DAYS), PredictionRow.created_at < since
+    )
     trailing = [window.per_class[name] for name in CLASS_NAMES]
     if sum(trailing) >= drift.MIN_SAMPLE:
         # Smoothed like today's counts, so a class the window never saw is rare, not impossible.
@@ -63,27 +72,37 @@ def _summary_values(session, day: date, version: str, reference: Mapping[str, fl
         p_value = drift.chi_square_p_value(counts, expected)
         level = drift.drift_level(total, psi, p_value)
     return {
-        "day": day, "model_version": version, "count": total,
+        "day": day,
+        "model_version": version,
+        "count": total,
         **{f"count_{name}": c for name, c in zip(CLASS_NAMES, counts, strict=True)},
         **{f"share_{name}": c / total if total else 0.0 for name, c in zip(CLASS_NAMES, counts, strict=True)},
         "unsure_share": today.unsure / total if total else 0.0,
         "mean_confidence": today.mean_confidence or 0.0,
         "feedback_count": today.feedback,
         "disagreement_rate": today.marked_wrong / today.feedback if today.feedback else None,
-        "reference": reference_name, "psi": psi, "js_distance": js, "chi2_p_value": p_value,
-        "drift_level": level, "computed_at": utc_now(),
+        "reference": reference_name,
+        "psi": psi,
+        "js_distance": js,
+        "chi2_p_value": p_value,
+        "drift_level": level,
+        "computed_at": utc_now(),
     }
 
 
 def _upsert(session, dialect: str, values: dict) -> None:
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    statement = insert(DailySummary).values(**values)
+    statement: postgresql.Insert | sqlite.Insert = (
+        postgresql.insert(DailySummary) if dialect == "postgresql" else sqlite.insert(DailySummary)
+    ).values(**values)
     changes = {key: statement.excluded[key] for key in values if key not in ("day", "model_version")}
     session.execute(statement.on_conflict_do_update(index_elements=["day", "model_version"], set_=changes))
 
 
-def catch_up(database: Database, today: date | None = None, reference: Mapping[str, float] | None = None,
-             ) -> list[date]:
+def catch_up(
+    database: Database,
+    today: date | None = None,
+    reference: Mapping[str, float] | None = None,
+) -> list[date]:
     """Summarise every finished day since the last summary (or the first prediction).
 
     Returns the days that got rows; a day without predictions has nothing to summarise."""

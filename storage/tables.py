@@ -37,8 +37,9 @@ class PredictionRow(Base):
     image_height: Mapped[int] = mapped_column(Integer)
     latency_ms: Mapped[float] = mapped_column(Float)
 
-    feedback: Mapped[Feedback | None] = relationship(back_populates="prediction", cascade="all, delete-orphan",
-                                                     passive_deletes=True)
+    feedback: Mapped[Feedback | None] = relationship(
+        back_populates="prediction", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class Crop(Base):

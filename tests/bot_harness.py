@@ -116,17 +116,28 @@ def verdict_of(request) -> str:
 
 def make_settings(fake: FakeTelegram, data_dir: Path, model_dir: Path, **overrides) -> Settings:
     settings = Settings(
-        bot_token=TOKEN, api_base_url=fake.base_url, file_base_url=fake.base_file_url,
-        database_url=f"sqlite:///{data_dir / 'maskbot.db'}", admin_ids=frozenset({ADMIN_ID}), secret="test-secret",
-        model_dir=model_dir, data_dir=data_dir, retention_days=30, port=free_port(),
+        bot_token=TOKEN,
+        api_base_url=fake.base_url,
+        file_base_url=fake.base_file_url,
+        database_url=f"sqlite:///{data_dir / 'maskbot.db'}",
+        admin_ids=frozenset({ADMIN_ID}),
+        secret="test-secret",
+        model_dir=model_dir,
+        data_dir=data_dir,
+        retention_days=30,
+        port=free_port(),
     )
     return replace(settings, **overrides)
 
 
 def make_service(settings: Settings, predictor) -> MaskService:
     database = Database(settings.database_url)
-    return MaskService(predictor, Repository(database, settings.crops_dir),
-                       Pseudonymizer(settings.secret.encode()), RateLimiter(settings.rate_limit_per_minute))
+    return MaskService(
+        predictor,
+        Repository(database, settings.crops_dir),
+        Pseudonymizer(settings.secret.encode()),
+        RateLimiter(settings.rate_limit_per_minute),
+    )
 
 
 @pytest.fixture

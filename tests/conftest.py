@@ -14,6 +14,9 @@ from model.registry import SHIPPED_MODEL  # the newest shipped model; importing 
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# Fixtures that live in their own modules: the bot on a loopback Bot API, and the databases.
+pytest_plugins = ["tests.bot_harness", "tests.storage_fixtures"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("MASKBOT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
@@ -46,8 +49,10 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-KNOWN_PHOTOS = {"with_mask": "masks3/with_mask/with_mask_1002.jpg",
-                "without_mask": "masks3/without_mask/without_mask_10.jpg"}
+KNOWN_PHOTOS = {
+    "with_mask": "masks3/with_mask/with_mask_1002.jpg",
+    "without_mask": "masks3/without_mask/without_mask_10.jpg",
+}
 """Photos whose right answer is known and which the shipped model answers rightly and surely (over
 99 %), also after the conversions the tests make (CMYK, 16-bit grey, GIF, EXIF rotation)."""
 
@@ -75,7 +80,3 @@ def predictor(shipped_model_dir):
     from model.predictor import Predictor
 
     return Predictor(shipped_model_dir)
-
-
-from tests.bot_harness import bot, fake  # noqa: E402,F401
-from tests.storage_fixtures import database, database_url, repository  # noqa: E402,F401

@@ -95,43 +95,89 @@ class FakeTelegram:
         return {"id": user_id, "type": "private", "first_name": f"User{user_id}"}
 
     def message(self, user_id: int, **content) -> int:
-        return self.push({"message": {"message_id": next(self._message_ids), "date": int(time.time()),
-                                      "chat": self.chat(user_id), "from": self.user(user_id), **content}})
+        return self.push(
+            {
+                "message": {
+                    "message_id": next(self._message_ids),
+                    "date": int(time.time()),
+                    "chat": self.chat(user_id),
+                    "from": self.user(user_id),
+                    **content,
+                }
+            }
+        )
 
     def send_photo(self, user_id: int, data: bytes, size: int | None = None) -> int:
         file_id, file_size = self.add_file(data, size)
-        sizes = [{"file_id": f"{file_id}-thumb", "file_unique_id": f"{file_id}-t", "width": 90, "height": 90,
-                  "file_size": 1000},
-                 {"file_id": file_id, "file_unique_id": f"{file_id}-u", "width": 1280, "height": 960,
-                  "file_size": file_size}]
+        sizes = [
+            {
+                "file_id": f"{file_id}-thumb",
+                "file_unique_id": f"{file_id}-t",
+                "width": 90,
+                "height": 90,
+                "file_size": 1000,
+            },
+            {
+                "file_id": file_id,
+                "file_unique_id": f"{file_id}-u",
+                "width": 1280,
+                "height": 960,
+                "file_size": file_size,
+            },
+        ]
         return self.message(user_id, photo=sizes)
 
     def send_document(self, user_id: int, data: bytes, name: str, mime: str, size: int | None = None) -> int:
         file_id, file_size = self.add_file(data, size)
-        return self.message(user_id, document={"file_id": file_id, "file_unique_id": f"{file_id}-u",
-                                               "file_name": name, "mime_type": mime, "file_size": file_size})
+        return self.message(
+            user_id,
+            document={
+                "file_id": file_id,
+                "file_unique_id": f"{file_id}-u",
+                "file_name": name,
+                "mime_type": mime,
+                "file_size": file_size,
+            },
+        )
 
     def send_text(self, user_id: int, text: str) -> int:
-        entities = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}] \
-            if text.startswith("/") else []
+        entities = (
+            [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}] if text.startswith("/") else []
+        )
         return self.message(user_id, text=text, entities=entities)
 
     def press(self, user_id: int, reply: Request, data: str) -> int:
         """Press an inline button under a message the bot sent."""
         message = self.sent_message(reply)
-        return self.push({"callback_query": {"id": f"cb{next(self._update_ids)}", "from": self.user(user_id),
-                                             "chat_instance": "ci", "data": data, "message": message}})
+        return self.push(
+            {
+                "callback_query": {
+                    "id": f"cb{next(self._update_ids)}",
+                    "from": self.user(user_id),
+                    "chat_instance": "ci",
+                    "data": data,
+                    "message": message,
+                }
+            }
+        )
 
     def sent_message(self, request: Request) -> dict:
         params = request.params
-        return {"message_id": params["_message_id"], "date": int(request.at),
-                "chat": self.chat(int(params["chat_id"])), "from": self.bot_user(),
-                "text": params.get("text", ""), **({"reply_markup": params["reply_markup"]}
-                                                   if params.get("reply_markup") else {})}
+        return {
+            "message_id": params["_message_id"],
+            "date": int(request.at),
+            "chat": self.chat(int(params["chat_id"])),
+            "from": self.bot_user(),
+            "text": params.get("text", ""),
+            **({"reply_markup": params["reply_markup"]} if params.get("reply_markup") else {}),
+        }
 
     def calls(self, method: str, chat_id: int | None = None) -> list[Request]:
-        return [r for r in list(self.requests) if r.method == method
-                and (chat_id is None or str(r.params.get("chat_id")) == str(chat_id))]
+        return [
+            r
+            for r in list(self.requests)
+            if r.method == method and (chat_id is None or str(r.params.get("chat_id")) == str(chat_id))
+        ]
 
     def wait_for(self, predicate, timeout: float = 30.0, what: str = "requests"):
         deadline = time.time() + timeout
@@ -143,12 +189,22 @@ class FakeTelegram:
         raise AssertionError(f"timed out waiting for {what}; saw {[r.method for r in self.requests][-30:]}")
 
     def replies_to(self, chat_id: int, count: int = 1, timeout: float = 30.0) -> list[Request]:
-        return self.wait_for(lambda: (found := self.calls("sendMessage", chat_id)) and len(found) >= count
-                             and found, timeout, f"{count} sendMessage to {chat_id}")
+        return self.wait_for(
+            lambda: (found := self.calls("sendMessage", chat_id)) and len(found) >= count and found,
+            timeout,
+            f"{count} sendMessage to {chat_id}",
+        )
 
     def bot_user(self) -> dict:
-        return {"id": BOT_ID, "is_bot": True, "first_name": "MaskBot", "username": "mask_test_bot",
-                "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
+        return {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "MaskBot",
+            "username": "mask_test_bot",
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
 
     # -- the HTTP side ---------------------------------------------------------------------
     def _answer(self, method: str, params: dict):
@@ -159,8 +215,12 @@ class FakeTelegram:
             return 403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}
         flooded = self.flooded_chats.get(int(params.get("chat_id", 0) or 0))
         if flooded is not None and method.startswith(("send", "edit")):
-            return 429, {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {flooded}",
-                         "parameters": {"retry_after": flooded}}
+            return 429, {
+                "ok": False,
+                "error_code": 429,
+                "description": f"Too Many Requests: retry after {flooded}",
+                "parameters": {"retry_after": flooded},
+            }
         if method == "getMe":
             return 200, {"ok": True, "result": self.bot_user()}
         if method == "getUpdates":
@@ -169,19 +229,38 @@ class FakeTelegram:
             file_id = params["file_id"]
             if file_id not in self.files:
                 return 400, {"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"}
-            return 200, {"ok": True, "result": {"file_id": file_id, "file_unique_id": f"{file_id}-u",
-                                                "file_size": len(self.files[file_id]),
-                                                "file_path": f"photos/{file_id}.jpg"}}
+            return 200, {
+                "ok": True,
+                "result": {
+                    "file_id": file_id,
+                    "file_unique_id": f"{file_id}-u",
+                    "file_size": len(self.files[file_id]),
+                    "file_path": f"photos/{file_id}.jpg",
+                },
+            }
         if method in ("sendMessage", "sendPhoto", "editMessageText"):
             message_id = params["_message_id"]
-            result = {"message_id": message_id, "date": int(time.time()),
-                      "chat": self.chat(int(params.get("chat_id", 0))), "from": self.bot_user(),
-                      "text": params.get("text", "")}
+            result = {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": self.chat(int(params.get("chat_id", 0))),
+                "from": self.bot_user(),
+                "text": params.get("text", ""),
+            }
             if method == "sendPhoto":
                 result["photo"] = [{"file_id": "sent", "file_unique_id": "sent", "width": 720, "height": 324}]
             return 200, {"ok": True, "result": result}
-        if method in ("sendChatAction", "answerCallbackQuery", "setMyCommands", "deleteWebhook", "setWebhook",
-                      "editMessageReplyMarkup", "close", "logOut", "deleteMyCommands"):
+        if method in (
+            "sendChatAction",
+            "answerCallbackQuery",
+            "setMyCommands",
+            "deleteWebhook",
+            "setWebhook",
+            "editMessageReplyMarkup",
+            "close",
+            "logOut",
+            "deleteMyCommands",
+        ):
             return 200, {"ok": True, "result": True}
         return 404, {"ok": False, "error_code": 404, "description": f"Not Found: method {method}"}
 
@@ -215,7 +294,7 @@ class FakeTelegram:
                 path = unquote(urlparse(self.path).path)
                 prefix = f"/file/bot{fake.token}/photos/"
                 if path.startswith(prefix):
-                    file_id = path[len(prefix):].rsplit(".", 1)[0]
+                    file_id = path[len(prefix) :].rsplit(".", 1)[0]
                     if file_id in fake.files:
                         fake.requests.append(Request("download", {"file_id": file_id}, time.time()))
                         self._send(200, fake.files[file_id], "application/octet-stream")
@@ -228,10 +307,13 @@ class FakeTelegram:
                 path = urlparse(self.path).path
                 prefix = f"/bot{fake.token}/"
                 if not unquote(path).startswith(prefix):
-                    self._send(401, json.dumps({"ok": False, "error_code": 401,
-                                                "description": "Unauthorized"}).encode(), "application/json")
+                    self._send(
+                        401,
+                        json.dumps({"ok": False, "error_code": 401, "description": "Unauthorized"}).encode(),
+                        "application/json",
+                    )
                     return
-                method = unquote(path)[len(prefix):]
+                method = unquote(path)[len(prefix) :]
                 params = decode_body(self.headers.get("Content-Type", ""), body)
                 if method in ("sendMessage", "sendPhoto", "editMessageText"):
                     # Numbered before the request is visible to tests, which press buttons under it.
@@ -252,7 +334,8 @@ def decode_body(content_type: str, body: bytes) -> dict:
     """Form-encoded or multipart fields; JSON-looking values (markups, lists) decoded."""
     if content_type.startswith("multipart/form-data"):
         message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
+        )
         params = {}
         for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")

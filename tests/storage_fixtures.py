@@ -25,8 +25,10 @@ def _postgres_database():
             name = f"maskbot_test_{uuid.uuid4().hex[:10]}"
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as error:  # any failure to reach the server means "no server here"
-        reason = (f"no PostgreSQL server at {admin_url.render_as_string(hide_password=True)}: "
-                  f"{type(error).__name__}; .ci/run starts one")
+        reason = (
+            f"no PostgreSQL server at {admin_url.render_as_string(hide_password=True)}: "
+            f"{type(error).__name__}; .ci/run starts one"
+        )
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{reason}, and CI must run these tests")
         pytest.skip(reason)

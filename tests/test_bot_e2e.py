@@ -88,31 +88,59 @@ def test_a_real_masked_face_is_recognised(bot, fake, shared_data):
 
 BAD_INPUTS = {
     "text": (lambda f: f.send_text(10, "hello there"), "photo of your face"),
-    "sticker": (lambda f: f.message(11, sticker={"file_id": "s", "file_unique_id": "s", "width": 512, "height": 512,
-                                                 "is_animated": False, "is_video": False, "type": "regular"}),
-                "sticker"),
-    "video": (lambda f: f.message(12, video={"file_id": "v", "file_unique_id": "v", "width": 1, "height": 1,
-                                             "duration": 3}), "videos"),
+    "sticker": (
+        lambda f: f.message(
+            11,
+            sticker={
+                "file_id": "s",
+                "file_unique_id": "s",
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+                "type": "regular",
+            },
+        ),
+        "sticker",
+    ),
+    "video": (
+        lambda f: f.message(12, video={"file_id": "v", "file_unique_id": "v", "width": 1, "height": 1, "duration": 3}),
+        "videos",
+    ),
     "voice": (lambda f: f.message(13, voice={"file_id": "a", "file_unique_id": "a", "duration": 2}), "listen"),
     "pdf": (lambda f: f.send_document(14, b"%PDF-1.4 fake", "report.pdf", "application/pdf"), "not a PDF"),
-    "huge document": (lambda f: f.send_document(15, b"x", "big.jpg", "image/jpeg", size=25 * 1024 * 1024),
-                      "up to 20 MB"),
+    "huge document": (
+        lambda f: f.send_document(15, b"x", "big.jpg", "image/jpeg", size=25 * 1024 * 1024),
+        "up to 20 MB",
+    ),
     "corrupt photo": (lambda f: f.send_photo(16, encode(face_like(640, 480))[:2000]), "damaged"),
     "fake image": (lambda f: f.send_document(17, b"this is not a png", "face.png", "image/png"), "not an image"),
-    "1x1 image": (lambda f: f.send_document(18, encode(Image.new("RGB", (1, 1)), "PNG"), "dot.png", "image/png"),
-                  "1x1"),
-    "decompression bomb": (lambda f: f.send_document(19, encode(Image.new("L", (20000, 20000)), "PNG"),
-                                                     "bomb.png", "image/png"), "too large"),
-    "animated gif": (lambda f: f.message(20, animation={"file_id": "g", "file_unique_id": "g", "width": 1,
-                                                        "height": 1, "duration": 1}), "GIF"),
+    "1x1 image": (
+        lambda f: f.send_document(18, encode(Image.new("RGB", (1, 1)), "PNG"), "dot.png", "image/png"),
+        "1x1",
+    ),
+    "decompression bomb": (
+        lambda f: f.send_document(19, encode(Image.new("L", (20000, 20000)), "PNG"), "bomb.png", "image/png"),
+        "too large",
+    ),
+    "animated gif": (
+        lambda f: f.message(
+            20, animation={"file_id": "g", "file_unique_id": "g", "width": 1, "height": 1, "duration": 1}
+        ),
+        "GIF",
+    ),
     "location": (lambda f: f.message(21, location={"latitude": 1.0, "longitude": 2.0}), "only check photos"),
     "unknown command": (lambda f: f.send_text(22, "/frobnicate"), "don't know that command"),
     # No mask verdict on the middle of a picture without a face: a black 16 MP PNG, a wall, a sky.
-    "black picture": (lambda f: f.send_document(23, encode(Image.new("RGB", (4000, 4000)), "PNG"), "black.png",
-                                                "image/png"), "can't find a face"),
+    "black picture": (
+        lambda f: f.send_document(23, encode(Image.new("RGB", (4000, 4000)), "PNG"), "black.png", "image/png"),
+        "can't find a face",
+    ),
     "picture without a face": (lambda f: f.send_photo(24, encode(textured(1280, 960))), "can't find a face"),
-    "black 40 MP picture": (lambda f: f.send_document(25, encode(Image.new("RGB", (6300, 6300)), "PNG"),
-                                                      "black.png", "image/png"), "too large to check"),
+    "black 40 MP picture": (
+        lambda f: f.send_document(25, encode(Image.new("RGB", (6300, 6300)), "PNG"), "black.png", "image/png"),
+        "too large to check",
+    ),
 }
 
 
@@ -131,10 +159,14 @@ def test_everything_else_gets_one_helpful_answer(bot, fake, kind):
 
 ODD_FORMATS = {
     "cmyk": ("jpeg", lambda photo: encode(photo.convert("CMYK"))),
-    "16-bit": ("png", lambda photo: encode(Image.fromarray(np.asarray(photo.convert("L")).astype(np.uint16) * 257),
-                                           "PNG")),
-    "animated gif as a file": ("gif", lambda photo: encode(photo, "GIF", save_all=True,
-                                                           append_images=[textured(*photo.size)])),
+    "16-bit": (
+        "png",
+        lambda photo: encode(Image.fromarray(np.asarray(photo.convert("L")).astype(np.uint16) * 257), "PNG"),
+    ),
+    "animated gif as a file": (
+        "gif",
+        lambda photo: encode(photo, "GIF", save_all=True, append_images=[textured(*photo.size)]),
+    ),
 }
 
 
@@ -167,8 +199,9 @@ def test_wrong_then_label_then_consent_stores_the_crop(bot, fake):
     # The two labels other than the answer (for "Not sure": other than its best guess).
     assert len(labels["inline_keyboard"][0]) == 2
     fake.press(40, reply, labels["inline_keyboard"][0][0]["callback_data"])
-    consent = fake.wait_for(lambda: len(fake.calls("editMessageReplyMarkup")) >= 2 and
-                            fake.calls("editMessageReplyMarkup"))[1].params["reply_markup"]
+    consent = fake.wait_for(
+        lambda: len(fake.calls("editMessageReplyMarkup")) >= 2 and fake.calls("editMessageReplyMarkup")
+    )[1].params["reply_markup"]
     fake.press(40, reply, consent["inline_keyboard"][0][0]["callback_data"])
     thanks = fake.wait_for(lambda: fake.calls("editMessageText"))[0]
     assert "Thanks for your feedback" in thanks.params["text"] and "reply_markup" not in thanks.params
@@ -231,9 +264,22 @@ def test_forget_deletes_after_confirmation_by_the_requester_only(bot, fake):
     assert count_rows(bot, PredictionRow) == 1
 
 
-@pytest.mark.parametrize("data", ["fb|1|share|7|1", "fb|99999999999999999999999|ok", "fb|1|frob", "fb|0|ok",
-                                  "fb|1|is|9", "fb|1|share|right|2", "fb|1|ok|extra", "forget|yes", "forget|yes|zz",
-                                  "something else", ""])
+@pytest.mark.parametrize(
+    "data",
+    [
+        "fb|1|share|7|1",
+        "fb|99999999999999999999999|ok",
+        "fb|1|frob",
+        "fb|0|ok",
+        "fb|1|is|9",
+        "fb|1|share|right|2",
+        "fb|1|ok|extra",
+        "forget|yes",
+        "forget|yes|zz",
+        "something else",
+        "",
+    ],
+)
 def test_malformed_buttons_get_a_quiet_answer(bot, fake, data):
     fake.send_photo(52, encode(face_like(640, 480)))
     reply = fake.replies_to(52)[0]
@@ -265,8 +311,18 @@ def test_channel_posts_and_edits_are_left_alone(bot, fake):
     channel = {"id": -100123, "type": "channel", "title": "News"}
     fake.push({"channel_post": {"message_id": 1, "date": int(time.time()), "chat": channel, "photo": photo}})
     fake.push({"channel_post": {"message_id": 2, "date": int(time.time()), "chat": channel, "text": "/forget"}})
-    fake.push({"edited_message": {"message_id": 3, "date": int(time.time()), "edit_date": int(time.time()),
-                                  "chat": fake.chat(54), "from": fake.user(54), "photo": photo}})
+    fake.push(
+        {
+            "edited_message": {
+                "message_id": 3,
+                "date": int(time.time()),
+                "edit_date": int(time.time()),
+                "chat": fake.chat(54),
+                "from": fake.user(54),
+                "photo": photo,
+            }
+        }
+    )
     fake.send_text(54, "/start")  # processed after the three: the bot is still answering
     assert "photo" in fake.replies_to(54)[0].params["text"]
     bot.wait_idle()
@@ -352,8 +408,9 @@ def test_a_burst_of_40_users_is_all_answered(bot, fake):
     photo = encode(face_like(640, 480))
     for user in range(1000, 1040):
         fake.send_photo(user, photo)
-    fake.wait_for(lambda: len({r.params["chat_id"] for r in fake.calls("sendMessage")}) >= 40, timeout=90,
-                  what="40 answers")
+    fake.wait_for(
+        lambda: len({r.params["chat_id"] for r in fake.calls("sendMessage")}) >= 40, timeout=90, what="40 answers"
+    )
     assert all(len(fake.calls("sendMessage", user)) == 1 for user in range(1000, 1040))
 
 
@@ -375,8 +432,9 @@ def test_health_endpoint(bot):
     assert response.status == 200 and body["status"] == "ok" and body["model_version"]
 
 
-def test_startup_catch_up_summarises_and_alerts_admins_on_drift_once(fake, tmp_path, predictor, shipped_model_dir,
-                                                                     caplog):
+def test_startup_catch_up_summarises_and_alerts_admins_on_drift_once(
+    fake, tmp_path, predictor, shipped_model_dir, caplog
+):
     caplog.set_level(logging.INFO, logger="bot.jobs")
     blocked_admin = ADMIN_ID + 1
     fake.blocked_chats.add(blocked_admin)
@@ -384,11 +442,26 @@ def test_startup_catch_up_summarises_and_alerts_admins_on_drift_once(fake, tmp_p
     service = make_service(settings, predictor)
     yesterday = datetime.now(UTC).replace(hour=12) - timedelta(days=1)
     for i in range(80):
-        service.repository.record_prediction(PredictionRecord(
-            user_hash=f"user{i}", chat_type="private", input_kind="photo", label="without_mask", confidence=0.9,
-            probabilities=(0.05, 0.9, 0.05), unsure=False, model_version=predictor.version, face_found=True,
-            face_fraction=0.2, brightness=0.5, sharpness=100.0, image_width=640, image_height=480, latency_ms=5.0,
-            created_at=yesterday))
+        service.repository.record_prediction(
+            PredictionRecord(
+                user_hash=f"user{i}",
+                chat_type="private",
+                input_kind="photo",
+                label="without_mask",
+                confidence=0.9,
+                probabilities=(0.05, 0.9, 0.05),
+                unsure=False,
+                model_version=predictor.version,
+                face_found=True,
+                face_fraction=0.2,
+                brightness=0.5,
+                sharpness=100.0,
+                image_width=640,
+                image_height=480,
+                latency_ms=5.0,
+                created_at=yesterday,
+            )
+        )
     running = RunningBot(fake, settings, service).start()
     try:
         alert = fake.replies_to(ADMIN_ID)[0]  # though the other admin blocked the bot
@@ -414,17 +487,31 @@ WEBHOOK_SECRET = "a-webhook-secret-of-forty-characters-xyz"
 
 
 def test_webhook_mode_checks_the_secret_before_reading_and_refuses_malformed_bodies(
-        fake, tmp_path, predictor, shipped_model_dir):
-    settings = make_settings(fake, tmp_path, shipped_model_dir, webhook_url="https://bot.example/telegram/hook",
-                             webhook_secret=WEBHOOK_SECRET)
+    fake, tmp_path, predictor, shipped_model_dir
+):
+    settings = make_settings(
+        fake,
+        tmp_path,
+        shipped_model_dir,
+        webhook_url="https://bot.example/telegram/hook",
+        webhook_secret=WEBHOOK_SECRET,
+    )
     running = RunningBot(fake, settings, make_service(settings, predictor)).start()
     try:
         webhook = fake.wait_for(lambda: fake.calls("setWebhook"))[0]
         assert webhook.params["secret_token"] == WEBHOOK_SECRET
         assert webhook.params["url"] == "https://bot.example/telegram/hook"
-        update = {"update_id": 1, "message": {"message_id": 1, "date": 0, "chat": fake.chat(90),
-                                              "from": fake.user(90), "text": "/start",
-                                              "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
+        update = {
+            "update_id": 1,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": fake.chat(90),
+                "from": fake.user(90),
+                "text": "/start",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+            },
+        }
 
         def post(body: bytes, secret: str | None = WEBHOOK_SECRET, length: int | None = None) -> int:
             """The status of a POST; with `length`, only the headers are sent, announcing that many bytes."""
@@ -532,9 +619,19 @@ def test_an_album_gets_one_answer_per_photo(bot, fake, known_photo):
     for label in album:
         photo = known_photo(label)
         file_id, size = fake.add_file(encode(photo))
-        fake.message(98, media_group_id="album-1", photo=[{"file_id": file_id, "file_unique_id": file_id,
-                                                          "width": photo.width, "height": photo.height,
-                                                          "file_size": size}])
+        fake.message(
+            98,
+            media_group_id="album-1",
+            photo=[
+                {
+                    "file_id": file_id,
+                    "file_unique_id": file_id,
+                    "width": photo.width,
+                    "height": photo.height,
+                    "file_size": size,
+                }
+            ],
+        )
     answers = fake.replies_to(98, 3)
     assert sorted(verdict_of(answer) for answer in answers) == sorted(album)
     bot.wait_idle()

@@ -44,15 +44,20 @@ def test_report_counts_groups_and_flags_the_broken_file(tmp_path):
     data = build_folder(tmp_path / "data")
     report, (summary,), shared = build_report(data, tmp_path / "out", progress=lambda _: None)
     classes = summary["classes"]
-    assert {k: v["images"] for k, v in classes.items()} == {"with_mask": 6, "without_mask": 4,
-                                                            "mask_weared_incorrect": 4}
+    assert {k: v["images"] for k, v in classes.items()} == {
+        "with_mask": 6,
+        "without_mask": 4,
+        "mask_weared_incorrect": 4,
+    }
     assert summary["images"] == 14
     assert [u["file"] for u in summary["unreadable"]] == ["mask_weared_incorrect/broken.jpg"]
     assert classes["mask_weared_incorrect"]["modes"] == {"L": 1, "CMYK": 1, "P": 1}
     assert classes["mask_weared_incorrect"]["formats"] == {"PNG": 1, "JPEG": 1, "GIF": 1}
     assert classes["with_mask"]["width"] == {"mean": 120, "median": 120, "min": 120, "max": 120}
     assert sorted(map(sorted, summary["exact_duplicates"])) == [
-        ["with_mask/w0.jpg", "with_mask/w0_copy.jpg"], ["with_mask/w2.jpg", "without_mask/mislabelled.jpg"]]
+        ["with_mask/w0.jpg", "with_mask/w0_copy.jpg"],
+        ["with_mask/w2.jpg", "without_mask/mislabelled.jpg"],
+    ]
     near = {tuple(g) for g in summary["near_duplicate_groups"]}
     assert ("with_mask/w1.jpg", "with_mask/w1_mirrored.png") in near
     assert ["with_mask/w2.jpg", "without_mask/mislabelled.jpg"] in summary["cross_class_groups"]
@@ -70,17 +75,22 @@ def test_compare_lists_the_images_found_in_both(tmp_path):
     (second / "same.jpg").write_bytes((first / "with_mask" / "w3.jpg").read_bytes())
     photo(3).save(second / "reuploaded.jpg", quality=70)  # the same photo re-encoded: a re-upload
     photo(99).save(second / "new.jpg")
-    _, summaries, shared = build_report(first, tmp_path / "out", compare=tmp_path / "second",
-                                        progress=lambda _: None)
+    _, summaries, shared = build_report(first, tmp_path / "out", compare=tmp_path / "second", progress=lambda _: None)
     assert len(summaries) == 2
     assert sorted((s["file"], s["also_in"], s["kind"]) for s in shared) == [
-        ("with_mask/reuploaded.jpg", "with_mask/w3.jpg", "near"), ("with_mask/same.jpg", "with_mask/w3.jpg", "exact")]
+        ("with_mask/reuploaded.jpg", "with_mask/w3.jpg", "near"),
+        ("with_mask/same.jpg", "with_mask/w3.jpg", "exact"),
+    ]
 
 
 def test_the_command_prints_the_report(tmp_path):
     data = build_folder(tmp_path / "data")
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "data", "report", str(data), "--out",
-                             str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "data", "report", str(data), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "# Data report" in result.stdout and "Unreadable files" in result.stdout
     assert json.loads((tmp_path / "out" / "report.json").read_text())["folders"][0]["images"] == 14

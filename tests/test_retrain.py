@@ -37,8 +37,10 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("world")
     base = make_folder(root / "base", per_class=16)
     champion = root / "champion"
-    train(TrainConfig(data_dir=base, out_dir=champion, epochs=16, batch_size=8, cache_dir=root / "cache"),
-          say=lambda _: None)
+    train(
+        TrainConfig(data_dir=base, out_dir=champion, epochs=16, batch_size=8, cache_dir=root / "cache"),
+        say=lambda _: None,
+    )
     return root, base, champion
 
 
@@ -72,8 +74,9 @@ def test_gate_rules():
     result = gate({"champion": champion, "challenger": worse_test}, "v1", "v2")
     assert not result.promote and "worse on fixed_test" in result.reasons[0]
     no_gain = {**better, "feedback": 0.40}
-    assert "not better on held-out feedback" in gate({"champion": champion, "challenger": no_gain}, "v1",
-                                                     "v2").reasons[0]
+    assert (
+        "not better on held-out feedback" in gate({"champion": champion, "challenger": no_gain}, "v1", "v2").reasons[0]
+    )
 
 
 def test_holdout_is_stable_and_near_its_share():
@@ -89,8 +92,9 @@ def make_feedback(tmp_path, count: int = 24, label: str = "with_mask"):
     ids = []
     for i in range(count):
         png = encode(Image.fromarray(checkerboard(i)), "PNG")
-        prediction_id = repository.record_prediction(record(f"user{i}", "without_mask",
-                                                            at=datetime.now(UTC)), crop_png=png)
+        prediction_id = repository.record_prediction(
+            record(f"user{i}", "without_mask", at=datetime.now(UTC)), crop_png=png
+        )
         repository.record_feedback(prediction_id, f"user{i}", False, label, share_crop=True)
         ids.append(prediction_id)
     return database, repository
@@ -106,12 +110,20 @@ def test_export_writes_only_accepted_crops_and_forgotten_users_stay_gone(tmp_pat
     result = export_feedback(repository, tmp_path / "export")
     assert (result.written, result.pending_skipped) == (2, 1)
     assert sorted(p.name for p in (tmp_path / "export" / "with_mask").iterdir()) == [
-        f"{items[0].prediction_id}.png", f"{items[2].prediction_id}.png"]
+        f"{items[0].prediction_id}.png",
+        f"{items[2].prediction_id}.png",
+    ]
     with (tmp_path / "export" / "manifest.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert [(r["predicted_label"], r["corrected_label"]) for r in rows] == [("without_mask", "with_mask")] * 2
-    assert set(rows[0]) == {"prediction_id", "predicted_label", "corrected_label", "confidence", "model_version",
-                            "date"}
+    assert set(rows[0]) == {
+        "prediction_id",
+        "predicted_label",
+        "corrected_label",
+        "confidence",
+        "model_version",
+        "date",
+    }
     database.dispose()
 
 
@@ -141,8 +153,9 @@ def test_retrain_learns_the_feedback_and_passes_the_gate(world, tmp_path):
     export_feedback(repository, tmp_path / "export")
     database.dispose()
     # From scratch: fine-tuning's small learning rate barely moves a zeroed last layer in 12 epochs.
-    result = retrain(registry, base, tmp_path / "export", [], root / "cache", from_scratch=True, epochs=12,
-                     say=lambda _: None)
+    result = retrain(
+        registry, base, tmp_path / "export", [], root / "cache", from_scratch=True, epochs=12, say=lambda _: None
+    )
     assert result.scores["champion"]["fixed_test"] == pytest.approx(1 / 3)
     assert result.scores["champion"]["feedback"] == 0.0
     assert result.promote, result.reasons
@@ -151,7 +164,8 @@ def test_retrain_learns_the_feedback_and_passes_the_gate(world, tmp_path):
     metadata = json.loads((registry.root / "v2" / "metadata.json").read_text())
     assert metadata["version"] == "2" and metadata["training"]["feedback_images"] > 20
     assert json.loads((registry.root / "v1" / "split.json").read_text()) == json.loads(
-        (registry.root / "v2" / "split.json").read_text())  # the fixed test split did not move
+        (registry.root / "v2" / "split.json").read_text()
+    )  # the fixed test split did not move
     assert json.loads((registry.root / "v2" / "gate.json").read_text())["promote"] is True
     assert registry.rollback() == "v1"
 
@@ -214,8 +228,14 @@ def test_a_registry_of_an_earlier_release_gets_the_new_shipped_model_as_a_candid
     assert registry.version_names() == ["v1", "v2", "v3"]
     assert [v.status for v in registry.versions()] == ["retired", "champion", "candidate"]
     assert registry.history()[-1] | {"at": None} == {
-        "at": None, "action": "import", "version": "v3", "shipped": "v2", "previous": None,
-        "reason": "shipped model v2, a candidate", "forced": False}
+        "at": None,
+        "action": "import",
+        "version": "v3",
+        "shipped": "v2",
+        "previous": None,
+        "reason": "shipped model v2, a candidate",
+        "forced": False,
+    }
     registry.promote("v3", "the shipped v2 scores better")
     assert registry.champion() == "v3" and registry.rollback() == "v2"
     registry.seed([v1, v2])

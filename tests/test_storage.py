@@ -20,14 +20,34 @@ from storage.tables import Crop, DailySummary, Feedback, PredictionRow
 DAY = date(2026, 11, 20)
 
 
-def record(user_hash: str = "u1", label: str = "with_mask", at: datetime | None = None, unsure: bool = False,
-           version: str = "1") -> PredictionRecord:
-    probabilities = {"with_mask": [0.9, 0.05, 0.05], "without_mask": [0.05, 0.9, 0.05],
-                     "mask_weared_incorrect": [0.05, 0.05, 0.9]}[label]
+def record(
+    user_hash: str = "u1",
+    label: str = "with_mask",
+    at: datetime | None = None,
+    unsure: bool = False,
+    version: str = "1",
+) -> PredictionRecord:
+    probabilities = {
+        "with_mask": [0.9, 0.05, 0.05],
+        "without_mask": [0.05, 0.9, 0.05],
+        "mask_weared_incorrect": [0.05, 0.05, 0.9],
+    }[label]
     return PredictionRecord(
-        user_hash=user_hash, chat_type="private", input_kind="photo", label=label, confidence=max(probabilities),
-        probabilities=probabilities, unsure=unsure, model_version=version, face_found=True, face_fraction=0.2,
-        brightness=0.5, sharpness=120.0, image_width=1280, image_height=960, latency_ms=12.5,
+        user_hash=user_hash,
+        chat_type="private",
+        input_kind="photo",
+        label=label,
+        confidence=max(probabilities),
+        probabilities=probabilities,
+        unsure=unsure,
+        model_version=version,
+        face_found=True,
+        face_fraction=0.2,
+        brightness=0.5,
+        sharpness=120.0,
+        image_width=1280,
+        image_height=960,
+        latency_ms=12.5,
         created_at=at or datetime(2026, 11, 20, 12, tzinfo=UTC),
     )
 
@@ -90,20 +110,29 @@ def crops(database: Database) -> dict[int, tuple[bytes, bool]]:
 def test_every_model_round_trips(repository, database):
     prediction_id = repository.record_prediction(record(), crop_png=b"\x89PNG fake")
     assert crops(database) == {prediction_id: (b"\x89PNG fake", False)}  # waiting for consent
-    assert repository.record_feedback(prediction_id, "u1", False, "without_mask", share_crop=True,
-                                      now=SOON) is FeedbackOutcome.STORED
-    summaries.summarise(database, DAY, reference={"with_mask": 0.3, "without_mask": 0.3,
-                                                 "mask_weared_incorrect": 0.4})
+    assert (
+        repository.record_feedback(prediction_id, "u1", False, "without_mask", share_crop=True, now=SOON)
+        is FeedbackOutcome.STORED
+    )
+    summaries.summarise(database, DAY, reference={"with_mask": 0.3, "without_mask": 0.3, "mask_weared_incorrect": 0.4})
     with database.session() as session:
         stored = session.get(PredictionRow, prediction_id)
         assert (stored.label, stored.p_without_mask, stored.face_fraction, stored.image_width) == (
-            "with_mask", 0.05, 0.2, 1280)
+            "with_mask",
+            0.05,
+            0.2,
+            1280,
+        )
         assert stored.created_at.replace(tzinfo=UTC) == AT
         feedback = session.scalars(select(Feedback)).one()
         assert (feedback.is_correct, feedback.corrected_label, feedback.crop_path) == (False, "without_mask", None)
         summary = session.scalars(select(DailySummary)).one()
         assert (summary.count, summary.count_with_mask, summary.feedback_count, summary.disagreement_rate) == (
-            1, 1, 1, 1.0)
+            1,
+            1,
+            1,
+            1.0,
+        )
     assert crops(database) == {prediction_id: (b"\x89PNG fake", True)}
     assert [item.crop for item in repository.feedback_items(with_crop=True)] == [b"\x89PNG fake"]
 
@@ -112,25 +141,35 @@ def test_feedback_only_from_the_user_who_asked_and_only_once(repository, databas
     prediction_id = repository.record_prediction(record("alice"), crop_png=b"crop")
     assert repository.record_feedback(prediction_id, "mallory", False, "without_mask") is FeedbackOutcome.NOT_YOURS
     assert repository.record_feedback(prediction_id + 1000, "alice", True) is FeedbackOutcome.NOT_YOURS
-    assert repository.record_feedback(prediction_id, "alice", False, "without_mask", share_crop=True,
-                                      now=SOON) is FeedbackOutcome.STORED
+    assert (
+        repository.record_feedback(prediction_id, "alice", False, "without_mask", share_crop=True, now=SOON)
+        is FeedbackOutcome.STORED
+    )
     [item] = repository.feedback_items()
     repository.review([item.feedback_id], "accepted")
     # A replayed or crafted button cannot relabel an answer an operator may already have accepted.
-    assert repository.record_feedback(prediction_id, "alice", False, "mask_weared_incorrect", share_crop=True,
-                                      now=SOON) is FeedbackOutcome.ALREADY_ANSWERED
-    assert repository.record_feedback(prediction_id, "alice", True, share_crop=True, now=SOON) is \
-        FeedbackOutcome.ALREADY_ANSWERED
+    assert (
+        repository.record_feedback(prediction_id, "alice", False, "mask_weared_incorrect", share_crop=True, now=SOON)
+        is FeedbackOutcome.ALREADY_ANSWERED
+    )
+    assert (
+        repository.record_feedback(prediction_id, "alice", True, share_crop=True, now=SOON)
+        is FeedbackOutcome.ALREADY_ANSWERED
+    )
     [item] = repository.feedback_items()
     assert (item.corrected_label, item.review_status, item.crop) == ("without_mask", "accepted", b"crop")
     # Withdrawing consent is always possible: the crop goes, the answer stays.
-    assert repository.record_feedback(prediction_id, "alice", False, "without_mask", now=SOON) is \
-        FeedbackOutcome.CONSENT_WITHDRAWN
+    assert (
+        repository.record_feedback(prediction_id, "alice", False, "without_mask", now=SOON)
+        is FeedbackOutcome.CONSENT_WITHDRAWN
+    )
     assert crops(database) == {}
     [item] = repository.feedback_items()
     assert item.crop is None and item.corrected_label == "without_mask"
-    assert repository.record_feedback(prediction_id, "alice", False, "without_mask", now=SOON) is \
-        FeedbackOutcome.ALREADY_ANSWERED
+    assert (
+        repository.record_feedback(prediction_id, "alice", False, "without_mask", now=SOON)
+        is FeedbackOutcome.ALREADY_ANSWERED
+    )
 
 
 def test_only_a_users_latest_crops_wait_for_consent(repository, database):
@@ -147,11 +186,15 @@ def test_only_a_users_latest_crops_wait_for_consent(repository, database):
 
 
 def test_a_crop_is_kept_only_when_its_user_agrees_within_the_hour(repository, database):
-    declined, late, waiting = (repository.record_prediction(record("alice"), crop_png=name.encode())
-                               for name in ("declined", "late", "waiting"))
+    declined, late, waiting = (
+        repository.record_prediction(record("alice"), crop_png=name.encode())
+        for name in ("declined", "late", "waiting")
+    )
     assert repository.record_feedback(declined, "alice", True, now=SOON) is FeedbackOutcome.STORED
-    assert repository.record_feedback(late, "alice", True, share_crop=True,
-                                      now=AT + CROP_HOLD + timedelta(seconds=1)) is FeedbackOutcome.STORED
+    assert (
+        repository.record_feedback(late, "alice", True, share_crop=True, now=AT + CROP_HOLD + timedelta(seconds=1))
+        is FeedbackOutcome.STORED
+    )
     assert crops(database) == {waiting: (b"waiting", False)}  # declined and too-late crops are gone
     assert repository.expire_pending_crops(now=AT + CROP_HOLD - timedelta(seconds=1)) == 0
     assert repository.expire_pending_crops(now=AT + CROP_HOLD + timedelta(seconds=1)) == 1
@@ -176,10 +219,12 @@ def test_purge_removes_only_rows_older_than_the_retention(repository, database):
     now = datetime(2026, 11, 28, 12, tzinfo=UTC)
     old = repository.record_prediction(record(at=now - timedelta(days=31)), crop_png=b"old")
     recent = repository.record_prediction(record(at=now - timedelta(days=29)), crop_png=b"new")
-    repository.record_feedback(old, "u1", False, "without_mask", share_crop=True,
-                               now=now - timedelta(days=31) + timedelta(minutes=1))
-    repository.record_feedback(recent, "u1", False, "without_mask", share_crop=True,
-                               now=now - timedelta(days=29) + timedelta(minutes=1))
+    repository.record_feedback(
+        old, "u1", False, "without_mask", share_crop=True, now=now - timedelta(days=31) + timedelta(minutes=1)
+    )
+    repository.record_feedback(
+        recent, "u1", False, "without_mask", share_crop=True, now=now - timedelta(days=29) + timedelta(minutes=1)
+    )
     purged = repository.purge_older_than(30, now=now)
     assert (purged.predictions, purged.feedback, purged.crops) == (1, 1, 1)
     with database.session() as session:
@@ -189,8 +234,7 @@ def test_purge_removes_only_rows_older_than_the_retention(repository, database):
 
 def test_summarise_is_idempotent_and_flags_a_skewed_day(repository, database):
     for i in range(60):
-        repository.record_prediction(record(f"user{i}", "without_mask" if i < 45 else "with_mask",
-                                            unsure=i % 10 == 0))
+        repository.record_prediction(record(f"user{i}", "without_mask" if i < 45 else "with_mask", unsure=i % 10 == 0))
     reference = {"with_mask": 0.6, "without_mask": 0.2, "mask_weared_incorrect": 0.2}
     first = summaries.summarise(database, DAY, reference)
     second = summaries.summarise(database, DAY, reference)
@@ -292,8 +336,7 @@ def test_the_trailing_window_becomes_the_reference_once_it_is_large_enough(repos
     for day in range(1, 4):  # three weeks of a population that mostly wears masks
         for i in range(40):
             label = "with_mask" if i < 34 else "without_mask"
-            repository.record_prediction(record(f"u{day}-{i}", label, at=datetime(2026, 11, day, 10,
-                                                                                    tzinfo=UTC)))
+            repository.record_prediction(record(f"u{day}-{i}", label, at=datetime(2026, 11, day, 10, tzinfo=UTC)))
     for i in range(60):  # a day like the others
         repository.record_prediction(record(f"today{i}", "with_mask" if i < 51 else "without_mask"))
     summary = summaries.summarise(database, DAY, model_mix)[0]
@@ -323,8 +366,7 @@ def test_each_drift_alert_is_claimed_once_even_by_concurrent_replicas(repository
     day = DAY
     for i in range(80):
         repository.record_prediction(record(f"u{i}", "without_mask", at=datetime.combine(day, time(12), UTC)))
-    summaries.summarise(database, day, reference={"with_mask": 0.8, "without_mask": 0.1,
-                                                 "mask_weared_incorrect": 0.1})
+    summaries.summarise(database, day, reference={"with_mask": 0.8, "without_mask": 0.1, "mask_weared_incorrect": 0.1})
     claims = []
     barrier = threading.Barrier(4)
 

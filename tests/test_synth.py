@@ -113,11 +113,16 @@ def test_the_synth_command_paints_training_faces_only(tmp_path):
         face_like(320, 240, seed=seed).save(data / "without_mask" / f"bare_{seed}.jpg")
         face_like(320, 240, seed=40 + seed).save(data / "with_mask" / f"masked_{seed}.jpg")
     out = tmp_path / "synth"
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "data", "synth", "--data", str(data), "--out", str(out)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "data", "synth", "--data", str(data), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "contact.jpg" in result.stdout
     split = make_split(list_images(data))
     painted = set(read_sources(out).values())
-    assert painted == {f"people/{name}" for name, part in split.parts.items()
-                       if part == "train" and name.startswith("without_mask/")}
+    assert painted == {
+        f"people/{name}" for name, part in split.parts.items() if part == "train" and name.startswith("without_mask/")
+    }

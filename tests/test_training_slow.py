@@ -17,8 +17,16 @@ from tests.conftest import SHIPPED_MODEL
 @pytest.mark.slow
 def test_the_recipe_reproduces_the_shipped_scores(shared_data, tmp_path):
     out = tmp_path / "model"
-    train(TrainConfig(data_dir=shared_data / "masks3", more_data=[shared_data / "ilc3"], out_dir=out,
-                      split_file=SHIPPED_MODEL / "split.json", check_dirs=[shared_data / "external2"], verbose=2))
+    train(
+        TrainConfig(
+            data_dir=shared_data / "masks3",
+            more_data=[shared_data / "ilc3"],
+            out_dir=out,
+            split_file=SHIPPED_MODEL / "split.json",
+            check_dirs=[shared_data / "external2"],
+            verbose=2,
+        )
+    )
     metrics = json.loads((out / "metadata.json").read_text())["metrics"]
     shipped = json.loads((SHIPPED_MODEL / "metadata.json").read_text())["metrics"]
     for fixed_test in ("test", "ilc3_test"):  # both fixed test lists, reused from the shipped model
@@ -30,8 +38,15 @@ def test_the_recipe_reproduces_the_shipped_scores(shared_data, tmp_path):
 @pytest.mark.slow
 def test_the_report_baseline_trains_the_reports_way(shared_data, tmp_path):
     out = tmp_path / "baseline"
-    train(TrainConfig(data_dir=shared_data / "masks3", out_dir=out, recipe="report",
-                      split_file=SHIPPED_MODEL / "split.json", verbose=2))
+    train(
+        TrainConfig(
+            data_dir=shared_data / "masks3",
+            out_dir=out,
+            recipe="report",
+            split_file=SHIPPED_MODEL / "split.json",
+            verbose=2,
+        )
+    )
     metadata = json.loads((out / "metadata.json").read_text())
     assert metadata["parameters"] == 7_400_771
     assert metadata["training"]["epochs_run"] <= 20

@@ -12,8 +12,18 @@ from bot.context import BotContext
 from bot.handlers import account, admin, errors, feedback, photos
 
 log = logging.getLogger("bot.handlers")
-CONTENT_KINDS = ("photo", "document", "sticker", "animation", "video", "video_note", "voice", "audio", "location",
-                 "contact")
+CONTENT_KINDS = (
+    "photo",
+    "document",
+    "sticker",
+    "animation",
+    "video",
+    "video_note",
+    "voice",
+    "audio",
+    "location",
+    "contact",
+)
 
 
 def update_kind(update: Update) -> str:
@@ -37,15 +47,23 @@ async def limit_update(update: Update, context: BotContext) -> None:
     not a handler and a reply each. Photos are limited apart, before they are downloaded."""
     user = update.effective_user
     message = update.effective_message
-    if user is None or (message is not None and (message.photo or (
-            message.document is not None and (message.document.mime_type or "").startswith("image/")))):
+    if user is None or (
+        message is not None
+        and (
+            message.photo or (message.document is not None and (message.document.mime_type or "").startswith("image/"))
+        )
+    ):
         return
     admission = context.bot_data.service.allow_update(user.id)
     if admission.allowed:
         return
     context.bot_data.metrics.errors.labels(kind="rate_limited").inc()
-    log.info("event=rate_limited update_id=%s kind=%s answered=%s", update.update_id, update_kind(update),
-             admission.first_refusal)
+    log.info(
+        "event=rate_limited update_id=%s kind=%s answered=%s",
+        update.update_id,
+        update_kind(update),
+        admission.first_refusal,
+    )
     text = replies.RATE_LIMITED_MESSAGES.format(seconds=max(1, round(admission.retry_in)))
     if update.callback_query is not None:
         await update.callback_query.answer(text if admission.first_refusal else None)
@@ -57,8 +75,11 @@ async def limit_update(update: Update, context: BotContext) -> None:
 async def ignore(update: Update, context: BotContext) -> None:
     """Channel posts have no sender to answer or to pseudonymise, and an edited message was
     already answered when it was sent: both are logged and left alone."""
-    log.info("event=ignored update_id=%s kind=%s", update.update_id,
-             "channel_post" if update.channel_post or update.edited_channel_post else "edited_message")
+    log.info(
+        "event=ignored update_id=%s kind=%s",
+        update.update_id,
+        "channel_post" if update.channel_post or update.edited_channel_post else "edited_message",
+    )
 
 
 def register(application: Application, admin_ids: frozenset[int]) -> None:

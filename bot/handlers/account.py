@@ -28,9 +28,14 @@ async def on_forget(update: Update, context: BotContext) -> None:
     if update.effective_user is None:  # a channel post: nobody's data to delete
         return
     requester = context.bot_data.service.requester_tag(update.effective_user.id)
-    keyboard = InlineKeyboardMarkup([[
-        InlineKeyboardButton("Yes, delete everything", callback_data=ForgetButton(True, requester).encode()),
-        InlineKeyboardButton("Cancel", callback_data=ForgetButton(False, requester).encode())]])
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("Yes, delete everything", callback_data=ForgetButton(True, requester).encode()),
+                InlineKeyboardButton("Cancel", callback_data=ForgetButton(False, requester).encode()),
+            ]
+        ]
+    )
     await with_retry(lambda: update.effective_message.reply_text(replies.FORGET_CONFIRM, reply_markup=keyboard))
 
 
@@ -49,8 +54,13 @@ async def on_forget_answer(update: Update, context: BotContext) -> None:
         await with_retry(lambda: query.edit_message_text(replies.NOTHING_DELETED))
         return
     forgotten = await context.bot_data.service.forget(update.effective_user.id)
-    log.info("event=forget update_id=%s predictions=%d feedback=%d crops=%d", update.update_id,
-             forgotten.predictions, forgotten.feedback, forgotten.crops)
+    log.info(
+        "event=forget update_id=%s predictions=%d feedback=%d crops=%d",
+        update.update_id,
+        forgotten.predictions,
+        forgotten.feedback,
+        forgotten.crops,
+    )
     await with_retry(lambda: query.edit_message_text(replies.forgotten(forgotten)))
 
 

@@ -29,14 +29,17 @@ async def with_retry(send: Callable[[], Awaitable[T]]) -> T:
         try:
             return await send()
         except RetryAfter as error:
-            delay = error.retry_after.total_seconds() if hasattr(error.retry_after, "total_seconds") \
+            delay = (
+                error.retry_after.total_seconds()
+                if hasattr(error.retry_after, "total_seconds")
                 else float(error.retry_after)
+            )
             if attempt == MAX_RETRIES - 1 or waited + delay > MAX_WAIT_SECONDS:
                 log.warning("event=retry_after_given_up seconds=%.1f", delay)
                 raise
             log.warning("event=retry_after seconds=%.1f attempt=%d", delay, attempt + 1)
         except NetworkError as error:  # includes TimedOut and Telegram's 5xx answers, not BadRequest
-            delay = BACKOFF_SECONDS * 2 ** attempt
+            delay = BACKOFF_SECONDS * 2**attempt
             if attempt == MAX_RETRIES - 1 or isinstance(error, BadRequest) or waited + delay > MAX_WAIT_SECONDS:
                 raise
             log.warning("event=api_retry error=%s seconds=%.1f attempt=%d", type(error).__name__, delay, attempt + 1)

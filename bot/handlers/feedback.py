@@ -19,19 +19,29 @@ NOT_YOURS = "Only the person who sent this photo can rate the answer."
 
 
 def labels_keyboard(prediction_id: int, predicted: str) -> InlineKeyboardMarkup:
-    choices = [InlineKeyboardButton(replies.VERDICT[name][1],
-                                    callback_data=FeedbackButton(prediction_id, "is", name).encode())
-               for name in CLASS_NAMES if name != predicted]
+    choices = [
+        InlineKeyboardButton(replies.VERDICT[name][1], callback_data=FeedbackButton(prediction_id, "is", name).encode())
+        for name in CLASS_NAMES
+        if name != predicted
+    ]
     return InlineKeyboardMarkup([choices])
 
 
 def consent_keyboard(prediction_id: int, label: str | None) -> InlineKeyboardMarkup:
     """`label` is None after "Right", else the label the user chose."""
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton("Yes, share the face crop",
-                             callback_data=FeedbackButton(prediction_id, "share", label, True).encode()),
-        InlineKeyboardButton("No, don't", callback_data=FeedbackButton(prediction_id, "share", label, False).encode()),
-    ]])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    "Yes, share the face crop",
+                    callback_data=FeedbackButton(prediction_id, "share", label, True).encode(),
+                ),
+                InlineKeyboardButton(
+                    "No, don't", callback_data=FeedbackButton(prediction_id, "share", label, False).encode()
+                ),
+            ]
+        ]
+    )
 
 
 CONSENT_QUESTION = "May I keep the 128x128 face crop to improve the model?"
@@ -59,8 +69,13 @@ async def on_feedback(update: Update, context: BotContext) -> None:
         await with_retry(lambda: query.answer(CONSENT_QUESTION))
         await with_retry(lambda: query.edit_message_reply_markup(consent_keyboard(button.prediction_id, button.label)))
         return
-    outcome = await service.feedback(button.prediction_id, user_id, is_correct=button.label is None,
-                                     corrected_label=button.label, share_crop=bool(button.share))
+    outcome = await service.feedback(
+        button.prediction_id,
+        user_id,
+        is_correct=button.label is None,
+        corrected_label=button.label,
+        share_crop=bool(button.share),
+    )
     log.info("event=feedback update_id=%s outcome=%s", update.update_id, outcome.value)
     if outcome is FeedbackOutcome.NOT_YOURS:
         await with_retry(lambda: query.answer(NOT_YOURS, show_alert=True))

@@ -30,10 +30,14 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".ti
 
 
 def feedback_keyboard(prediction_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton("👍 Right", callback_data=FeedbackButton(prediction_id, "ok").encode()),
-        InlineKeyboardButton("👎 Wrong", callback_data=FeedbackButton(prediction_id, "no").encode()),
-    ]])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("👍 Right", callback_data=FeedbackButton(prediction_id, "ok").encode()),
+                InlineKeyboardButton("👎 Wrong", callback_data=FeedbackButton(prediction_id, "no").encode()),
+            ]
+        ]
+    )
 
 
 async def on_photo(update: Update, context: BotContext) -> None:
@@ -46,15 +50,17 @@ async def on_image_document(update: Update, context: BotContext) -> None:
     await check_and_reply(update, context, document.file_id, document.file_size, "document")
 
 
-async def check_and_reply(update: Update, context: BotContext, file_id: str,
-                          file_size: int | None, input_kind: str) -> None:
+async def check_and_reply(
+    update: Update, context: BotContext, file_id: str, file_size: int | None, input_kind: str
+) -> None:
     started = time.perf_counter()
     message = update.effective_message
     service = context.bot_data.service
     admission = service.allow(update.effective_user.id)
     if not admission.allowed:
-        log.info("event=rate_limited update_id=%s kind=%s answered=%s", update.update_id, input_kind,
-                 admission.first_refusal)
+        log.info(
+            "event=rate_limited update_id=%s kind=%s answered=%s", update.update_id, input_kind, admission.first_refusal
+        )
         context.bot_data.metrics.errors.labels(kind="rate_limited").inc()
         if admission.first_refusal:
             text = replies.RATE_LIMITED.format(seconds=max(1, round(admission.retry_in)))
@@ -62,7 +68,9 @@ async def check_and_reply(update: Update, context: BotContext, file_id: str,
         return
     if file_size is not None and file_size > MAX_DOWNLOAD_BYTES:
         log.info("event=too_large update_id=%s kind=%s bytes=%d", update.update_id, input_kind, file_size)
-        text = replies.TOO_LARGE.format(size=round(file_size / 1024 / 1024, 1), limit=MAX_DOWNLOAD_BYTES // 1024 // 1024)
+        text = replies.TOO_LARGE.format(
+            size=round(file_size / 1024 / 1024, 1), limit=MAX_DOWNLOAD_BYTES // 1024 // 1024
+        )
         await with_retry(lambda: message.reply_text(text))
         return
     async with typing_when_slow(context, message.chat_id):
@@ -73,8 +81,9 @@ async def check_and_reply(update: Update, context: BotContext, file_id: str,
             log.info("event=too_large update_id=%s kind=%s when=%s", update.update_id, input_kind, error.when)
             bad_image = ImageError(replies.TOO_LARGE_UNKNOWN.format(limit=MAX_DOWNLOAD_BYTES // 1024 // 1024))
         except ImageError as error:
-            log.info("event=bad_image update_id=%s kind=%s reason=%s", update.update_id, input_kind,
-                     type(error).__name__)
+            log.info(
+                "event=bad_image update_id=%s kind=%s reason=%s", update.update_id, input_kind, type(error).__name__
+            )
             bad_image = error
         else:
             bad_image = None
@@ -87,14 +96,19 @@ async def check_and_reply(update: Update, context: BotContext, file_id: str,
     if result.prediction_id is None:
         metrics.errors.labels(kind="database").inc()
     keyboard = feedback_keyboard(result.prediction_id) if result.prediction_id is not None else None
-    await with_retry(lambda: message.reply_text(replies.verdict(result.prediction),
-                                                reply_markup=keyboard))
+    await with_retry(lambda: message.reply_text(replies.verdict(result.prediction), reply_markup=keyboard))
     elapsed = time.perf_counter() - started
     metrics.reply_seconds.observe(elapsed)
     metrics.verdicts.labels(label=result.prediction.label, unsure=str(result.prediction.unsure).lower()).inc()
-    log.info("event=verdict update_id=%s kind=%s latency_ms=%.0f verdict=%s unsure=%s model=%s",
-             update.update_id, input_kind, elapsed * 1000, result.prediction.label,
-             result.prediction.unsure, result.prediction.model_version)
+    log.info(
+        "event=verdict update_id=%s kind=%s latency_ms=%.0f verdict=%s unsure=%s model=%s",
+        update.update_id,
+        input_kind,
+        elapsed * 1000,
+        result.prediction.label,
+        result.prediction.unsure,
+        result.prediction.model_version,
+    )
 
 
 class FileTooLarge(Exception):
@@ -163,7 +177,13 @@ def register(application: Application) -> None:
     application.add_handler(MessageHandler(filters.PHOTO, on_photo))
     application.add_handler(MessageHandler(filters.Document.IMAGE, on_image_document))
     application.add_handler(MessageHandler(filters.Document.ALL, on_other_document))
-    for kind, content in (("sticker", filters.Sticker.ALL), ("animation", filters.ANIMATION),
-                          ("video", filters.VIDEO), ("video_note", filters.VIDEO_NOTE), ("voice", filters.VOICE),
-                          ("audio", filters.AUDIO), ("text", filters.TEXT & ~filters.COMMAND)):
+    for kind, content in (
+        ("sticker", filters.Sticker.ALL),
+        ("animation", filters.ANIMATION),
+        ("video", filters.VIDEO),
+        ("video_note", filters.VIDEO_NOTE),
+        ("voice", filters.VOICE),
+        ("audio", filters.AUDIO),
+        ("text", filters.TEXT & ~filters.COMMAND),
+    ):
         application.add_handler(MessageHandler(content, _other(kind)))

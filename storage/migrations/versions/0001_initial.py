@@ -42,8 +42,13 @@ def upgrade() -> None:
     op.create_table(
         "feedback",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("prediction_id", sa.Integer, sa.ForeignKey("predictions.id", ondelete="CASCADE"),
-                  nullable=False, unique=True),
+        sa.Column(
+            "prediction_id",
+            sa.Integer,
+            sa.ForeignKey("predictions.id", ondelete="CASCADE"),
+            nullable=False,
+            unique=True,
+        ),
         sa.Column("user_hash", sa.String(64), nullable=False),
         sa.Column("is_correct", sa.Boolean, nullable=False),
         sa.Column("corrected_label", sa.String(32), nullable=True),

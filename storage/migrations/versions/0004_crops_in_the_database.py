@@ -17,8 +17,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "crops",
-        sa.Column("prediction_id", sa.Integer, sa.ForeignKey("predictions.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column("prediction_id", sa.Integer, sa.ForeignKey("predictions.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("png", sa.LargeBinary, nullable=False),
         sa.Column("shared", sa.Boolean, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
