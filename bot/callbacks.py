@@ -23,7 +23,8 @@ _TAG = re.compile(r"[0-9a-f]{12}")
 @dataclass(frozen=True)
 class FeedbackButton:
     """One press under a verdict: "ok" (right), "no" (wrong), "is" (the right label), "share"
-    (consent for the crop, after a right answer when `label` is None, else after a correction)."""
+    (consent for the crop, after a right answer when `label` is None, else after a correction);
+    on a group photo also "face" (rate this face) and "faces" (back to the faces' numbers)."""
 
     prediction_id: int
     action: str
@@ -44,7 +45,7 @@ def decode_feedback(data: str | None) -> FeedbackButton | None:
     if len(parts) < 3 or parts[0] != FEEDBACK_PREFIX or not _ID.fullmatch(parts[1]):
         return None
     prediction_id, action, rest = int(parts[1]), parts[2], parts[3:]
-    if action in ("ok", "no") and not rest:
+    if action in ("ok", "no", "face", "faces") and not rest:
         return FeedbackButton(prediction_id, action)
     if action == "is" and len(rest) == 1 and _label_index(rest[0]) is not None:
         return FeedbackButton(prediction_id, action, CLASS_NAMES[_label_index(rest[0])])

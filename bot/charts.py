@@ -47,8 +47,8 @@ def stats_chart(stats: Stats) -> bytes:
                 zorder=3,
             )
     axis.set_ylim(0, top * 1.25)
-    axis.set_title(f"Photos checked per day, {stats.start.isoformat()} to {stats.end.isoformat()}")
-    axis.set_ylabel("photos")
+    axis.set_title(f"Faces judged per day, {stats.start.isoformat()} to {stats.end.isoformat()}")
+    axis.set_ylabel("faces")
     axis.legend(loc="upper left", fontsize=8)
     figure.autofmt_xdate()
     figure.tight_layout()

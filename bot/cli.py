@@ -102,9 +102,12 @@ def cmd_data_synth(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from model.evaluate import default_cache_dir, evaluate, evaluate_photos, format_scores
+    from model.dataset import default_cache_dir
+    from model.evaluate import evaluate, evaluate_photos, evaluate_scenes, format_scene_scores, format_scores
     from model.predictor import Predictor
 
+    if not args.data and not args.scenes:
+        sys.exit("maskbot: name data folders to score, or --scenes with group photos")
     predictor = Predictor(_model_dir(args))
     cache = Path(args.cache) if args.cache else default_cache_dir()
     results = {}
@@ -112,11 +115,18 @@ def cmd_evaluate(args) -> int:
         results[Path(data_dir).name] = evaluate(predictor, Path(data_dir), cache)
         if not args.crops_only:
             results[f"{Path(data_dir).name}, whole photos"] = evaluate_photos(predictor, Path(data_dir))
+    scenes = {}
+    for scenes_dir in map(Path, args.scenes):
+        # Scenes of a labelled folder (ilc3/scenes) are split as that folder's photos were.
+        split_file = predictor.model_dir / f"split-{scenes_dir.resolve().parent.name}.json"
+        scenes[f"{scenes_dir.parent.name}/{scenes_dir.name}"] = evaluate_scenes(predictor, scenes_dir, split_file)
     if args.json:
-        print(json.dumps({"model_version": predictor.version, "results": results}, indent=2))
+        print(json.dumps({"model_version": predictor.version, "results": results, "scenes": scenes}, indent=2))
     else:
         print(f"model {predictor.version} ({predictor.metadata['architecture']}) from {predictor.model_dir}\n")
-        print("\n\n".join(format_scores(name, scores) for name, scores in results.items()))
+        printed = [format_scores(name, scores) for name, scores in results.items()]
+        printed += [format_scene_scores(name, scores) for name, scores in scenes.items()]
+        print("\n\n".join(printed))
     return 0
 
 
@@ -152,14 +162,22 @@ def cmd_predict(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    from bot.drawing import annotate
+    from bot.service import encode_png
     from model.bench import run_benchmarks
     from storage.bench import prediction_rows_per_second
+
+    def group_reply(photo) -> None:
+        """What the bot does with a group photo's verdicts in the inference thread."""
+        [encode_png(prediction.pixels) for prediction in photo.faces]
+        annotate(photo)
 
     run_benchmarks(
         _model_dir(args),
         baseline_dir=Path(args.baseline) if args.baseline else None,
         photos_dir=Path(args.photos) if args.photos else None,
         repeats=args.repeats,
+        group_reply=group_reply,
     )
     rates = sorted(prediction_rows_per_second() for _ in range(3))
     print(f"prediction log into SQLite, one transaction per row: {rates[1]:,.0f} rows/s (median of 3 runs)")
@@ -179,7 +197,7 @@ def cmd_stats(args) -> int:
     if args.json:
         print(json.dumps(stats.as_dict(), indent=2))
         return 0
-    print(f"{stats.start} to {stats.end}: {stats.count} predictions")
+    print(f"{stats.start} to {stats.end}: photos {stats.photos}, faces judged {stats.count}")
     for name, value in stats.per_class.items():
         share = f"{value / stats.count:.1%}" if stats.count else "-"
         print(f"  {name:<24}{value:>8}  {share:>7}")
@@ -187,7 +205,7 @@ def cmd_stats(args) -> int:
     disagreement = f"{stats.disagreement_rate:.1%}" if stats.disagreement_rate is not None else "-"
     print(f"  unsure {unsure}, feedback {stats.feedback} (marked wrong {disagreement})")
     for row in stats.per_day:
-        print(f"  {row.day} model {row.model_version}: {row.count} photos, drift {row.drift_level}")
+        print(f"  {row.day} model {row.model_version}: {row.count} faces, drift {row.drift_level}")
     return 0
 
 
@@ -336,7 +354,7 @@ def cmd_feedback_export(args) -> int:
 
 
 def cmd_retrain(args) -> int:
-    from model.evaluate import default_cache_dir
+    from model.dataset import default_cache_dir
     from model.retrain import retrain
 
     settings = _settings()
@@ -431,7 +449,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=cmd_train)
 
     evaluate = commands.add_parser("evaluate", help="score a model on labelled folders")
-    evaluate.add_argument("data", nargs="+", help="data folders")
+    evaluate.add_argument("data", nargs="*", help="data folders")
+    evaluate.add_argument(
+        "--scenes",
+        action="append",
+        default=[],
+        help="a folder of group photos with boxes.csv (ilc3/scenes): faces found and per-face verdicts (repeatable)",
+    )
     evaluate.add_argument("--model", help="model folder (default $MODEL_DIR or the shipped model)")
     evaluate.add_argument("--cache")
     evaluate.add_argument("--json", action="store_true")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from html import escape
 
-from model.predictor import Prediction
+from model.predictor import PhotoPrediction, Prediction
 from storage.repository import CLASS_NAMES, DaySummary, Deleted, Stats
 
 VERDICT = {
@@ -13,6 +14,18 @@ VERDICT = {
     "mask_weared_incorrect": ("⚠️", "Mask worn incorrectly"),
 }
 NOT_SURE = "Not sure"
+SYMBOL = {"with_mask": "✓", "without_mask": "✗", "mask_weared_incorrect": "!", "unsure": "?"}
+"""Drawn beside each face's number on a group photo (bot.drawing) and repeated in its caption:
+the verdicts are not told by colour alone."""
+GROUP_NAMES = {
+    "with_mask": "mask on",
+    "without_mask": "no mask",
+    "mask_weared_incorrect": "mask worn incorrectly",
+    "unsure": "not sure",
+}
+CAPTION_LIMIT = 1024
+"""Telegram's limit on a photo's caption."""
+GROUP_RATE_HINT = "<i>Tap a face's number below to tell me whether I got it right.</i>"
 ADVICE = {
     "with_mask": "Well done. Keep it snug over your nose and under your chin, and change it when it gets damp.",
     "without_mask": "Where a mask is needed, cover your nose and mouth and press the nose clip to fit.",
@@ -48,12 +61,34 @@ PRIVACY = (
     "<b>For how long</b>\nEverything is deleted after {days} days.\n\n"
     "<b>Delete it now</b>\nSend /forget to delete everything about you at once."
 )
+RIGHT, WRONG = "👍 Right", "👎 Wrong"
+ALL_FACES = "◀ All faces"
+SHARE_YES, SHARE_NO = "Yes, share the face crop", "No, don't"
+CONSENT_QUESTION = "May I keep the 128x128 face crop to improve the model?"
+WHICH_LABEL = "Which answer is right?"
+THANKS = "Thank you!"
+THANKS_LINE = "\n\n<i>Thanks for your feedback!</i>"
+NOT_YOUR_PHOTO = "Only the person who sent this photo can rate the answer."
+
+
+def face_button(number: int, text: str) -> str:
+    return f"{number}: {text}"
+
+
+def face_thanks(number: int) -> str:
+    return f"Thank you! Face {number} is rated."
+
+
+def face_chosen(number: int) -> str:
+    return f"Face {number}: was I right?"
+
+
 BUTTON_EXPIRED = "This button no longer works. Send the photo again to rate a new answer."
 ALREADY_RATED = "You already rated this answer. Thank you!"
 CONSENT_WITHDRAWN = "Done: the face crop you shared is deleted. Your rating stays."
 NOT_YOUR_FORGET = "Only the person who sent /forget can answer this. Send /forget yourself to delete your data."
 NOTHING_DELETED = "Nothing was deleted."
-DRIFT_CHART_CAPTION = "Photos checked per day; triangles mark drift"
+DRIFT_CHART_CAPTION = "Faces judged per day; triangles mark drift"
 FORGET_CONFIRM = "This deletes every answer, feedback and shared photo crop I keep about you. Delete now?"
 NOT_AN_IMAGE_DOCUMENT = "I can only check photos. Please send a photo of your face (JPEG or PNG), not a {kind}."
 TOO_LARGE = "This file is {size} MB; I can check files up to {limit} MB. Please send it as a photo instead."
@@ -93,6 +128,39 @@ def verdict(prediction: Prediction) -> str:
     return "\n".join(lines)
 
 
+def verdict_key(prediction: Prediction) -> str:
+    """The label, or "unsure": how a face is counted, coloured and marked."""
+    return "unsure" if prediction.unsure else prediction.label
+
+
+def group_caption(photo: PhotoPrediction) -> str:
+    """The sum-up first ("5 faces: 3 mask on, 1 no mask, 1 not sure"), then every numbered
+    face: the ones with a mask on together, each other one on its own line."""
+    keys = [verdict_key(p) for p in photo.faces]
+    counts = Counter(keys)
+    parts = [f"{counts[key]} {GROUP_NAMES[key]}" for key in (*CLASS_NAMES, "unsure") if counts[key]]
+    head = [f"<b>{len(keys)} faces</b>: {', '.join(parts)}"]
+    masked = [str(number) for number, key in enumerate(keys, start=1) if key == "with_mask"]
+    if masked:
+        head.append(f"{SYMBOL['with_mask']} {VERDICT['with_mask'][1]}: {', '.join(masked)}")
+    faces = []
+    for number, (prediction, key) in enumerate(zip(photo.faces, keys, strict=True), start=1):
+        if key == "unsure":
+            faces.append(f"{number} {SYMBOL[key]} {NOT_SURE}: looks most like {GUESS[prediction.label]}")
+        elif key != "with_mask":
+            faces.append(f"{number} {SYMBOL[key]} {VERDICT[key][1]} ({prediction.confidence:.0%} sure)")
+    tail = []
+    if photo.too_small:
+        tail.append(f"{len(photo.too_small)} more too small to judge (grey boxes)")
+    if photo.not_checked:
+        tail.append(f"{photo.not_checked} more not checked: I look at the {len(keys)} largest faces")
+    tail.append(GROUP_RATE_HINT)
+    # Twenty faces' lines fit; should they not, the last ones give way to a pointer to the photo.
+    while len("\n".join(head + faces + tail)) > CAPTION_LIMIT and faces:
+        faces = [*faces[:-2], "… the other faces' verdicts are on the photo"]
+    return "\n".join(head + faces + tail)
+
+
 def privacy(retention_days: int) -> str:
     return PRIVACY.format(days=retention_days)
 
@@ -109,7 +177,7 @@ def forgotten(result: Deleted) -> str:
 def stats_table(stats: Stats, model_version: str) -> str:
     lines = [
         f"<b>Stats {stats.start} to {stats.end}</b> (model {escape(model_version)})",
-        f"Photos checked: {stats.count}",
+        f"Photos checked: {stats.photos}, faces judged: {stats.count}",
     ]
     for name in CLASS_NAMES:
         share = f"{stats.per_class[name] / stats.count:.0%}" if stats.count else "-"
@@ -131,7 +199,7 @@ def drift_report(rows: list[DaySummary]) -> str:
     for row in rows:
         psi = f"PSI {row.psi:.3f}" if row.psi is not None else "PSI -"
         lines.append(
-            f"{row.day} model {escape(row.model_version)}: {row.count} photos, {psi}, level <b>{row.drift_level}</b>"
+            f"{row.day} model {escape(row.model_version)}: {row.count} faces, {psi}, level <b>{row.drift_level}</b>"
         )
     return "\n".join(lines)
 
@@ -144,7 +212,7 @@ def drift_alert(row: DaySummary) -> str:
     psi = f"{row.psi:.3f}" if row.psi is not None else "-"
     return (
         f"⚠️ Drift <b>{row.drift_level}</b> on {row.day} (model {escape(row.model_version)}): "
-        f"{row.count} photos, PSI {psi}. The class mix differs {compared}; see /stats."
+        f"{row.count} faces, PSI {psi}. The class mix differs {compared}; see /stats."
     )
 
 

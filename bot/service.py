@@ -7,8 +7,8 @@ without a chat (inference off the event loop, pseudonyms, logging, crops kept fo
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,12 +16,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from PIL import Image
+import cv2
+import numpy as np
 
 from bot.callbacks import requester_tag
+from bot.drawing import annotate
 from bot.ratelimit import UPDATES_PER_MINUTE, Admission, RateLimiter
 from model.images import slow_to_decode
-from model.predictor import Prediction, Predictor
+from model.predictor import PhotoPrediction, Prediction, Predictor
 from model.registry import active_model_dir
 from storage import summaries
 from storage.pseudonyms import Pseudonymizer
@@ -30,6 +32,7 @@ from storage.repository import (
     CLASS_NAMES,
     Deleted,
     FeedbackOutcome,
+    OwnedFace,
     PredictionRecord,
     Repository,
     Stats,
@@ -42,17 +45,25 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class CheckResult:
-    prediction: Prediction
-    prediction_id: int | None
-    """None when the database could not record it: the user still gets the verdict."""
+    photo: PhotoPrediction
+    prediction_ids: tuple[int, ...] | None
+    """One per judged face, in the same order; None when the database could not record them:
+    the user still gets the verdicts."""
+    annotated: bytes | None
+    """A group photo's annotated copy (JPEG); None for a photo with one face judged."""
+
+    @property
+    def prediction(self) -> Prediction:
+        """The largest face's verdict: the whole answer when it is the only face."""
+        return self.photo.faces[0]
 
 
-def encode_png(pixels) -> bytes:
+def encode_png(pixels: np.ndarray) -> bytes:
     """Re-encode the crop: a fresh PNG carries no EXIF, GPS or camera data of the original."""
-    buffer = io.BytesIO()
-    # Fast compression: every answer makes a crop, few are ever shared, and 128x128 stays small.
-    Image.fromarray(pixels).save(buffer, "PNG", compress_level=1)
-    return buffer.getvalue()
+    # Fast compression (OpenCV's encoder, a fifth faster than Pillow's): every face answered makes
+    # a crop, few are ever shared, and 128x128 stays small.
+    _, encoded = cv2.imencode(".png", np.ascontiguousarray(pixels[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    return encoded.tobytes()
 
 
 class MaskService:
@@ -101,39 +112,50 @@ class MaskService:
         return self.update_limiter.allow(self.pseudonymize(user_id))
 
     async def check_photo(self, data: bytes, user_id: int, chat_type: str, input_kind: str) -> CheckResult:
-        """Classify one photo off the event loop and log it; raises `model.images.ImageError`."""
+        """Classify every face of one photo off the event loop and log a row per face; raises
+        `model.images.ImageError`."""
         loop = asyncio.get_running_loop()
         lane = self._slow_lane if slow_to_decode(data) else self._executor
-        prediction, crop_png = await loop.run_in_executor(lane, self._classify, data)
-        record = PredictionRecord(
-            user_hash=self.pseudonymize(user_id),
-            chat_type=chat_type if chat_type in CHAT_TYPES else "private",
-            input_kind=input_kind,
-            label=prediction.label,
-            confidence=prediction.confidence,
-            probabilities=[prediction.probabilities[name] for name in CLASS_NAMES],
-            unsure=prediction.unsure,
-            model_version=prediction.model_version,
-            face_found=prediction.framing.face_found,
-            face_fraction=prediction.framing.face_fraction,
-            brightness=prediction.framing.brightness,
-            sharpness=prediction.framing.sharpness,
-            image_width=prediction.framing.width,
-            image_height=prediction.framing.height,
-            latency_ms=prediction.latency_ms,
-        )
+        photo, crops, annotated = await loop.run_in_executor(lane, self._classify, data)
+        user_hash = self.pseudonymize(user_id)
+        photo_id = uuid.uuid4().hex
+        records = [
+            PredictionRecord(
+                user_hash=user_hash,
+                chat_type=chat_type if chat_type in CHAT_TYPES else "private",
+                input_kind=input_kind,
+                label=prediction.label,
+                confidence=prediction.confidence,
+                probabilities=[prediction.probabilities[name] for name in CLASS_NAMES],
+                unsure=prediction.unsure,
+                model_version=prediction.model_version,
+                face_found=prediction.framing.face_found,
+                face_fraction=prediction.framing.face_fraction,
+                brightness=prediction.framing.brightness,
+                sharpness=prediction.framing.sharpness,
+                image_width=prediction.framing.width,
+                image_height=prediction.framing.height,
+                latency_ms=prediction.latency_ms,
+                photo_id=photo_id,
+                face_index=number,
+                face_side=None if prediction.face is None else prediction.face.side,
+            )
+            for number, prediction in enumerate(photo.faces, start=1)
+        ]
         try:
-            # The crop waits in the database every replica shares, written with its row.
-            prediction_id = await self.run_blocking(self.repository.record_prediction, record, crop_png)
+            # The crops wait in the database every replica shares, written with their rows.
+            ids = await self.run_blocking(self.repository.record_predictions, records, crops)
         except Exception:
             log.exception("event=database_error action=record_prediction")
-            return CheckResult(prediction, None)
-        return CheckResult(prediction, prediction_id)
+            return CheckResult(photo, None, annotated)
+        return CheckResult(photo, tuple(ids), annotated)
 
-    def _classify(self, data: bytes) -> tuple[Prediction, bytes]:
-        """The CPU work for one photo, all in an inference thread: the event loop only waits."""
-        prediction = self.predictor.predict(data)
-        return prediction, encode_png(prediction.pixels)
+    def _classify(self, data: bytes) -> tuple[PhotoPrediction, list[bytes], bytes | None]:
+        """The CPU work for one photo, all in an inference thread: the event loop only waits.
+        A group photo is drawn on here too."""
+        photo = self.predictor.predict_photo(data)
+        crops = [encode_png(prediction.pixels) for prediction in photo.faces]
+        return photo, crops, annotate(photo) if photo.is_group else None
 
     async def feedback(
         self,
@@ -153,9 +175,9 @@ class MaskService:
             share_crop,
         )
 
-    async def predicted_label(self, prediction_id: int, user_id: int) -> str | None:
-        """What the bot answered for this prediction, if it is this user's; else None."""
-        return await self.run_blocking(self.repository.label_if_owned, prediction_id, self.pseudonymize(user_id))
+    async def owned_face(self, prediction_id: int, user_id: int) -> OwnedFace | None:
+        """What the bot answered for this face and the faces of its photo, if it is this user's."""
+        return await self.run_blocking(self.repository.owned_face, prediction_id, self.pseudonymize(user_id))
 
     def requester_tag(self, user_id: int) -> str:
         """A short tag of the user's pseudonym, for buttons only that user may press."""

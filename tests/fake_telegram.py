@@ -29,6 +29,9 @@ class Request:
     at: float
 
 
+SENT_PHOTO = [{"file_id": "sent", "file_unique_id": "sent", "width": 720, "height": 324}]
+
+
 class FakeTelegram:
     def __init__(self, token: str = TOKEN) -> None:
         self.token = token
@@ -163,12 +166,16 @@ class FakeTelegram:
 
     def sent_message(self, request: Request) -> dict:
         params = request.params
+        if request.method == "sendPhoto":
+            content = {"photo": SENT_PHOTO, **({"caption": params["caption"]} if params.get("caption") else {})}
+        else:
+            content = {"text": params.get("text", "")}
         return {
             "message_id": params["_message_id"],
             "date": int(request.at),
             "chat": self.chat(int(params["chat_id"])),
             "from": self.bot_user(),
-            "text": params.get("text", ""),
+            **content,
             **({"reply_markup": params["reply_markup"]} if params.get("reply_markup") else {}),
         }
 
@@ -248,7 +255,7 @@ class FakeTelegram:
                 "text": params.get("text", ""),
             }
             if method == "sendPhoto":
-                result["photo"] = [{"file_id": "sent", "file_unique_id": "sent", "width": 720, "height": 324}]
+                result["photo"] = SENT_PHOTO
             return 200, {"ok": True, "result": result}
         if method in (
             "sendChatAction",

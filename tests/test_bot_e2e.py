@@ -274,6 +274,8 @@ def test_forget_deletes_after_confirmation_by_the_requester_only(bot, fake):
         "fb|1|is|9",
         "fb|1|share|right|2",
         "fb|1|ok|extra",
+        "fb|1|face|2",
+        "fb|1|faces|1",
         "forget|yes",
         "forget|yes|zz",
         "something else",
@@ -415,10 +417,10 @@ def test_a_burst_of_40_users_is_all_answered(bot, fake):
 
 
 def test_database_failure_still_gives_the_verdict(bot, fake, monkeypatch, known_photo):
-    def broken(record, crop_png):
+    def broken(records, crops):
         raise OSError("disk I/O error")
 
-    monkeypatch.setattr(bot.service.repository, "record_prediction", broken)
+    monkeypatch.setattr(bot.service.repository, "record_predictions", broken)
     fake.send_photo(80, encode(known_photo("without_mask")))
     reply = fake.replies_to(80)[0]
     assert verdict_of(reply) == "without_mask"
@@ -552,14 +554,14 @@ def test_webhook_mode_checks_the_secret_before_reading_and_refuses_malformed_bod
 
 def test_concurrent_updates_do_not_wait_for_a_slow_photo(bot, fake, monkeypatch):
     release = threading.Event()
-    original = bot.service.predictor.predict
+    original = bot.service.predictor.predict_photo
 
     def slow(data):
         if len(data) > 50_000:
             release.wait(20)
         return original(data)
 
-    monkeypatch.setattr(bot.service.predictor, "predict", slow)
+    monkeypatch.setattr(bot.service.predictor, "predict_photo", slow)
     fake.send_photo(95, encode(face_like(1600, 1200), quality=98))
     fake.wait_for(lambda: fake.calls("getFile"))
     fake.send_text(96, "/start")

@@ -224,16 +224,41 @@ def test_predict_prints_labels_tips_and_json(tiny_model, tmp_path):
     assert "not an image" in answers[2]["error"]
 
 
-def test_predictor_single_and_batch_agree(tiny_model):
-    from model.predictor import Predictor
+def test_every_face_of_a_group_photo_is_judged_in_one_batch_largest_first(predictor, shared_data):
+    from model.predictor import MAX_FACES, MIN_FACE_SIDE
 
-    predictor = Predictor(tiny_model[1])
-    photos = [encode(face_like(320, 240, seed=s)) for s in range(3)]
-    batch = predictor.predict_many(photos)
-    single = [predictor.predict(p) for p in photos]
-    for a, b in zip(batch, single, strict=True):
-        assert a.label == b.label and abs(a.confidence - b.confidence) < 1e-4
-        assert a.pixels.shape == (128, 128, 3)
+    photo = predictor.predict_photo(shared_data / "ilc3" / "scenes" / GROUP_PHOTO)
+    areas = [p.face.area for p in photo.faces]
+    assert len(photo.faces) == MAX_FACES and photo.not_checked > 0 and photo.is_group
+    assert areas == sorted(areas, reverse=True) and min(p.face.side for p in photo.faces) >= MIN_FACE_SIDE
+    assert photo.too_small and all(face.side < MIN_FACE_SIDE for face in photo.too_small)
+    # One batch: each face's answer is the one it gets on its own.
+    alone = predictor.probabilities(np.stack([p.pixels for p in photo.faces[:3]]))
+    for prediction, row in zip(photo.faces[:3], alone, strict=True):
+        assert [prediction.probabilities[name] for name in CLASS_NAMES] == pytest.approx(row.tolist(), abs=1e-5)
+    assert predictor.predict(shared_data / "ilc3" / "scenes" / GROUP_PHOTO).face == photo.faces[0].face
+
+
+GROUP_PHOTO = "6b2d595decd8089d.jpg"
+"""A concert crowd: 22 labelled faces and many more, some too small to judge."""
+
+
+def tiny_faces(known_photo, count: int):
+    """A picture with `count` faces of about 20 px: found, but too small to judge among several."""
+    canvas = textured(320, 240)
+    tiny = known_photo("without_mask").resize((24, 21))
+    for i in range(count):
+        canvas.paste(tiny, (60 + 100 * i, 100))
+    return canvas
+
+
+def test_faces_too_small_to_judge_get_no_verdict_but_an_only_face_does(predictor, known_photo):
+    from model.predictor import FacesTooSmall
+
+    with pytest.raises(FacesTooSmall, match="I can see 2 faces, but too small to judge"):
+        predictor.predict(encode(tiny_faces(known_photo, 2)))
+    alone = predictor.predict_photo(encode(tiny_faces(known_photo, 1)))
+    assert len(alone.faces) == 1 and alone.faces[0].face.side < 24
 
 
 def test_predictor_is_safe_from_many_threads(predictor):
@@ -357,3 +382,10 @@ def test_training_on_a_second_folder_split_by_source_photo(tmp_path):
         say=lambda _: None,
     )
     assert Split.load(again / "split-real.json").parts == edited.parts
+
+
+def test_the_benchmarks_group_photo_shows_ten_faces_to_judge(predictor):
+    from model.bench import group_photo
+
+    photo = predictor.predict_photo(group_photo(10))
+    assert (len(photo.faces), photo.too_small, photo.width, photo.height) == (10, (), 1280, 960)

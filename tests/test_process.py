@@ -152,7 +152,7 @@ def test_storage_commands_round_trip(tmp_path, shipped_model_dir):
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    assert "revision 0004" in maskbot("db", "upgrade")
+    assert "revision 0005" in maskbot("db", "upgrade")
     from storage.database import Database
     from storage.pseudonyms import Pseudonymizer
     from storage.repository import Repository
@@ -168,7 +168,7 @@ def test_storage_commands_round_trip(tmp_path, shipped_model_dir):
     repository.record_prediction(record("someone-else", "without_mask", at=now - timedelta(days=200)))
     database.dispose()
     assert "summarised 2 day(s)" in maskbot("summarise", "--catch-up")
-    assert "1 predictions" in maskbot("stats", "--days", "7")
+    assert "photos 1, faces judged 1" in maskbot("stats", "--days", "7")
     assert "deleted 1 predictions" in maskbot("purge")
     assert "deleted 1 predictions" in maskbot("forget", "4242")
     assert '"count": 0' in maskbot("stats", "--json")

@@ -71,7 +71,7 @@ def test_migrations_create_every_table_from_an_empty_database(database):
     tables = set(inspect(database.engine).get_table_names())
     assert {"predictions", "feedback", "crops", "daily_summaries", "alembic_version"} <= tables
     Database(database.url).dispose()  # a second start migrates nothing and fails nothing
-    assert current_revision(database.engine) == "0004"
+    assert current_revision(database.engine) == "0005"
 
 
 def test_the_orm_models_match_the_migrations(database):
@@ -274,6 +274,30 @@ def test_stats_cover_a_date_range(repository, database):
     assert stats.per_class == {"with_mask": 2, "without_mask": 1, "mask_weared_incorrect": 1}
     assert stats.unsure_share == 0.25 and stats.disagreement_rate == 0.25
     assert [row.day for row in stats.per_day] == [date(2026, 11, 20)]
+
+
+def test_a_group_photos_faces_are_rows_of_one_photo(repository, database):
+    from dataclasses import replace
+
+    faces = [
+        replace(record("alice", label), photo_id="p1", face_index=n, face_side=40 + n)
+        for n, label in enumerate(["with_mask", "without_mask", "with_mask"], start=1)
+    ]
+    ids = repository.record_predictions(faces, [b"1", None, b"3"])
+    single = repository.record_prediction(record("alice", "without_mask"))  # a row from before photo ids
+    assert crops(database) == {ids[0]: (b"1", False), ids[2]: (b"3", False)}
+    stats = repository.stats(DAY, DAY)
+    assert (stats.photos, stats.count, stats.per_class["without_mask"]) == (2, 4, 2)
+    face = repository.owned_face(ids[1], "alice")
+    assert (face.label, face.number, face.faces, face.in_group) == (
+        "without_mask",
+        2,
+        tuple(zip((1, 2, 3), ids, strict=True)),
+        True,
+    )
+    assert repository.owned_face(ids[1], "bob") is None
+    alone = repository.owned_face(single, "alice")
+    assert (alone.number, alone.faces, alone.in_group) == (1, ((1, single),), False)
 
 
 def test_concurrent_writers_from_threads_lose_no_row(repository, database):

@@ -1,50 +1,20 @@
-"""The "Right" / "Wrong" buttons: which label is right, and may the face crop be kept."""
+"""The "Right" / "Wrong" buttons (per face on a group photo): which label is right, and may the
+face crop be kept."""
 
 from __future__ import annotations
 
 import logging
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler
 
-from bot import replies
-from bot.callbacks import FeedbackButton, decode_feedback
+from bot import keyboards, replies
+from bot.callbacks import decode_feedback
 from bot.context import BotContext
 from bot.handlers.common import with_retry
-from storage.repository import CLASS_NAMES, FeedbackOutcome
+from storage.repository import FeedbackOutcome
 
 log = logging.getLogger("bot.feedback")
-THANKS = "\n\n<i>Thanks for your feedback!</i>"
-NOT_YOURS = "Only the person who sent this photo can rate the answer."
-
-
-def labels_keyboard(prediction_id: int, predicted: str) -> InlineKeyboardMarkup:
-    choices = [
-        InlineKeyboardButton(replies.VERDICT[name][1], callback_data=FeedbackButton(prediction_id, "is", name).encode())
-        for name in CLASS_NAMES
-        if name != predicted
-    ]
-    return InlineKeyboardMarkup([choices])
-
-
-def consent_keyboard(prediction_id: int, label: str | None) -> InlineKeyboardMarkup:
-    """`label` is None after "Right", else the label the user chose."""
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    "Yes, share the face crop",
-                    callback_data=FeedbackButton(prediction_id, "share", label, True).encode(),
-                ),
-                InlineKeyboardButton(
-                    "No, don't", callback_data=FeedbackButton(prediction_id, "share", label, False).encode()
-                ),
-            ]
-        ]
-    )
-
-
-CONSENT_QUESTION = "May I keep the 128x128 face crop to improve the model?"
 
 
 async def on_feedback(update: Update, context: BotContext) -> None:
@@ -56,36 +26,48 @@ async def on_feedback(update: Update, context: BotContext) -> None:
         await with_retry(lambda: query.answer(replies.BUTTON_EXPIRED))
         return
     user_id = update.effective_user.id
-    message = query.message
-    predicted = await service.predicted_label(button.prediction_id, user_id)
-    if predicted is None:
-        await with_retry(lambda: query.answer(NOT_YOURS, show_alert=True))
+    face = await service.owned_face(button.prediction_id, user_id)
+    if face is None:
+        await with_retry(lambda: query.answer(replies.NOT_YOUR_PHOTO, show_alert=True))
+        return
+    if button.action == "face":
+        await with_retry(lambda: query.answer(replies.face_chosen(face.number)))
+        await with_retry(lambda: query.edit_message_reply_markup(keyboards.rate(face.prediction_id, face.number)))
+        return
+    if button.action == "faces":
+        await with_retry(lambda: query.answer())
+        await with_retry(lambda: query.edit_message_reply_markup(keyboards.faces(face.faces)))
         return
     if button.action == "no":
-        await with_retry(lambda: query.answer("Which answer is right?"))
-        await with_retry(lambda: query.edit_message_reply_markup(labels_keyboard(button.prediction_id, predicted)))
+        await with_retry(lambda: query.answer(replies.WHICH_LABEL))
+        await with_retry(lambda: query.edit_message_reply_markup(keyboards.labels(face.prediction_id, face.label)))
         return
     if button.action in ("is", "ok"):
-        await with_retry(lambda: query.answer(CONSENT_QUESTION))
-        await with_retry(lambda: query.edit_message_reply_markup(consent_keyboard(button.prediction_id, button.label)))
+        await with_retry(lambda: query.answer(replies.CONSENT_QUESTION))
+        await with_retry(lambda: query.edit_message_reply_markup(keyboards.consent(face.prediction_id, button.label)))
         return
     outcome = await service.feedback(
-        button.prediction_id,
+        face.prediction_id,
         user_id,
         is_correct=button.label is None,
         corrected_label=button.label,
         share_crop=bool(button.share),
     )
-    log.info("event=feedback update_id=%s outcome=%s", update.update_id, outcome.value)
+    log.info("event=feedback update_id=%s outcome=%s group=%s", update.update_id, outcome.value, face.in_group)
     if outcome is FeedbackOutcome.NOT_YOURS:
-        await with_retry(lambda: query.answer(NOT_YOURS, show_alert=True))
+        await with_retry(lambda: query.answer(replies.NOT_YOUR_PHOTO, show_alert=True))
     elif outcome is FeedbackOutcome.ALREADY_ANSWERED:
         await with_retry(lambda: query.answer(replies.ALREADY_RATED))
     elif outcome is FeedbackOutcome.CONSENT_WITHDRAWN:
         await with_retry(lambda: query.answer(replies.CONSENT_WITHDRAWN, show_alert=True))
+    elif face.in_group:
+        # The other faces can still be rated: back to the list of numbers.
+        await with_retry(lambda: query.answer(replies.face_thanks(face.number)))
+        await with_retry(lambda: query.edit_message_reply_markup(keyboards.faces(face.faces)))
     else:
-        await with_retry(lambda: query.answer("Thank you!"))
-        await with_retry(lambda: query.edit_message_text((message.text_html or "") + THANKS))
+        text = (query.message.text_html or "") + replies.THANKS_LINE
+        await with_retry(lambda: query.answer(replies.THANKS))
+        await with_retry(lambda: query.edit_message_text(text))
 
 
 def register(application: Application) -> None:

@@ -8,13 +8,12 @@ import logging
 import time
 from html import escape
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.constants import ChatAction
 from telegram.error import BadRequest
 from telegram.ext import Application, MessageHandler, filters
 
-from bot import replies
-from bot.callbacks import FeedbackButton
+from bot import keyboards, replies
 from bot.context import BotContext
 from bot.handlers.common import with_retry
 from model.images import ImageError
@@ -27,17 +26,6 @@ TYPING_AFTER_SECONDS = 1.0
 """Most verdicts arrive in a fraction of a second; "typing..." is shown only when one is slow,
 which saves a Bot API call per photo at the rate Telegram allows."""
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic")
-
-
-def feedback_keyboard(prediction_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton("👍 Right", callback_data=FeedbackButton(prediction_id, "ok").encode()),
-                InlineKeyboardButton("👎 Wrong", callback_data=FeedbackButton(prediction_id, "no").encode()),
-            ]
-        ]
-    )
 
 
 async def on_photo(update: Update, context: BotContext) -> None:
@@ -93,18 +81,26 @@ async def check_and_reply(
         return
     metrics = context.bot_data.metrics
     metrics.inference_seconds.observe(result.prediction.latency_ms / 1000)
-    if result.prediction_id is None:
+    ids = result.prediction_ids
+    if ids is None:
         metrics.errors.labels(kind="database").inc()
-    keyboard = feedback_keyboard(result.prediction_id) if result.prediction_id is not None else None
-    await with_retry(lambda: message.reply_text(replies.verdict(result.prediction), reply_markup=keyboard))
+    if result.annotated is not None:
+        keyboard = keyboards.faces(tuple(enumerate(ids, start=1))) if ids else None
+        caption = replies.group_caption(result.photo)
+        await with_retry(lambda: message.reply_photo(result.annotated, caption=caption, reply_markup=keyboard))
+    else:
+        keyboard = keyboards.rate(ids[0]) if ids else None
+        await with_retry(lambda: message.reply_text(replies.verdict(result.prediction), reply_markup=keyboard))
     elapsed = time.perf_counter() - started
     metrics.reply_seconds.observe(elapsed)
-    metrics.verdicts.labels(label=result.prediction.label, unsure=str(result.prediction.unsure).lower()).inc()
+    for prediction in result.photo.faces:
+        metrics.verdicts.labels(label=prediction.label, unsure=str(prediction.unsure).lower()).inc()
     log.info(
-        "event=verdict update_id=%s kind=%s latency_ms=%.0f verdict=%s unsure=%s model=%s",
+        "event=verdict update_id=%s kind=%s latency_ms=%.0f faces=%d verdict=%s unsure=%s model=%s",
         update.update_id,
         input_kind,
         elapsed * 1000,
+        len(result.photo.faces),
         result.prediction.label,
         result.prediction.unsure,
         result.prediction.model_version,

@@ -1,0 +1,64 @@
+"""Every inline keyboard the bot shows under its answers; button texts come from bot.replies."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import replies
+from bot.callbacks import FeedbackButton
+from storage.repository import CLASS_NAMES
+
+FACES_PER_ROW = 5
+
+
+def rate(prediction_id: int, number: int | None = None) -> InlineKeyboardMarkup:
+    """Right / Wrong for one answer; with `number`, for that face of a group photo, and a way back."""
+    right, wrong = replies.RIGHT, replies.WRONG
+    if number is not None:
+        right, wrong = replies.face_button(number, right), replies.face_button(number, wrong)
+    rows = [
+        [
+            InlineKeyboardButton(right, callback_data=FeedbackButton(prediction_id, "ok").encode()),
+            InlineKeyboardButton(wrong, callback_data=FeedbackButton(prediction_id, "no").encode()),
+        ]
+    ]
+    if number is not None:
+        rows.append(
+            [InlineKeyboardButton(replies.ALL_FACES, callback_data=FeedbackButton(prediction_id, "faces").encode())]
+        )
+    return InlineKeyboardMarkup(rows)
+
+
+def faces(numbered: tuple[tuple[int, int], ...]) -> InlineKeyboardMarkup:
+    """A button per face of a group photo, by its number: (number, prediction id) pairs."""
+    buttons = [
+        InlineKeyboardButton(str(number), callback_data=FeedbackButton(prediction_id, "face").encode())
+        for number, prediction_id in numbered
+    ]
+    return InlineKeyboardMarkup([buttons[i : i + FACES_PER_ROW] for i in range(0, len(buttons), FACES_PER_ROW)])
+
+
+def labels(prediction_id: int, predicted: str) -> InlineKeyboardMarkup:
+    """The labels the answer could have been instead."""
+    choices = [
+        InlineKeyboardButton(replies.VERDICT[name][1], callback_data=FeedbackButton(prediction_id, "is", name).encode())
+        for name in CLASS_NAMES
+        if name != predicted
+    ]
+    return InlineKeyboardMarkup([choices])
+
+
+def consent(prediction_id: int, label: str | None) -> InlineKeyboardMarkup:
+    """May the face crop be kept; `label` is None after "Right", else the label the user chose."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    replies.SHARE_YES, callback_data=FeedbackButton(prediction_id, "share", label, True).encode()
+                ),
+                InlineKeyboardButton(
+                    replies.SHARE_NO, callback_data=FeedbackButton(prediction_id, "share", label, False).encode()
+                ),
+            ]
+        ]
+    )
