@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-all lint install bench clean
+.PHONY: run test test-all lint translations install bench clean
 
 $(STAMP): pyproject.toml requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# After changing any text the bot sends: the message ids extracted from the code, the catalogs
+# updated (new ids come untranslated: translate them in bot/locales/*/LC_MESSAGES/messages.po),
+# then compiled. tests/test_i18n.py fails until every catalog is complete and compiled.
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k t --no-location --sort-output --project maskbot \
+		--omit-header -o bot/locales/messages.pot .
+	$(BIN)/pybabel update -i bot/locales/messages.pot -d bot/locales -D messages --ignore-obsolete --no-fuzzy-matching --width 100
+	$(BIN)/pybabel compile -d bot/locales -D messages --statistics
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -m '' $(PYTEST_ARGS)

@@ -24,9 +24,10 @@ from tornado.httpserver import HTTPServer
 from tornado.web import Application as WebApplication
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
-from bot import handlers, jobs
+from bot import handlers, jobs, replies
 from bot.config import Settings
 from bot.context import CONTEXT_TYPES
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
 from bot.metrics import BotMetrics
 from bot.ratelimit import RateLimiter
 from bot.service import MaskService
@@ -34,22 +35,16 @@ from bot.updates import SanitisingRequest
 
 log = logging.getLogger("bot.app")
 
-PUBLIC_COMMANDS = [
-    BotCommand("start", "What I do and how to take a good photo"),
-    BotCommand("help", "How to take a good photo"),
-    BotCommand("privacy", "What I keep about you, and for how long"),
-    BotCommand("forget", "Delete everything I keep about you"),
-]
-ADMIN_COMMANDS = [
-    *PUBLIC_COMMANDS,
-    BotCommand("stats", "Counts per class, feedback, drift: /stats [days]"),
-    BotCommand("drift", "Drift level of recent days"),
-    BotCommand("model", "The model in use and its scores"),
-    BotCommand("reload", "Switch to the registry's champion model"),
-]
+PUBLIC_COMMANDS = ("start", "help", "privacy", "forget", "language")
+ADMIN_COMMANDS = (*PUBLIC_COMMANDS, "stats", "drift", "model", "reload")
 CONCURRENT_UPDATES = 64
 MAX_WEBHOOK_BODY = 1024 * 1024
 """Telegram's updates are a few kilobytes; a larger body is refused before it is read."""
+
+
+def menu(commands: tuple[str, ...], language: str) -> list[BotCommand]:
+    t = translator(language)
+    return [BotCommand(command, t(replies.COMMANDS[command])) for command in commands]
 
 
 def build_service(settings: Settings) -> MaskService:
@@ -103,12 +98,17 @@ def build_application(settings: Settings, service: MaskService) -> Application:
 async def on_startup(application: Application) -> None:
     """Owns start-up work that needs the Bot API: the command menus and the scheduled jobs."""
     settings = application.bot_data.settings
-    await application.bot.set_my_commands(PUBLIC_COMMANDS)
-    for admin_id in settings.admin_ids:
-        try:
-            await application.bot.set_my_commands(ADMIN_COMMANDS, scope=BotCommandScopeChat(admin_id))
-        except TelegramError as error:  # an admin who never opened a chat with the bot
-            log.warning("event=admin_menu_failed error=%s", type(error).__name__)
+    # One menu per language: a client shows the one for its language, English otherwise.
+    for language in LANGUAGES:
+        code = None if language == DEFAULT_LANGUAGE else language
+        await application.bot.set_my_commands(menu(PUBLIC_COMMANDS, language), language_code=code)
+        for admin_id in settings.admin_ids:
+            try:
+                await application.bot.set_my_commands(
+                    menu(ADMIN_COMMANDS, language), scope=BotCommandScopeChat(admin_id), language_code=code
+                )
+            except TelegramError as error:  # an admin who never opened a chat with the bot
+                log.warning("event=admin_menu_failed error=%s", type(error).__name__)
     jobs.schedule(application)
 
 

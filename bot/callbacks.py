@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.i18n import LANGUAGES
 from storage.repository import CLASS_NAMES
 
 FEEDBACK_PREFIX = "fb"
@@ -82,3 +83,23 @@ def decode_forget(data: str | None) -> ForgetButton | None:
     if len(parts) != 3 or parts[0] != FORGET_PREFIX or parts[1] not in ("yes", "no") or not _TAG.fullmatch(parts[2]):
         return None
     return ForgetButton(parts[1] == "yes", parts[2])
+
+
+LANGUAGE_PREFIX = "lang"
+
+
+@dataclass(frozen=True)
+class LanguageButton:
+    """A /language choice. Whoever presses it chooses for themselves, so it names no requester."""
+
+    language: str
+
+    def encode(self) -> str:
+        return f"{LANGUAGE_PREFIX}|{self.language}"
+
+
+def decode_language(data: str | None) -> LanguageButton | None:
+    parts = (data or "").split("|")
+    if len(parts) != 2 or parts[0] != LANGUAGE_PREFIX or parts[1] not in LANGUAGES:
+        return None
+    return LanguageButton(parts[1])

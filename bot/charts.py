@@ -10,14 +10,15 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bot.replies import VERDICT
+from bot.i18n import Translator
+from bot.replies import DRIFT_LEVELS, VERDICT
 from storage.repository import CLASS_NAMES, Stats
 
 COLOURS = {"with_mask": "#2e7d32", "without_mask": "#c62828", "mask_weared_incorrect": "#f9a825"}
 LEVEL_COLOURS = {"watch": "#ef6c00", "drift": "#b71c1c"}
 
 
-def stats_chart(stats: Stats) -> bytes:
+def stats_chart(stats: Stats, t: Translator) -> bytes:
     """A PNG of `stats.per_day` (the daily summaries): a stacked bar per day, triangles on drift days."""
     days = [stats.start + timedelta(days=i) for i in range((stats.end - stats.start).days + 1)]
     per_day: dict[date, dict[str, int]] = {day: dict.fromkeys(CLASS_NAMES, 0) for day in days}
@@ -31,7 +32,7 @@ def stats_chart(stats: Stats) -> bytes:
     bottom = [0] * len(days)
     for name in CLASS_NAMES:
         heights = [per_day[day][name] for day in days]
-        axis.bar(days, heights, bottom=bottom, color=COLOURS[name], label=VERDICT[name][1])
+        axis.bar(days, heights, bottom=bottom, color=COLOURS[name], label=t(VERDICT[name][1]))
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     top = max(bottom, default=0) or 1
     for name in ("watch", "drift"):
@@ -43,12 +44,12 @@ def stats_chart(stats: Stats) -> bytes:
                 marker="v",
                 s=60,
                 color=LEVEL_COLOURS[name],
-                label=f"drift level: {name}",
+                label=t("drift level: {level}").format(level=t(DRIFT_LEVELS[name])),
                 zorder=3,
             )
     axis.set_ylim(0, top * 1.25)
-    axis.set_title(f"Faces judged per day, {stats.start.isoformat()} to {stats.end.isoformat()}")
-    axis.set_ylabel("faces")
+    axis.set_title(t("Faces judged per day, {start} to {end}").format(start=t.date(stats.start), end=t.date(stats.end)))
+    axis.set_ylabel(t("faces"))
     axis.legend(loc="upper left", fontsize=8)
     figure.autofmt_xdate()
     figure.tight_layout()

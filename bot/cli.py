@@ -133,7 +133,7 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from bot.replies import NOT_SURE, VERDICT
     from model.images import ImageError
-    from model.predictor import Predictor
+    from model.predictor import NoFaceFound, Predictor
 
     predictor = Predictor(_model_dir(args))
     failures = 0
@@ -143,7 +143,8 @@ def cmd_predict(args) -> int:
             prediction = predictor.predict(Path(image))
         except (ImageError, FileNotFoundError) as error:
             failures += 1
-            outputs.append({"image": image, "error": str(error)})
+            tips = error.framing.tips if isinstance(error, NoFaceFound) else ()
+            outputs.append({"image": image, "error": "\n".join([str(error), *(f"• {tip}" for tip in tips)])})
             continue
         outputs.append({"image": image, **prediction.as_dict()})
     if args.json:

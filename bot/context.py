@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from telegram.ext import CallbackContext, ContextTypes, ExtBot
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
+
+from bot.i18n import DEFAULT_LANGUAGE, Translator, translator
 
 if TYPE_CHECKING:
     import httpx
@@ -25,5 +27,13 @@ class BotData:
     (python-telegram-bot's own download reads a whole file into memory first)."""
 
 
-BotContext = CallbackContext[ExtBot[None], dict, dict, BotData]
-CONTEXT_TYPES = ContextTypes(bot_data=BotData)
+class BotContext(CallbackContext[ExtBot[None], dict, dict, BotData]):
+    """One update's context. `t` translates into the sender's language: English until
+    `bot.handlers.choose_language` (which runs before every other handler) has looked it up."""
+
+    def __init__(self, application: Application, chat_id: int | None = None, user_id: int | None = None) -> None:
+        super().__init__(application, chat_id, user_id)
+        self.t: Translator = translator(DEFAULT_LANGUAGE)
+
+
+CONTEXT_TYPES = ContextTypes(context=BotContext, bot_data=BotData)

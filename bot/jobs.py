@@ -11,6 +11,7 @@ from telegram.ext import Application
 from bot import replies
 from bot.charts import stats_chart
 from bot.context import BotContext
+from bot.i18n import translator
 from storage.repository import utc_now
 
 log = logging.getLogger("bot.jobs")
@@ -37,12 +38,16 @@ async def daily_summary(context: BotContext) -> None:
         return
     stats = await service.stats(ALERT_WINDOW_DAYS + 1)
     alarming = [row for row in stats.per_day if (row.day, row.model_version) in claimed]
-    chart = await service.run_blocking(stats_chart, stats)
+    charts: dict[str, bytes] = {}
     for admin_id in settings.admin_ids:
+        # A job has no update to take a language from: the admin's /language choice, or English.
+        t = translator(await service.language_of(admin_id, None))
+        if t.language not in charts:
+            charts[t.language] = await service.run_blocking(stats_chart, stats, t)
         try:
             for row in alarming:
-                await context.bot.send_message(admin_id, replies.drift_alert(row))
-            await context.bot.send_photo(admin_id, chart, caption=replies.DRIFT_CHART_CAPTION)
+                await context.bot.send_message(admin_id, replies.drift_alert(row, t))
+            await context.bot.send_photo(admin_id, charts[t.language], caption=t(replies.DRIFT_CHART_CAPTION))
         except TelegramError as error:  # an admin who blocked the bot must not cost the others their alert
             log.warning("event=drift_alert_failed error=%s", type(error).__name__)
     log.info("event=drift_alert days=%d admins=%d", len(alarming), len(settings.admin_ids))

@@ -6,16 +6,17 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import replies
 from bot.callbacks import FeedbackButton
+from bot.i18n import Translator
 from storage.repository import CLASS_NAMES
 
 FACES_PER_ROW = 5
 
 
-def rate(prediction_id: int, number: int | None = None) -> InlineKeyboardMarkup:
+def rate(prediction_id: int, t: Translator, number: int | None = None) -> InlineKeyboardMarkup:
     """Right / Wrong for one answer; with `number`, for that face of a group photo, and a way back."""
-    right, wrong = replies.RIGHT, replies.WRONG
+    right, wrong = t(replies.RIGHT), t(replies.WRONG)
     if number is not None:
-        right, wrong = replies.face_button(number, right), replies.face_button(number, wrong)
+        right, wrong = replies.face_button(number, replies.RIGHT, t), replies.face_button(number, replies.WRONG, t)
     rows = [
         [
             InlineKeyboardButton(right, callback_data=FeedbackButton(prediction_id, "ok").encode()),
@@ -24,7 +25,7 @@ def rate(prediction_id: int, number: int | None = None) -> InlineKeyboardMarkup:
     ]
     if number is not None:
         rows.append(
-            [InlineKeyboardButton(replies.ALL_FACES, callback_data=FeedbackButton(prediction_id, "faces").encode())]
+            [InlineKeyboardButton(t(replies.ALL_FACES), callback_data=FeedbackButton(prediction_id, "faces").encode())]
         )
     return InlineKeyboardMarkup(rows)
 
@@ -38,26 +39,28 @@ def faces(numbered: tuple[tuple[int, int], ...]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([buttons[i : i + FACES_PER_ROW] for i in range(0, len(buttons), FACES_PER_ROW)])
 
 
-def labels(prediction_id: int, predicted: str) -> InlineKeyboardMarkup:
+def labels(prediction_id: int, predicted: str, t: Translator) -> InlineKeyboardMarkup:
     """The labels the answer could have been instead."""
     choices = [
-        InlineKeyboardButton(replies.VERDICT[name][1], callback_data=FeedbackButton(prediction_id, "is", name).encode())
+        InlineKeyboardButton(
+            t(replies.VERDICT[name][1]), callback_data=FeedbackButton(prediction_id, "is", name).encode()
+        )
         for name in CLASS_NAMES
         if name != predicted
     ]
     return InlineKeyboardMarkup([choices])
 
 
-def consent(prediction_id: int, label: str | None) -> InlineKeyboardMarkup:
+def consent(prediction_id: int, label: str | None, t: Translator) -> InlineKeyboardMarkup:
     """May the face crop be kept; `label` is None after "Right", else the label the user chose."""
     return InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(
-                    replies.SHARE_YES, callback_data=FeedbackButton(prediction_id, "share", label, True).encode()
+                    t(replies.SHARE_YES), callback_data=FeedbackButton(prediction_id, "share", label, True).encode()
                 ),
                 InlineKeyboardButton(
-                    replies.SHARE_NO, callback_data=FeedbackButton(prediction_id, "share", label, False).encode()
+                    t(replies.SHARE_NO), callback_data=FeedbackButton(prediction_id, "share", label, False).encode()
                 ),
             ]
         ]

@@ -1,131 +1,132 @@
-"""Every text the bot sends, in one place, so wording stays consistent and reviewable."""
+"""Every text the bot sends, in one place, so wording stays consistent, reviewable and translatable.
+
+Constants are English message ids marked with `N_` for Babel's extraction; they are translated
+where they are sent, with the reader's `bot.i18n.Translator` (`t(...)`). Functions take that
+translator and return the whole text: sentences are never glued from translated fragments, and
+plural forms come from gettext (`t.ngettext`).
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from html import escape
 
+from bot.i18n import Translator
+from model.messages import N_
 from model.predictor import PhotoPrediction, Prediction
 from storage.repository import CLASS_NAMES, DaySummary, Deleted, Stats
 
 VERDICT = {
-    "with_mask": ("✅", "Mask on"),
-    "without_mask": ("❌", "No mask"),
-    "mask_weared_incorrect": ("⚠️", "Mask worn incorrectly"),
+    "with_mask": ("✅", N_("Mask on")),
+    "without_mask": ("❌", N_("No mask")),
+    "mask_weared_incorrect": ("⚠️", N_("Mask worn incorrectly")),
 }
-NOT_SURE = "Not sure"
+NOT_SURE = N_("Not sure")
 SYMBOL = {"with_mask": "✓", "without_mask": "✗", "mask_weared_incorrect": "!", "unsure": "?"}
 """Drawn beside each face's number on a group photo (bot.drawing) and repeated in its caption:
 the verdicts are not told by colour alone."""
-GROUP_NAMES = {
-    "with_mask": "mask on",
-    "without_mask": "no mask",
-    "mask_weared_incorrect": "mask worn incorrectly",
-    "unsure": "not sure",
-}
 CAPTION_LIMIT = 1024
 """Telegram's limit on a photo's caption."""
-GROUP_RATE_HINT = "<i>Tap a face's number below to tell me whether I got it right.</i>"
 ADVICE = {
-    "with_mask": "Well done. Keep it snug over your nose and under your chin, and change it when it gets damp.",
-    "without_mask": "Where a mask is needed, cover your nose and mouth and press the nose clip to fit.",
-    "mask_weared_incorrect": "Pull the mask up over your nose and down under your chin, then press the nose "
-    "clip so it fits closely.",
+    "with_mask": N_("Well done. Keep it snug over your nose and under your chin, and change it when it gets damp."),
+    "without_mask": N_("Where a mask is needed, cover your nose and mouth and press the nose clip to fit."),
+    "mask_weared_incorrect": N_(
+        "Pull the mask up over your nose and down under your chin, then press the nose clip so it fits closely."
+    ),
 }
-UNSURE_ADVICE = "Send a clear, well-lit photo of your face from the front, and I'll take another look."
-GUESS = {
-    "with_mask": "a mask worn properly",
-    "without_mask": "no mask",
-    "mask_weared_incorrect": "a mask that is not covering nose and mouth",
+UNSURE_ADVICE = N_("Send a clear, well-lit photo of your face from the front, and I'll take another look.")
+LOOKS_LIKE = {
+    "with_mask": N_("It looks most like a mask worn properly, but I can't tell reliably."),
+    "without_mask": N_("It looks most like no mask, but I can't tell reliably."),
+    "mask_weared_incorrect": N_(
+        "It looks most like a mask that is not covering nose and mouth, but I can't tell reliably."
+    ),
 }
-
-START = (
+START = N_(
     "Hi! I check whether a face mask is worn correctly.\n\n"
     "Send me a photo of your face (a selfie works best) and I'll answer <b>Mask on</b>, <b>No mask</b> or "
-    "<b>Mask worn incorrectly</b>, with tips for a better photo when I need them.\n\n"
+    "<b>Mask worn incorrectly</b>, with tips for a better photo when I need them. In a group photo I look at "
+    "every face.\n\n"
     "For a good photo:\n"
     "• face the camera, your face filling about a third of the picture\n"
     "• stand in even light, not with a window behind you\n"
     "• hold still so the photo is sharp\n\n"
     "Tap <b>Right</b> or <b>Wrong</b> under my answers to help me learn. "
-    "/privacy tells what I keep; /forget deletes it."
+    "/privacy tells what I keep; /forget deletes it; /language changes my language."
 )
-PRIVACY = (
+PRIVACY = N_(
     "<b>What I keep</b>\n"
-    "• For each photo: my answer, its confidence, the model version, simple photo facts (size, brightness, "
-    "sharpness, whether a face was found) and the time.\n"
-    "• Who sent it only as a keyed pseudonym: not your Telegram id, name or username.\n"
+    "• For each face I judge: my answer, its confidence, the model version, simple photo facts (size, "
+    "brightness, sharpness, the face's size) and the time.\n"
+    "• Who sent it only as a keyed pseudonym: not your Telegram id, name or username. The language you "
+    "chose with /language is kept against that pseudonym too.\n"
     "• Your photo is <b>not</b> stored. Only if you rate an answer (<i>Right</i> or <i>Wrong</i>) and then "
     "agree, a small 128x128 crop of the face (without any photo metadata) is kept to improve the model. "
     "Changed your mind? /forget deletes it with everything else.\n\n"
     "<b>For how long</b>\nEverything is deleted after {days} days.\n\n"
     "<b>Delete it now</b>\nSend /forget to delete everything about you at once."
 )
-RIGHT, WRONG = "👍 Right", "👎 Wrong"
-ALL_FACES = "◀ All faces"
-SHARE_YES, SHARE_NO = "Yes, share the face crop", "No, don't"
-CONSENT_QUESTION = "May I keep the 128x128 face crop to improve the model?"
-WHICH_LABEL = "Which answer is right?"
-THANKS = "Thank you!"
-THANKS_LINE = "\n\n<i>Thanks for your feedback!</i>"
-NOT_YOUR_PHOTO = "Only the person who sent this photo can rate the answer."
-
-
-def face_button(number: int, text: str) -> str:
-    return f"{number}: {text}"
-
-
-def face_thanks(number: int) -> str:
-    return f"Thank you! Face {number} is rated."
-
-
-def face_chosen(number: int) -> str:
-    return f"Face {number}: was I right?"
-
-
-BUTTON_EXPIRED = "This button no longer works. Send the photo again to rate a new answer."
-ALREADY_RATED = "You already rated this answer. Thank you!"
-CONSENT_WITHDRAWN = "Done: the face crop you shared is deleted. Your rating stays."
-NOT_YOUR_FORGET = "Only the person who sent /forget can answer this. Send /forget yourself to delete your data."
-NOTHING_DELETED = "Nothing was deleted."
-DRIFT_CHART_CAPTION = "Faces judged per day; triangles mark drift"
-FORGET_CONFIRM = "This deletes every answer, feedback and shared photo crop I keep about you. Delete now?"
-NOT_AN_IMAGE_DOCUMENT = "I can only check photos. Please send a photo of your face (JPEG or PNG), not a {kind}."
-TOO_LARGE = "This file is {size} MB; I can check files up to {limit} MB. Please send it as a photo instead."
-TOO_LARGE_UNKNOWN = "This file is larger than the {limit} MB I can check. Please send it as a photo instead."
-RATE_LIMITED_MESSAGES = "You're sending messages faster than I can answer. Please wait {seconds} s and try again."
-RATE_LIMITED = "You're sending photos faster than I can look at them carefully. Please wait {seconds} s and try again."
-ERROR = "Sorry, something went wrong on my side while checking that. Please try again in a moment."
-UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
+RIGHT, WRONG = N_("👍 Right"), N_("👎 Wrong")
+FACE_BUTTON = N_("{number}: {answer}")
+"""A Right or Wrong button for one face of a group photo."""
+ALL_FACES = N_("◀ All faces")
+SHARE_YES, SHARE_NO = N_("Yes, share the face crop"), N_("No, don't")
+CONSENT_QUESTION = N_("May I keep the 128x128 face crop to improve the model?")
+WHICH_LABEL = N_("Which answer is right?")
+THANKS = N_("Thank you!")
+THANKS_LINE = N_("Thanks for your feedback!")
+FACE_THANKS = N_("Thank you! Face {number} is rated.")
+FACE_CHOSEN = N_("Face {number}: was I right?")
+NOT_YOUR_PHOTO = N_("Only the person who sent this photo can rate the answer.")
+BUTTON_EXPIRED = N_("This button no longer works. Send the photo again to rate a new answer.")
+ALREADY_RATED = N_("You already rated this answer. Thank you!")
+CONSENT_WITHDRAWN = N_("Done: the face crop you shared is deleted. Your rating stays.")
+NOT_YOUR_FORGET = N_("Only the person who sent /forget can answer this. Send /forget yourself to delete your data.")
+FORGET_CONFIRM = N_("This deletes every answer, feedback and shared photo crop I keep about you. Delete now?")
+FORGET_YES, FORGET_CANCEL = N_("Yes, delete everything"), N_("Cancel")
+NOTHING_DELETED = N_("Nothing was deleted.")
+NOTHING_STORED = N_("Done. I had nothing stored about you.")
+LANGUAGE_CHOICE = N_("Which language should I answer in?")
+LANGUAGE_SET = N_("Done: I'll answer in English.")
+"""Said in the language just chosen: each catalog says its own language's name here."""
+DRIFT_CHART_CAPTION = N_("Faces judged per day; triangles mark drift")
+NOT_AN_IMAGE_DOCUMENT = N_("I can only check photos. Please send a photo of your face (JPEG or PNG), not a PDF.")
+NOT_AN_IMAGE_FILE = N_(
+    "I can only check photos. Please send a photo of your face (JPEG or PNG), not this kind of file."
+)
+TOO_LARGE = N_("This file is {size} MB; I can check files up to {limit} MB. Please send it as a photo instead.")
+TOO_LARGE_UNKNOWN = N_("This file is larger than the {limit} MB I can check. Please send it as a photo instead.")
+RATE_LIMITED_MESSAGES = N_("You're sending messages faster than I can answer. Please wait {seconds} s and try again.")
+RATE_LIMITED = N_(
+    "You're sending photos faster than I can look at them carefully. Please wait {seconds} s and try again."
+)
+ERROR = N_("Sorry, something went wrong on my side while checking that. Please try again in a moment.")
+UNKNOWN_COMMAND = N_("I don't know that command. Send /help to see what I can do.")
 OTHER_CONTENT = {
-    "text": "Send me a photo of your face and I'll tell you whether your mask is on correctly. /help has tips.",
-    "sticker": "Nice sticker! I can only check real photos, though: send me a selfie.",
-    "video": "I can't check videos. Please send a still photo of your face.",
-    "animation": "I can't check GIFs or animations. Please send a still photo of your face.",
-    "voice": "I can't listen, sorry. Please send a photo of your face.",
-    "audio": "I can't listen, sorry. Please send a photo of your face.",
-    "video_note": "I can't check video messages. Please send a still photo of your face.",
-    "other": "I can only check photos. Please send a photo of your face.",
+    "text": N_("Send me a photo of your face and I'll tell you whether your mask is on correctly. /help has tips."),
+    "sticker": N_("Nice sticker! I can only check real photos, though: send me a selfie."),
+    "video": N_("I can't check videos. Please send a still photo of your face."),
+    "animation": N_("I can't check GIFs or animations. Please send a still photo of your face."),
+    "voice": N_("I can't listen, sorry. Please send a photo of your face."),
+    "audio": N_("I can't listen, sorry. Please send a photo of your face."),
+    "video_note": N_("I can't check video messages. Please send a still photo of your face."),
+    "other": N_("I can only check photos. Please send a photo of your face."),
 }
-
-
-def verdict(prediction: Prediction) -> str:
-    """First line: exactly one verdict phrase and the confidence; then tips; then advice."""
-    percent = f"{prediction.confidence:.0%}"
-    if prediction.unsure:
-        lines = [
-            f"🤔 {NOT_SURE} ({percent})",
-            f"It looks most like {GUESS[prediction.label]}, but I can't tell reliably.",
-        ]
-    else:
-        emoji, phrase = VERDICT[prediction.label]
-        lines = [f"{emoji} {phrase} ({percent} sure)"]
-    if prediction.framing.tips:
-        lines.append("")
-        lines.extend(f"• {escape(tip)}" for tip in prediction.framing.tips)
-    lines.append("")
-    lines.append(UNSURE_ADVICE if prediction.unsure else ADVICE[prediction.label])
-    return "\n".join(lines)
+STATS_USAGE = N_("Usage: /stats [days], with days from 1 to {most}.")
+NO_SUMMARIES = N_("No daily summaries yet: they are computed each day at the summary time.")
+DRIFT_LEVELS = {"none": N_("none"), "watch": N_("watch"), "drift": N_("drift")}
+COMMANDS = {
+    "start": N_("What I do and how to take a good photo"),
+    "help": N_("How to take a good photo"),
+    "privacy": N_("What I keep about you, and for how long"),
+    "forget": N_("Delete everything I keep about you"),
+    "language": N_("Choose my language: English or Spanish"),
+    "stats": N_("Counts per class, feedback, drift: /stats [days]"),
+    "drift": N_("Drift level of recent days"),
+    "model": N_("The model in use and its scores"),
+    "reload": N_("Switch to the registry's champion model"),
+}
+"""The command menus' descriptions, by command."""
 
 
 def verdict_key(prediction: Prediction) -> str:
@@ -133,115 +134,228 @@ def verdict_key(prediction: Prediction) -> str:
     return "unsure" if prediction.unsure else prediction.label
 
 
-def group_caption(photo: PhotoPrediction) -> str:
+def verdict(prediction: Prediction, t: Translator) -> str:
+    """First line: exactly one verdict phrase and the confidence; then tips; then advice."""
+    percent = t.percent(prediction.confidence)
+    if prediction.unsure:
+        lines = [
+            t("🤔 {verdict} ({percent})").format(verdict=t(NOT_SURE), percent=percent),
+            t(LOOKS_LIKE[prediction.label]),
+        ]
+    else:
+        emoji, phrase = VERDICT[prediction.label]
+        lines = [t("{emoji} {verdict} ({percent} sure)").format(emoji=emoji, verdict=t(phrase), percent=percent)]
+    if prediction.framing.tips:
+        lines.append("")
+        lines.extend(f"• {escape(t.message(tip), quote=False)}" for tip in prediction.framing.tips)
+    lines.append("")
+    lines.append(t(UNSURE_ADVICE) if prediction.unsure else t(ADVICE[prediction.label]))
+    return "\n".join(lines)
+
+
+def no_verdict(error_text: str, tips: list[str]) -> str:
+    """Why a photo got no verdict, then the framing tips: all already translated."""
+    return "\n".join([escape(error_text, quote=False), *(f"• {escape(tip, quote=False)}" for tip in tips)])
+
+
+def group_caption(photo: PhotoPrediction, t: Translator, can_rate: bool = True) -> str:
     """The sum-up first ("5 faces: 3 mask on, 1 no mask, 1 not sure"), then every numbered
     face: the ones with a mask on together, each other one on its own line."""
     keys = [verdict_key(p) for p in photo.faces]
     counts = Counter(keys)
-    parts = [f"{counts[key]} {GROUP_NAMES[key]}" for key in (*CLASS_NAMES, "unsure") if counts[key]]
-    head = [f"<b>{len(keys)} faces</b>: {', '.join(parts)}"]
+    parts = [
+        t.ngettext("{count} mask on", "{count} mask on", counts["with_mask"]),
+        t.ngettext("{count} no mask", "{count} no mask", counts["without_mask"]),
+        t.ngettext("{count} mask worn incorrectly", "{count} masks worn incorrectly", counts["mask_weared_incorrect"]),
+        t.ngettext("{count} not sure", "{count} not sure", counts["unsure"]),
+    ]
+    shown = [
+        part.format(count=count)
+        for part, count in zip(parts, [counts[k] for k in (*CLASS_NAMES, "unsure")], strict=True)
+        if count
+    ]
+    head = [
+        t.ngettext("<b>{count} face</b>: {parts}", "<b>{count} faces</b>: {parts}", len(keys)).format(
+            count=len(keys), parts=", ".join(shown)
+        )
+    ]
     masked = [str(number) for number, key in enumerate(keys, start=1) if key == "with_mask"]
     if masked:
-        head.append(f"{SYMBOL['with_mask']} {VERDICT['with_mask'][1]}: {', '.join(masked)}")
+        head.append(f"{SYMBOL['with_mask']} {t(VERDICT['with_mask'][1])}: {', '.join(masked)}")
     faces = []
     for number, (prediction, key) in enumerate(zip(photo.faces, keys, strict=True), start=1):
         if key == "unsure":
-            faces.append(f"{number} {SYMBOL[key]} {NOT_SURE}: looks most like {GUESS[prediction.label]}")
+            faces.append(f"{number} {SYMBOL[key]} {t(LOOKS_LIKE_SHORT[prediction.label])}")
         elif key != "with_mask":
-            faces.append(f"{number} {SYMBOL[key]} {VERDICT[key][1]} ({prediction.confidence:.0%} sure)")
+            faces.append(
+                f"{number} {SYMBOL[key]} "
+                + t("{verdict} ({percent} sure)").format(
+                    verdict=t(VERDICT[key][1]), percent=t.percent(prediction.confidence)
+                )
+            )
     tail = []
     if photo.too_small:
-        tail.append(f"{len(photo.too_small)} more too small to judge (grey boxes)")
+        count = len(photo.too_small)
+        tail.append(
+            t.ngettext(
+                "{count} more too small to judge (grey box)", "{count} more too small to judge (grey boxes)", count
+            ).format(count=count)
+        )
     if photo.not_checked:
-        tail.append(f"{photo.not_checked} more not checked: I look at the {len(keys)} largest faces")
-    tail.append(GROUP_RATE_HINT)
+        tail.append(
+            t.ngettext(
+                "{count} more not checked: I look at the {largest} largest faces",
+                "{count} more not checked: I look at the {largest} largest faces",
+                photo.not_checked,
+            ).format(count=photo.not_checked, largest=len(keys))
+        )
+    if can_rate:  # no buttons when the database could not record the faces
+        tail.append(t("<i>Tap a face's number below to tell me whether I got it right.</i>"))
     # Twenty faces' lines fit; should they not, the last ones give way to a pointer to the photo.
     while len("\n".join(head + faces + tail)) > CAPTION_LIMIT and faces:
-        faces = [*faces[:-2], "… the other faces' verdicts are on the photo"]
+        faces = [*faces[:-2], t("… the other faces' verdicts are on the photo")]
     return "\n".join(head + faces + tail)
 
 
-def privacy(retention_days: int) -> str:
-    return PRIVACY.format(days=retention_days)
+LOOKS_LIKE_SHORT = {
+    "with_mask": N_("Not sure: looks most like a mask worn properly"),
+    "without_mask": N_("Not sure: looks most like no mask"),
+    "mask_weared_incorrect": N_("Not sure: looks most like a mask that is not covering nose and mouth"),
+}
 
 
-def forgotten(result: Deleted) -> str:
+FACE_CONSENT_QUESTION = N_("May I keep face {number}'s 128x128 crop to improve the model? Only if that person agrees.")
+
+
+def consent_question(number: int | None, t: Translator) -> str:
+    """Whether a crop may be kept; on a group photo the face may be someone else's, so it asks
+    for their agreement."""
+    return t(CONSENT_QUESTION) if number is None else t(FACE_CONSENT_QUESTION).format(number=number)
+
+
+def face_button(number: int, answer: str, t: Translator) -> str:
+    return t(FACE_BUTTON).format(number=number, answer=t(answer))
+
+
+def privacy(retention_days: int, t: Translator) -> str:
+    return t(PRIVACY).format(days=retention_days)
+
+
+def forgotten(result: Deleted, t: Translator) -> str:
     if not result.predictions and not result.feedback:
-        return "Done. I had nothing stored about you."
-    return (
-        f"Done. I deleted {result.predictions} answer(s), {result.feedback} feedback note(s) "
-        f"and {result.crops} shared photo crop(s)."
+        return t(NOTHING_STORED)
+    answers = t.ngettext("{count} answer", "{count} answers", result.predictions).format(count=result.predictions)
+    feedback = t.ngettext("{count} feedback note", "{count} feedback notes", result.feedback).format(
+        count=result.feedback
+    )
+    crops = t.ngettext("{count} shared photo crop", "{count} shared photo crops", result.crops).format(
+        count=result.crops
+    )
+    return t("Done. I deleted {answers}, {feedback} and {crops}.").format(
+        answers=answers, feedback=feedback, crops=crops
     )
 
 
-def stats_table(stats: Stats, model_version: str) -> str:
+def stats_table(stats: Stats, model_version: str, t: Translator) -> str:
     lines = [
-        f"<b>Stats {stats.start} to {stats.end}</b> (model {escape(model_version)})",
-        f"Photos checked: {stats.photos}, faces judged: {stats.count}",
+        t("<b>Stats {start} to {end}</b> (model {model})").format(
+            start=t.date(stats.start), end=t.date(stats.end), model=escape(model_version)
+        ),
+        t("Photos checked: {photos}, faces judged: {faces}").format(
+            photos=t.number(stats.photos), faces=t.number(stats.count)
+        ),
     ]
     for name in CLASS_NAMES:
-        share = f"{stats.per_class[name] / stats.count:.0%}" if stats.count else "-"
-        lines.append(f"<code>{VERDICT[name][1]:<22}{stats.per_class[name]:>6} {share:>5}</code>")
-    unsure = f"{stats.unsure_share:.0%}" if stats.unsure_share is not None else "-"
-    disagreement = f"{stats.disagreement_rate:.0%}" if stats.disagreement_rate is not None else "-"
-    lines.append(f"Not sure: {unsure}")
-    lines.append(f"Feedback: {stats.feedback}, marked wrong: {disagreement}")
+        share = t.percent(stats.per_class[name] / stats.count) if stats.count else "-"
+        lines.append(f"<code>{t(VERDICT[name][1]):<22}{t.number(stats.per_class[name]):>6} {share:>5}</code>")
+    unsure = t.percent(stats.unsure_share) if stats.unsure_share is not None else "-"
+    disagreement = t.percent(stats.disagreement_rate) if stats.disagreement_rate is not None else "-"
+    lines.append(t("Not sure: {share}").format(share=unsure))
+    lines.append(
+        t("Feedback: {count}, marked wrong: {share}").format(count=t.number(stats.feedback), share=disagreement)
+    )
     levels = [row.drift_level for row in stats.per_day]
     worst = "drift" if "drift" in levels else "watch" if "watch" in levels else "none"
-    lines.append(f"Drift level (worst day): {worst}")
+    lines.append(t("Drift level (worst day): {level}").format(level=t(DRIFT_LEVELS[worst])))
     return "\n".join(lines)
 
 
-def drift_report(rows: list[DaySummary]) -> str:
+def drift_report(rows: list[DaySummary], t: Translator) -> str:
     if not rows:
-        return "No daily summaries yet: they are computed each day at the summary time."
-    lines = ["<b>Drift, most recent days</b>"]
+        return t(NO_SUMMARIES)
+    lines = [t("<b>Drift, most recent days</b>")]
     for row in rows:
-        psi = f"PSI {row.psi:.3f}" if row.psi is not None else "PSI -"
+        psi = t.number(row.psi, 3) if row.psi is not None else "-"
         lines.append(
-            f"{row.day} model {escape(row.model_version)}: {row.count} faces, {psi}, level <b>{row.drift_level}</b>"
+            t.ngettext(
+                "{day} model {model}: {count} face, PSI {psi}, level <b>{level}</b>",
+                "{day} model {model}: {count} faces, PSI {psi}, level <b>{level}</b>",
+                row.count,
+            ).format(
+                day=t.date(row.day),
+                model=escape(row.model_version),
+                count=t.number(row.count),
+                psi=psi,
+                level=t(DRIFT_LEVELS[row.drift_level]),
+            )
         )
     return "\n".join(lines)
 
 
-DRIFT_REFERENCE = {"trailing": "from the 28 days before", "model": "from the mix the model was trained on"}
+DRIFT_ALERT = {
+    "trailing": N_(
+        "⚠️ Drift <b>{level}</b> on {day} (model {model}): {count} faces, PSI {psi}. "
+        "The class mix differs from the 28 days before; see /stats."
+    ),
+    "model": N_(
+        "⚠️ Drift <b>{level}</b> on {day} (model {model}): {count} faces, PSI {psi}. "
+        "The class mix differs from the mix the model was trained on; see /stats."
+    ),
+}
 
 
-def drift_alert(row: DaySummary) -> str:
-    compared = DRIFT_REFERENCE.get(row.reference, "from what was expected")
-    psi = f"{row.psi:.3f}" if row.psi is not None else "-"
-    return (
-        f"⚠️ Drift <b>{row.drift_level}</b> on {row.day} (model {escape(row.model_version)}): "
-        f"{row.count} faces, PSI {psi}. The class mix differs {compared}; see /stats."
+def drift_alert(row: DaySummary, t: Translator) -> str:
+    psi = t.number(row.psi, 3) if row.psi is not None else "-"
+    return t(DRIFT_ALERT.get(row.reference, DRIFT_ALERT["model"])).format(
+        level=t(DRIFT_LEVELS[row.drift_level]),
+        day=t.date(row.day),
+        model=escape(row.model_version),
+        count=t.number(row.count),
+        psi=psi,
     )
 
 
-STATS_USAGE = "Usage: /stats [days], with days from 1 to {most}."
+def stats_caption(days: int, t: Translator) -> str:
+    return t.ngettext("Last {count} day", "Last {count} days", days).format(count=days)
 
 
-def stats_caption(days: int) -> str:
-    return f"Last {days} day(s)"
-
-
-def reloaded(before: str, now: str) -> str:
+def reloaded(before: str, now: str, t: Translator) -> str:
     if now == before:
-        return f"Model {escape(now)} is already the champion; nothing to reload."
-    return f"Now answering with model {escape(now)} (was {escape(before)})."
+        return t("Model {now} is already the champion; nothing to reload.").format(now=escape(now))
+    return t("Now answering with model {now} (was {before}).").format(now=escape(now), before=escape(before))
 
 
-def model_card(summary: dict) -> str:
-    test = summary["metrics"].get("test", {})
+def model_card(summary: dict, t: Translator) -> str:
     lines = [
-        f"<b>Model {escape(summary['version'])}</b> ({escape(str(summary['architecture']))})",
-        f"Parameters: {summary['parameters']:,}, size on disk {summary['size_bytes'] / 1e6:.1f} MB",
-        f"Created: {summary['created']}",
-        f"Unsure below {summary['threshold']:.0%} confidence, temperature {summary['temperature']:.2f}",
+        t("<b>Model {version}</b> ({architecture})").format(
+            version=escape(summary["version"]), architecture=escape(str(summary["architecture"]))
+        ),
+        t("Parameters: {parameters}, size on disk {size} MB").format(
+            parameters=t.number(summary["parameters"]), size=t.number(summary["size_bytes"] / 1e6, 1)
+        ),
+        t("Created: {created}").format(created=escape(str(summary["created"]))),
+        t("Unsure below {threshold} confidence, temperature {temperature}").format(
+            threshold=t.percent(summary["threshold"]), temperature=t.number(summary["temperature"], 2)
+        ),
     ]
     for name, scores in summary["metrics"].items():
         lines.append(
-            f"{escape(name)}: balanced accuracy {scores['balanced_accuracy']:.1%}, "
-            f"mask vs no mask {scores['mask_vs_no_mask_accuracy']:.1%}"
+            t("{name}: balanced accuracy {balanced}, mask vs no mask {mask}").format(
+                name=escape(name),
+                balanced=t.percent(scores["balanced_accuracy"], 1),
+                mask=t.percent(scores["mask_vs_no_mask_accuracy"], 1),
+            )
         )
-    if not test:
-        lines.append("No test scores recorded.")
+    if not summary["metrics"].get("test"):
+        lines.append(t("No test scores recorded."))
     return "\n".join(lines)

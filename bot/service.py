@@ -21,6 +21,7 @@ import numpy as np
 
 from bot.callbacks import requester_tag
 from bot.drawing import annotate
+from bot.i18n import LANGUAGES, language_for
 from bot.ratelimit import UPDATES_PER_MINUTE, Admission, RateLimiter
 from model.images import slow_to_decode
 from model.predictor import PhotoPrediction, Prediction, Predictor
@@ -182,6 +183,17 @@ class MaskService:
     def requester_tag(self, user_id: int) -> str:
         """A short tag of the user's pseudonym, for buttons only that user may press."""
         return requester_tag(self.pseudonymize(user_id))
+
+    async def language_of(self, user_id: int, language_code: str | None) -> str:
+        """The language to answer this user in: their /language choice, else their Telegram
+        client's language when the bot speaks it, else English."""
+        chosen = await self.run_blocking(self.repository.language_of, self.pseudonymize(user_id))
+        return chosen if chosen in LANGUAGES else language_for(language_code)
+
+    async def choose_language(self, user_id: int, language: str) -> None:
+        if language not in LANGUAGES:
+            raise ValueError(f"no catalog for {language!r}")
+        await self.run_blocking(self.repository.set_language, self.pseudonymize(user_id), language)
 
     async def forget(self, user_id: int) -> Deleted:
         return await self.run_blocking(self.repository.forget_user, self.pseudonymize(user_id))

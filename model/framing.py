@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from model.faces import FaceBox
+from model.messages import N_, Message, Share
 
 SMALL_FACE_FRACTION = 0.04
 """A face box under 4 % of the frame is a face across a room: about 20 % of the width."""
@@ -35,10 +36,11 @@ class Framing:
     brightness: float
     contrast: float
     sharpness: float
-    tips: tuple[str, ...]
+    tips: tuple[Message, ...]
+    """What to do for a better photo: sentences the bot translates (`str()` is English)."""
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "tips": [str(tip) for tip in self.tips]}
 
 
 def measure_light_and_focus(rgb: np.ndarray) -> tuple[float, float, float]:
@@ -75,22 +77,31 @@ def analyse(
     return replace(framing, tips=tips_for(framing))
 
 
-def tips_for(framing: Framing) -> tuple[str, ...]:
+def tips_for(framing: Framing) -> tuple[Message, ...]:
     """At most three tips, the ones that change the verdict most first. A photo without a face
     gets no verdict at all (`model.predictor.NoFaceFound` says so), so no tip is about that."""
-    tips = []
+    tips: list[Message] = []
     if framing.face_fraction is not None and framing.face_fraction < SMALL_FACE_FRACTION:
-        tips.append(f"Move closer: your face fills only {framing.face_fraction:.0%} of the photo.")
+        tips.append(
+            Message(
+                N_("Move closer: your face fills only {share} of the photo."), {"share": Share(framing.face_fraction)}
+            )
+        )
     if framing.brightness < DARK:
-        tips.append("It is too dark: face a window or a lamp.")
+        tips.append(Message(N_("It is too dark: face a window or a lamp.")))
     elif framing.brightness > BRIGHT:
-        tips.append("It is too bright: step out of direct light or turn away from the window behind you.")
+        tips.append(Message(N_("It is too bright: step out of direct light or turn away from the window behind you.")))
     elif framing.contrast < LOW_CONTRAST:
-        tips.append("The photo looks washed out: avoid strong light behind you.")
+        tips.append(Message(N_("The photo looks washed out: avoid strong light behind you.")))
     if framing.sharpness < BLURRY:
-        tips.append("The photo is blurry: hold the phone still and tap your face to focus.")
+        tips.append(Message(N_("The photo is blurry: hold the phone still and tap your face to focus.")))
     if framing.centre_offset is not None and framing.centre_offset > OFF_CENTRE:
-        tips.append("Put your face in the middle of the picture.")
+        tips.append(Message(N_("Put your face in the middle of the picture.")))
     if min(framing.width, framing.height) < SMALL_IMAGE:
-        tips.append(f"The image is small ({framing.width}x{framing.height}): send the original photo, not a thumbnail.")
+        tips.append(
+            Message(
+                N_("The image is small ({size}): send the original photo, not a thumbnail."),
+                {"size": f"{framing.width}x{framing.height}"},
+            )
+        )
     return tuple(tips[:MAX_TIPS])

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from model.messages import N_, Message
+
 MAX_PIXELS = 40_000_000
 """Refuse anything larger: a 40 MP photo is already far beyond any phone camera's JPEG."""
 MIN_SIDE = 32
@@ -31,7 +33,12 @@ BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I
 
 
 class ImageError(ValueError):
-    """An input that cannot be turned into a usable photo; `str()` is meant for the user."""
+    """An input that cannot be turned into a usable photo; `message` is meant for the user
+    (translated by the bot), `str()` is its English."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(str(message))
+        self.message = message
 
 
 class NotAnImage(ImageError):
@@ -88,12 +95,20 @@ def decode_image(
                 width, height = image.size
                 if width * height > max_pixels:
                     raise ImageTooLarge(
-                        f"This image is {width}x{height} pixels, too large to check. Please send a normal photo."
+                        Message(
+                            N_("This image is {size} pixels, too large to check. Please send a normal photo."),
+                            {"size": f"{width}x{height}"},
+                        )
                     )
                 if min(width, height) < min_side:
                     raise ImageTooSmall(
-                        f"This image is only {width}x{height} pixels. "
-                        f"Please send a photo at least {min_side} pixels on each side."
+                        Message(
+                            N_(
+                                "This image is only {size} pixels. "
+                                "Please send a photo at least {min_side} pixels on each side."
+                            ),
+                            {"size": f"{width}x{height}", "min_side": min_side},
+                        )
                     )
                 frames = getattr(image, "n_frames", 1)
                 image.seek(0)
@@ -103,8 +118,12 @@ def decode_image(
                     image.draft(None, (max_side, max_side))
                 if image.size[0] * image.size[1] * BYTES_PER_PIXEL.get(image.mode, 4) > MAX_DECODE_BYTES:
                     raise ImageTooLarge(
-                        f"This image is {width}x{height} pixels at {image.mode} depth, too large to check. "
-                        "Please send a normal photo."
+                        Message(
+                            N_(
+                                "This image is {size} pixels at {mode} depth, too large to check. Please send a normal photo."
+                            ),
+                            {"size": f"{width}x{height}", "mode": image.mode},
+                        )
                     )
                 image.load()
                 # Shrunk before any mode conversion, so conversions copy a small picture.
@@ -115,11 +134,13 @@ def decode_image(
     except ImageError:
         raise
     except Image.DecompressionBombError as error:
-        raise ImageTooLarge("This image is too large to check. Please send a normal photo.") from error
+        raise ImageTooLarge(Message(N_("This image is too large to check. Please send a normal photo."))) from error
     except UnidentifiedImageError as error:
-        raise NotAnImage("This file is not an image I can read. Please send a JPEG or PNG photo.") from error
+        raise NotAnImage(
+            Message(N_("This file is not an image I can read. Please send a JPEG or PNG photo."))
+        ) from error
     except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise NotAnImage("This image seems to be damaged or incomplete. Please send it again.") from error
+        raise NotAnImage(Message(N_("This image seems to be damaged or incomplete. Please send it again."))) from error
     return DecodedImage(
         np.asarray(rgb, dtype=np.uint8),
         image_format,

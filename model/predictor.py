@@ -18,6 +18,7 @@ from model import CLASS_NAMES, IMAGE_SIZE
 from model.faces import LANDMARK_NAMES, FaceBox, FaceDetector
 from model.framing import Framing, analyse, measure_light_and_focus
 from model.images import ImageError, decode_image
+from model.messages import N_, Message
 from model.metrics import apply_temperature
 from model.preprocess import crop_square, squash, to_input
 from model.runtime import import_tensorflow
@@ -40,29 +41,31 @@ searched at 320 px, 92 % at 640 px, for 7 against 20 ms a photo."""
 
 
 class NoFaceFound(ImageError):
-    """No face in the photo: the bot says so instead of judging the centre of the picture."""
+    """No face in the photo: the bot says so (with `framing.tips`) instead of judging the centre
+    of the picture."""
 
-    def __init__(self, framing: Framing) -> None:
+    def __init__(self, framing: Framing, message: Message | None = None) -> None:
+        super().__init__(
+            message
+            or Message(
+                N_(
+                    "I can't find a face in this photo. Send a photo with your whole face in the frame, looking at the camera."
+                )
+            )
+        )
         self.framing = framing
-        lines = [
-            "I can't find a face in this photo. Send a photo with your whole face in the frame, looking at the camera."
-        ]
-        lines += [f"• {tip}" for tip in framing.tips]
-        super().__init__("\n".join(lines))
 
 
 class FacesTooSmall(NoFaceFound):
     """Several faces, every one too small to judge."""
 
     def __init__(self, framing: Framing, count: int) -> None:
-        self.framing = framing
+        template = N_(
+            "I can see {count} faces, but too small to judge. "
+            "Move closer, or send the original photo rather than a thumbnail."
+        )
+        super().__init__(framing, Message(template, {"count": count}))
         self.count = count
-        lines = [
-            f"I can see {count} faces, but too small to judge. Move closer, or send the original photo "
-            "rather than a thumbnail."
-        ]
-        lines += [f"• {tip}" for tip in framing.tips]
-        ImageError.__init__(self, "\n".join(lines))
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ class Prediction:
             "probabilities": self.probabilities,
             "unsure": self.unsure,
             "framing": self.framing.as_dict(),
-            "tips": list(self.framing.tips),
+            "tips": [str(tip) for tip in self.framing.tips],
             "model_version": self.model_version,
             "latency_ms": self.latency_ms,
             "face": None

@@ -56,7 +56,7 @@ def _summary_values(session, day: date, version: str, reference: Mapping[str, fl
         session, PredictionRow.created_at >= since - timedelta(days=TRAILING_DAYS), PredictionRow.created_at < since
     )
     trailing = [window.per_class[name] for name in CLASS_NAMES]
-    if sum(trailing) >= drift.MIN_SAMPLE:
+    if window.photos >= drift.MIN_SAMPLE:
         # Smoothed like today's counts, so a class the window never saw is rare, not impossible.
         expected, reference_name = drift.smoothed_shares(trailing), "trailing"
     elif reference is not None:
@@ -70,7 +70,8 @@ def _summary_values(session, day: date, version: str, reference: Mapping[str, fl
         psi = drift.population_stability_index(counts, expected)
         js = drift.jensen_shannon_distance(counts, expected)
         p_value = drift.chi_square_p_value(counts, expected)
-        level = drift.drift_level(total, psi, p_value)
+        # The sample is photos, not faces: the faces of one group photo are not independent draws.
+        level = drift.drift_level(today.photos, psi, p_value)
     return {
         "day": day,
         "model_version": version,

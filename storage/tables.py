@@ -108,3 +108,13 @@ class DailySummary(Base):
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     alerted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     """When a replica claimed this day's drift alert: the admins are told once, whoever runs the job."""
+
+
+class UserSettings(Base):
+    """What a user chose (the language of the answers), against their pseudonym; /forget deletes it."""
+
+    __tablename__ = "user_settings"
+
+    user_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

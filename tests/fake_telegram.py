@@ -37,6 +37,8 @@ class FakeTelegram:
         self.token = token
         self.requests: list[Request] = []
         self.files: dict[str, bytes] = {}
+        self.languages: dict[int, str] = {}
+        """Telegram clients' `language_code` by user id; a user not in it sends none."""
         self._updates: list[dict] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -92,7 +94,8 @@ class FakeTelegram:
             return len(self._updates)
 
     def user(self, user_id: int) -> dict:
-        return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
+        language = {"language_code": self.languages[user_id]} if user_id in self.languages else {}
+        return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}", **language}
 
     def chat(self, user_id: int) -> dict:
         return {"id": user_id, "type": "private", "first_name": f"User{user_id}"}

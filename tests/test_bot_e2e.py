@@ -24,6 +24,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from bot import replies
+from bot.i18n import translator
 from storage.repository import PredictionRecord
 from storage.tables import Crop, Feedback, PredictionRow
 from tests.bot_harness import ADMIN_ID, RunningBot, free_port, make_service, make_settings, verdict_of
@@ -36,13 +37,17 @@ def count_rows(bot, table) -> int:
         return session.scalar(select(func.count()).select_from(table))
 
 
-def test_start_up_sets_public_and_admin_menus(bot, fake):
-    menus = fake.wait_for(lambda: len(fake.calls("setMyCommands")) >= 2 and fake.calls("setMyCommands"))
-    public = [m for m in menus if "scope" not in m.params]
-    admin = [m for m in menus if "scope" in m.params]
-    assert [c["command"] for c in public[0].params["commands"]] == ["start", "help", "privacy", "forget"]
-    assert admin[0].params["scope"] == {"type": "chat", "chat_id": ADMIN_ID}
-    assert "stats" in [c["command"] for c in admin[0].params["commands"]]
+def test_start_up_sets_public_and_admin_menus_in_every_language(bot, fake):
+    menus = fake.wait_for(lambda: len(fake.calls("setMyCommands")) >= 4 and fake.calls("setMyCommands"))
+    public = {m.params.get("language_code"): m.params["commands"] for m in menus if "scope" not in m.params}
+    admin = {m.params.get("language_code"): m.params for m in menus if "scope" in m.params}
+    assert set(public) == set(admin) == {None, "es"}  # English for every client without its own menu
+    assert [c["command"] for c in public[None]] == ["start", "help", "privacy", "forget", "language"]
+    assert [c["command"] for c in public["es"]] == [c["command"] for c in public[None]]
+    assert public[None][0]["description"] == "What I do and how to take a good photo"
+    assert public["es"][0]["description"] == "Qué hago y cómo tomar una buena foto"
+    assert admin["es"]["scope"] == {"type": "chat", "chat_id": ADMIN_ID}
+    assert "stats" in [c["command"] for c in admin["es"]["commands"]]
 
 
 def test_start_and_privacy_explain_themselves(bot, fake):
@@ -260,7 +265,7 @@ def test_forget_deletes_after_confirmation_by_the_requester_only(bot, fake):
     assert cancelled.params["text"] == "Nothing was deleted." and count_rows(bot, PredictionRow) == 3
     fake.press(50, confirm, yes)
     done = fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 2 and fake.calls("editMessageText"))[1]
-    assert "deleted 2 answer(s)" in done.params["text"]
+    assert "deleted 2 answers" in done.params["text"]
     assert count_rows(bot, PredictionRow) == 1
 
 
@@ -364,7 +369,9 @@ def test_admin_commands_answer_admins_and_do_not_exist_for_others(bot, fake):
     fake.send_text(ADMIN_ID, "/model")
     assert "balanced accuracy" in fake.replies_to(ADMIN_ID, 3)[2].params["text"]
     fake.send_text(ADMIN_ID, "/drift")
-    assert fake.replies_to(ADMIN_ID, 4)[3].params["text"] == replies.drift_report([])  # no finished day yet
+    assert fake.replies_to(ADMIN_ID, 4)[3].params["text"] == replies.drift_report(
+        [], translator("en")
+    )  # no finished day
     for command in ("/stats", "/drift", "/model"):
         fake.send_text(60, command)
     others = fake.replies_to(60, 3)

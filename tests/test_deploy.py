@@ -88,6 +88,7 @@ def test_the_wheel_carries_the_model_and_migrations_and_runs_installed(tmp_path)
         "model/shipped/v2/split-ilc3.json",
         "storage/migrations/env.py",
         "storage/migrations/versions/0001_initial.py",
+        "bot/locales/es/LC_MESSAGES/messages.mo",
     ):
         assert required in names, required
     target = tmp_path / "installed"

@@ -86,7 +86,7 @@ def test_each_face_is_rated_on_its_own_and_its_crop_shared_only_with_consent(bot
     )[3].params["reply_markup"]["inline_keyboard"]
     assert [b["text"] for row in back for b in row][:3] == ["1", "2", "3"]  # back to every face's number
     thanks = [a.params.get("text") for a in fake.calls("answerCallbackQuery")]
-    assert replies.face_thanks(2) in thanks
+    assert "Thank you! Face 2 is rated." in thanks
     rows = rows_of(bot)
     with bot.service.repository.database.session() as session:
         [feedback] = session.scalars(select(Feedback)).all()

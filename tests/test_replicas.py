@@ -158,7 +158,7 @@ def test_two_replicas_share_crops_consent_forget_and_the_drift_alert(tmp_path, p
         prompt = fake.replies_to(USER, 2)[1]
         press(ports[0], prompt, prompt.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
         done = fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 2 and fake.calls("editMessageText"))[1]
-        assert "deleted 1 answer(s), 1 feedback note(s) and 1 shared photo crop(s)" in done.params["text"]
+        assert "deleted 1 answer, 1 feedback note and 1 shared photo crop" in done.params["text"]
         with engine.connect() as connection:
             assert connection.execute(select(func.count()).select_from(Crop)).scalar() == 0
             assert connection.execute(text("SELECT count(*) FROM predictions")).scalar() == 80

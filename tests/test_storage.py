@@ -69,9 +69,9 @@ def test_storage_and_model_name_the_classes_alike():
 def test_migrations_create_every_table_from_an_empty_database(database):
     assert current_revision(database.engine) is not None
     tables = set(inspect(database.engine).get_table_names())
-    assert {"predictions", "feedback", "crops", "daily_summaries", "alembic_version"} <= tables
+    assert {"predictions", "feedback", "crops", "daily_summaries", "user_settings", "alembic_version"} <= tables
     Database(database.url).dispose()  # a second start migrates nothing and fails nothing
-    assert current_revision(database.engine) == "0005"
+    assert current_revision(database.engine) == "0006"
 
 
 def test_the_orm_models_match_the_migrations(database):

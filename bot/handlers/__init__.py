@@ -10,6 +10,7 @@ from telegram.ext import Application, ApplicationHandlerStop, MessageHandler, Ty
 from bot import replies
 from bot.context import BotContext
 from bot.handlers import account, admin, errors, feedback, photos
+from bot.i18n import language_for, translator
 
 log = logging.getLogger("bot.handlers")
 CONTENT_KINDS = (
@@ -64,12 +65,22 @@ async def limit_update(update: Update, context: BotContext) -> None:
         update_kind(update),
         admission.first_refusal,
     )
-    text = replies.RATE_LIMITED_MESSAGES.format(seconds=max(1, round(admission.retry_in)))
+    # The stored language choice is not looked up for a flood: the client's language serves.
+    t = translator(language_for(user.language_code))
+    text = t(replies.RATE_LIMITED_MESSAGES).format(seconds=max(1, round(admission.retry_in)))
     if update.callback_query is not None:
         await update.callback_query.answer(text if admission.first_refusal else None)
     elif admission.first_refusal and message is not None:
         await message.reply_text(text)
     raise ApplicationHandlerStop
+
+
+async def choose_language(update: Update, context: BotContext) -> None:
+    """The sender's language for every reply to this update: their /language choice, else
+    their Telegram client's."""
+    user = update.effective_user
+    if user is not None:
+        context.t = translator(await context.bot_data.service.language_of(user.id, user.language_code))
 
 
 async def ignore(update: Update, context: BotContext) -> None:
@@ -83,10 +94,11 @@ async def ignore(update: Update, context: BotContext) -> None:
 
 
 def register(application: Application, admin_ids: frozenset[int]) -> None:
-    # Groups -2 and -1 run before every other handler: counting lets the update continue, the
-    # rate limit may stop it.
-    application.add_handler(TypeHandler(Update, count_update), group=-2)
-    application.add_handler(TypeHandler(Update, limit_update), group=-1)
+    # Groups -3 to -1 run before every other handler: counting lets the update continue, the
+    # rate limit may stop it, and what passes learns its sender's language.
+    application.add_handler(TypeHandler(Update, count_update), group=-3)
+    application.add_handler(TypeHandler(Update, limit_update), group=-2)
+    application.add_handler(TypeHandler(Update, choose_language), group=-1)
     application.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POSTS | filters.UpdateType.EDITED, ignore))
     account.register(application)
     admin.register(application, admin_ids)

@@ -1,4 +1,4 @@
-"""/start, /help, /privacy, /forget, and the answer to commands nobody knows."""
+"""/start, /help, /privacy, /forget, /language, and the answer to commands nobody knows."""
 
 from __future__ import annotations
 
@@ -8,50 +8,52 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import replies
-from bot.callbacks import ForgetButton, decode_forget
+from bot.callbacks import ForgetButton, LanguageButton, decode_forget, decode_language
 from bot.context import BotContext
 from bot.handlers.common import with_retry
+from bot.i18n import LANGUAGES, language_for, translator
 
 log = logging.getLogger("bot.account")
 
 
 async def on_start(update: Update, context: BotContext) -> None:
-    await with_retry(lambda: update.effective_message.reply_text(replies.START))
+    await with_retry(lambda: update.effective_message.reply_text(context.t(replies.START)))
 
 
 async def on_privacy(update: Update, context: BotContext) -> None:
-    text = replies.privacy(context.bot_data.settings.retention_days)
+    text = replies.privacy(context.bot_data.settings.retention_days, context.t)
     await with_retry(lambda: update.effective_message.reply_text(text))
 
 
 async def on_forget(update: Update, context: BotContext) -> None:
     if update.effective_user is None:  # a channel post: nobody's data to delete
         return
+    t = context.t
     requester = context.bot_data.service.requester_tag(update.effective_user.id)
     keyboard = InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton("Yes, delete everything", callback_data=ForgetButton(True, requester).encode()),
-                InlineKeyboardButton("Cancel", callback_data=ForgetButton(False, requester).encode()),
+                InlineKeyboardButton(t(replies.FORGET_YES), callback_data=ForgetButton(True, requester).encode()),
+                InlineKeyboardButton(t(replies.FORGET_CANCEL), callback_data=ForgetButton(False, requester).encode()),
             ]
         ]
     )
-    await with_retry(lambda: update.effective_message.reply_text(replies.FORGET_CONFIRM, reply_markup=keyboard))
+    await with_retry(lambda: update.effective_message.reply_text(t(replies.FORGET_CONFIRM), reply_markup=keyboard))
 
 
 async def on_forget_answer(update: Update, context: BotContext) -> None:
     query = update.callback_query
     button = decode_forget(query.data)
     if button is None or update.effective_user is None:
-        await with_retry(lambda: query.answer(replies.BUTTON_EXPIRED))
+        await with_retry(lambda: query.answer(context.t(replies.BUTTON_EXPIRED)))
         return
     # In a group anyone sees the prompt; only its requester may answer it.
     if button.requester != context.bot_data.service.requester_tag(update.effective_user.id):
-        await with_retry(lambda: query.answer(replies.NOT_YOUR_FORGET, show_alert=True))
+        await with_retry(lambda: query.answer(context.t(replies.NOT_YOUR_FORGET), show_alert=True))
         return
     await with_retry(lambda: query.answer())
     if not button.confirm:
-        await with_retry(lambda: query.edit_message_text(replies.NOTHING_DELETED))
+        await with_retry(lambda: query.edit_message_text(context.t(replies.NOTHING_DELETED)))
         return
     forgotten = await context.bot_data.service.forget(update.effective_user.id)
     log.info(
@@ -61,17 +63,41 @@ async def on_forget_answer(update: Update, context: BotContext) -> None:
         forgotten.feedback,
         forgotten.crops,
     )
-    await with_retry(lambda: query.edit_message_text(replies.forgotten(forgotten)))
+    # The language choice went with everything else: the answer is in the client's language.
+    t = translator(language_for(update.effective_user.language_code))
+    await with_retry(lambda: query.edit_message_text(replies.forgotten(forgotten, t)))
+
+
+async def on_language(update: Update, context: BotContext) -> None:
+    keyboard = InlineKeyboardMarkup(
+        [[InlineKeyboardButton(name, callback_data=LanguageButton(code).encode()) for code, name in LANGUAGES.items()]]
+    )
+    await with_retry(
+        lambda: update.effective_message.reply_text(context.t(replies.LANGUAGE_CHOICE), reply_markup=keyboard)
+    )
+
+
+async def on_language_answer(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    button = decode_language(query.data)
+    if button is None or update.effective_user is None:
+        await with_retry(lambda: query.answer(context.t(replies.BUTTON_EXPIRED)))
+        return
+    await context.bot_data.service.choose_language(update.effective_user.id, button.language)
+    log.info("event=language_chosen update_id=%s language=%s", update.update_id, button.language)
+    t = translator(button.language)
+    await with_retry(lambda: query.answer())
+    await with_retry(lambda: query.edit_message_text(t(replies.LANGUAGE_SET)))
 
 
 async def on_unknown_command(update: Update, context: BotContext) -> None:
-    await with_retry(lambda: update.effective_message.reply_text(replies.UNKNOWN_COMMAND))
+    await with_retry(lambda: update.effective_message.reply_text(context.t(replies.UNKNOWN_COMMAND)))
 
 
 async def on_anything_else(update: Update, context: BotContext) -> None:
     """Locations, contacts, polls, dice...: never silence."""
     if update.effective_message is not None:
-        await with_retry(lambda: update.effective_message.reply_text(replies.OTHER_CONTENT["other"]))
+        await with_retry(lambda: update.effective_message.reply_text(context.t(replies.OTHER_CONTENT["other"])))
 
 
 def register(application: Application) -> None:
@@ -79,13 +105,15 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("privacy", on_privacy))
     application.add_handler(CommandHandler("forget", on_forget))
     application.add_handler(CallbackQueryHandler(on_forget_answer, pattern=r"^forget\|"))
+    application.add_handler(CommandHandler("language", on_language))
+    application.add_handler(CallbackQueryHandler(on_language_answer, pattern=r"^lang\|"))
 
 
 async def on_unknown_button(update: Update, context: BotContext) -> None:
     """A button this bot never made (or one from a version long gone): answered, so the client
     stops its spinner, and nothing else."""
     log.info("event=malformed_callback update_id=%s", update.update_id)
-    await with_retry(lambda: update.callback_query.answer(replies.BUTTON_EXPIRED))
+    await with_retry(lambda: update.callback_query.answer(context.t(replies.BUTTON_EXPIRED)))
 
 
 def register_fallbacks(application: Application) -> None:

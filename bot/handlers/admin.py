@@ -24,30 +24,33 @@ async def on_stats(update: Update, context: BotContext) -> None:
         except ValueError:
             days = 0
         if not 1 <= days <= MAX_DAYS:
-            await with_retry(lambda: update.effective_message.reply_text(replies.STATS_USAGE.format(most=MAX_DAYS)))
+            text = context.t(replies.STATS_USAGE).format(most=MAX_DAYS)
+            await with_retry(lambda: update.effective_message.reply_text(text))
             return
     service = context.bot_data.service
     stats = await service.stats(days)
-    chart = await service.run_blocking(stats_chart, stats)
-    text = replies.stats_table(stats, service.model_version)
+    chart = await service.run_blocking(stats_chart, stats, context.t)
+    text = replies.stats_table(stats, service.model_version, context.t)
     await with_retry(lambda: update.effective_message.reply_text(text))
-    await with_retry(lambda: update.effective_message.reply_photo(chart, caption=replies.stats_caption(days)))
+    await with_retry(
+        lambda: update.effective_message.reply_photo(chart, caption=replies.stats_caption(days, context.t))
+    )
 
 
 async def on_drift(update: Update, context: BotContext) -> None:
     stats = await context.bot_data.service.stats(7)
-    text = replies.drift_report(stats.per_day)
+    text = replies.drift_report(stats.per_day, context.t)
     await with_retry(lambda: update.effective_message.reply_text(text))
 
 
 async def on_model(update: Update, context: BotContext) -> None:
-    text = replies.model_card(context.bot_data.service.model_summary())
+    text = replies.model_card(context.bot_data.service.model_summary(), context.t)
     await with_retry(lambda: update.effective_message.reply_text(text))
 
 
 async def on_reload(update: Update, context: BotContext) -> None:
     before, now = await context.bot_data.service.reload()
-    text = replies.reloaded(before, now)
+    text = replies.reloaded(before, now, context.t)
     await with_retry(lambda: update.effective_message.reply_text(text))
 
 

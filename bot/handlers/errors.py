@@ -9,6 +9,7 @@ from telegram.error import RetryAfter
 
 from bot import replies
 from bot.context import BotContext
+from bot.i18n import DEFAULT_LANGUAGE, translator
 
 log = logging.getLogger("bot.errors")
 
@@ -21,6 +22,11 @@ async def on_error(update: object, context: BotContext) -> None:
     # A chat under Telegram's flood control would only be sent one more refused message.
     if isinstance(update, Update) and update.effective_message is not None and not isinstance(error, RetryAfter):
         try:
-            await update.effective_message.reply_text(replies.ERROR)
+            user = update.effective_user
+            # An error's context is a fresh one: the sender's language is looked up again.
+            language = DEFAULT_LANGUAGE
+            if user is not None:
+                language = await context.bot_data.service.language_of(user.id, user.language_code)
+            await update.effective_message.reply_text(translator(language)(replies.ERROR))
         except Exception as reply_error:  # the Bot API itself may be what failed
             log.warning("event=error_reply_failed update_id=%s error=%s", update_id, type(reply_error).__name__)

@@ -19,32 +19,36 @@ log = logging.getLogger("bot.feedback")
 
 async def on_feedback(update: Update, context: BotContext) -> None:
     query = update.callback_query
+    t = context.t
     service = context.bot_data.service
     button = decode_feedback(query.data)
     if button is None or update.effective_user is None:
         log.info("event=malformed_callback update_id=%s", update.update_id)
-        await with_retry(lambda: query.answer(replies.BUTTON_EXPIRED))
+        await with_retry(lambda: query.answer(t(replies.BUTTON_EXPIRED)))
         return
     user_id = update.effective_user.id
     face = await service.owned_face(button.prediction_id, user_id)
     if face is None:
-        await with_retry(lambda: query.answer(replies.NOT_YOUR_PHOTO, show_alert=True))
+        await with_retry(lambda: query.answer(t(replies.NOT_YOUR_PHOTO), show_alert=True))
         return
     if button.action == "face":
-        await with_retry(lambda: query.answer(replies.face_chosen(face.number)))
-        await with_retry(lambda: query.edit_message_reply_markup(keyboards.rate(face.prediction_id, face.number)))
+        await with_retry(lambda: query.answer(t(replies.FACE_CHOSEN).format(number=face.number)))
+        await with_retry(lambda: query.edit_message_reply_markup(keyboards.rate(face.prediction_id, t, face.number)))
         return
     if button.action == "faces":
         await with_retry(lambda: query.answer())
         await with_retry(lambda: query.edit_message_reply_markup(keyboards.faces(face.faces)))
         return
     if button.action == "no":
-        await with_retry(lambda: query.answer(replies.WHICH_LABEL))
-        await with_retry(lambda: query.edit_message_reply_markup(keyboards.labels(face.prediction_id, face.label)))
+        await with_retry(lambda: query.answer(t(replies.WHICH_LABEL)))
+        await with_retry(lambda: query.edit_message_reply_markup(keyboards.labels(face.prediction_id, face.label, t)))
         return
     if button.action in ("is", "ok"):
-        await with_retry(lambda: query.answer(replies.CONSENT_QUESTION))
-        await with_retry(lambda: query.edit_message_reply_markup(keyboards.consent(face.prediction_id, button.label)))
+        question = replies.consent_question(face.number if face.in_group else None, t)
+        await with_retry(lambda: query.answer(question))
+        await with_retry(
+            lambda: query.edit_message_reply_markup(keyboards.consent(face.prediction_id, button.label, t))
+        )
         return
     outcome = await service.feedback(
         face.prediction_id,
@@ -55,19 +59,20 @@ async def on_feedback(update: Update, context: BotContext) -> None:
     )
     log.info("event=feedback update_id=%s outcome=%s group=%s", update.update_id, outcome.value, face.in_group)
     if outcome is FeedbackOutcome.NOT_YOURS:
-        await with_retry(lambda: query.answer(replies.NOT_YOUR_PHOTO, show_alert=True))
+        await with_retry(lambda: query.answer(t(replies.NOT_YOUR_PHOTO), show_alert=True))
     elif outcome is FeedbackOutcome.ALREADY_ANSWERED:
-        await with_retry(lambda: query.answer(replies.ALREADY_RATED))
+        await with_retry(lambda: query.answer(t(replies.ALREADY_RATED)))
     elif outcome is FeedbackOutcome.CONSENT_WITHDRAWN:
-        await with_retry(lambda: query.answer(replies.CONSENT_WITHDRAWN, show_alert=True))
+        await with_retry(lambda: query.answer(t(replies.CONSENT_WITHDRAWN), show_alert=True))
     elif face.in_group:
-        # The other faces can still be rated: back to the list of numbers.
-        await with_retry(lambda: query.answer(replies.face_thanks(face.number)))
-        await with_retry(lambda: query.edit_message_reply_markup(keyboards.faces(face.faces)))
+        await with_retry(lambda: query.answer(t(replies.FACE_THANKS).format(number=face.number)))
     else:
-        text = (query.message.text_html or "") + replies.THANKS_LINE
-        await with_retry(lambda: query.answer(replies.THANKS))
+        text = (query.message.text_html or "") + "\n\n<i>" + t(replies.THANKS_LINE) + "</i>"
+        await with_retry(lambda: query.answer(t(replies.THANKS)))
         await with_retry(lambda: query.edit_message_text(text))
+    if face.in_group:
+        # Whatever became of this face, the other faces can still be rated: back to the numbers.
+        await with_retry(lambda: query.edit_message_reply_markup(keyboards.faces(face.faces)))
 
 
 def register(application: Application) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from html import escape
 
 from telegram import Update
 from telegram.constants import ChatAction
@@ -17,6 +16,8 @@ from bot import keyboards, replies
 from bot.context import BotContext
 from bot.handlers.common import with_retry
 from model.images import ImageError
+from model.messages import Message
+from model.predictor import NoFaceFound
 
 log = logging.getLogger("bot.photos")
 
@@ -42,6 +43,7 @@ async def check_and_reply(
     update: Update, context: BotContext, file_id: str, file_size: int | None, input_kind: str
 ) -> None:
     started = time.perf_counter()
+    t = context.t
     message = update.effective_message
     service = context.bot_data.service
     admission = service.allow(update.effective_user.id)
@@ -51,13 +53,13 @@ async def check_and_reply(
         )
         context.bot_data.metrics.errors.labels(kind="rate_limited").inc()
         if admission.first_refusal:
-            text = replies.RATE_LIMITED.format(seconds=max(1, round(admission.retry_in)))
+            text = t(replies.RATE_LIMITED).format(seconds=max(1, round(admission.retry_in)))
             await with_retry(lambda: message.reply_text(text))
         return
     if file_size is not None and file_size > MAX_DOWNLOAD_BYTES:
         log.info("event=too_large update_id=%s kind=%s bytes=%d", update.update_id, input_kind, file_size)
-        text = replies.TOO_LARGE.format(
-            size=round(file_size / 1024 / 1024, 1), limit=MAX_DOWNLOAD_BYTES // 1024 // 1024
+        text = t(replies.TOO_LARGE).format(
+            size=t.number(file_size / 1024 / 1024, 1), limit=MAX_DOWNLOAD_BYTES // 1024 // 1024
         )
         await with_retry(lambda: message.reply_text(text))
         return
@@ -67,7 +69,8 @@ async def check_and_reply(
             result = await service.check_photo(data, update.effective_user.id, message.chat.type, input_kind)
         except FileTooLarge as error:
             log.info("event=too_large update_id=%s kind=%s when=%s", update.update_id, input_kind, error.when)
-            bad_image = ImageError(replies.TOO_LARGE_UNKNOWN.format(limit=MAX_DOWNLOAD_BYTES // 1024 // 1024))
+            limit = MAX_DOWNLOAD_BYTES // 1024 // 1024
+            bad_image = ImageError(Message(replies.TOO_LARGE_UNKNOWN, {"limit": limit}))
         except ImageError as error:
             log.info(
                 "event=bad_image update_id=%s kind=%s reason=%s", update.update_id, input_kind, type(error).__name__
@@ -77,7 +80,9 @@ async def check_and_reply(
             bad_image = None
     # Replies go out after the typing indicator is cancelled, so it cannot follow an answer.
     if bad_image is not None:
-        await with_retry(lambda: message.reply_text(escape(str(bad_image), quote=False)))
+        tips = bad_image.framing.tips if isinstance(bad_image, NoFaceFound) else ()
+        text = replies.no_verdict(t.message(bad_image.message), [t.message(tip) for tip in tips])
+        await with_retry(lambda: message.reply_text(text))
         return
     metrics = context.bot_data.metrics
     metrics.inference_seconds.observe(result.prediction.latency_ms / 1000)
@@ -86,11 +91,11 @@ async def check_and_reply(
         metrics.errors.labels(kind="database").inc()
     if result.annotated is not None:
         keyboard = keyboards.faces(tuple(enumerate(ids, start=1))) if ids else None
-        caption = replies.group_caption(result.photo)
+        caption = replies.group_caption(result.photo, t, can_rate=keyboard is not None)
         await with_retry(lambda: message.reply_photo(result.annotated, caption=caption, reply_markup=keyboard))
     else:
-        keyboard = keyboards.rate(ids[0]) if ids else None
-        await with_retry(lambda: message.reply_text(replies.verdict(result.prediction), reply_markup=keyboard))
+        keyboard = keyboards.rate(ids[0], t) if ids else None
+        await with_retry(lambda: message.reply_text(replies.verdict(result.prediction, t), reply_markup=keyboard))
     elapsed = time.perf_counter() - started
     metrics.reply_seconds.observe(elapsed)
     for prediction in result.photo.faces:
@@ -155,15 +160,16 @@ async def on_other_document(update: Update, context: BotContext) -> None:
         # An image whose sender's app declared no image MIME type: give it a try.
         await check_and_reply(update, context, document.file_id, document.file_size, "document")
         return
-    kind = "PDF" if name.endswith(".pdf") or document.mime_type == "application/pdf" else "document of this type"
+    pdf = name.endswith(".pdf") or document.mime_type == "application/pdf"
+    text = context.t(replies.NOT_AN_IMAGE_DOCUMENT if pdf else replies.NOT_AN_IMAGE_FILE)
     log.info("event=unsupported update_id=%s kind=document", update.update_id)
-    await with_retry(lambda: update.effective_message.reply_text(replies.NOT_AN_IMAGE_DOCUMENT.format(kind=kind)))
+    await with_retry(lambda: update.effective_message.reply_text(text))
 
 
 def _other(kind: str):
     async def reply(update: Update, context: BotContext) -> None:
         log.info("event=unsupported update_id=%s kind=%s", update.update_id, kind)
-        await with_retry(lambda: update.effective_message.reply_text(replies.OTHER_CONTENT[kind]))
+        await with_retry(lambda: update.effective_message.reply_text(context.t(replies.OTHER_CONTENT[kind])))
 
     reply.__name__ = f"on_{kind}"
     return reply
