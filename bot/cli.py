@@ -382,6 +382,14 @@ def cmd_retrain(args) -> int:
     return 0 if result.promote or args.force else 3
 
 
+def cmd_models_export(args) -> int:
+    from model.export import export_onnx
+
+    for folder in args.folders:
+        print(f"wrote {export_onnx(Path(folder))}")
+    return 0
+
+
 def cmd_models_list(args) -> int:
     registry = _registry(_settings())
     print(f"{'version':<9}{'status':<11}{'created':<27}{'parameters':>11}{'test balanced acc':>19}")
@@ -567,6 +575,11 @@ def build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="the model registry in MODEL_DIR")
     models_commands = models.add_subparsers(dest="models_command", required=True)
     models_commands.add_parser("list", help="versions, status and scores").set_defaults(handler=cmd_models_list)
+    export = models_commands.add_parser(
+        "export", help="write model.onnx (what the bot serves) beside a model folder's model.keras"
+    )
+    export.add_argument("folders", nargs="+", help="model folders")
+    export.set_defaults(handler=cmd_models_export)
     promote = models_commands.add_parser("promote", help="make a version the champion (logged as forced)")
     promote.add_argument("version")
     promote.add_argument("--reason", default="operator's decision")

@@ -1,20 +1,21 @@
 """Inference: a model folder loaded once, warmed up, safe to call from many threads.
 
-The fastest honest path measured by `maskbot bench` on a 2-core CPU is a `tf.function`
-with a fixed input signature (no retracing) called directly, not `model.predict`, whose
-per-call setup costs more than the network itself on a single image.
+The network is served by ONNX Runtime from the folder's `model.onnx` (see `model.export`): no
+TensorFlow in the bot's process. Keras serves folders without one.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from model import CLASS_NAMES, IMAGE_SIZE
+from model.export import INPUT_NAME, ONNX_FILE
 from model.faces import LANDMARK_NAMES, FaceBox, FaceDetector
 from model.framing import Framing, analyse, measure_light_and_focus
 from model.images import ImageError, decode_image
@@ -128,6 +129,31 @@ class PhotoPrediction:
         return len(self.faces) >= 2
 
 
+def _onnx_forward(path: Path) -> Callable[[np.ndarray], np.ndarray]:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    # One thread a call: the bot classifies on two worker threads at once.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return lambda pixels: session.run(None, {INPUT_NAME: pixels})[0]
+
+
+def _keras_forward(model_dir: Path) -> Callable[[np.ndarray], np.ndarray]:
+    """A `tf.function` with a fixed input signature (no retracing), called directly: on one image
+    `model.predict`'s per-call setup costs more than the network itself."""
+    import_tensorflow()
+    import keras
+    import tensorflow as tf
+
+    network = keras.saving.load_model(model_dir / "model.keras", compile=False)
+    signature = [tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.float32)]
+    forward = tf.function(lambda x: network(x, training=False), input_signature=signature)
+    return lambda pixels: forward(pixels).numpy()
+
+
 def read_metadata(model_dir: Path | str) -> dict:
     path = Path(model_dir) / "metadata.json"
     if not path.exists():
@@ -136,22 +162,22 @@ def read_metadata(model_dir: Path | str) -> dict:
 
 
 class Predictor:
-    """Loads `model.keras` and `metadata.json` from a model folder and classifies photos."""
+    """Loads a model folder (`metadata.json` and the network) and classifies photos.
 
-    def __init__(self, model_dir: Path | str, warm_up: bool = True) -> None:
-        import_tensorflow()
-        import keras
-        import tensorflow as tf
+    The network is served from `model.onnx` by ONNX Runtime, without TensorFlow; a folder without
+    one (trained before exports, or the report's baseline) is served from `model.keras` by Keras
+    (the `train` extra), as is any folder when `keras` is true."""
 
+    def __init__(self, model_dir: Path | str, warm_up: bool = True, keras: bool = False) -> None:
         self.model_dir = Path(model_dir)
         self.metadata = read_metadata(self.model_dir)
         self.version = str(self.metadata["version"])
         self.temperature = float(self.metadata.get("temperature", 1.0))
         self.threshold = float(self.metadata.get("threshold", 0.0))
         self.preprocessing = self.metadata.get("preprocessing", "face_crop")
-        self.network = keras.saving.load_model(self.model_dir / "model.keras", compile=False)
-        signature = [tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.float32)]
-        self._forward = tf.function(lambda x: self.network(x, training=False), input_signature=signature)
+        served = self.model_dir / ONNX_FILE
+        self.runtime = "onnx" if served.exists() and not keras else "keras"
+        self._forward = _onnx_forward(served) if self.runtime == "onnx" else _keras_forward(self.model_dir)
         self.detector = FaceDetector()
         # Both cores for the larger search: it is rare, and a group photo's answer waits on it.
         self.group_detector = FaceDetector(side=GROUP_SEARCH_SIDE, threads=2)
@@ -160,7 +186,7 @@ class Predictor:
 
     def probabilities(self, pixels_uint8: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities for a batch of prepared 128x128 uint8 images."""
-        raw = self._forward(to_input(pixels_uint8)).numpy()
+        raw = self._forward(to_input(pixels_uint8))
         return apply_temperature(raw, self.temperature)
 
     def predict(self, image: bytes | Path | str) -> Prediction:

@@ -35,6 +35,11 @@ def import_tensorflow() -> None:
     """Import TensorFlow and Keras once, quietly; call before the first `import keras`."""
     if "tensorflow" in sys.modules:
         return
-    with _native_stderr_silenced():
-        import keras  # noqa: F401 (imported for its side effect: loaded while stderr is silenced)
-        import tensorflow  # noqa: F401 (same)
+    try:
+        with _native_stderr_silenced():
+            import keras  # noqa: F401 (imported for its side effect: loaded while stderr is silenced)
+            import tensorflow  # noqa: F401 (same)
+    except ImportError as error:
+        raise RuntimeError(
+            "this needs TensorFlow and Keras, which serving does without: pip install 'maskbot[train]'"
+        ) from error

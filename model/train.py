@@ -21,6 +21,7 @@ import numpy as np
 
 from model import CLASS_NAMES, IMAGE_SIZE, metrics
 from model.dataset import CachedArrays, Split, cached_arrays, default_cache_dir, list_images, make_split
+from model.export import export_onnx
 from model.faces import DETECTOR_SETTINGS
 from model.runtime import import_tensorflow
 
@@ -201,6 +202,7 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
     from model import plots
 
     save_for_inference(network, config.out_dir / "model.keras")
+    export_onnx(config.out_dir)  # what the bot serves, without TensorFlow
     plots.training_curves(history, config.out_dir / "training.png")
     plots.confusion(scores["test"]["confusion_matrix"], config.out_dir / "confusion.png", "fixed test split")
     train_mix = np.bincount(train_labels, minlength=len(CLASS_NAMES))

@@ -615,6 +615,7 @@ def test_reload_switches_to_a_newly_promoted_champion(fake, tmp_path, predictor,
         assert fake.replies_to(60)[0].params["text"] == replies.UNKNOWN_COMMAND
         fake.send_text(ADMIN_ID, "/reload")
         assert "Now answering with model 3" in fake.replies_to(ADMIN_ID, 2)[1].params["text"]
+        assert service.predictor.runtime == "onnx"  # the exported file, not the Keras one
         fake.send_photo(61, encode(face_like(640, 480)))
         fake.replies_to(61)
         with service.repository.database.session() as session:

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from model import CLASS_NAMES
+from model.export import export_onnx
 from model.registry import Registry, RegistryError
 from model.retrain import gate, holdout_mask, load_feedback, retrain, score_models
 from model.train import TrainConfig, train
@@ -139,6 +140,7 @@ def always_says(source: Path, target: Path, label: str) -> Path:
     bias[CLASS_NAMES.index(label)] = 1.0
     network.layers[-1].set_weights([np.zeros_like(kernel), bias])
     network.save(target / "model.keras")
+    export_onnx(target)  # the served copy, as training would have written it
     return target
 
 
@@ -161,6 +163,7 @@ def test_retrain_learns_the_feedback_and_passes_the_gate(world, tmp_path):
     assert result.promote, result.reasons
     assert result.scores["challenger"]["feedback"] > result.scores["champion"]["feedback"]
     assert registry.champion() == "v2" == result.challenger
+    assert (registry.root / "v2" / "model.onnx").exists()  # what the bots will serve on /reload
     metadata = json.loads((registry.root / "v2" / "metadata.json").read_text())
     assert metadata["version"] == "2" and metadata["training"]["feedback_images"] > 20
     assert json.loads((registry.root / "v1" / "split.json").read_text()) == json.loads(
@@ -181,6 +184,7 @@ def test_gate_rejects_a_broken_challenger(world, registry, tmp_path):
     weights[-1][1] = 5.0  # a bias towards "without_mask", whatever the photo: a broken model
     network.set_weights(weights)
     network.save(broken / "model.keras")
+    export_onnx(broken)
     feedback_dir = tmp_path / "feedback" / "with_mask"
     feedback_dir.mkdir(parents=True)
     for i in range(10):
