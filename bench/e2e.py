@@ -51,6 +51,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def answers(fake: FakeTelegram) -> list:
+    """Every reply: a text, or an annotated photo for a group photo."""
+    return sorted(fake.calls("sendMessage") + fake.calls("sendPhoto"), key=lambda r: r.at)
+
+
 def peak_memory_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -111,21 +116,23 @@ def main() -> int:
             user = 1000 + i % users
             sent_at.setdefault(user, []).append(time.time())
             fake.send_photo(user, photos[i % len(photos)])
-        fake.wait_for(lambda: len(fake.calls("sendMessage")) >= total + 1, timeout=300, what="every reply")
+        fake.wait_for(lambda: len(answers(fake)) >= total + 1, timeout=300, what="every reply")
         wall = time.perf_counter() - wall_before
         cpu = cpu_seconds(process.pid) - cpu_before
-        replies = [r for r in fake.calls("sendMessage") if int(r.params["chat_id"]) >= 1000]
+        replies = [r for r in answers(fake) if int(r.params["chat_id"]) >= 1000]
+        groups = sum(r.method == "sendPhoto" for r in replies)
         # Each user's replies come in the order of that user's photos.
         latencies = [
             (reply.at - sent_at[int(reply.params["chat_id"])].pop(0)) * 1000
             for reply in sorted(replies, key=lambda r: r.at)
         ]
-        limited = sum("faster than I can" in r.params["text"] for r in replies)
+        limited = sum("faster than I can" in r.params.get("text", "") for r in replies)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
             assert response.status == 200
         print(
             f"photos sent: {total} at {args.rate:.0f}/s by {users} users ({args.side} px JPEGs, "
-            f"{statistics.mean(map(len, photos)) / 1024:.0f} KB on average); rate-limited answers: {limited}"
+            f"{statistics.mean(map(len, photos)) / 1024:.0f} KB on average); rate-limited answers: {limited}; "
+            f"answered as group photos: {groups}"
         )
         print(f"sustained throughput: {total / wall:.1f} photos/s over {wall:.1f} s")
         print(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,9 @@ from storage.repository import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+LANGUAGE_CACHE_SECONDS = 60.0
+"""How long a replica trusts a language it read; a /language choice on another replica shows
+here within this time."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,9 @@ class MaskService:
         # sending them delays only themselves, not everyone's photos on the inference threads.
         self._slow_lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slow-decode")
         self._model_watchers: list[Callable[[str], None]] = []
+        self._languages: dict[str, tuple[str | None, float]] = {}
+        """Recent /language lookups by pseudonym, with when they were read: a photo's language need
+        not wait for a database read queued behind other users' photos on the inference threads."""
 
     @property
     def model_version(self) -> str:
@@ -187,15 +194,26 @@ class MaskService:
     async def language_of(self, user_id: int, language_code: str | None) -> str:
         """The language to answer this user in: their /language choice, else their Telegram
         client's language when the bot speaks it, else English."""
-        chosen = await self.run_blocking(self.repository.language_of, self.pseudonymize(user_id))
+        user_hash = self.pseudonymize(user_id)
+        cached = self._languages.get(user_hash)
+        if cached is not None and time.monotonic() - cached[1] < LANGUAGE_CACHE_SECONDS:
+            chosen = cached[0]
+        else:
+            chosen = await self.run_blocking(self.repository.language_of, user_hash)
+            if len(self._languages) > 10_000:  # one entry per recent user: cleared, never grown past this
+                self._languages.clear()
+            self._languages[user_hash] = (chosen, time.monotonic())
         return chosen if chosen in LANGUAGES else language_for(language_code)
 
     async def choose_language(self, user_id: int, language: str) -> None:
         if language not in LANGUAGES:
             raise ValueError(f"no catalog for {language!r}")
-        await self.run_blocking(self.repository.set_language, self.pseudonymize(user_id), language)
+        user_hash = self.pseudonymize(user_id)
+        await self.run_blocking(self.repository.set_language, user_hash, language)
+        self._languages[user_hash] = (language, time.monotonic())
 
     async def forget(self, user_id: int) -> Deleted:
+        self._languages.pop(self.pseudonymize(user_id), None)
         return await self.run_blocking(self.repository.forget_user, self.pseudonymize(user_id))
 
     async def stats(self, days: int) -> Stats:
