@@ -591,8 +591,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from model.runtime import TrainingExtraMissing
+
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except TrainingExtraMissing as error:  # a serving-only install asked to train, export or bench
+        sys.exit(f"maskbot: {error}")
 
 
 if __name__ == "__main__":

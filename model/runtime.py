@@ -31,15 +31,19 @@ def _native_stderr_silenced() -> Iterator[None]:
         os.close(devnull)
 
 
+class TrainingExtraMissing(RuntimeError):
+    """TensorFlow or Keras is not installed: serving does without them, training does not."""
+
+
 def import_tensorflow() -> None:
     """Import TensorFlow and Keras once, quietly; call before the first `import keras`."""
-    if "tensorflow" in sys.modules:
+    if sys.modules.get("tensorflow") is not None:
         return
     try:
         with _native_stderr_silenced():
             import keras  # noqa: F401 (imported for its side effect: loaded while stderr is silenced)
             import tensorflow  # noqa: F401 (same)
     except ImportError as error:
-        raise RuntimeError(
+        raise TrainingExtraMissing(
             "this needs TensorFlow and Keras, which serving does without: pip install 'maskbot[train]'"
         ) from error

@@ -67,3 +67,17 @@ def test_every_shipped_model_carries_its_served_copy(version, shipped_model_dir)
     from model.export import ONNX_FILE
 
     assert (shipped_model_dir.parent / version / ONNX_FILE).stat().st_size > 1_000_000
+
+
+def test_a_serving_only_install_says_what_training_needs():
+    # `None` in sys.modules makes an import fail as it does where the package is not installed.
+    script = (
+        "import sys; sys.modules['tensorflow'] = sys.modules['keras'] = None\n"
+        "from bot.cli import main\n"
+        "main(['models', 'export', 'model/shipped/v2'])"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "maskbot: this needs TensorFlow and Keras, which serving does without: pip install 'maskbot[train]'"
+    )
