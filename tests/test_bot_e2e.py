@@ -25,7 +25,6 @@ from sqlalchemy import func, select
 
 from bot import replies
 from bot.i18n import translator
-from storage.repository import PredictionRecord
 from storage.tables import Crop, Feedback, PredictionRow
 from tests.bot_harness import ADMIN_ID, RunningBot, free_port, make_service, make_settings, verdict_of
 from tests.conftest import encode, face_like, textured
@@ -452,24 +451,7 @@ def test_startup_catch_up_summarises_and_alerts_admins_on_drift_once(
     yesterday = datetime.now(UTC).replace(hour=12) - timedelta(days=1)
     for i in range(80):
         service.repository.record_prediction(
-            PredictionRecord(
-                user_hash=f"user{i}",
-                chat_type="private",
-                input_kind="photo",
-                label="without_mask",
-                confidence=0.9,
-                probabilities=(0.05, 0.9, 0.05),
-                unsure=False,
-                model_version=predictor.version,
-                face_found=True,
-                face_fraction=0.2,
-                brightness=0.5,
-                sharpness=100.0,
-                image_width=640,
-                image_height=480,
-                latency_ms=5.0,
-                created_at=yesterday,
-            )
+            record(f"user{i}", "without_mask", at=yesterday, version=predictor.version)
         )
     running = RunningBot(fake, settings, service).start()
     try:

@@ -13,13 +13,14 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from storage.database import Database
-from storage.repository import PredictionRecord, Repository
+from storage.repository import Repository
 from storage.tables import Crop, PredictionRow
 from tests.bot_harness import ADMIN_ID, free_port
 from tests.conftest import encode, face_like
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.storage_fixtures import _postgres_database
 from tests.test_process import MASKBOT, maskbot_env
+from tests.test_storage import record
 
 WEBHOOK_SECRET = "replicas-share-this-webhook-secret-0123456789"
 USER = 70
@@ -36,26 +37,7 @@ def yesterdays_drift(database_url: str, version: str) -> None:
     repository = Repository(database, "unused")
     yesterday = datetime.now(UTC).replace(hour=12) - timedelta(days=1)
     for i in range(80):
-        repository.record_prediction(
-            PredictionRecord(
-                user_hash=f"earlier{i}",
-                chat_type="private",
-                input_kind="photo",
-                label="without_mask",
-                confidence=0.9,
-                probabilities=(0.05, 0.9, 0.05),
-                unsure=False,
-                model_version=version,
-                face_found=True,
-                face_fraction=0.2,
-                brightness=0.5,
-                sharpness=100.0,
-                image_width=640,
-                image_height=480,
-                latency_ms=5.0,
-                created_at=yesterday,
-            )
-        )
+        repository.record_prediction(record(f"earlier{i}", "without_mask", at=yesterday, version=version))
     database.dispose()
 
 
