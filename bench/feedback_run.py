@@ -21,7 +21,7 @@ import tempfile
 from functools import partial
 from pathlib import Path
 
-from bot.replies import GUESS, VERDICT
+from bot.replies import LOOKS_LIKE, VERDICT
 from model import CLASS_NAMES
 from model.dataset import Split
 from model.registry import SHIPPED_MODEL
@@ -36,7 +36,7 @@ def answered_label(text: str) -> str:
     for name, (_, phrase) in VERDICT.items():
         if phrase in first:
             return name
-    return next(name for name, guess in GUESS.items() if guess in rest.splitlines()[0])
+    return next(name for name, sentence in LOOKS_LIKE.items() if rest.splitlines()[0] == sentence)
 
 
 def thanked(fake: FakeTelegram, user: int) -> bool:
@@ -83,9 +83,12 @@ def main() -> int:
             user = 10_000 + i
             truth = name.split("/")[0]
             fake.send_photo(user, (args.data / name).read_bytes())
-            reply = fake.replies_to(user, timeout=120)[0]
+            reply = fake.wait_for(
+                lambda: fake.calls("sendMessage", user) + fake.calls("sendPhoto", user), timeout=120, what="a reply"
+            )[0]
             markup = reply.params.get("reply_markup")
-            if not markup:
+            # Only one-face answers are rated here: a group photo's faces are rated one by one.
+            if not markup or reply.method == "sendPhoto":
                 continue
             prediction_id = markup["inline_keyboard"][0][0]["callback_data"].split("|")[1]
             if answered_label(reply.params["text"]) == truth:
