@@ -39,6 +39,11 @@ def answered_label(text: str) -> str:
     return next(name for name, sentence in LOOKS_LIKE.items() if rest.splitlines()[0] == sentence)
 
 
+def replies_to(fake: FakeTelegram, user: int) -> list:
+    """The bot's answers to one user: texts, and annotated photos for group photos."""
+    return fake.calls("sendMessage", user) + fake.calls("sendPhoto", user)
+
+
 def thanked(fake: FakeTelegram, user: int) -> bool:
     return any(r.params.get("chat_id") in (user, str(user)) for r in fake.calls("editMessageText"))
 
@@ -83,9 +88,7 @@ def main() -> int:
             user = 10_000 + i
             truth = name.split("/")[0]
             fake.send_photo(user, (args.data / name).read_bytes())
-            reply = fake.wait_for(
-                lambda: fake.calls("sendMessage", user) + fake.calls("sendPhoto", user), timeout=120, what="a reply"
-            )[0]
+            reply = fake.wait_for(partial(replies_to, fake, user), timeout=120, what="a reply")[0]
             markup = reply.params.get("reply_markup")
             # Only one-face answers are rated here: a group photo's faces are rated one by one.
             if not markup or reply.method == "sendPhoto":
