@@ -186,14 +186,9 @@ def cmd_bench(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    from datetime import timedelta
-
-    from storage.repository import utc_now
-
     settings = _settings()
     database, repository = _storage(settings)
-    end = utc_now().date()
-    stats = repository.stats(end - timedelta(days=args.days - 1), end)
+    stats = repository.recent_stats(args.days)
     database.dispose()
     if args.json:
         print(json.dumps(stats.as_dict(), indent=2))
@@ -293,16 +288,12 @@ def cmd_data_report(args) -> int:
 
 
 def _registry(settings):
-    from model.registry import Registry
+    from model.registry import RegistryError, open_registry
 
-    registry = Registry(settings.model_dir)
-    if (settings.model_dir / "metadata.json").exists():
-        sys.exit(
-            f"maskbot: MODEL_DIR={settings.model_dir} is a single model folder, not a registry; "
-            "point MODEL_DIR at a registry folder (default: DATA_DIR/models)"
-        )
-    registry.seed()
-    return registry
+    try:
+        return open_registry(settings.model_dir)
+    except RegistryError as error:
+        sys.exit(f"maskbot: {error}")
 
 
 def cmd_feedback_review(args) -> int:
@@ -318,7 +309,9 @@ def cmd_feedback_review(args) -> int:
         changed += repository.review([item.feedback_id for item in pending], "accepted")
     if changed:
         print(f"updated {changed} feedback item(s)")
-    items = repository.feedback_items(status=args.status, with_crop=not args.without_crop)
+    items = repository.feedback_items(
+        status=args.status, with_crop=not args.without_crop, label=args.label, model_version=args.model
+    )
     database.dispose()
     print(f"{len(items)} {args.status} feedback item(s)" + ("" if args.without_crop else " with a shared crop"))
     print(f"{'id':>6} {'date':<11}{'model':<7}{'predicted':<23}{'confidence':>11}  {'user says':<23}crop KB")
@@ -416,6 +409,8 @@ def cmd_models_rollback(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from storage.repository import CLASS_NAMES
+
     parser = argparse.ArgumentParser(
         prog="maskbot", description="Face-mask checking bot: model, storage and bot tools."
     )
@@ -546,6 +541,8 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--reject", type=int, nargs="+", metavar="ID")
     review.add_argument("--accept-all", action="store_true", help="accept every pending item with a crop")
     review.add_argument("--without-crop", action="store_true", help="also list feedback without a shared crop")
+    review.add_argument("--label", choices=CLASS_NAMES, help="only items the user labelled so")
+    review.add_argument("--model", metavar="VERSION", help="only items answered by this model version")
     review.set_defaults(handler=cmd_feedback_review)
     export = feedback_commands.add_parser("export", help="write accepted crops as OUT_DIR/<label>/<id>.png")
     export.add_argument("out")

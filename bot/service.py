@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
@@ -38,7 +38,6 @@ from storage.repository import (
     PredictionRecord,
     Repository,
     Stats,
-    utc_now,
 )
 
 log = logging.getLogger(__name__)
@@ -218,8 +217,7 @@ class MaskService:
 
     async def stats(self, days: int) -> Stats:
         """The last `days` UTC days, today included."""
-        end = utc_now().date()
-        return await self.run_blocking(self.repository.stats, end - timedelta(days=days - 1), end)
+        return await self.run_blocking(self.repository.recent_stats, days)
 
     async def summarise_days(self) -> list[date]:
         """Summarise every finished day not yet summarised, against the answering model's class mix."""

@@ -52,6 +52,8 @@ class VersionInfo:
     path: Path
     metadata: dict
     status: str  # champion, candidate, rejected or retired
+    gate: dict | None = None
+    """Its gate.json, for a retrained challenger: promote, reasons, tolerance and both models' scores."""
 
     @property
     def test_balanced_accuracy(self) -> float | None:
@@ -66,6 +68,19 @@ def active_model_dir(model_dir: Path) -> Path:
     registry = Registry(model_dir)
     registry.seed()
     return registry.champion_dir()
+
+
+def open_registry(model_dir: Path) -> Registry:
+    """The registry at `model_dir`, seeded with the shipped models when empty; a RegistryError
+    when `model_dir` is one model folder, which has no versions to promote or roll back."""
+    if (model_dir / "metadata.json").exists():
+        raise RegistryError(
+            f"MODEL_DIR={model_dir} is a single model folder, not a registry; "
+            "point MODEL_DIR at a registry folder (default: DATA_DIR/models)"
+        )
+    registry = Registry(model_dir)
+    registry.seed()
+    return registry
 
 
 class Registry:
@@ -169,7 +184,7 @@ class Registry:
                 status = "rejected"
             else:
                 status = "candidate"
-            infos.append(VersionInfo(name, path, json.loads((path / "metadata.json").read_text()), status))
+            infos.append(VersionInfo(name, path, json.loads((path / "metadata.json").read_text()), status, gate))
         return infos
 
     def promote(self, version: str, reason: str, forced: bool = False) -> None:
@@ -179,18 +194,20 @@ class Registry:
         self._write_champion(version)
         self._log({"action": "promote", "version": version, "previous": previous, "reason": reason, "forced": forced})
 
-    def rollback(self, reason: str = "rollback") -> str:
-        """Make the champion before the current one champion again; returns it."""
+    def rollback_target(self) -> str:
+        """The champion before the current one: what `rollback` would bring back."""
         current = self.champion()
         for entry in reversed(self.history()):
             if entry["version"] == current and entry.get("previous"):
-                previous = entry["previous"]
-                self._write_champion(previous)
-                self._log(
-                    {"action": "rollback", "version": previous, "previous": current, "reason": reason, "forced": False}
-                )
-                return previous
+                return entry["previous"]
         raise RegistryError(f"{current} has no earlier champion to roll back to")
+
+    def rollback(self, reason: str = "rollback") -> str:
+        """Make the champion before the current one champion again; returns it."""
+        current, previous = self.champion(), self.rollback_target()
+        self._write_champion(previous)
+        self._log({"action": "rollback", "version": previous, "previous": current, "reason": reason, "forced": False})
+        return previous
 
     def history(self) -> list[dict]:
         if not self._history_file.exists():

@@ -193,6 +193,9 @@ class DaySummary:
     drift_level: str
     psi: float | None
     reference: str
+    reference_mix: dict[str, float] | None = None
+    """The class shares the day was compared with (None for days summarised before they were kept)."""
+    chi2_p_value: float | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -203,7 +206,9 @@ class DaySummary:
             "unsure_share": self.unsure_share,
             "drift_level": self.drift_level,
             "psi": self.psi,
+            "chi2_p_value": self.chi2_p_value,
             "reference": self.reference,
+            "reference_mix": self.reference_mix,
         }
 
 
@@ -287,6 +292,11 @@ def _row_values(record: PredictionRecord, now: datetime) -> dict:
         "face_index": record.face_index,
         "face_side": record.face_side,
     }
+
+
+def _reference_mix(summary: DailySummary) -> dict[str, float] | None:
+    shares = {name: getattr(summary, f"reference_share_{name}") for name in CLASS_NAMES}
+    return None if None in shares.values() else shares
 
 
 def _rowcount(result: Result) -> int:
@@ -417,22 +427,20 @@ class Repository:
         return OwnedFace(prediction_id, label, face_index or 1, tuple(siblings) or ((face_index or 1, prediction_id),))
 
     def feedback_items(
-        self, status: str | None = None, since: date | None = None, with_crop: bool = False, include_right: bool = True
+        self,
+        status: str | None = None,
+        since: date | None = None,
+        with_crop: bool = False,
+        include_right: bool = True,
+        label: str | None = None,
+        model_version: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[FeedbackItem]:
-        shared = (
-            select(Crop.png)
-            .where(Crop.prediction_id == Feedback.prediction_id, Crop.shared.is_(True))
-            .scalar_subquery()
-        )
-        query = select(Feedback, PredictionRow, shared).join(PredictionRow).order_by(Feedback.id)
-        if status is not None:
-            query = query.where(Feedback.review_status == status)
-        if since is not None:
-            query = query.where(Feedback.created_at >= day_bounds(since)[0])
-        if with_crop:
-            query = query.where(shared.is_not(None) | Feedback.crop_path.is_not(None))
-        if not include_right:
-            query = query.where(Feedback.is_correct.is_(False))
+        """Feedback oldest first, with its shared crop; `label` is the user's label (see
+        `FeedbackItem.label`). The console and `maskbot feedback review` both list through here."""
+        query = self._feedback_query(status, since, with_crop, include_right, label, model_version)
+        query = query.add_columns(self._shared_png()).order_by(Feedback.id).offset(offset).limit(limit)
         with self.database.session() as session:
             rows = session.execute(query).all()
         return [
@@ -450,6 +458,62 @@ class Repository:
             )
             for f, p, png in rows
         ]
+
+    def count_feedback(
+        self,
+        status: str | None = None,
+        since: date | None = None,
+        with_crop: bool = False,
+        include_right: bool = True,
+        label: str | None = None,
+        model_version: str | None = None,
+    ) -> int:
+        """How many items `feedback_items` would list with the same filters and no limit."""
+        query = self._feedback_query(status, since, with_crop, include_right, label, model_version)
+        with self.database.session() as session:
+            return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+    def feedback_model_versions(self) -> list[str]:
+        """The model versions that answered the photos users gave feedback on, for filters."""
+        query = select(PredictionRow.model_version).join(Feedback).distinct()
+        with self.database.session() as session:
+            return sorted(session.scalars(query), key=lambda name: (len(name), name))
+
+    def shared_crop(self, feedback_id: int) -> bytes | None:
+        """The face crop its user agreed to share with this feedback; None when there is none, or
+        no longer: a forgotten or purged user's crops are deleted with their feedback."""
+        query = select(self._shared_png(), Feedback.crop_path).where(Feedback.id == feedback_id)
+        with self.database.session() as session:
+            row = session.execute(query).one_or_none()
+        if row is None:
+            return None
+        png, legacy = row
+        return png if png is not None else self._legacy_crop(legacy)
+
+    @staticmethod
+    def _shared_png():
+        return (
+            select(Crop.png)
+            .where(Crop.prediction_id == Feedback.prediction_id, Crop.shared.is_(True))
+            .scalar_subquery()
+        )
+
+    def _feedback_query(self, status, since, with_crop, include_right, label, model_version):
+        query = select(Feedback, PredictionRow).join(PredictionRow)
+        if status is not None:
+            query = query.where(Feedback.review_status == status)
+        if since is not None:
+            query = query.where(Feedback.created_at >= day_bounds(since)[0])
+        if with_crop:
+            query = query.where(self._shared_png().is_not(None) | Feedback.crop_path.is_not(None))
+        if not include_right:
+            query = query.where(Feedback.is_correct.is_(False))
+        if label is not None:
+            # corrected_label is empty when the user said "right": then the bot's label is theirs.
+            query = query.where(func.coalesce(Feedback.corrected_label, PredictionRow.label) == label)
+        if model_version is not None:
+            query = query.where(PredictionRow.model_version == model_version)
+        return query
 
     def _legacy_crop(self, name: str | None) -> bytes | None:
         """A crop shared before crops moved into the database, read from the crops folder."""
@@ -549,6 +613,12 @@ class Repository:
         with self.database.session() as session:
             return {(day, version) for day, version in session.execute(claim)}
 
+    def recent_stats(self, days: int) -> Stats:
+        """`stats` of the last `days` UTC days, today included: what /stats, the CLI and the
+        console's drift page show."""
+        end = utc_now().date()
+        return self.stats(end - timedelta(days=days - 1), end)
+
     def stats(self, start: date, end: date) -> Stats:
         """Counts per class, unsure share, confidence and feedback for the UTC days start..end."""
         since, _ = day_bounds(start)
@@ -570,6 +640,8 @@ class Repository:
                 s.drift_level,
                 s.psi,
                 s.reference,
+                _reference_mix(s),
+                s.chi2_p_value,
             )
             for s in summaries
         ]

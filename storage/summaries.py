@@ -63,6 +63,7 @@ def _summary_values(session, day: date, version: str, reference: Mapping[str, fl
         expected, reference_name = [float(reference[name]) for name in CLASS_NAMES], "model"
     else:
         expected, reference_name = None, "none"
+    reference_mix = dict.fromkeys(CLASS_NAMES) if expected is None else dict(zip(CLASS_NAMES, expected, strict=True))
     total = today.count
     psi = js = p_value = None
     level = "none"
@@ -83,6 +84,7 @@ def _summary_values(session, day: date, version: str, reference: Mapping[str, fl
         "feedback_count": today.feedback,
         "disagreement_rate": today.marked_wrong / today.feedback if today.feedback else None,
         "reference": reference_name,
+        **{f"reference_share_{name}": share for name, share in reference_mix.items()},
         "psi": psi,
         "js_distance": js,
         "chi2_p_value": p_value,

@@ -101,6 +101,11 @@ class DailySummary(Base):
     feedback_count: Mapped[int] = mapped_column(Integer)
     disagreement_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
     reference: Mapped[str] = mapped_column(String(16))
+    """What the day was compared with: "trailing" (the days before), "model" (its training mix) or "none"."""
+    reference_share_with_mask: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reference_share_without_mask: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reference_share_mask_weared_incorrect: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """The reference mix itself; NULL for "none" and for days summarised before it was kept."""
     psi: Mapped[float | None] = mapped_column(Float, nullable=True)
     js_distance: Mapped[float | None] = mapped_column(Float, nullable=True)
     chi2_p_value: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -152,7 +152,7 @@ def test_storage_commands_round_trip(tmp_path, shipped_model_dir):
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    assert "revision 0006" in maskbot("db", "upgrade")
+    assert "revision 0007" in maskbot("db", "upgrade")
     from storage.database import Database
     from storage.pseudonyms import Pseudonymizer
     from storage.repository import Repository
@@ -226,12 +226,15 @@ def test_operator_commands_review_export_and_manage_models(tmp_path, shipped_mod
     repository = Repository(database, tmp_path / "crops")
     for i in range(3):
         prediction_id = repository.record_prediction(
-            record(f"u{i}", at=datetime.now(UTC)), crop_png=encode(Image.new("RGB", (128, 128)), "PNG")
+            record(f"u{i}", at=datetime.now(UTC), version="v2" if i else "v1"),
+            crop_png=encode(Image.new("RGB", (128, 128)), "PNG"),
         )
         repository.record_feedback(prediction_id, f"u{i}", False, "without_mask", share_crop=True)
     database.dispose()
     listing = maskbot("feedback", "review")
     assert "3 pending feedback item(s)" in listing and "without_mask" in listing
+    assert "1 pending feedback item(s)" in maskbot("feedback", "review", "--model", "v1")
+    assert "0 pending feedback item(s)" in maskbot("feedback", "review", "--label", "with_mask")
     assert "updated 2 feedback item(s)" in maskbot("feedback", "review", "--accept", "1", "2")
     assert "1 rejected" in maskbot("feedback", "review", "--reject", "3", "--status", "rejected")
     assert "wrote 2 accepted crop(s)" in maskbot("feedback", "export", str(tmp_path / "export"))

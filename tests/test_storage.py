@@ -71,7 +71,7 @@ def test_migrations_create_every_table_from_an_empty_database(database):
     tables = set(inspect(database.engine).get_table_names())
     assert {"predictions", "feedback", "crops", "daily_summaries", "user_settings", "alembic_version"} <= tables
     Database(database.url).dispose()  # a second start migrates nothing and fails nothing
-    assert current_revision(database.engine) == "0006"
+    assert current_revision(database.engine) == "0007"
 
 
 def test_the_orm_models_match_the_migrations(database):
@@ -172,6 +172,44 @@ def test_feedback_only_from_the_user_who_asked_and_only_once(repository, databas
     )
 
 
+def test_feedback_is_filtered_by_the_users_label_and_the_model_and_counted(repository):
+    said = [
+        ("alice", "with_mask", "1", False, "mask_weared_incorrect"),
+        ("bob", "with_mask", "2", True, None),
+        ("carol", "without_mask", "2", False, "with_mask"),
+        ("dave", "without_mask", "10", False, "mask_weared_incorrect"),
+    ]
+    ids = {}
+    for user, label, version, right, corrected in said:
+        prediction_id = repository.record_prediction(record(user, label, version=version), crop_png=user.encode())
+        repository.record_feedback(prediction_id, user, right, corrected, share_crop=user != "dave", now=SOON)
+        ids[user] = prediction_id
+
+    def users(**filters) -> list[str]:
+        by_prediction = {prediction_id: user for user, prediction_id in ids.items()}
+        return [by_prediction[item.prediction_id] for item in repository.feedback_items(**filters)]
+
+    assert users(label="mask_weared_incorrect") == ["alice", "dave"]
+    assert users(label="with_mask") == ["bob", "carol"]  # bob said "right" to the bot's with_mask
+    assert users(model_version="2") == ["bob", "carol"]
+    assert users(label="with_mask", model_version="2", include_right=False) == ["carol"]
+    assert users(with_crop=True, limit=2, offset=1) == ["bob", "carol"]
+    assert repository.count_feedback(with_crop=True) == 3
+    assert repository.count_feedback(label="mask_weared_incorrect", with_crop=True) == 1
+    assert repository.feedback_model_versions() == ["1", "2", "10"]
+
+
+def test_a_shared_crop_is_served_until_its_user_is_forgotten(repository):
+    shared, declined = (repository.record_prediction(record("alice"), crop_png=name) for name in (b"yes", b"no"))
+    repository.record_feedback(shared, "alice", False, "without_mask", share_crop=True, now=SOON)
+    repository.record_feedback(declined, "alice", True, now=SOON)
+    by_prediction = {item.prediction_id: item.feedback_id for item in repository.feedback_items()}
+    assert repository.shared_crop(by_prediction[shared]) == b"yes"
+    assert repository.shared_crop(by_prediction[declined]) is None
+    repository.forget_user("alice")
+    assert repository.shared_crop(by_prediction[shared]) is None
+
+
 def test_only_a_users_latest_crops_wait_for_consent(repository, database):
     from storage.repository import PENDING_CROPS_PER_USER
 
@@ -245,6 +283,8 @@ def test_summarise_is_idempotent_and_flags_a_skewed_day(repository, database):
     assert summary.share_without_mask == pytest.approx(0.75)
     assert summary.unsure_share == pytest.approx(0.1)
     assert summary.reference == "model" and summary.drift_level == "drift"
+    [day] = repository.stats(DAY, DAY).per_day
+    assert day.reference_mix == reference and day.chi2_p_value == summary.chi2_p_value
 
 
 def test_summaries_are_kept_per_model_version(repository, database):
@@ -252,6 +292,7 @@ def test_summaries_are_kept_per_model_version(repository, database):
     repository.record_prediction(record(version="2"))
     rows = summaries.summarise(database, DAY)
     assert [(row.model_version, row.count, row.reference) for row in rows] == [("1", 1, "none"), ("2", 1, "none")]
+    assert [day.reference_mix for day in repository.stats(DAY, DAY).per_day] == [None, None]
 
 
 def test_catch_up_fills_every_missing_day_once(repository, database):
