@@ -8,11 +8,13 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 # Dependencies first: this layer is reused until pyproject.toml changes.
 COPY pyproject.toml README.md requirements-nodeps.txt ./
-RUN mkdir bot model storage && touch bot/__init__.py model/__init__.py storage/__init__.py \
+RUN mkdir bot console model storage \
+    && touch bot/__init__.py console/__init__.py model/__init__.py storage/__init__.py \
     && pip install --no-cache-dir . \
     && pip install --no-cache-dir --no-deps -r requirements-nodeps.txt \
     && pip uninstall --yes maskbot
 COPY bot ./bot
+COPY console ./console
 COPY model ./model
 COPY storage ./storage
 RUN pip install --no-cache-dir --no-deps .

@@ -408,6 +408,30 @@ def cmd_models_rollback(args) -> int:
     return 0
 
 
+def cmd_console(args) -> int:
+    import asyncio
+    import logging
+
+    from bot.config import ConfigError
+    from console.auth import load_token
+
+    settings = _settings()
+    try:
+        token = load_token(os.environ)
+    except ConfigError as error:
+        print(f"maskbot: {error}", file=sys.stderr)
+        return 2
+    from console.app import Console, serve
+
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    database, repository = _storage(settings)
+    try:
+        asyncio.run(serve(Console(repository, settings.model_dir, token), args.host, args.port, args.behind_proxy))
+    finally:
+        database.dispose()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from storage.repository import CLASS_NAMES
 
@@ -532,6 +556,18 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--faces", type=int, help="paint at most this many faces (each twice)")
     synth.add_argument("--seed", type=int, default=7)
     synth.set_defaults(handler=cmd_data_synth)
+
+    console = commands.add_parser(
+        "console", help="serve the operator console: review crops, drift, models (needs CONSOLE_TOKEN)"
+    )
+    console.add_argument("--port", type=int, default=8090)
+    console.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    console.add_argument(
+        "--behind-proxy",
+        action="store_true",
+        help="trust X-Forwarded-For/-Proto from a TLS proxy in front (session cookies then marked Secure)",
+    )
+    console.set_defaults(handler=cmd_console)
 
     feedback = commands.add_parser("feedback", help="review and export user feedback for retraining")
     feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True)

@@ -89,6 +89,8 @@ def test_the_wheel_carries_the_model_and_migrations_and_runs_installed(tmp_path)
         "storage/migrations/env.py",
         "storage/migrations/versions/0001_initial.py",
         "bot/locales/es/LC_MESSAGES/messages.mo",
+        "console/templates/review.html",
+        "console/static/console.js",
     ):
         assert required in names, required
     target = tmp_path / "installed"

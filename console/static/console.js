@@ -1,0 +1,58 @@
+// Keyboard shortcuts and "select all" for the review grid. Everything here has a plain-HTML
+// equivalent (checkboxes and submit buttons), so the page works without it.
+"use strict";
+document.documentElement.classList.add("js");
+
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("review");
+  if (!form) return;
+  const cards = Array.from(form.querySelectorAll(".card"));
+  const boxes = cards.map((card) => card.querySelector("input[type=checkbox]"));
+  const selectAll = document.getElementById("select-all");
+
+  const mark = () => cards.forEach((card, i) => card.classList.toggle("picked", boxes[i].checked));
+  boxes.forEach((box) => box.addEventListener("change", mark));
+  if (selectAll) {
+    selectAll.addEventListener("change", () => {
+      boxes.forEach((box) => { box.checked = selectAll.checked; });
+      mark();
+    });
+  }
+
+  const focused = () => cards.indexOf(document.activeElement.closest(".card"));
+  const move = (step) => {
+    const next = Math.min(cards.length - 1, Math.max(0, focused() + step));
+    cards[next].focus();
+  };
+  // Decide the selected crops; with none selected, the one in focus.
+  const decide = (action) => {
+    if (boxes.some((box) => box.checked)) {
+      const bulk = form.querySelector(`.bulk button[value="${action}"]`);
+      if (bulk) bulk.click();
+      return;
+    }
+    const card = cards[focused()];
+    const one = card && card.querySelector(`button[value^="${action}:"]`);
+    if (one) one.click();
+  };
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.matches("select, input[type=text], input:not([type]), textarea")) return;
+    const key = event.key;
+    if (key === " " && event.target.matches("input[type=checkbox]")) return; // toggles by itself
+    if (key.startsWith("Arrow") && focused() < 0) return; // leave scrolling alone off the grid
+    if (key === "j" || key === "ArrowRight" || key === "ArrowDown") move(1);
+    else if (key === "k" || key === "ArrowLeft" || key === "ArrowUp") move(-1);
+    else if (key === "x" || (key === " " && focused() >= 0)) {
+      const i = focused();
+      if (i < 0) return;
+      boxes[i].checked = !boxes[i].checked;
+      mark();
+    } else if (key === "a") decide("accept");
+    else if (key === "r") decide("reject");
+    else if (key === "p") decide("pending");
+    else return;
+    event.preventDefault();
+  });
+});

@@ -1,0 +1,316 @@
+"""The operator console's routes over real HTTP: every page and action, and every refusal."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from html import unescape
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from tornado.httpserver import HTTPServer
+from tornado.testing import bind_unused_port
+from tornado.web import create_signed_value
+
+from bot.cli import main as cli
+from console.app import Console, make_app
+from console.auth import SESSION_COOKIE, cookie_secret
+from model.registry import Registry
+from storage.database import Database
+from storage.repository import Repository
+from tests.console_data import GATE_REASON, TOKEN, Feedback, face_crops, registry_with_challenger, seed
+
+
+@dataclass
+class World:
+    repository: Repository
+    registry: Registry
+    feedback: Feedback
+
+    def status(self, feedback_id: int) -> str:
+        return next(item.review_status for item in self.repository.feedback_items() if item.feedback_id == feedback_id)
+
+
+@pytest.fixture
+def world(tmp_path, shared_data):
+    database = Database(f"sqlite:///{tmp_path / 'maskbot.db'}")
+    repository = Repository(database, tmp_path / "crops")
+    registry = registry_with_challenger(tmp_path / "models")
+    reference = json.loads((registry.champion_dir() / "metadata.json").read_text())["class_mix"]
+    yield World(repository, registry, seed(repository, face_crops(shared_data), reference))
+    database.dispose()
+
+
+@pytest.fixture
+async def client(world):
+    console = Console(world.repository, world.registry.root, TOKEN)
+    server = HTTPServer(make_app(console))
+    socket, port = bind_unused_port()
+    server.add_sockets([socket])
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", follow_redirects=False) as http:
+        yield http
+    server.stop()
+    console.executor.shutdown()
+
+
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+async def xsrf(client: httpx.AsyncClient) -> str:
+    """The XSRF token a form would carry: the login page sets its cookie."""
+    await client.get("/login")
+    return client.cookies["_xsrf"]
+
+
+async def log_in(client: httpx.AsyncClient) -> httpx.Response:
+    return await client.post("/login", data={"token": TOKEN, "_xsrf": await xsrf(client), "next": "/review"})
+
+
+def listed_ids(html: str) -> list[int]:
+    return [int(value) for value in re.findall(r'name="id" value="(\d+)"', html)]
+
+
+async def test_pages_redirect_to_the_login_page_and_the_rest_answers_401_without_the_token(client, world):
+    page = await client.get("/review?status=pending")
+    assert page.status_code == 302
+    assert urlsplit(page.headers["Location"]).path == "/login"
+    assert parse_qs(urlsplit(page.headers["Location"]).query) == {"next": ["/review?status=pending"]}
+    for path in ("/drift", "/models", "/models/promote?version=v3", "/models/rollback", "/"):
+        assert (await client.get(path)).status_code == 302, path
+    health = await client.get("/healthz")
+    assert (health.status_code, health.text) == (200, "ok")
+    crop = await client.get(f"/crops/{world.feedback.corrections[0]}.png")
+    assert crop.status_code == 401
+    assert crop.headers["WWW-Authenticate"].startswith("Bearer")
+    assert (await client.get("/drift/chart.png")).status_code == 401
+    token = await xsrf(client)
+    decided = await client.post("/review", data={"_xsrf": token, "action": "accept", "id": world.feedback.corrections})
+    assert decided.status_code == 401
+    promoted = await client.post("/models/promote", data={"_xsrf": token, "version": "v3"})
+    assert promoted.status_code == 401
+    assert world.status(world.feedback.corrections[0]) == "pending"
+    assert world.registry.champion() == "v2"
+
+
+async def test_a_wrong_token_is_refused_as_a_bearer_and_at_the_login_form(client, world):
+    wrong = {"Authorization": "Bearer " + "x" * len(TOKEN)}
+    assert (await client.get("/review", headers=wrong)).status_code == 401
+    assert (await client.get(f"/crops/{world.feedback.corrections[0]}.png", headers=wrong)).status_code == 401
+    basic = {"Authorization": f"Basic {TOKEN}"}
+    assert (await client.get("/review", headers=basic)).status_code == 401
+    refused = await client.post("/login", data={"token": TOKEN[:-1], "_xsrf": await xsrf(client)})
+    assert refused.status_code == 401
+    assert "That is not the console&#x27;s token." in refused.text
+    assert SESSION_COOKIE not in refused.cookies
+    assert (await client.get("/review")).status_code == 302
+
+
+async def test_logging_in_gives_an_httponly_samesite_expiring_cookie_and_the_pages(client, world):
+    answer = await log_in(client)
+    assert answer.status_code == 303 and answer.headers["Location"] == "/review"
+    cookie = answer.headers["Set-Cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=")
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Max-Age=28800" in cookie
+    review = await client.get("/review")
+    assert review.status_code == 200
+    assert review.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert listed_ids(review.text) == [
+        *world.feedback.corrections,
+        world.feedback.confirmation,
+        world.feedback.forgotten,
+    ]
+    crop = await client.get(f"/crops/{world.feedback.corrections[0]}.png")
+    assert crop.status_code == 200 and crop.headers["Content-Type"] == "image/png"
+    assert crop.content.startswith(b"\x89PNG") and "no-store" in crop.headers["Cache-Control"]
+    for path in ("/drift", "/models", "/models/promote?version=v3", "/models/rollback"):
+        assert (await client.get(path)).status_code == 200, path
+    chart = await client.get("/drift/chart.png?days=14")
+    assert chart.status_code == 200 and chart.content.startswith(b"\x89PNG")
+    assert (await client.get("/")).headers["Location"] == "/review"
+
+
+async def test_the_login_page_sends_only_to_pages_of_this_site(client):
+    for target in ("https://evil.example/", "//evil.example/review", "/\\evil.example"):
+        answer = await client.post("/login", data={"token": TOKEN, "_xsrf": await xsrf(client), "next": target})
+        assert answer.headers["Location"] == "/", target
+
+
+async def test_an_expired_or_forged_session_is_sent_to_the_login_page(client):
+    secret = cookie_secret(TOKEN)
+    client.cookies.set(SESSION_COOKIE, create_signed_value(secret, SESSION_COOKIE, str(time.time() - 1)).decode())
+    assert (await client.get("/review")).status_code == 302
+    client.cookies.set(SESSION_COOKIE, create_signed_value("another", SESSION_COOKIE, str(time.time() + 60)).decode())
+    assert (await client.get("/review")).status_code == 302
+    client.cookies.set(SESSION_COOKIE, "not a signed value")
+    assert (await client.get("/review")).status_code == 302
+    client.cookies.set(SESSION_COOKIE, create_signed_value(secret, SESSION_COOKIE, str(time.time() + 60)).decode())
+    assert (await client.get("/review")).status_code == 200
+
+
+async def test_logging_out_ends_the_session(client):
+    await log_in(client)
+    answer = await client.post("/logout", data={"_xsrf": client.cookies["_xsrf"]})
+    assert answer.status_code == 303
+    assert (await client.get("/review")).status_code == 302
+
+
+async def test_forms_without_the_xsrf_token_change_nothing(client, world):
+    await log_in(client)
+    ids = world.feedback.corrections
+    assert (await client.post("/review", data={"action": "accept", "id": ids})).status_code == 403
+    forged = {"action": "accept", "id": ids, "_xsrf": "2|00000000|" + "0" * 32 + "|1"}
+    assert (await client.post("/review", data=forged)).status_code == 403
+    assert (await client.post("/models/promote", data={"version": "v3"})).status_code == 403
+    assert (await client.post("/models/rollback", data={})).status_code == 403
+    assert [world.status(i) for i in ids] == ["pending"] * 3
+    assert world.registry.champion() == "v2"
+
+
+async def test_accepting_many_and_rejecting_one_reviews_them_as_the_command_line_does(client, world):
+    await log_in(client)
+    first, second, third = world.feedback.corrections
+    form = {"_xsrf": client.cookies["_xsrf"], "action": "accept", "id": [first, second]}
+    answer = await client.post("/review?status=pending", data=form)
+    assert answer.status_code == 303
+    assert parse_qs(urlsplit(answer.headers["Location"]).query)["done"] == ["accepted"]
+    rejected = await client.post("/review", data={"_xsrf": client.cookies["_xsrf"], "item": f"reject:{third}"})
+    assert rejected.status_code == 303
+    assert [world.status(i) for i in (first, second, third)] == ["accepted", "accepted", "rejected"]
+    page = await client.get(rejected.headers["Location"])
+    assert "1 marked rejected." in page.text
+    assert third not in listed_ids(page.text) and first not in listed_ids(page.text)
+    accepted = await client.get("/review?status=accepted")
+    assert listed_ids(accepted.text) == [first, second]
+    undone = await client.post(
+        "/review?status=accepted", data={"_xsrf": client.cookies["_xsrf"], "item": f"pending:{second}"}
+    )
+    assert undone.status_code == 303 and world.status(second) == "pending"
+
+
+async def test_scripts_review_with_the_bearer_token_and_get_json(client, world):
+    first = world.feedback.corrections[0]
+    answer = await client.post("/review", headers=BEARER, data={"action": "reject", "id": [first, 999999]})
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "rejected", "changed": 1, "missing": 1}
+    assert world.status(first) == "rejected"
+    bad = await client.post("/review", headers=BEARER, data={"action": "delete", "id": [first]})
+    assert bad.status_code == 400 and "accept, reject or pending" in bad.json()["error"]
+    assert (
+        await client.post("/review", headers=BEARER, data={"action": "accept", "id": ["1; drop"]})
+    ).status_code == 400
+
+
+async def test_no_crop_of_a_forgotten_user_can_appear(client, world):
+    await log_in(client)
+    forgotten = world.feedback.forgotten
+    assert (await client.get(f"/crops/{forgotten}.png")).status_code == 200
+    world.repository.forget_user(world.feedback.forgotten_user)
+    assert (await client.get(f"/crops/{forgotten}.png")).status_code == 404
+    assert forgotten not in listed_ids((await client.get("/review")).text)
+    answer = await client.post("/review", data={"_xsrf": client.cookies["_xsrf"], "item": f"accept:{forgotten}"})
+    page = await client.get(answer.headers["Location"])
+    assert "0 marked accepted. 1 no longer exist" in page.text
+    assert (await client.get("/crops/123456789.png")).status_code == 404
+
+
+async def test_review_filters_by_the_users_label_and_the_model(client, world):
+    await log_in(client)
+    first, second, third = world.feedback.corrections
+    incorrect = await client.get("/review?label=mask_weared_incorrect")
+    assert listed_ids(incorrect.text) == [first, world.feedback.forgotten]
+    by_v1 = await client.get("/review?model=v1")
+    assert listed_ids(by_v1.text) == [third]
+    # A "right" answer counts under the label the bot gave.
+    with_mask = await client.get("/review?label=with_mask&model=v2")
+    assert listed_ids(with_mask.text) == [second, world.feedback.confirmation]
+    assert (await client.get("/review?label=cat")).status_code == 400
+    assert (await client.get("/review?status=deleted")).status_code == 400
+    assert (await client.get("/review?page=0")).status_code == 400
+
+
+async def test_the_drift_page_shows_the_numbers_of_stats(client, world):
+    await log_in(client)
+    page = unescape((await client.get("/drift?days=14")).text)
+    stats = world.repository.recent_stats(14)
+    assert f"Photos checked: {stats.photos}, faces judged: {stats.count}" in page
+    assert stats.count == 12 * 60 + 80 + 5  # today and the 13 days before
+    levels = {row.day: row.drift_level for row in stats.per_day}
+    assert "drift" in levels.values()
+    for row in stats.per_day:
+        cells = re.search(rf"<td>{row.day.isoformat()}</td>(.*?)</tr>", page, re.S).group(1)
+        assert f'<td class="n">{row.count}</td>' in cells
+        assert f'class="level {row.drift_level}"' in cells
+        mix = " / ".join(
+            f"{row.reference_mix[name]:.0%}" for name in ("with_mask", "without_mask", "mask_weared_incorrect")
+        )
+        assert f"({mix})" in cells
+    assert (await client.get("/drift?days=0")).status_code == 400
+    assert (await client.get("/drift?days=366")).status_code == 400
+
+
+async def test_the_models_page_shows_scores_gates_and_history(client, world):
+    await log_in(client)
+    page = unescape((await client.get("/models")).text)
+    for name in ("v1", "v2", "v3"):
+        assert f'<th scope="row">{name}</th>' in page
+    assert '<span class="status champion">champion</span>' in page
+    assert '<span class="status rejected">rejected</span>' in page
+    assert GATE_REASON in page
+    assert "shipped model v2, the newest" in page
+    assert "Roll back to v1" in page
+
+
+async def test_promoting_shows_the_gates_reasons_first_and_changes_the_champion_only_on_post(client, world):
+    await log_in(client)
+    confirm = unescape((await client.get("/models/promote?version=v3")).text)
+    assert "Make v3 the champion?" in confirm and "gate failed" in confirm and GATE_REASON in confirm
+    assert world.registry.champion() == "v2"
+    answer = await client.post(
+        "/models/promote", data={"_xsrf": client.cookies["_xsrf"], "version": "v3", "reason": "real3 looks better"}
+    )
+    assert answer.status_code == 303
+    assert world.registry.champion() == "v3"
+    entry = world.registry.history()[-1]
+    assert entry["action"] == "promote" and entry["version"] == "v3" and entry["previous"] == "v2"
+    assert entry["reason"] == "promoted in the console: real3 looks better" and entry["forced"] is True
+    assert "v3 is the champion now (was v2)" in unescape((await client.get(answer.headers["Location"])).text)
+    again = await client.post("/models/promote", data={"_xsrf": client.cookies["_xsrf"], "version": "v3"})
+    assert again.status_code == 409
+    assert (await client.get("/models/promote?version=v9")).status_code == 404
+    assert (await client.get("/models/promote?version=../v1")).status_code == 404
+
+
+async def test_rolling_back_asks_first_then_returns_to_the_previous_champion(client, world):
+    confirm = unescape((await client.get("/models/rollback", headers=BEARER)).text)
+    assert "Roll back from v2 to v1?" in confirm
+    answer = await client.post("/models/rollback", headers=BEARER, data={"reason": "v2 misses incorrect masks"})
+    assert answer.status_code == 200 and answer.json()["done"].startswith("v1 is the champion again")
+    assert world.registry.champion() == "v1"
+    assert world.registry.history()[-1]["reason"] == "rolled back in the console: v2 misses incorrect masks"
+    # The champion before v1 is now v2: a second rollback undoes the first.
+    assert "Roll back from v1 to v2?" in (await client.get("/models/rollback", headers=BEARER)).text
+
+
+async def test_a_single_model_folder_is_named_on_the_models_page(tmp_path, world):
+    (tmp_path / "single").mkdir()
+    (tmp_path / "single" / "metadata.json").write_text("{}")
+    console = Console(world.repository, tmp_path / "single", TOKEN)
+    server = HTTPServer(make_app(console))
+    socket, port = bind_unused_port()
+    server.add_sockets([socket])
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=BEARER) as http:
+        page = await http.get("/models")
+        assert page.status_code == 200 and "is a single model folder, not a registry" in page.text
+        assert (await http.post("/models/rollback")).status_code == 409
+    server.stop()
+
+
+def test_the_console_refuses_to_start_without_a_long_token(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    for token in ("", "short-token"):
+        monkeypatch.setenv("CONSOLE_TOKEN", token)
+        assert cli(["console", "--port", "0"]) == 2
+        assert "CONSOLE_TOKEN must be set, at least 32 characters" in capsys.readouterr().err
