@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from bot import replies
 from bot.charts import stats_chart
 from bot.i18n import DEFAULT_LANGUAGE, Translator
 from console.auth import SESSION_COOKIE, SESSION_HOURS, bearer, cookie_secret, token_matches
-from model.registry import Registry, RegistryError, open_registry
+from model.registry import Registry, RegistryError, VersionInfo, open_registry
 from storage.repository import CLASS_NAMES, Repository
 
 log = logging.getLogger("console")
@@ -38,6 +39,8 @@ HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 48
 """Crops per review page: a screenful on a laptop, a short scroll on a phone."""
 MAX_DAYS = 365
+WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")
+"""ASCII digits only: str.isdigit() also takes "²", which int() refuses."""
 MAX_REASON = 200
 DECISIONS = {"accept": "accepted", "reject": "rejected", "pending": "pending"}
 """A review button's action and the status it gives."""
@@ -58,7 +61,8 @@ class Console:
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, "console"))
 
     def registry(self) -> Registry:
-        return open_registry(self.model_dir)
+        # Seeded once, when the console starts (`serve`): a page view writes nothing.
+        return open_registry(self.model_dir, seed=False)
 
 
 class ConsoleHandler(tornado.web.RequestHandler):
@@ -80,14 +84,18 @@ class ConsoleHandler(tornado.web.RequestHandler):
 
     @property
     def by_script(self) -> bool:
-        return "Authorization" in self.request.headers
+        """A bearer token came with the request. Any other Authorization (a proxy's Basic, say)
+        is ignored: the request goes the browser's way, cookie and XSRF token."""
+        return bearer(self.request.headers.get("Authorization", "")) != ""
 
     def get_current_user(self) -> str | None:
         if self.by_script:
             return (
                 "script" if token_matches(bearer(self.request.headers["Authorization"]), self.console.token) else None
             )
-        value = self.get_signed_cookie(SESSION_COOKIE, max_age_days=self.console.session_seconds / 86400 + 1)
+        value = self.get_signed_cookie(
+            SESSION_COOKIE, max_age_days=self.console.session_seconds / 86400 + 1, min_version=2
+        )
         try:
             expires = float(value or b"0")
         except ValueError:
@@ -114,7 +122,7 @@ class ConsoleHandler(tornado.web.RequestHandler):
 
     def integer(self, name: str, default: int, lowest: int, highest: int) -> int:
         raw = self.get_argument(name, str(default))
-        if not raw.isdigit() or not lowest <= int(raw) <= highest:
+        if not WHOLE_NUMBER.fullmatch(raw) or not lowest <= int(raw) <= highest:
             raise tornado.web.HTTPError(400, f"{name} must be a whole number from {lowest} to {highest}")
         return int(raw)
 
@@ -123,6 +131,7 @@ class ConsoleHandler(tornado.web.RequestHandler):
         namespace.update(
             label_name=label_name,
             percent=percent,
+            decimal=decimal,
             level_name=lambda level: replies.DRIFT_LEVELS[level],
             class_names=CLASS_NAMES,
             section="",
@@ -148,14 +157,35 @@ def label_name(name: str) -> str:
     return replies.VERDICT[name][1]
 
 
-def percent(value: float | None, digits: int = 0) -> str:
-    return "-" if value is None else f"{value:.{digits}%}"
+ENGLISH = Translator(DEFAULT_LANGUAGE)
+
+
+def percent(value: object, digits: int = 0) -> str:
+    """As the bot writes percentages (rounded alike, so the page and /stats agree); "-" for
+    what is not a number, such as a score missing from a hand-edited metadata file."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "-"
+    return ENGLISH.percent(value, digits)
+
+
+def decimal(value: object, digits: int = 4) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "-"
+    return f"{value:.{digits}f}"
 
 
 def local_path(target: str) -> str:
-    """Where to go after logging in: a path on this site, never another site (`//evil`, `https:`)."""
+    """Where to go after logging in: a path on this site, never another site (`//evil`, `https:`),
+    and nothing a header cannot carry (control characters)."""
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if (
+        parts.scheme
+        or parts.netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(character) < 0x20 or ord(character) == 0x7F for character in target)
+    ):
         return "/"
     return target
 
@@ -206,6 +236,15 @@ class HealthHandler(ConsoleHandler):
         self.finish("ok")
 
 
+class NotFoundHandler(ConsoleHandler):
+    """Unknown paths: 404, with the console's headers like every other answer."""
+
+    login_required = False
+
+    def prepare(self) -> None:
+        raise tornado.web.HTTPError(404, "no such page")
+
+
 class HomeHandler(ConsoleHandler):
     def get(self) -> None:
         self.redirect("/review")
@@ -254,6 +293,10 @@ class ReviewHandler(ConsoleHandler):
             )
 
         items, total, total_with_and_without_crop, versions = await self.blocking(read)
+        pages = max(1, -(-total // PAGE_SIZE))
+        if chosen.page > pages:  # the last page was just reviewed empty: go to the new last one
+            self.redirect(f"/review?{chosen.query(page=pages)}")
+            return
         self.render(
             "review.html",
             section="review",
@@ -262,7 +305,7 @@ class ReviewHandler(ConsoleHandler):
             total=total,
             without_crop=total_with_and_without_crop - total,
             versions=versions,
-            pages=max(1, -(-total // PAGE_SIZE)),
+            pages=pages,
             done=self.done_note(),
         )
 
@@ -287,7 +330,7 @@ class ReviewHandler(ConsoleHandler):
             action, raw = self.get_body_argument("action", ""), self.get_body_arguments("id")
         if action not in DECISIONS:
             raise tornado.web.HTTPError(400, "the action must be accept, reject or pending")
-        if not all(value.isdigit() and len(value) <= 18 for value in raw):
+        if not all(WHOLE_NUMBER.fullmatch(value) for value in raw):
             raise tornado.web.HTTPError(400, "feedback ids are whole numbers")
         ids = sorted({int(value) for value in raw})
         status = DECISIONS[action]
@@ -333,7 +376,7 @@ class DriftChartHandler(ConsoleHandler):
         self.finish(await self.blocking(draw))
 
 
-def score_sets(versions) -> list[str]:
+def score_sets(versions: list[VersionInfo]) -> list[str]:
     """The evaluation sets any version was scored on, in the order they first appear."""
     names: dict[str, None] = {}
     for info in versions:
@@ -343,16 +386,25 @@ def score_sets(versions) -> list[str]:
 
 class ModelsHandler(ConsoleHandler):
     async def get(self) -> None:
+        def read():
+            registry = self.console.registry()
+            try:
+                rollback_to: str | None = registry.rollback_target()
+            except RegistryError:
+                rollback_to = None
+            return registry.versions(), registry.history(), rollback_to
+
         try:
-            registry = await self.blocking(self.console.registry)
-            versions, history = await self.blocking(lambda: (registry.versions(), registry.history()))
+            versions, history, rollback_to = await self.blocking(read)
         except RegistryError as error:
             self.render("models.html", section="models", error=str(error), done=None)
             return
-        try:
-            rollback_to: str | None = await self.blocking(registry.rollback_target)
-        except RegistryError:
-            rollback_to = None
+        # After a promotion or rollback, say what happened, from the history itself: a link
+        # cannot put words on this page.
+        champion = next((info.name for info in versions if info.status == "champion"), None)
+        latest = history[-1] if history and self.get_argument("changed", "") else None
+        if latest is not None and (latest["action"] not in ("promote", "rollback") or latest["version"] != champion):
+            latest = None
         self.render(
             "models.html",
             section="models",
@@ -361,85 +413,108 @@ class ModelsHandler(ConsoleHandler):
             history=list(reversed(history)),
             sets=score_sets(versions),
             rollback_to=rollback_to,
-            done=self.get_argument("done", "")[:300] or None,
+            done=None if latest is None else changed_note(latest),
         )
+
+
+def changed_note(entry: dict) -> str:
+    verb = "is the champion again" if entry.get("action") == "rollback" else "is the champion now"
+    return (
+        f"{entry.get('version')} {verb} (was {entry.get('previous') or '-'}); "
+        "bots switch to it on /reload or at the daily job."
+    )
 
 
 class RegistryActionHandler(ConsoleHandler):
     """Promote and roll back: a GET shows what would change and why; only the POST changes it."""
 
-    async def registry_or_error(self) -> Registry:
+    async def registry_work(self, work: Callable[[Registry], T]) -> T:
+        """`work` on the registry; a registry that cannot be changed (one model folder, no earlier
+        champion, a champion pointer naming no version) answers 409 with the reason."""
         try:
-            return await self.blocking(self.console.registry)
+            return await self.blocking(lambda: work(self.console.registry()))
         except RegistryError as error:
             raise tornado.web.HTTPError(409, str(error)) from None
 
-    def reason(self, default: str) -> str:
+    def expected_champion(self) -> str | None:
+        """The champion the confirmation page showed; scripts may leave it out."""
+        return self.get_body_argument("champion", None)
+
+    def reason(self, default: str = "operator's decision") -> str:
         return " ".join(self.get_body_argument("reason", "").split())[:MAX_REASON] or default
 
-    def done(self, note: str) -> None:
-        log.info("event=console_registry %s", note)
+    def done(self, entry: dict) -> None:
+        log.info("event=console_%s version=%s previous=%s", entry["action"], entry["version"], entry["previous"])
         if self.by_script:
-            self.finish({"done": note})
+            self.finish({"champion": entry["version"], "previous": entry["previous"]})
         else:
-            self.redirect("/models?" + urlencode({"done": note}), status=303)
+            self.redirect("/models?changed=1", status=303)
+
+
+def champion_of(versions: dict[str, VersionInfo]) -> VersionInfo | None:
+    """None in a registry whose champion pointer is gone (promoting sets one again)."""
+    return next((info for info in versions.values() if info.status == "champion"), None)
 
 
 class PromoteHandler(RegistryActionHandler):
-    async def versions(self):
-        registry = await self.registry_or_error()
-        versions = {info.name: info for info in await self.blocking(registry.versions)}
+    def chosen(self, registry: Registry) -> tuple[VersionInfo, VersionInfo | None]:
+        """The version asked for and the champion."""
+        versions = {info.name: info for info in registry.versions()}
         name = self.get_argument("version", "")
         if name not in versions:
             raise tornado.web.HTTPError(404, "no such model version")
-        champion = next(info for info in versions.values() if info.status == "champion")
-        return registry, versions[name], champion
+        return versions[name], champion_of(versions)
 
     async def get(self) -> None:
-        _, chosen, champion = await self.versions()
+        chosen, champion = await self.registry_work(self.chosen)
+        compared = [chosen] if champion is None else [champion, chosen]
         self.render(
             "promote.html",
             section="models",
             chosen=chosen,
             champion=champion,
-            sets=score_sets([champion, chosen]),
+            compared=compared,
+            sets=score_sets(compared),
         )
 
     async def post(self) -> None:
-        registry, chosen, champion = await self.versions()
-        if chosen.name == champion.name:
-            raise tornado.web.HTTPError(409, f"{chosen.name} is the champion already")
-        reason = self.reason("operator's decision")
-        await self.blocking(lambda: registry.promote(chosen.name, f"promoted in the console: {reason}", forced=True))
-        self.done(
-            f"{chosen.name} is the champion now (was {champion.name}); bots switch on /reload or at the daily job."
-        )
+        reason, expected = self.reason(), self.expected_champion()
+
+        def promote(registry: Registry) -> dict:
+            chosen, champion = self.chosen(registry)
+            if champion is not None and chosen.name == champion.name:
+                raise tornado.web.HTTPError(409, f"{chosen.name} is the champion already")
+            registry.promote(chosen.name, f"promoted in the console: {reason}", forced=True, expected_champion=expected)
+            return registry.history()[-1]
+
+        self.done(await self.registry_work(promote))
 
 
 class RollbackHandler(RegistryActionHandler):
-    async def versions(self):
-        registry = await self.registry_or_error()
-        try:
-            target = await self.blocking(registry.rollback_target)
-        except RegistryError as error:
-            raise tornado.web.HTTPError(409, str(error)) from None
-        versions = {info.name: info for info in await self.blocking(registry.versions)}
-        champion = next(info for info in versions.values() if info.status == "champion")
-        return registry, versions[target], champion
+    @staticmethod
+    def target(registry: Registry) -> tuple[VersionInfo, VersionInfo]:
+        """The champion before the current one, and the current one."""
+        name, current = registry.rollback_target(), registry.champion()
+        versions = {info.name: info for info in registry.versions()}
+        if name not in versions:
+            raise RegistryError(f"{name}, the champion before, is no longer in the registry")
+        return versions[name], versions[current]
 
     async def get(self) -> None:
-        _, target, champion = await self.versions()
+        target, champion = await self.registry_work(self.target)
         self.render(
             "rollback.html", section="models", target=target, champion=champion, sets=score_sets([champion, target])
         )
 
     async def post(self) -> None:
-        registry, target, champion = await self.versions()
-        reason = self.reason("operator's decision")
-        await self.blocking(registry.rollback, f"rolled back in the console: {reason}")
-        self.done(
-            f"{target.name} is the champion again (was {champion.name}); bots switch on /reload or at the daily job."
-        )
+        reason, expected = self.reason(), self.expected_champion()
+
+        def roll_back(registry: Registry) -> dict:
+            self.target(registry)
+            registry.rollback(f"rolled back in the console: {reason}", expected_champion=expected)
+            return registry.history()[-1]
+
+        self.done(await self.registry_work(roll_back))
 
 
 def make_app(console: Console) -> tornado.web.Application:
@@ -464,11 +539,16 @@ def make_app(console: Console) -> tornado.web.Application:
         xsrf_cookies=True,
         xsrf_cookie_kwargs={"httponly": True, "samesite": "Strict"},
         login_url="/login",
+        default_handler_class=NotFoundHandler,
     )
 
 
 async def serve(console: Console, host: str, port: int, behind_proxy: bool = False) -> None:
     """Serve until SIGINT or SIGTERM, then finish the requests in flight."""
+    try:
+        await asyncio.get_running_loop().run_in_executor(console.executor, open_registry, console.model_dir)
+    except RegistryError as error:  # the Models page says so; review and drift work regardless
+        log.warning("event=console_registry_unusable %s", error)
     server = HTTPServer(make_app(console), xheaders=behind_proxy)
     server.listen(port, address=host)
     log.info("event=console_listening url=http://%s:%d/", host, port)

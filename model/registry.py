@@ -11,10 +11,13 @@ sees the old or the new version, never half a file.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +49,17 @@ class RegistryError(RuntimeError):
     pass
 
 
+class ChampionChanged(RegistryError):
+    """The champion is no longer the one a decision was made against (someone else changed it)."""
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise RegistryError(f"{path} is not valid JSON ({error}); restore it or remove that version") from None
+
+
 @dataclass(frozen=True)
 class VersionInfo:
     name: str
@@ -70,16 +84,18 @@ def active_model_dir(model_dir: Path) -> Path:
     return registry.champion_dir()
 
 
-def open_registry(model_dir: Path) -> Registry:
-    """The registry at `model_dir`, seeded with the shipped models when empty; a RegistryError
-    when `model_dir` is one model folder, which has no versions to promote or roll back."""
+def open_registry(model_dir: Path, seed: bool = True) -> Registry:
+    """The registry at `model_dir`, seeded with the shipped models it lacks (unless `seed` is
+    false); a RegistryError when `model_dir` is one model folder, which has no versions to
+    promote or roll back."""
     if (model_dir / "metadata.json").exists():
         raise RegistryError(
             f"MODEL_DIR={model_dir} is a single model folder, not a registry; "
             "point MODEL_DIR at a registry folder (default: DATA_DIR/models)"
         )
     registry = Registry(model_dir)
-    registry.seed()
+    if seed:
+        registry.seed()
     return registry
 
 
@@ -103,14 +119,22 @@ class Registry:
         earlier release keeps its champion: a model shipped since arrives as a candidate, for an
         operator to compare (`models list`) and promote, exactly like a retrained challenger."""
         folders = shipped_versions() if shipped is None else [shipped] if isinstance(shipped, Path) else shipped
-        fresh = not self.version_names()
-        history = self.history()
+        if not self._unseeded(folders):  # the usual start: nothing to write, so no lock either
+            return
+        with self._changing():
+            self._seed(self._unseeded(folders))
+
+    def _unseeded(self, folders: list[Path]) -> list[Path]:
+        """The shipped folders this registry has not taken in yet: all of them when it is empty."""
+        if not self.version_names():
+            return folders
         # Registries seeded before shipped models were named in the history hold shipped v1.
-        imported = {entry.get("shipped", "v1") for entry in history if entry["action"] in ("seed", "import")}
-        self.root.mkdir(parents=True, exist_ok=True)
+        imported = {entry.get("shipped", "v1") for entry in self.history() if entry["action"] in ("seed", "import")}
+        return [folder for folder in folders if folder.name not in imported]
+
+    def _seed(self, folders: list[Path]) -> None:
+        fresh = not self.version_names()
         for folder in folders:
-            if not fresh and folder.name in imported:
-                continue
             version = self.next_version()
             shutil.copytree(folder, self.root / version)
             if fresh and not self._champion_file.exists():
@@ -137,7 +161,7 @@ class Registry:
                 }
             )
             if fresh:
-                self.promote(version, f"shipped model {folder.name}, the newest")
+                self._promote(version, f"shipped model {folder.name}, the newest", forced=False)
 
     def version_names(self) -> list[str]:
         if not self.root.is_dir():
@@ -175,7 +199,9 @@ class Registry:
         infos = []
         for name in self.version_names():
             path = self.root / name
-            gate = json.loads((path / "gate.json").read_text()) if (path / "gate.json").exists() else None
+            gate = _read_json(path / "gate.json") if (path / "gate.json").exists() else None
+            if gate is not None and not isinstance(gate, dict):
+                raise RegistryError(f"{path / 'gate.json'} holds no gate result")
             if name == champion:
                 status = "champion"
             elif name in promoted:
@@ -184,10 +210,17 @@ class Registry:
                 status = "rejected"
             else:
                 status = "candidate"
-            infos.append(VersionInfo(name, path, json.loads((path / "metadata.json").read_text()), status, gate))
+            infos.append(VersionInfo(name, path, _read_json(path / "metadata.json"), status, gate))
         return infos
 
-    def promote(self, version: str, reason: str, forced: bool = False) -> None:
+    def promote(self, version: str, reason: str, forced: bool = False, expected_champion: str | None = None) -> None:
+        """Make `version` the champion. With `expected_champion` ("" for none), only if the champion
+        is still that one: a decision taken on a page someone else's change made stale is refused."""
+        with self._changing():
+            self._check_champion(expected_champion)
+            self._promote(version, reason, forced)
+
+    def _promote(self, version: str, reason: str, forced: bool) -> None:
         if version not in self.version_names():
             raise RegistryError(f"no version {version!r} in {self.root}; see `maskbot models list`")
         previous = self.champion() if self._champion_file.exists() else None
@@ -198,21 +231,58 @@ class Registry:
         """The champion before the current one: what `rollback` would bring back."""
         current = self.champion()
         for entry in reversed(self.history()):
-            if entry["version"] == current and entry.get("previous"):
+            if entry.get("version") == current and entry.get("previous"):
                 return entry["previous"]
         raise RegistryError(f"{current} has no earlier champion to roll back to")
 
-    def rollback(self, reason: str = "rollback") -> str:
-        """Make the champion before the current one champion again; returns it."""
-        current, previous = self.champion(), self.rollback_target()
-        self._write_champion(previous)
-        self._log({"action": "rollback", "version": previous, "previous": current, "reason": reason, "forced": False})
+    def rollback(self, reason: str = "rollback", expected_champion: str | None = None) -> str:
+        """Make the champion before the current one champion again; returns it. `expected_champion`
+        as for `promote`."""
+        with self._changing():
+            self._check_champion(expected_champion)
+            current, previous = self.champion(), self.rollback_target()
+            self._write_champion(previous)
+            self._log(
+                {"action": "rollback", "version": previous, "previous": current, "reason": reason, "forced": False}
+            )
         return previous
+
+    def _check_champion(self, expected: str | None) -> None:
+        if expected is None:
+            return
+        current = self.champion() if self._champion_file.exists() else ""
+        if current != expected:
+            raise ChampionChanged(
+                f"the champion is {current or 'unset'} now, not {expected or 'unset'}: someone changed it meanwhile"
+            )
+
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[None]:
+        """One change at a time across processes (bots seeding, the console, the CLI): an
+        exclusive lock on MODEL_DIR/.lock, released when the change is written."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def history(self) -> list[dict]:
         if not self._history_file.exists():
             return []
-        return [json.loads(line) for line in self._history_file.read_text().splitlines() if line.strip()]
+        entries = []
+        for number, line in enumerate(self._history_file.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                raise RegistryError(f"line {number} of {self._history_file} is not valid JSON") from None
+            if not isinstance(entry, dict) or not isinstance(entry.get("action"), str) or "version" not in entry:
+                raise RegistryError(f"line {number} of {self._history_file} is not a history entry")
+            entries.append(entry)
+        return entries
 
     def _write_champion(self, version: str) -> None:
         partial = self._champion_file.with_suffix(".tmp")

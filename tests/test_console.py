@@ -99,8 +99,8 @@ async def test_a_wrong_token_is_refused_as_a_bearer_and_at_the_login_form(client
     wrong = {"Authorization": "Bearer " + "x" * len(TOKEN)}
     assert (await client.get("/review", headers=wrong)).status_code == 401
     assert (await client.get(f"/crops/{world.feedback.corrections[0]}.png", headers=wrong)).status_code == 401
-    basic = {"Authorization": f"Basic {TOKEN}"}
-    assert (await client.get("/review", headers=basic)).status_code == 401
+    basic = {"Authorization": f"Basic {TOKEN}"}  # not a way in: only the bearer scheme carries the token
+    assert (await client.get("/review", headers=basic)).status_code == 302
     refused = await client.post("/login", data={"token": TOKEN[:-1], "_xsrf": await xsrf(client)})
     assert refused.status_code == 401
     assert "That is not the console&#x27;s token." in refused.text
@@ -229,6 +229,7 @@ async def test_review_filters_by_the_users_label_and_the_model(client, world):
     assert (await client.get("/review?label=cat")).status_code == 400
     assert (await client.get("/review?status=deleted")).status_code == 400
     assert (await client.get("/review?page=0")).status_code == 400
+    assert (await client.get("/review?page=²")).status_code == 400
 
 
 async def test_the_drift_page_shows_the_numbers_of_stats(client, world):
@@ -276,6 +277,7 @@ async def test_promoting_shows_the_gates_reasons_first_and_changes_the_champion_
     entry = world.registry.history()[-1]
     assert entry["action"] == "promote" and entry["version"] == "v3" and entry["previous"] == "v2"
     assert entry["reason"] == "promoted in the console: real3 looks better" and entry["forced"] is True
+    assert answer.headers["Location"] == "/models?changed=1"
     assert "v3 is the champion now (was v2)" in unescape((await client.get(answer.headers["Location"])).text)
     again = await client.post("/models/promote", data={"_xsrf": client.cookies["_xsrf"], "version": "v3"})
     assert again.status_code == 409
@@ -287,7 +289,7 @@ async def test_rolling_back_asks_first_then_returns_to_the_previous_champion(cli
     confirm = unescape((await client.get("/models/rollback", headers=BEARER)).text)
     assert "Roll back from v2 to v1?" in confirm
     answer = await client.post("/models/rollback", headers=BEARER, data={"reason": "v2 misses incorrect masks"})
-    assert answer.status_code == 200 and answer.json()["done"].startswith("v1 is the champion again")
+    assert answer.status_code == 200 and answer.json() == {"champion": "v1", "previous": "v2"}
     assert world.registry.champion() == "v1"
     assert world.registry.history()[-1]["reason"] == "rolled back in the console: v2 misses incorrect masks"
     # The champion before v1 is now v2: a second rollback undoes the first.
@@ -306,6 +308,68 @@ async def test_a_single_model_folder_is_named_on_the_models_page(tmp_path, world
         assert page.status_code == 200 and "is a single model folder, not a registry" in page.text
         assert (await http.post("/models/rollback")).status_code == 409
     server.stop()
+
+
+async def test_a_confirmation_made_stale_by_another_change_is_refused(client, world):
+    await log_in(client)
+    confirm = (await client.get("/models/rollback")).text
+    assert 'name="champion" value="v2"' in confirm  # the page was about rolling v2 back to v1
+    world.registry.promote("v3", "someone else, meanwhile", forced=True)
+    stale = {"_xsrf": client.cookies["_xsrf"], "champion": "v2", "reason": "v2 is bad"}
+    answer = await client.post("/models/rollback", data=stale)
+    assert answer.status_code == 409 and "the champion is v3 now, not v2" in unescape(answer.text)
+    promote = await client.post("/models/promote", data={**stale, "version": "v1"})
+    assert promote.status_code == 409
+    assert world.registry.champion() == "v3"
+
+
+async def test_promoting_into_a_registry_without_a_champion(client, world):
+    (world.registry.root / "champion").unlink()
+    confirm = await client.get("/models/promote?version=v2", headers=BEARER)
+    assert confirm.status_code == 200 and "The registry has no champion" in confirm.text
+    answer = await client.post("/models/promote", headers=BEARER, data={"version": "v2", "champion": ""})
+    assert answer.json() == {"champion": "v2", "previous": None}
+
+
+async def test_the_models_page_tells_only_the_change_that_made_the_champion(client, world):
+    await log_in(client)
+    (world.registry.root / "v4").mkdir()
+    (world.registry.root / "v4" / "metadata.json").write_text("{}")
+    world.registry.seed([world.registry.root / "v4"])  # the newest history line is now an import
+    page = (await client.get("/models?changed=1")).text
+    assert 'class="note"' not in page
+
+
+async def test_other_authorization_schemes_go_the_browsers_way(client):
+    basic = {"Authorization": "Basic Zm9vOmJhcg=="}
+    assert (await client.get("/review", headers=basic)).status_code == 302
+    await log_in(client)
+    assert (await client.get("/review", headers=basic)).status_code == 200
+    assert (await client.post("/logout", headers=basic)).status_code == 403  # no XSRF token
+
+
+async def test_unknown_paths_and_header_breaking_targets(client):
+    missing = await client.get("/admin")
+    assert missing.status_code == 404 and "default-src 'none'" in missing.headers["Content-Security-Policy"]
+    answer = await client.post(
+        "/login", data={"token": TOKEN, "_xsrf": await xsrf(client), "next": "/review\r\nSet-Cookie: a=b"}
+    )
+    assert answer.status_code == 303 and answer.headers["Location"] == "/"
+
+
+async def test_a_page_past_the_last_goes_to_the_last(client, world):
+    await log_in(client)
+    answer = await client.get("/review?page=3")
+    assert answer.status_code == 302 and answer.headers["Location"] == "/review?status=pending&page=1"
+
+
+async def test_a_champion_pointer_naming_no_version_is_reported_not_a_crash(client, world):
+    (world.registry.root / "champion").write_text("v9\n")
+    page = await client.get("/models", headers=BEARER)
+    assert page.status_code == 200 and "names &#x27;v9&#x27;, which is no version" in page.text
+    assert (await client.get("/models/promote?version=v3", headers=BEARER)).status_code == 409
+    assert (await client.post("/models/promote", headers=BEARER, data={"version": "v3"})).status_code == 409
+    assert (await client.post("/models/rollback", headers=BEARER)).status_code == 409
 
 
 def test_the_console_refuses_to_start_without_a_long_token(monkeypatch, tmp_path, capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from PIL import Image
 
 from model import CLASS_NAMES
 from model.export import export_onnx
-from model.registry import Registry, RegistryError
+from model.registry import ChampionChanged, Registry, RegistryError
 from model.retrain import gate, holdout_mask, load_feedback, retrain, score_models
 from model.train import TrainConfig, train
 from storage.database import Database
@@ -255,3 +256,48 @@ def test_the_champion_pointer_may_only_name_a_version_of_the_registry(tmp_path):
         (registry.root / "champion").write_text(pointer + "\n")
         with pytest.raises(RegistryError, match="no version"):
             registry.champion_dir()
+
+
+def test_a_change_decided_against_an_older_champion_is_refused(tmp_path):
+    registry = Registry(tmp_path / "models")
+    registry.seed(shipped_folders(tmp_path))
+    registry.promote("v1", "an operator's decision", forced=True, expected_champion="v2")
+    with pytest.raises(ChampionChanged, match="the champion is v1 now, not v2"):
+        registry.rollback("a page shown before that promotion", expected_champion="v2")
+    with pytest.raises(ChampionChanged):
+        registry.promote("v2", "likewise", expected_champion="v2")
+    assert registry.champion() == "v1" and registry.history()[-1]["reason"] == "an operator's decision"
+
+
+def _seed_concurrently(root: str, shipped: list[str]) -> None:
+    Registry(Path(root)).seed([Path(folder) for folder in shipped])
+
+
+def test_processes_seeding_one_registry_at_once_seed_it_once(tmp_path):
+    shipped = [str(folder) for folder in shipped_folders(tmp_path)]
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_seed_concurrently, args=(str(tmp_path / "models"), shipped)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    registry = Registry(tmp_path / "models")
+    assert registry.version_names() == ["v1", "v2"] and registry.champion() == "v2"
+    assert [entry["action"] for entry in registry.history()] == ["seed", "import", "promote"]
+
+
+def test_a_damaged_registry_file_is_named_not_a_crash(tmp_path):
+    registry = Registry(tmp_path / "models")
+    registry.seed(shipped_folders(tmp_path))
+    (registry.root / "v2" / "gate.json").write_text("[]")
+    with pytest.raises(RegistryError, match="holds no gate result"):
+        registry.versions()
+    (registry.root / "v2" / "gate.json").write_text('{"promote": tr')
+    with pytest.raises(RegistryError, match=r"gate\.json is not valid JSON"):
+        registry.versions()
+    (registry.root / "v2" / "gate.json").unlink()
+    with (registry.root / "history.jsonl").open("a") as history:
+        history.write('{"no": "action"}\n')
+    with pytest.raises(RegistryError, match=r"line 4 of .* is not a history entry"):
+        registry.history()

@@ -12,6 +12,7 @@ document.addEventListener("DOMContentLoaded", () => {
 
   const mark = () => cards.forEach((card, i) => card.classList.toggle("picked", boxes[i].checked));
   boxes.forEach((box) => box.addEventListener("change", mark));
+  mark();
   if (selectAll) {
     selectAll.addEventListener("change", () => {
       boxes.forEach((box) => { box.checked = selectAll.checked; });
@@ -40,11 +41,12 @@ document.addEventListener("DOMContentLoaded", () => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.target.matches("select, input[type=text], input:not([type]), textarea")) return;
     const key = event.key;
-    if (key === " " && event.target.matches("input[type=checkbox]")) return; // toggles by itself
+    // Space ticks the card in focus; on a button, tick box or link it keeps its own meaning.
+    if (key === " " && !event.target.classList.contains("card")) return;
     if (key.startsWith("Arrow") && focused() < 0) return; // leave scrolling alone off the grid
     if (key === "j" || key === "ArrowRight" || key === "ArrowDown") move(1);
     else if (key === "k" || key === "ArrowLeft" || key === "ArrowUp") move(-1);
-    else if (key === "x" || (key === " " && focused() >= 0)) {
+    else if (key === "x" || key === " ") {
       const i = focused();
       if (i < 0) return;
       boxes[i].checked = !boxes[i].checked;
