@@ -274,9 +274,7 @@ def stats_table(stats: Stats, model_version: str, t: Translator) -> str:
     lines.append(
         t("Feedback: {count}, marked wrong: {share}").format(count=t.number(stats.feedback), share=disagreement)
     )
-    levels = [row.drift_level for row in stats.per_day]
-    worst = "drift" if "drift" in levels else "watch" if "watch" in levels else "none"
-    lines.append(t("Drift level (worst day): {level}").format(level=t(DRIFT_LEVELS[worst])))
+    lines.append(t("Drift level (worst day): {level}").format(level=t(DRIFT_LEVELS[stats.worst_drift_level])))
     return "\n".join(lines)
 
 

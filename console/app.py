@@ -132,6 +132,7 @@ class ConsoleHandler(tornado.web.RequestHandler):
             label_name=label_name,
             percent=percent,
             decimal=decimal,
+            score=score,
             level_name=lambda level: replies.DRIFT_LEVELS[level],
             class_names=CLASS_NAMES,
             section="",
@@ -172,6 +173,13 @@ def decimal(value: object, digits: int = 4) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "-"
     return f"{value:.{digits}f}"
+
+
+def score(value: object) -> str:
+    """A model's score with one fixed decimal, so columns of them line up ("89.0%")."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "-"
+    return f"{value:.1%}"
 
 
 def local_path(target: str) -> str:
@@ -358,9 +366,7 @@ class DriftHandler(ConsoleHandler):
     async def get(self) -> None:
         days = self.integer("days", 7, 1, MAX_DAYS)
         stats = await self.blocking(self.console.repository.recent_stats, days)
-        levels = [row.drift_level for row in stats.per_day]
-        worst = "drift" if "drift" in levels else "watch" if "watch" in levels else "none"
-        self.render("drift.html", section="drift", stats=stats, days=days, worst=worst)
+        self.render("drift.html", section="drift", stats=stats, days=days)
 
 
 class DriftChartHandler(ConsoleHandler):

@@ -227,6 +227,12 @@ class Stats:
     """Photos answered; `count` and `per_class` count faces judged (a group photo has several)."""
 
     @property
+    def worst_drift_level(self) -> str:
+        """ "drift" if any day drifted, else "watch" if any day was watched, else "none"."""
+        levels = {row.drift_level for row in self.per_day}
+        return "drift" if "drift" in levels else "watch" if "watch" in levels else "none"
+
+    @property
     def unsure_share(self) -> float | None:
         return self.unsure / self.count if self.count else None
 

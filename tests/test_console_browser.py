@@ -102,6 +102,8 @@ def console(tmp_path, shared_data):
 
 def test_an_operator_logs_in_reviews_crops_and_looks_at_every_page(browser, console, tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as expected
+    from selenium.webdriver.support.ui import WebDriverWait
 
     address, repository, feedback = console
     shots = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tmp_path / "screenshots")
@@ -118,6 +120,14 @@ def test_an_operator_logs_in_reviews_crops_and_looks_at_every_page(browser, cons
         browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
         element.click()
 
+    def arrives(title: str) -> None:
+        WebDriverWait(browser, 10).until(expected.title_contains(title))
+
+    def says(text: str) -> None:
+        # A click that submits a form returns before the next page is there: wait for its note
+        # (reading the note of the page being left would find it gone from under the reader).
+        WebDriverWait(browser, 10).until(expected.text_to_be_present_in_element((By.CSS_SELECTOR, "p.note"), text))
+
     def status(feedback_id: int) -> str:
         return next(i.review_status for i in repository.feedback_items() if i.feedback_id == feedback_id)
 
@@ -126,7 +136,7 @@ def test_an_operator_logs_in_reviews_crops_and_looks_at_every_page(browser, cons
     shoot("login")
     browser.find_element(By.ID, "token").send_keys(TOKEN)
     click("form.login button[type=submit]")
-    assert browser.title.startswith("Review")
+    arrives("Review")
     cookie = browser.get_cookie("maskbot_console")
     assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict"
     images = browser.find_elements(By.CSS_SELECTOR, ".card img")
@@ -139,12 +149,12 @@ def test_an_operator_logs_in_reviews_crops_and_looks_at_every_page(browser, cons
     for feedback_id in (first, second):
         click(f'input[name="id"][value="{feedback_id}"]')
     click('.bulk button[value="accept"]')
-    assert "2 marked accepted." in browser.find_element(By.CSS_SELECTOR, "p.note").text
+    says("2 marked accepted.")
     # The keyboard: focus the third correction's card and press "r" to reject it.
     card = browser.find_element(By.CSS_SELECTOR, f'.card[data-id="{third}"]')
     browser.execute_script("arguments[0].focus()", card)
     card.send_keys("r")
-    assert "1 marked rejected." in browser.find_element(By.CSS_SELECTOR, "p.note").text
+    says("1 marked rejected.")
     assert [status(i) for i in (first, second, third)] == ["accepted", "accepted", "rejected"]
     assert status(feedback.confirmation) == status(feedback.forgotten) == "pending"
     remaining = browser.find_elements(By.CSS_SELECTOR, ".card")
@@ -161,8 +171,12 @@ def test_an_operator_logs_in_reviews_crops_and_looks_at_every_page(browser, cons
     assert browser.title.startswith("Models")
     shoot("models")
     click('a[href="/models/promote?version=v3"]')
+    arrives("Promote v3")
     assert "gate failed" in browser.find_element(By.CSS_SELECTOR, ".gate").text
     shoot("promote")
+    browser.get(f"{address}/models/rollback")
+    assert "Roll back from v2 to v1?" in browser.find_element(By.TAG_NAME, "h1").text
+    shoot("rollback")
 
     browser.set_window_size(390, 844)  # a phone
     browser.get(f"{address}/review?status=accepted")
