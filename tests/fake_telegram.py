@@ -298,7 +298,12 @@ class FakeTelegram:
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    # A bot that stopped while its long poll was open has hung up: as with the
+                    # real Bot API, that answer is simply not delivered.
+                    self.close_connection = True
 
             def do_GET(self) -> None:
                 path = unquote(urlparse(self.path).path)
