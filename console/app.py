@@ -111,8 +111,8 @@ class ConsoleHandler(tornado.web.RequestHandler):
         raise tornado.web.HTTPError(401, "log in, or send the console's token as a bearer token")
 
     def check_xsrf_cookie(self) -> None:
-        # A browser sends no Authorization header across sites (it would need CORS, which is not
-        # served), so a request that carries one cannot be forged; a wrong one gets 401 in prepare().
+        # A page on another site cannot make a browser send a bearer token here (that would need
+        # CORS, which is not served), so such a request is no forgery; a wrong one gets 401 in prepare().
         if not self.by_script:
             super().check_xsrf_cookie()
 
@@ -544,7 +544,6 @@ def make_app(console: Console) -> tornado.web.Application:
         cookie_secret=cookie_secret(console.token),
         xsrf_cookies=True,
         xsrf_cookie_kwargs={"httponly": True, "samesite": "Strict"},
-        login_url="/login",
         default_handler_class=NotFoundHandler,
     )
 
