@@ -297,6 +297,8 @@ def _registry(settings):
 
 
 def cmd_feedback_review(args) -> int:
+    from storage.repository import FeedbackFilter
+
     settings = _settings()
     database, repository = _storage(settings)
     changed = 0
@@ -305,12 +307,12 @@ def cmd_feedback_review(args) -> int:
     if args.reject:
         changed += repository.review(args.reject, "rejected")
     if args.accept_all:
-        pending = repository.feedback_items(status="pending", with_crop=True)
+        pending = repository.feedback_items(FeedbackFilter(status="pending", with_crop=True))
         changed += repository.review([item.feedback_id for item in pending], "accepted")
     if changed:
         print(f"updated {changed} feedback item(s)")
     items = repository.feedback_items(
-        status=args.status, with_crop=not args.without_crop, label=args.label, model_version=args.model
+        FeedbackFilter(status=args.status, with_crop=not args.without_crop, label=args.label, model_version=args.model)
     )
     database.dispose()
     print(f"{len(items)} {args.status} feedback item(s)" + ("" if args.without_crop else " with a shared crop"))

@@ -17,7 +17,7 @@ import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
@@ -30,7 +30,7 @@ from bot.charts import stats_chart
 from bot.i18n import DEFAULT_LANGUAGE, Translator
 from console.auth import SESSION_COOKIE, SESSION_HOURS, bearer, cookie_secret, token_matches
 from model.registry import Registry, RegistryError, VersionInfo, open_registry
-from storage.repository import CLASS_NAMES, Repository
+from storage.repository import CLASS_NAMES, FeedbackFilter, Repository
 
 log = logging.getLogger("console")
 T = TypeVar("T")
@@ -161,25 +161,26 @@ def label_name(name: str) -> str:
 ENGLISH = Translator(DEFAULT_LANGUAGE)
 
 
+def _number(value: object) -> float | None:
+    """`value` when it is a number; None for anything else a hand-edited file may hold."""
+    return None if isinstance(value, bool) or not isinstance(value, int | float) else float(value)
+
+
 def percent(value: object, digits: int = 0) -> str:
-    """As the bot writes percentages (rounded alike, so the page and /stats agree); "-" for
-    what is not a number, such as a score missing from a hand-edited metadata file."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return "-"
-    return ENGLISH.percent(value, digits)
+    """As the bot writes percentages (rounded alike, so the page and /stats agree)."""
+    number = _number(value)
+    return "-" if number is None else ENGLISH.percent(number, digits)
 
 
 def decimal(value: object, digits: int = 4) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return "-"
-    return f"{value:.{digits}f}"
+    number = _number(value)
+    return "-" if number is None else f"{number:.{digits}f}"
 
 
 def score(value: object) -> str:
     """A model's score with one fixed decimal, so columns of them line up ("89.0%")."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return "-"
-    return f"{value:.1%}"
+    number = _number(value)
+    return "-" if number is None else f"{number:.1%}"
 
 
 def local_path(target: str) -> str:
@@ -287,16 +288,13 @@ class ReviewHandler(ConsoleHandler):
         chosen = self.review_filter()
         repository = self.console.repository
 
-        def read():
-            def listed(**more):
-                return {"status": chosen.status, "label": chosen.label, "model_version": chosen.model, **more}
+        shown = FeedbackFilter(status=chosen.status, label=chosen.label, model_version=chosen.model, with_crop=True)
 
+        def read():
             return (
-                repository.feedback_items(
-                    **listed(with_crop=True, limit=PAGE_SIZE, offset=(chosen.page - 1) * PAGE_SIZE)
-                ),
-                repository.count_feedback(**listed(with_crop=True)),
-                repository.count_feedback(**listed()),
+                repository.feedback_items(shown, limit=PAGE_SIZE, offset=(chosen.page - 1) * PAGE_SIZE),
+                repository.count_feedback(shown),
+                repository.count_feedback(replace(shown, with_crop=False)),
                 repository.feedback_model_versions(),
             )
 

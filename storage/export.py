@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-from storage.repository import Repository
+from storage.repository import FeedbackFilter, Repository
 
 MANIFEST_FIELDS = ("prediction_id", "predicted_label", "corrected_label", "confidence", "model_version", "date")
 
@@ -27,8 +27,9 @@ def export_feedback(
     Only crops an operator accepted are written: a click on "Wrong" alone never trains a model.
     Crops of users who used /forget were deleted with their rows, so they cannot come back here.
     """
-    items = repository.feedback_items(status="accepted", since=since, with_crop=True, include_right=include_right)
-    pending = repository.feedback_items(status="pending", since=since, with_crop=True, include_right=include_right)
+    accepted = FeedbackFilter(status="accepted", since=since, with_crop=True, include_right=include_right)
+    items = repository.feedback_items(accepted)
+    pending = repository.count_feedback(replace(accepted, status="pending"))
     out_dir.mkdir(parents=True, exist_ok=True)
     written = missing = 0
     with (out_dir / "manifest.csv").open("w", newline="") as handle:
@@ -52,4 +53,4 @@ def export_feedback(
                 )
             )
             written += 1
-    return ExportResult(written, len(pending), missing)
+    return ExportResult(written, pending, missing)

@@ -129,6 +129,42 @@ class FeedbackItem:
 REVIEW_STATUSES = ("pending", "accepted", "rejected")
 
 
+def _shared_png():
+    """The crop its user agreed to share with a feedback row, as a scalar subquery (or NULL)."""
+    return select(Crop.png).where(Crop.prediction_id == Feedback.prediction_id, Crop.shared.is_(True)).scalar_subquery()
+
+
+@dataclass(frozen=True)
+class FeedbackFilter:
+    """Which feedback to list, count or export; each field set narrows it."""
+
+    status: str | None = None
+    since: date | None = None
+    with_crop: bool = False
+    include_right: bool = True
+    """False: only answers users marked wrong (corrections)."""
+    label: str | None = None
+    """The user's label (see `FeedbackItem.label`)."""
+    model_version: str | None = None
+
+    def where(self, query):
+        """`query` (over Feedback joined with its PredictionRow) narrowed to this filter."""
+        if self.status is not None:
+            query = query.where(Feedback.review_status == self.status)
+        if self.since is not None:
+            query = query.where(Feedback.created_at >= day_bounds(self.since)[0])
+        if self.with_crop:
+            query = query.where(_shared_png().is_not(None) | Feedback.crop_path.is_not(None))
+        if not self.include_right:
+            query = query.where(Feedback.is_correct.is_(False))
+        if self.label is not None:
+            # corrected_label is empty when the user said "right": then the bot's label is theirs.
+            query = query.where(func.coalesce(Feedback.corrected_label, PredictionRow.label) == self.label)
+        if self.model_version is not None:
+            query = query.where(PredictionRow.model_version == self.model_version)
+        return query
+
+
 @dataclass(frozen=True)
 class Tally:
     """Counts over a set of predictions: the one query behind /stats and the daily summaries."""
@@ -433,20 +469,12 @@ class Repository:
         return OwnedFace(prediction_id, label, face_index or 1, tuple(siblings) or ((face_index or 1, prediction_id),))
 
     def feedback_items(
-        self,
-        status: str | None = None,
-        since: date | None = None,
-        with_crop: bool = False,
-        include_right: bool = True,
-        label: str | None = None,
-        model_version: str | None = None,
-        limit: int | None = None,
-        offset: int = 0,
+        self, which: FeedbackFilter | None = None, limit: int | None = None, offset: int = 0
     ) -> list[FeedbackItem]:
-        """Feedback oldest first, with its shared crop; `label` is the user's label (see
-        `FeedbackItem.label`). The console and `maskbot feedback review` both list through here."""
-        query = self._feedback_query(status, since, with_crop, include_right, label, model_version)
-        query = query.add_columns(self._shared_png()).order_by(Feedback.id).offset(offset).limit(limit)
+        """Feedback oldest first, with its shared crop. The console and `maskbot feedback review`
+        both list through here."""
+        query = (which or FeedbackFilter()).where(select(Feedback, PredictionRow).join(PredictionRow))
+        query = query.add_columns(_shared_png()).order_by(Feedback.id).offset(offset).limit(limit)
         with self.database.session() as session:
             rows = session.execute(query).all()
         return [
@@ -465,17 +493,9 @@ class Repository:
             for f, p, png in rows
         ]
 
-    def count_feedback(
-        self,
-        status: str | None = None,
-        since: date | None = None,
-        with_crop: bool = False,
-        include_right: bool = True,
-        label: str | None = None,
-        model_version: str | None = None,
-    ) -> int:
-        """How many items `feedback_items` would list with the same filters and no limit."""
-        query = self._feedback_query(status, since, with_crop, include_right, label, model_version)
+    def count_feedback(self, which: FeedbackFilter | None = None) -> int:
+        """How many items `feedback_items` lists with the same filter and no limit."""
+        query = (which or FeedbackFilter()).where(select(Feedback.id).join(PredictionRow))
         with self.database.session() as session:
             return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
@@ -488,38 +508,13 @@ class Repository:
     def shared_crop(self, feedback_id: int) -> bytes | None:
         """The face crop its user agreed to share with this feedback; None when there is none, or
         no longer: a forgotten or purged user's crops are deleted with their feedback."""
-        query = select(self._shared_png(), Feedback.crop_path).where(Feedback.id == feedback_id)
+        query = select(_shared_png(), Feedback.crop_path).where(Feedback.id == feedback_id)
         with self.database.session() as session:
             row = session.execute(query).one_or_none()
         if row is None:
             return None
         png, legacy = row
         return png if png is not None else self._legacy_crop(legacy)
-
-    @staticmethod
-    def _shared_png():
-        return (
-            select(Crop.png)
-            .where(Crop.prediction_id == Feedback.prediction_id, Crop.shared.is_(True))
-            .scalar_subquery()
-        )
-
-    def _feedback_query(self, status, since, with_crop, include_right, label, model_version):
-        query = select(Feedback, PredictionRow).join(PredictionRow)
-        if status is not None:
-            query = query.where(Feedback.review_status == status)
-        if since is not None:
-            query = query.where(Feedback.created_at >= day_bounds(since)[0])
-        if with_crop:
-            query = query.where(self._shared_png().is_not(None) | Feedback.crop_path.is_not(None))
-        if not include_right:
-            query = query.where(Feedback.is_correct.is_(False))
-        if label is not None:
-            # corrected_label is empty when the user said "right": then the bot's label is theirs.
-            query = query.where(func.coalesce(Feedback.corrected_label, PredictionRow.label) == label)
-        if model_version is not None:
-            query = query.where(PredictionRow.model_version == model_version)
-        return query
 
     def _legacy_crop(self, name: str | None) -> bytes | None:
         """A crop shared before crops moved into the database, read from the crops folder."""

@@ -175,35 +175,17 @@ def test_storage_commands_round_trip(tmp_path, shipped_model_dir):
 
 
 def test_a_refused_token_or_an_unreachable_api_stops_with_one_clear_line(tmp_path, shipped_model_dir):
+    def run(token: str, api: str) -> subprocess.CompletedProcess:
+        env = maskbot_env(tmp_path, BOT_TOKEN=token, TELEGRAM_API_BASE_URL=api, MODEL_DIR=str(shipped_model_dir))
+        return subprocess.run([*MASKBOT, "run"], capture_output=True, text=True, timeout=120, env=env)
+
     fake = FakeTelegram().start()
     try:
-        refused = subprocess.run(
-            [*MASKBOT, "run"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=maskbot_env(
-                tmp_path,
-                BOT_TOKEN="999:AAAnotTheTokenTheServerKnows_xyz",
-                TELEGRAM_API_BASE_URL=fake.base_url,
-                MODEL_DIR=str(shipped_model_dir),
-            ),
-        )
+        refused = run("999:AAAnotTheTokenTheServerKnows_xyz", fake.base_url)
     finally:
         fake.stop()
     assert refused.returncode == 2 and "BOT_TOKEN was refused" in refused.stderr
-    unreachable = subprocess.run(
-        [*MASKBOT, "run"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=maskbot_env(
-            tmp_path,
-            BOT_TOKEN=TOKEN,
-            TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{free_port()}/bot",
-            MODEL_DIR=str(shipped_model_dir),
-        ),
-    )
+    unreachable = run(TOKEN, f"http://127.0.0.1:{free_port()}/bot")
     assert unreachable.returncode == 1 and "cannot reach the Bot API" in unreachable.stderr
     assert "Traceback" not in refused.stderr + unreachable.stderr
 

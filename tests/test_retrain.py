@@ -20,7 +20,7 @@ from model.retrain import gate, holdout_mask, load_feedback, retrain, score_mode
 from model.train import TrainConfig, train
 from storage.database import Database
 from storage.export import export_feedback
-from storage.repository import Repository
+from storage.repository import FeedbackFilter, Repository
 from tests.conftest import encode
 from tests.test_model import make_folder
 from tests.test_storage import record
@@ -104,7 +104,7 @@ def make_feedback(tmp_path, count: int = 24, label: str = "with_mask"):
 
 def test_export_writes_only_accepted_crops_and_forgotten_users_stay_gone(tmp_path):
     database, repository = make_feedback(tmp_path, count=5)
-    items = repository.feedback_items(status="pending")
+    items = repository.feedback_items(FeedbackFilter(status="pending"))
     assert len(items) == 5
     repository.review([items[0].feedback_id, items[1].feedback_id, items[2].feedback_id], "accepted")
     repository.review([items[3].feedback_id], "rejected")

@@ -14,7 +14,7 @@ from sqlalchemy import func, inspect, select
 from storage import summaries
 from storage.database import Database, current_revision
 from storage.pseudonyms import Pseudonymizer, load_secret
-from storage.repository import CROP_HOLD, FeedbackOutcome, PredictionRecord, Repository
+from storage.repository import CROP_HOLD, FeedbackFilter, FeedbackOutcome, PredictionRecord, Repository
 from storage.tables import Crop, DailySummary, Feedback, PredictionRow
 
 DAY = date(2026, 11, 20)
@@ -134,7 +134,7 @@ def test_every_model_round_trips(repository, database):
             1.0,
         )
     assert crops(database) == {prediction_id: (b"\x89PNG fake", True)}
-    assert [item.crop for item in repository.feedback_items(with_crop=True)] == [b"\x89PNG fake"]
+    assert [item.crop for item in repository.feedback_items(FeedbackFilter(with_crop=True))] == [b"\x89PNG fake"]
 
 
 def test_feedback_only_from_the_user_who_asked_and_only_once(repository, database):
@@ -185,17 +185,18 @@ def test_feedback_is_filtered_by_the_users_label_and_the_model_and_counted(repos
         repository.record_feedback(prediction_id, user, right, corrected, share_crop=user != "dave", now=SOON)
         ids[user] = prediction_id
 
-    def users(**filters) -> list[str]:
+    def users(limit: int | None = None, offset: int = 0, **filters) -> list[str]:
         by_prediction = {prediction_id: user for user, prediction_id in ids.items()}
-        return [by_prediction[item.prediction_id] for item in repository.feedback_items(**filters)]
+        listed = repository.feedback_items(FeedbackFilter(**filters), limit=limit, offset=offset)
+        return [by_prediction[item.prediction_id] for item in listed]
 
     assert users(label="mask_weared_incorrect") == ["alice", "dave"]
     assert users(label="with_mask") == ["bob", "carol"]  # bob said "right" to the bot's with_mask
     assert users(model_version="2") == ["bob", "carol"]
     assert users(label="with_mask", model_version="2", include_right=False) == ["carol"]
     assert users(with_crop=True, limit=2, offset=1) == ["bob", "carol"]
-    assert repository.count_feedback(with_crop=True) == 3
-    assert repository.count_feedback(label="mask_weared_incorrect", with_crop=True) == 1
+    assert repository.count_feedback(FeedbackFilter(with_crop=True)) == 3
+    assert repository.count_feedback(FeedbackFilter(label="mask_weared_incorrect", with_crop=True)) == 1
     assert repository.feedback_model_versions() == ["1", "2", "10"]
 
 
@@ -237,7 +238,7 @@ def test_a_crop_is_kept_only_when_its_user_agrees_within_the_hour(repository, da
     assert repository.expire_pending_crops(now=AT + CROP_HOLD - timedelta(seconds=1)) == 0
     assert repository.expire_pending_crops(now=AT + CROP_HOLD + timedelta(seconds=1)) == 1
     assert crops(database) == {}
-    assert repository.feedback_items(with_crop=True) == []
+    assert repository.feedback_items(FeedbackFilter(with_crop=True)) == []
 
 
 def test_forget_removes_exactly_one_users_rows_and_crops(repository, database):
