@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
@@ -73,6 +74,7 @@ def cmd_train(args) -> int:
         split_file=Path(args.split) if args.split else None,
         per_class_limit=args.limit,
         more_data=[Path(d) for d in args.add_data],
+        more_data_repeat=args.add_data_repeat,
         synthetic_dirs=[Path(d) for d in args.synthetic],
         check_dirs=[Path(d) for d in args.check],
         **({"cache_dir": Path(args.cache)} if args.cache else {}),
@@ -103,7 +105,15 @@ def cmd_data_synth(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from model.dataset import default_cache_dir
-    from model.evaluate import evaluate, evaluate_photos, evaluate_scenes, format_scene_scores, format_scores
+    from model.evaluate import (
+        evaluate,
+        evaluate_groups,
+        evaluate_photos,
+        evaluate_scenes,
+        format_group_scores,
+        format_scene_scores,
+        format_scores,
+    )
     from model.predictor import Predictor
 
     if not args.data and not args.scenes:
@@ -120,12 +130,24 @@ def cmd_evaluate(args) -> int:
         # Scenes of a labelled folder (ilc3/scenes) are split as that folder's photos were.
         split_file = predictor.model_dir / f"split-{scenes_dir.resolve().parent.name}.json"
         scenes[f"{scenes_dir.parent.name}/{scenes_dir.name}"] = evaluate_scenes(predictor, scenes_dir, split_file)
+    groups = {}
+    for groups_file in map(Path, args.groups):
+        for data_dir in map(Path, args.data):
+            with contextlib.suppress(ValueError):  # that file labels none of this folder's faces
+                groups[f"{data_dir.name} by {groups_file.stem}"] = evaluate_groups(
+                    predictor, data_dir, cache, groups_file
+                )
     if args.json:
-        print(json.dumps({"model_version": predictor.version, "results": results, "scenes": scenes}, indent=2))
+        print(
+            json.dumps(
+                {"model_version": predictor.version, "results": results, "scenes": scenes, "groups": groups}, indent=2
+            )
+        )
     else:
         print(f"model {predictor.version} ({predictor.metadata['architecture']}) from {predictor.model_dir}\n")
         printed = [format_scores(name, scores) for name, scores in results.items()]
         printed += [format_scene_scores(name, scores) for name, scores in scenes.items()]
+        printed += [format_group_scores(name, scores) for name, scores in groups.items()]
         print("\n\n".join(printed))
     return 0
 
@@ -379,9 +401,11 @@ def cmd_retrain(args) -> int:
 
 def cmd_models_export(args) -> int:
     from model.export import export_onnx
+    from model.predictor import read_metadata
 
     for folder in args.folders:
-        print(f"wrote {export_onnx(Path(folder))}")
+        half_precision = read_metadata(folder).get("kernel_precision") == "float16"
+        print(f"wrote {export_onnx(Path(folder), half_precision)}")
     return 0
 
 
@@ -435,6 +459,7 @@ def cmd_console(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from model.train import RECIPE_DEFAULTS, TrainConfig
     from storage.repository import CLASS_NAMES
 
     parser = argparse.ArgumentParser(
@@ -448,7 +473,13 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a model and write a versioned model folder")
     train.add_argument("--data", required=True, help="training folder with one sub-folder per class")
     train.add_argument("--out", required=True, help="model folder to write")
-    train.add_argument("--recipe", choices=["maskbot", "report"], default="maskbot")
+    train.add_argument(
+        "--recipe",
+        choices=list(RECIPE_DEFAULTS),
+        default=TrainConfig.recipe,
+        help="pretrained: v3, EfficientNet-Lite0 fine-tuned from ImageNet (default); maskbot: v1 and v2's CNN "
+        "from scratch; report: the university report's baseline",
+    )
     train.add_argument("--version", default="1")
     train.add_argument("--epochs", type=int)
     train.add_argument("--batch-size", type=int)
@@ -460,6 +491,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="another labelled folder to train on, split by its source photos (repeatable); "
         "the last one's validation part calibrates the model",
+    )
+    train.add_argument(
+        "--add-data-repeat",
+        type=int,
+        default=TrainConfig.more_data_repeat,
+        metavar="N",
+        help="how many times each --add-data training image is seen per epoch (default: %(default)s)",
     )
     train.add_argument(
         "--synthetic",
@@ -485,6 +523,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="a folder of group photos with boxes.csv (ilc3/scenes): faces found and per-face verdicts (repeatable)",
+    )
+    evaluate.add_argument(
+        "--groups",
+        action="append",
+        default=[],
+        metavar="CSV",
+        help="faces labelled by group (docs/fairness/ilc3-test-groups.csv): recall per group (repeatable)",
     )
     evaluate.add_argument("--model", help="model folder (default $MODEL_DIR or the shipped model)")
     evaluate.add_argument("--cache")

@@ -264,3 +264,61 @@ def _test_photos(split_file: Path | None) -> set[str] | None:
         return None
     parts = json.loads(split_file.read_text())["parts"]
     return {Path(name).stem.rsplit("_", 1)[0] for name, part in parts.items() if part == "test"}
+
+
+def evaluate_groups(predictor: Predictor, data_dir: Path, cache_dir: Path, groups_file: Path) -> dict:
+    """Scores per group of people, for the faces of `data_dir` that `groups_file` labels.
+
+    `groups_file` is a CSV with a `file` column (`<class>/<name>`, as splits name files) and one
+    column per grouping (docs/fairness/: skin tone and age group, labelled by eye). A face checker
+    must not work worse for some people: each group's recall per class and how many of its bare
+    faces were called *incorrect* (the error users see most) stand beside the whole set's."""
+    import csv
+
+    arrays = cached_arrays(data_dir, cache_dir)
+    with groups_file.open(newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["file"] in set(arrays.files)]
+    if not rows:
+        raise ValueError(f"{groups_file} labels no image of {data_dir}")
+    index = arrays.select(row["file"] for row in rows)
+    pixels = arrays.view(predictor.preprocessing)
+    predicted = np.concatenate(
+        [predictor.probabilities(pixels[index[i : i + 256]]).argmax(axis=1) for i in range(0, len(index), 256)]
+    )
+    labels = arrays.labels[index]
+    scores: dict[str, dict[str, dict]] = {}
+    for grouping in (name for name in rows[0] if name != "file"):
+        values = np.array([row[grouping] for row in rows])
+        scores[grouping] = {"all": _group_scores(labels, predicted)} | {
+            str(group): _group_scores(labels[values == group], predicted[values == group])
+            for group in sorted(set(values))
+        }
+    return {"data_dir": str(data_dir), "groups_file": str(groups_file), "faces": len(rows), "groups": scores}
+
+
+def _group_scores(labels: np.ndarray, predicted: np.ndarray) -> dict:
+    matrix = metrics.confusion_matrix(labels, predicted)
+    support = matrix.sum(axis=1)
+    return {
+        "faces": len(labels),
+        "recall": {
+            name: float(matrix[i, i] / support[i]) if support[i] else None for i, name in enumerate(CLASS_NAMES)
+        },
+        "support": {name: int(support[i]) for i, name in enumerate(CLASS_NAMES)},
+        "bare_called_incorrect": int(matrix[metrics.NO_MASK, CLASS_NAMES.index("mask_weared_incorrect")]),
+    }
+
+
+def format_group_scores(name: str, scores: dict) -> str:
+    """One table per grouping: faces, recall per class (with its support), bare faces called incorrect."""
+    lines = [f"== {name}: {scores['faces']} faces labelled in {scores['groups_file']}"]
+    header = "".join(f"{c[:12]:>20}" for c in CLASS_NAMES)
+    for grouping, groups in scores["groups"].items():
+        lines.append(f"{grouping:<12}{'faces':>7}{header}{'bare as incorrect':>19}")
+        for group, row in groups.items():
+            cells = "".join(
+                f"{'-':>20}" if row["recall"][c] is None else f"{row['recall'][c]:>11.3f} of {row['support'][c]:>4}"
+                for c in CLASS_NAMES
+            )
+            lines.append(f"{group:<12}{row['faces']:>7}{cells}{row['bare_called_incorrect']:>19}")
+    return "\n".join(lines)

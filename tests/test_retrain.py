@@ -16,7 +16,7 @@ from PIL import Image
 from model import CLASS_NAMES
 from model.export import export_onnx
 from model.registry import ChampionChanged, Registry, RegistryError
-from model.retrain import gate, holdout_mask, load_feedback, retrain, score_models
+from model.retrain import FINE_TUNING, gate, holdout_mask, load_feedback, retrain, score_models
 from model.train import TrainConfig, train
 from storage.database import Database
 from storage.export import export_feedback
@@ -39,8 +39,11 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("world")
     base = make_folder(root / "base", per_class=16)
     champion = root / "champion"
+    # v2's small CNN: it learns this world in seconds, so the gate's scores below are exact.
     train(
-        TrainConfig(data_dir=base, out_dir=champion, epochs=16, batch_size=8, cache_dir=root / "cache"),
+        TrainConfig(
+            data_dir=base, out_dir=champion, recipe="maskbot", epochs=16, batch_size=8, cache_dir=root / "cache"
+        ),
         say=lambda _: None,
     )
     return root, base, champion
@@ -172,6 +175,32 @@ def test_retrain_learns_the_feedback_and_passes_the_gate(world, tmp_path):
     )  # the fixed test split did not move
     assert json.loads((registry.root / "v2" / "gate.json").read_text())["promote"] is True
     assert registry.rollback() == "v1"
+
+
+def test_retraining_fine_tunes_a_pretrained_champion_from_its_own_weights(world, tmp_path):
+    root, base, _ = world
+    champion = tmp_path / "pretrained"
+    train(
+        TrainConfig(data_dir=base, out_dir=champion, epochs=1, batch_size=8, cache_dir=root / "cache", verbose=0),
+        say=lambda _: None,
+    )
+    registry = Registry(tmp_path / "models")
+    registry.seed(champion)
+    database, repository = make_feedback(tmp_path, count=12, label="with_mask")
+    repository.review([item.feedback_id for item in repository.feedback_items()], "accepted")
+    export_feedback(repository, tmp_path / "export")
+    database.dispose()
+    said: list[str] = []
+    result = retrain(registry, base, tmp_path / "export", [], root / "cache", epochs=1, say=said.append)
+    assert "training v2 from v1 ..." in said
+    metadata = json.loads((registry.root / "v2" / "metadata.json").read_text())
+    assert (metadata["recipe"], metadata["architecture"]) == ("pretrained", "efficientnet_lite0")
+    assert metadata["training"]["initial_weights"] == str(registry.root / "v1" / "model.keras")
+    assert metadata["training"]["learning_rate"] == FINE_TUNING["pretrained"][1]
+    feedback = load_feedback(tmp_path / "export")
+    assert metadata["training"]["feedback_images"] == int(np.sum(~holdout_mask(feedback.names)))
+    assert (registry.root / "v2" / "model.onnx").exists()
+    assert set(result.scores) == {"champion", "challenger"} and "feedback" in result.scores["challenger"]
 
 
 def test_gate_rejects_a_broken_challenger(world, registry, tmp_path):
