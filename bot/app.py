@@ -19,17 +19,15 @@ import httpx
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
-from tornado.httpserver import HTTPServer
-from tornado.web import Application as WebApplication
+from telegram.ext import Application, ApplicationBuilder, Defaults
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
-from bot import handlers, jobs, replies
+from bot import handlers, jobs, replies, web
 from bot.config import Settings
 from bot.context import CONTEXT_TYPES
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
 from bot.metrics import BotMetrics
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import GroupBudgetRateLimiter, RateLimiter
 from bot.service import MaskService
 from bot.updates import SanitisingRequest
 
@@ -39,7 +37,8 @@ PUBLIC_COMMANDS = ("start", "help", "privacy", "forget", "language")
 ADMIN_COMMANDS = (*PUBLIC_COMMANDS, "stats", "drift", "model", "reload")
 CONCURRENT_UPDATES = 64
 MAX_WEBHOOK_BODY = 1024 * 1024
-"""Telegram's updates are a few kilobytes; a larger body is refused before it is read."""
+"""Telegram's updates are a few kilobytes; a larger body is refused before it is read. Other
+routes take web.MAX_BODY at most."""
 
 
 def menu(commands: tuple[str, ...], language: str) -> list[BotCommand]:
@@ -81,8 +80,8 @@ def build_application(settings: Settings, service: MaskService) -> Application:
         # Every text in bot.replies is HTML, escaped where it holds anything not ours.
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         # Keeps to Telegram's documented flood limits (30 messages a second, 20 a minute per group)
-        # before sending; retries after a 429 are with_retry's, capped (bot.handlers.common).
-        .rate_limiter(AIORateLimiter(max_retries=0))
+        # before sending, never waiting for a group's window (bot.ratelimit).
+        .rate_limiter(GroupBudgetRateLimiter())
         .post_init(on_startup)
         .post_shutdown(on_shutdown)
         .build()
@@ -160,6 +159,10 @@ class WebhookHandler(BotRequestHandler):
         if self.request.method != "POST" or not hmac.compare_digest(given, self.secret):
             log.warning("event=webhook_rejected reason=%s", "method" if self.request.method != "POST" else "secret")
             raise HTTPError(403)
+        if web.declared_length(self.request) > MAX_WEBHOOK_BODY:
+            raise HTTPError(413)
+        # Past the server's web.MAX_BODY, now that the secret says it is Telegram (a chunked body,
+        # which announces no length, is cut off there too).
         self.request.connection.set_max_body_size(MAX_WEBHOOK_BODY)
 
     def data_received(self, chunk: bytes) -> None:
@@ -177,13 +180,14 @@ class WebhookHandler(BotRequestHandler):
 
 def parse_update(body: bytes, bot) -> Update | None:
     """An update from a webhook body, or None (logged by error type only) for anything that is
-    not a JSON object Telegram could have sent: `[1, 2]`, `{"message": 5}`, no update_id."""
+    not a JSON object Telegram could have sent: `[1, 2]`, `{"message": 5}`, no update_id, or one
+    nested deeper than Python's recursion limit lets the parser or de_json follow."""
     try:
         raw = json.loads(body)
         if not isinstance(raw, dict) or not isinstance(raw.get("update_id"), int):
             raise ValueError("not an update object")
         return Update.de_json(raw, bot)
-    except (ValueError, TypeError, KeyError, AttributeError) as error:
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as error:
         log.warning("event=malformed_update error=%s", type(error).__name__)
         return None
 
@@ -212,7 +216,7 @@ async def serve(application: Application, stop: asyncio.Event | None = None) -> 
     server = None
     if settings.port:
         # Listening before start-up lets an orchestrator see "starting" (503) rather than nothing.
-        server = HTTPServer(WebApplication(http_routes(application, settings)), xheaders=True)
+        server = web.http_server(web.BodyLimitedApplication(http_routes(application, settings)), xheaders=True)
         server.listen(settings.port)
     await application.initialize()
     try:
@@ -248,18 +252,40 @@ QUIET_BELOW_INFO = ("telegram", "httpcore", "tornado.general")
 that holds the token. They never go below INFO, whatever LOG_LEVEL says."""
 
 
+TRACEBACKS = logging.Formatter()
+"""Writes tracebacks as logging's own formatters do."""
+
+
 class RedactToken(logging.Filter):
-    """Replaces the bot token wherever it would reach the log, at every level."""
+    """Replaces the bot token wherever it would reach the log, at every level: in the message, and
+    in an exception's text and traceback (a failed download's error names its URL, which holds the
+    token) or a logged stack."""
 
     def __init__(self, token: str) -> None:
         super().__init__()
-        self.token = token
+        # The part after the colon is the secret one; looked for alone too, in case a URL escaped the colon.
+        self.secrets = [secret for secret in (token, token.partition(":")[2]) if secret]
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "<token>")
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.token:
-            message = record.getMessage()
-            if self.token in message:
-                record.msg, record.args = message.replace(self.token, "<token>"), ()
+        if not self.secrets:
+            return True
+        message = record.getMessage()
+        redacted = self.redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        if record.exc_info and not record.exc_text:
+            # What the handler's Formatter would write, formatted here so it can be redacted:
+            # formatters use a record's exc_text when it has one.
+            record.exc_text = TRACEBACKS.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         return True
 
 

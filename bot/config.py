@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
@@ -13,11 +15,32 @@ from storage.database import DEFAULT_DATABASE_URL
 
 TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 MIN_SECRET_LENGTH = 32
-"""For WEBHOOK_SECRET and MASKBOT_SECRET: guessing one is then out of reach."""
+"""For WEBHOOK_SECRET, MASKBOT_SECRET and CONSOLE_TOKEN: guessing one is then out of reach."""
+MIN_SECRET_BITS_PER_CHARACTER = 3.0
+"""How varied a secret's characters must be: as varied as eight used equally often. A random one
+has more (token_urlsafe(32): 4 to 5.4 bits a character, token_hex(32): 3.4 to 4, 32 random hex
+digits: 2.8 to 4, refused about once in ten thousand); `a` x 32 has 0, `abcd` x 10 has 2 and
+`password` x 5 has 2.75."""
 
 
 class ConfigError(ValueError):
     """A missing or malformed setting; the message names the variable."""
+
+
+def bits_per_character(secret: str) -> float:
+    """Shannon's estimate from the secret's own character counts: what a repeated pattern lacks."""
+    counts = Counter(secret).values()
+    return -sum(count / len(secret) * math.log2(count / len(secret)) for count in counts) if secret else 0.0
+
+
+def require_varied(name: str, secret: str, make_one: str) -> None:
+    """Refuses a secret of MIN_SECRET_LENGTH or more that is still easy to guess, like `a` x 32."""
+    bits = bits_per_character(secret)
+    if bits < MIN_SECRET_BITS_PER_CHARACTER:
+        raise ConfigError(
+            f"{name} is too repetitive to be a secret ({bits:.1f} bits a character, at least "
+            f"{MIN_SECRET_BITS_PER_CHARACTER:.0f} needed): {make_one}"
+        )
 
 
 @dataclass(frozen=True)
@@ -89,6 +112,8 @@ def load_settings(env: Mapping[str, str] | None = None, require_token: bool = Tr
             f"WEBHOOK_SECRET must be set in webhook mode, at least {MIN_SECRET_LENGTH} characters "
             "(letters, digits, _ and -): python -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
+    if webhook_url and webhook_secret is not None:
+        require_varied("WEBHOOK_SECRET", webhook_secret, "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
     port = _int(env, "PORT", None, minimum=1)
     if webhook_url and port is None:
         raise ConfigError("PORT must be set in webhook mode (the port the reverse proxy forwards to)")
@@ -98,6 +123,8 @@ def load_settings(env: Mapping[str, str] | None = None, require_token: bool = Tr
             f"MASKBOT_SECRET must be at least {MIN_SECRET_LENGTH} characters, or unset to have one "
             "made in DATA_DIR: python -c 'import secrets; print(secrets.token_hex(32))'"
         )
+    if secret is not None:
+        require_varied("MASKBOT_SECRET", secret, "python -c 'import secrets; print(secrets.token_hex(32))'")
     data_dir = Path(env.get("DATA_DIR", "").strip() or "data")
     model_dir = Path(env.get("MODEL_DIR", "").strip() or data_dir / "models")
     database_url = env.get("DATABASE_URL", "").strip() or f"sqlite:///{data_dir / 'maskbot.db'}"

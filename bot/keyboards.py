@@ -1,4 +1,5 @@
-"""Every inline keyboard the bot shows under its answers; button texts come from bot.replies."""
+"""Every inline keyboard the bot shows under its answers; button texts come from bot.replies. A
+`token` stands for one prediction in the chat the keyboard is shown in (bot.callbacks.RowTokens)."""
 
 from __future__ import annotations
 
@@ -12,55 +13,51 @@ from storage.repository import CLASS_NAMES
 FACES_PER_ROW = 5
 
 
-def rate(prediction_id: int, t: Translator, number: int | None = None) -> InlineKeyboardMarkup:
+def rate(token: str, t: Translator, number: int | None = None) -> InlineKeyboardMarkup:
     """Right / Wrong for one answer; with `number`, for that face of a group photo, and a way back."""
     right, wrong = t(replies.RIGHT), t(replies.WRONG)
     if number is not None:
         right, wrong = replies.face_button(number, replies.RIGHT, t), replies.face_button(number, replies.WRONG, t)
     rows = [
         [
-            InlineKeyboardButton(right, callback_data=FeedbackButton(prediction_id, "ok").encode()),
-            InlineKeyboardButton(wrong, callback_data=FeedbackButton(prediction_id, "no").encode()),
+            InlineKeyboardButton(right, callback_data=FeedbackButton(token, "ok").encode()),
+            InlineKeyboardButton(wrong, callback_data=FeedbackButton(token, "no").encode()),
         ]
     ]
     if number is not None:
-        rows.append(
-            [InlineKeyboardButton(t(replies.ALL_FACES), callback_data=FeedbackButton(prediction_id, "faces").encode())]
-        )
+        rows.append([InlineKeyboardButton(t(replies.ALL_FACES), callback_data=FeedbackButton(token, "faces").encode())])
     return InlineKeyboardMarkup(rows)
 
 
-def faces(numbered: tuple[tuple[int, int], ...]) -> InlineKeyboardMarkup:
-    """A button per face of a group photo, by its number: (number, prediction id) pairs."""
+def faces(numbered: tuple[tuple[int, str], ...]) -> InlineKeyboardMarkup:
+    """A button per face of a group photo, by its number: (number, token) pairs."""
     buttons = [
-        InlineKeyboardButton(str(number), callback_data=FeedbackButton(prediction_id, "face").encode())
-        for number, prediction_id in numbered
+        InlineKeyboardButton(str(number), callback_data=FeedbackButton(token, "face").encode())
+        for number, token in numbered
     ]
     return InlineKeyboardMarkup([buttons[i : i + FACES_PER_ROW] for i in range(0, len(buttons), FACES_PER_ROW)])
 
 
-def labels(prediction_id: int, predicted: str, t: Translator) -> InlineKeyboardMarkup:
+def labels(token: str, predicted: str, t: Translator) -> InlineKeyboardMarkup:
     """The labels the answer could have been instead."""
     choices = [
-        InlineKeyboardButton(
-            t(replies.VERDICT[name][1]), callback_data=FeedbackButton(prediction_id, "is", name).encode()
-        )
+        InlineKeyboardButton(t(replies.VERDICT[name][1]), callback_data=FeedbackButton(token, "is", name).encode())
         for name in CLASS_NAMES
         if name != predicted
     ]
     return InlineKeyboardMarkup([choices])
 
 
-def consent(prediction_id: int, label: str | None, t: Translator) -> InlineKeyboardMarkup:
+def consent(token: str, label: str | None, t: Translator) -> InlineKeyboardMarkup:
     """May the face crop be kept; `label` is None after "Right", else the label the user chose."""
     return InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(
-                    t(replies.SHARE_YES), callback_data=FeedbackButton(prediction_id, "share", label, True).encode()
+                    t(replies.SHARE_YES), callback_data=FeedbackButton(token, "share", label, True).encode()
                 ),
                 InlineKeyboardButton(
-                    t(replies.SHARE_NO), callback_data=FeedbackButton(prediction_id, "share", label, False).encode()
+                    t(replies.SHARE_NO), callback_data=FeedbackButton(token, "share", label, False).encode()
                 ),
             ]
         ]

@@ -1,15 +1,26 @@
-"""Per-user sliding-window rate limit, so one user's flood cannot slow everyone else down."""
+"""Sliding-window rate limits: per user, so one user's flood cannot slow everyone else down, and per
+group, so one group's flood cannot either."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections import deque
-from typing import NamedTuple
+from collections import OrderedDict, deque
+from collections.abc import Hashable
+from typing import Any, NamedTuple
+
+from telegram.constants import FloodLimit
+from telegram.error import TelegramError
+from telegram.ext import AIORateLimiter
 
 UPDATES_PER_MINUTE = 30
 """Texts, commands, stickers and button presses one user may send a minute (photos have their own
 limit, RATE_LIMIT_PER_MINUTE): far above a person's pace, far below a script's."""
+GROUP_ANSWERS_PER_MINUTE = 15
+"""Updates the bot answers in one group a minute, whoever sends them. Telegram lets a bot send 20
+messages a minute to a group; the other 5 leave room for the "slow down" notice, "typing..." and
+the edits of button presses."""
 
 
 class Admission(NamedTuple):
@@ -22,32 +33,91 @@ class Admission(NamedTuple):
 
 
 class RateLimiter:
+    """At most `limit` calls per key in any `window_seconds`; each check costs the same however
+    many keys are active (the idle ones are dropped a few at a time, oldest first)."""
+
     def __init__(self, limit: int, window_seconds: float = 60.0, clock=time.monotonic) -> None:
         self.limit = limit
         self.window = window_seconds
         self._clock = clock
-        self._events: dict[str, deque[float]] = {}
-        self._told: dict[str, float] = {}
+        self._events: OrderedDict[Hashable, deque[float]] = OrderedDict()
+        """Each key's admissions in the window, the keys in the order of their latest admission:
+        the idle ones are always at the front."""
+        self._told: OrderedDict[Hashable, float] = OrderedDict()
+        """When each key was last answered a refusal, oldest first."""
         self._lock = threading.Lock()
 
-    def allow(self, key: str) -> Admission:
+    def allow(self, key: Hashable) -> Admission:
         now = self._clock()
         with self._lock:
-            events = self._events.setdefault(key, deque())
+            self._drop_idle(now)
+            events = self._events.get(key)
+            if events is None:
+                events = self._events[key] = deque()
             while events and events[0] <= now - self.window:
                 events.popleft()
             if len(events) >= self.limit:
-                first = self._told.get(key, -1.0) < events[0]
+                # At most one answer per window, however the flood is spread over it.
+                first = key not in self._told
                 if first:
                     self._told[key] = now
                 return Admission(False, events[0] + self.window - now, first)
             events.append(now)
-            if len(self._events) > 10_000:
-                self._drop_idle(now)
+            self._events.move_to_end(key)
             return Admission(True, 0.0, False)
 
     def _drop_idle(self, now: float) -> None:
-        idle = [key for key, events in self._events.items() if not events or events[-1] <= now - self.window]
-        for key in idle:
+        """Drop the keys nothing was admitted for in a window, and refusals answered over a window
+        ago: both sit at the front, so this costs O(1) per check amortised, not a scan of every key."""
+        while self._events:
+            key, events = next(iter(self._events.items()))
+            if events and events[-1] > now - self.window:
+                break
             del self._events[key]
-            self._told.pop(key, None)
+        while self._told:
+            key, told = next(iter(self._told.items()))
+            if told > now - self.window:
+                break
+            del self._told[key]
+
+
+class ChatFlooded(TelegramError):
+    """A message to a group whose send budget for this minute is spent: refused at once, unsent."""
+
+
+class GroupBudgetRateLimiter(AIORateLimiter):
+    """python-telegram-bot's AIORateLimiter, keeping the bot to Telegram's 30 messages a second;
+    a group's 20 messages a minute are kept here instead, without waiting.
+
+    AIORateLimiter keeps a group to its 20 a minute by making the sender wait for the group's
+    window, so a flood in one group made every handler answering there sleep while holding one
+    of the bot's concurrent-update slots, and every other chat waited for a free slot. Here a
+    message past a group's budget raises ChatFlooded at once: the handler ends and frees its
+    slot. Floods rarely get this far: `bot.handlers.limit_update` stops a group's updates past
+    GROUP_ANSWERS_PER_MINUTE before any handler runs."""
+
+    def __init__(self, group_per_minute: int = FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP) -> None:
+        # Retries after a 429 are with_retry's, capped (bot.handlers.common).
+        super().__init__(group_max_rate=0, max_retries=0)
+        self.groups = RateLimiter(group_per_minute)
+
+    async def process_request(
+        self,
+        callback,
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ):
+        chat_id = data.get("chat_id")
+        with contextlib.suppress(ValueError, TypeError):
+            chat_id = int(chat_id)
+        # Messages (not look-ups such as getChatMember) to groups and channels as AIORateLimiter
+        # tells them apart: a negative id, or a @username.
+        posts = endpoint.startswith(("send", "edit", "copy", "forward"))
+        if posts and ((isinstance(chat_id, int) and chat_id < 0) or isinstance(chat_id, str)):
+            admission = self.groups.allow(chat_id)
+            if not admission.allowed:
+                raise ChatFlooded(f"the group's send budget is spent for {admission.retry_in:.0f} s")
+        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)

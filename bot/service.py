@@ -7,23 +7,26 @@ without a chat (inference off the event loop, pseudonyms, logging, crops kept fo
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar
 
 import cv2
 import numpy as np
 
-from bot.callbacks import requester_tag
+from bot.callbacks import RowTokens
 from bot.drawing import annotate
 from bot.i18n import LANGUAGES, language_for
-from bot.ratelimit import UPDATES_PER_MINUTE, Admission, RateLimiter
+from bot.memory import ByteBudget, give_back_memory
+from bot.ratelimit import GROUP_ANSWERS_PER_MINUTE, UPDATES_PER_MINUTE, Admission, RateLimiter
 from model.images import slow_to_decode
 from model.predictor import PhotoPrediction, Prediction, Predictor
 from model.registry import active_model_dir
@@ -42,6 +45,12 @@ from storage.repository import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+DECODE_BUDGET_BYTES = 40 * 1024 * 1024
+"""Photo bytes read and decoded at once, all users together: two of the largest files Telegram
+serves. A 20 MB image takes several times its size while it is decoded; 60 of them at once took
+the bot from 234 MB to 1.6 GB."""
+TRIM_AFTER_BYTES = 1024 * 1024
+"""After a photo this big, once no other is being decoded, freed memory is handed back."""
 LANGUAGE_CACHE_SECONDS = 60.0
 """How long a replica trusts a language it read; a /language choice on another replica shows
 here within this time."""
@@ -71,6 +80,9 @@ def encode_png(pixels: np.ndarray) -> bytes:
 
 
 class MaskService:
+    """A `user_id` here is whoever the bot tells apart (`bot.handlers.common.sender_id`): a user's
+    id, or the chat an anonymous group admin or a channel speaks as."""
+
     def __init__(
         self,
         predictor: Predictor,
@@ -85,13 +97,20 @@ class MaskService:
         """A registry folder to follow on reload; None pins the predictor given."""
         self.rate_limiter = rate_limiter
         self.update_limiter = RateLimiter(UPDATES_PER_MINUTE)
+        self.group_limiter = RateLimiter(GROUP_ANSWERS_PER_MINUTE)
         self.repository = repository
         self.pseudonymize = pseudonymize
+        self._requester_tags = pseudonymize.derive("forget-requester")
+        self._row_tokens = RowTokens(pseudonymize)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inference")
         # Huge PNGs, WebPs and TIFFs (slow_to_decode) queue here, one at a time, so that a user
         # sending them delays only themselves, not everyone's photos on the inference threads.
         self._slow_lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slow-decode")
         self._model_watchers: list[Callable[[str], None]] = []
+        self.decoding = ByteBudget(DECODE_BUDGET_BYTES)
+        """The photo bytes being read and decoded at once (see `check_photo`)."""
+        self._answering: dict[str, set[asyncio.Future[None]]] = {}
+        """The photos being answered, by their user's pseudonym (see `answering`)."""
         self._languages: dict[str, tuple[str | None, float]] = {}
         """Recent /language lookups by pseudonym, with when they were read: a photo's language need
         not wait for a database read queued behind other users' photos on the inference threads."""
@@ -118,12 +137,54 @@ class MaskService:
         """Like `allow`, for every other kind of update (texts, commands, buttons)."""
         return self.update_limiter.allow(self.pseudonymize(user_id))
 
-    async def check_photo(self, data: bytes, user_id: int, chat_type: str, input_kind: str) -> CheckResult:
-        """Classify every face of one photo off the event loop and log a row per face; raises
-        `model.images.ImageError`."""
+    def allow_group(self, chat_id: int) -> Admission:
+        """May the bot answer one more update in this group now, whoever sent it. The group's
+        id is only a key in memory here: never stored, never logged."""
+        return self.group_limiter.allow(chat_id)
+
+    @contextlib.asynccontextmanager
+    async def answering(self, user_id: int) -> AsyncIterator[None]:
+        """While one of this user's photos is being answered, from its download to its rows:
+        `forget` waits for it, so nothing of theirs is written after /forget."""
+        user_hash = self.pseudonymize(user_id)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._answering.setdefault(user_hash, set()).add(done)
+        try:
+            yield
+        finally:
+            done.set_result(None)
+            pending = self._answering[user_hash]
+            pending.discard(done)
+            if not pending:
+                del self._answering[user_hash]
+
+    async def check_photo(self, photo: IO[bytes], user_id: int, chat_type: str, input_kind: str) -> CheckResult:
+        """Classify every face of one photo (a file, read from its start) off the event loop and
+        log a row per face; raises `model.images.ImageError`.
+
+        The photo is read into memory only within the decoding budget: a burst of big photos
+        waits where it is (on disk) instead of all being decoded at once."""
         loop = asyncio.get_running_loop()
-        lane = self._slow_lane if slow_to_decode(data) else self._executor
-        photo, crops, annotated = await loop.run_in_executor(lane, self._classify, data)
+        size = photo.seek(0, io.SEEK_END)
+        photo.seek(0)
+        async with self.decoding.hold(size):
+            data = await loop.run_in_executor(None, photo.read)  # not queued behind inference
+            lane = self._slow_lane if slow_to_decode(data) else self._executor
+            photo_prediction, crops, annotated = await loop.run_in_executor(lane, self._classify, data)
+            del data
+        if size > TRIM_AFTER_BYTES and self.decoding.idle:
+            await loop.run_in_executor(None, give_back_memory)
+        return await self._record(photo_prediction, crops, annotated, user_id, chat_type, input_kind)
+
+    async def _record(
+        self,
+        photo: PhotoPrediction,
+        crops: list[bytes],
+        annotated: bytes | None,
+        user_id: int,
+        chat_type: str,
+        input_kind: str,
+    ) -> CheckResult:
         user_hash = self.pseudonymize(user_id)
         photo_id = uuid.uuid4().hex
         records = [
@@ -187,8 +248,18 @@ class MaskService:
         return await self.run_blocking(self.repository.owned_face, prediction_id, self.pseudonymize(user_id))
 
     def requester_tag(self, user_id: int) -> str:
-        """A short tag of the user's pseudonym, for buttons only that user may press."""
-        return requester_tag(self.pseudonymize(user_id))
+        """A short tag of the user for buttons only they may press (the /forget prompt), under a
+        key of its own: a copy of the database cannot link it to their pseudonym."""
+        return self._requester_tags(user_id)[:12]
+
+    def button_token(self, prediction_id: int, chat_id: int) -> str:
+        """What a button shown in this chat carries for this prediction (bot.callbacks.RowTokens)."""
+        return self._row_tokens.encode(prediction_id, chat_id)
+
+    def prediction_of(self, token: str, chat_id: int) -> int | None:
+        """The prediction a button pressed in this chat stands for; None for a token this bot did
+        not make, or made for another chat."""
+        return self._row_tokens.decode(token, chat_id)
 
     async def language_of(self, user_id: int, language_code: str | None) -> str:
         """The language to answer this user in: their /language choice, else their Telegram
@@ -212,8 +283,14 @@ class MaskService:
         self._languages[user_hash] = (language, time.monotonic())
 
     async def forget(self, user_id: int) -> Deleted:
-        self._languages.pop(self.pseudonymize(user_id), None)
-        return await self.run_blocking(self.repository.forget_user, self.pseudonymize(user_id))
+        """Delete everything of this user, once the photos of theirs being answered have written
+        their rows: those go too, instead of arriving after."""
+        user_hash = self.pseudonymize(user_id)
+        pending = self._answering.get(user_hash)
+        if pending:
+            await asyncio.wait(list(pending))
+        self._languages.pop(user_hash, None)
+        return await self.run_blocking(self.repository.forget_user, user_hash)
 
     async def stats(self, days: int) -> Stats:
         """The last `days` UTC days, today included."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
 import signal
 import time
@@ -25,10 +26,10 @@ from urllib.parse import urlencode, urlsplit
 import tornado.web
 from tornado.httpserver import HTTPServer
 
-from bot import replies
+from bot import replies, web
 from bot.charts import stats_chart
 from bot.i18n import DEFAULT_LANGUAGE, Translator
-from console.auth import SESSION_COOKIE, SESSION_HOURS, bearer, cookie_secret, token_matches
+from console.auth import SESSION_COOKIE, SESSION_HOURS, Throttle, bearer, cookie_secret, token_matches
 from model.registry import Registry, RegistryError, VersionInfo, open_registry
 from storage.repository import CLASS_NAMES, FeedbackFilter, Repository
 
@@ -59,10 +60,20 @@ class Console:
     token: str
     session_seconds: int = SESSION_HOURS * 3600
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, "console"))
+    throttle: Throttle = field(default_factory=Throttle)
+    """Wrong tokens, at the login form or as bearer tokens, per client address."""
 
     def registry(self) -> Registry:
         # Seeded once, when the console starts (`serve`): a page view writes nothing.
         return open_registry(self.model_dir, seed=False)
+
+
+class Throttled(tornado.web.HTTPError):
+    """429 to an address that sent too many wrong tokens; its Retry-After says for how long."""
+
+    def __init__(self, seconds: float) -> None:
+        self.retry_after = max(1, math.ceil(seconds))
+        super().__init__(429, "too many wrong tokens from your address: try again in %d s", self.retry_after)
 
 
 class ConsoleHandler(tornado.web.RequestHandler):
@@ -90,9 +101,10 @@ class ConsoleHandler(tornado.web.RequestHandler):
 
     def get_current_user(self) -> str | None:
         if self.by_script:
-            return (
-                "script" if token_matches(bearer(self.request.headers["Authorization"]), self.console.token) else None
-            )
+            if token_matches(bearer(self.request.headers["Authorization"]), self.console.token):
+                return "script"
+            self.wrong_token()
+            return None
         value = self.get_signed_cookie(
             SESSION_COOKIE, max_age_days=self.console.session_seconds / 86400 + 1, min_version=2
         )
@@ -102,7 +114,20 @@ class ConsoleHandler(tornado.web.RequestHandler):
             return None
         return "operator" if expires > time.time() else None
 
+    def refuse_if_throttled(self) -> None:
+        """Before a token is checked: from an address out of tries it is not, so even the right one
+        is refused, and the answer tells a guesser nothing."""
+        wait = self.console.throttle.wait(self.request.remote_ip or "")
+        if wait > 0:
+            raise Throttled(wait)
+
+    def wrong_token(self) -> None:
+        if self.console.throttle.failed(self.request.remote_ip or ""):
+            log.warning("event=console_throttled remote=%s", self.request.remote_ip)
+
     def prepare(self) -> None:
+        if self.by_script:
+            self.refuse_if_throttled()
         if not self.login_required or self.current_user is not None:
             return
         if self.page and not self.by_script and self.request.method in ("GET", "HEAD"):
@@ -146,6 +171,8 @@ class ConsoleHandler(tornado.web.RequestHandler):
             reason = exception.log_message % exception.args if exception.args else exception.log_message
         if status_code == 401:  # set here: sending an error clears the headers set before
             self.set_header("WWW-Authenticate", 'Bearer realm="maskbot console"')
+        if isinstance(exception, Throttled):
+            self.set_header("Retry-After", str(exception.retry_after))
         if self.by_script:
             self.set_header("Content-Type", "application/json")
             self.finish(json.dumps({"status": status_code, "error": reason}))
@@ -209,8 +236,10 @@ class LoginHandler(ConsoleHandler):
         self.render("login.html", error=None, next=local_path(self.get_argument("next", "/")))
 
     def post(self) -> None:
+        self.refuse_if_throttled()
         target = local_path(self.get_body_argument("next", "/"))
         if not token_matches(self.get_body_argument("token", ""), self.console.token):
+            self.wrong_token()
             log.warning("event=console_login_refused remote=%s", self.request.remote_ip)
             self.set_status(401)
             self.render("login.html", error="That is not the console's token.", next=target)
@@ -243,6 +272,21 @@ class HealthHandler(ConsoleHandler):
 
     def get(self) -> None:
         self.finish("ok")
+
+
+@tornado.web.stream_request_body
+class BodyTooLargeHandler(ConsoleHandler):
+    """413 from the headers, with the console's headers (web.BodyLimitedApplication)."""
+
+    login_required = False
+
+    def prepare(self) -> None:
+        raise tornado.web.HTTPError(413, "a request body here is at most %d bytes", self.settings["max_body_size"])
+
+    def check_xsrf_cookie(self) -> None:
+        # Runs before prepare; the token would be in the body, which is never read. Nothing is
+        # changed by a refusal, so there is nothing to forge.
+        pass
 
 
 class NotFoundHandler(ConsoleHandler):
@@ -522,7 +566,7 @@ class RollbackHandler(RegistryActionHandler):
 
 
 def make_app(console: Console) -> tornado.web.Application:
-    return tornado.web.Application(
+    return web.BodyLimitedApplication(
         [
             (r"/", HomeHandler),
             (r"/healthz", HealthHandler),
@@ -543,7 +587,13 @@ def make_app(console: Console) -> tornado.web.Application:
         xsrf_cookies=True,
         xsrf_cookie_kwargs={"httponly": True, "samesite": "Strict"},
         default_handler_class=NotFoundHandler,
+        body_too_large_handler=BodyTooLargeHandler,
     )
+
+
+def make_server(console: Console, behind_proxy: bool = False) -> HTTPServer:
+    """The console's HTTP server, with the bot's limits: timeouts, body size, connections (bot.web)."""
+    return web.http_server(make_app(console), xheaders=behind_proxy)
 
 
 async def serve(console: Console, host: str, port: int, behind_proxy: bool = False) -> None:
@@ -552,7 +602,7 @@ async def serve(console: Console, host: str, port: int, behind_proxy: bool = Fal
         await asyncio.get_running_loop().run_in_executor(console.executor, open_registry, console.model_dir)
     except RegistryError as error:  # the Models page says so; review and drift work regardless
         log.warning("event=console_registry_unusable %s", error)
-    server = HTTPServer(make_app(console), xheaders=behind_proxy)
+    server = make_server(console, behind_proxy)
     server.listen(port, address=host)
     log.info("event=console_listening url=http://%s:%d/", host, port)
     if host not in ("127.0.0.1", "localhost", "::1") and not behind_proxy:

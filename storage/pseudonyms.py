@@ -46,3 +46,12 @@ class Pseudonymizer:
 
     def __call__(self, user_id: int | str) -> str:
         return hmac.new(self._secret, str(user_id).encode(), hashlib.sha256).hexdigest()
+
+    def digest(self, data: bytes) -> bytes:
+        return hmac.new(self._secret, data, hashlib.sha256).digest()
+
+    def derive(self, purpose: str) -> Pseudonymizer:
+        """A keyed hash of its own for `purpose`, under the key HMAC(secret, purpose): what it
+        makes (a tag in a button, say) cannot be linked to the stored pseudonyms, nor to another
+        purpose's, without the secret."""
+        return Pseudonymizer(self.digest(f"maskbot/{purpose}".encode()))

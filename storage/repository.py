@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import cast
 
 from sqlalchemy import CursorResult, Result, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from storage.database import Database
 from storage.tables import Crop, DailySummary, Feedback, PredictionRow, UserSettings
@@ -407,36 +408,59 @@ class Repository:
         if corrected_label is not None and corrected_label not in CLASS_NAMES:
             raise ValueError(f"unknown label {corrected_label!r}")
         now = now or utc_now()
-        with self.database.session() as session:
-            prediction = session.get(PredictionRow, prediction_id)
-            if prediction is None or prediction.user_hash != user_hash:
-                return FeedbackOutcome.NOT_YOURS
-            crop = session.get(Crop, prediction_id)
-            if prediction.feedback is not None:
-                feedback = prediction.feedback
-                if share_crop or (crop is None and feedback.crop_path is None):
-                    return FeedbackOutcome.ALREADY_ANSWERED
-                if crop is not None:
-                    session.delete(crop)
-                if feedback.crop_path is not None:
-                    self._remove_crops([feedback.crop_path])
-                    feedback.crop_path = None
-                return FeedbackOutcome.CONSENT_WITHDRAWN
-            session.add(
-                Feedback(
-                    prediction_id=prediction_id,
-                    user_hash=user_hash,
-                    is_correct=is_correct,
-                    corrected_label=None if is_correct else corrected_label,
-                    created_at=now,
+        try:
+            with self.database.session() as session:
+                prediction = session.get(PredictionRow, prediction_id)
+                if prediction is None or prediction.user_hash != user_hash:
+                    return FeedbackOutcome.NOT_YOURS
+                crop = session.get(Crop, prediction_id)
+                if prediction.feedback is not None:
+                    feedback = prediction.feedback
+                    if share_crop or (crop is None and feedback.crop_path is None):
+                        return FeedbackOutcome.ALREADY_ANSWERED
+                    if crop is not None:
+                        session.delete(crop)
+                    if feedback.crop_path is not None:
+                        self._remove_crops([feedback.crop_path])
+                        feedback.crop_path = None
+                    return FeedbackOutcome.CONSENT_WITHDRAWN
+                session.add(
+                    Feedback(
+                        prediction_id=prediction_id,
+                        user_hash=user_hash,
+                        is_correct=is_correct,
+                        corrected_label=None if is_correct else corrected_label,
+                        created_at=now,
+                    )
                 )
-            )
-            if crop is not None:
-                if share_crop and not crop.shared and _aware(crop.created_at) >= now - CROP_HOLD:
-                    crop.shared = True
-                else:
-                    session.delete(crop)
+                if crop is not None:
+                    if share_crop and not crop.shared and _aware(crop.created_at) >= now - CROP_HOLD:
+                        crop.shared = True
+                    else:
+                        session.delete(crop)
+        except IntegrityError:
+            # Another replica stored this answer between this one's read and its write (the same
+            # press reaching both): whichever came first stands, and the same answer is a success.
+            return self._answered_alike(prediction_id, user_hash, is_correct, corrected_label, share_crop)
         return FeedbackOutcome.STORED
+
+    def _answered_alike(
+        self, prediction_id: int, user_hash: str, is_correct: bool, corrected_label: str | None, share_crop: bool
+    ) -> FeedbackOutcome:
+        """STORED when the feedback stored for this prediction is this very answer, else
+        ALREADY_ANSWERED."""
+        with self.database.session() as session:
+            stored = session.execute(
+                select(Feedback.user_hash, Feedback.is_correct, Feedback.corrected_label, Crop.shared)
+                .outerjoin(Crop, Crop.prediction_id == Feedback.prediction_id)
+                .where(Feedback.prediction_id == prediction_id)
+            ).one_or_none()
+        if stored is None:
+            return FeedbackOutcome.ALREADY_ANSWERED
+        owner, right, label, shared = stored
+        alike = (owner, right, label) == (user_hash, is_correct, None if is_correct else corrected_label)
+        # Sharing finds the crop shared, or expired; not sharing must not find it shared.
+        return FeedbackOutcome.STORED if alike and (share_crop or not shared) else FeedbackOutcome.ALREADY_ANSWERED
 
     def expire_pending_crops(self, now: datetime | None = None) -> int:
         """Delete the crops nobody agreed to share within CROP_HOLD; returns how many."""

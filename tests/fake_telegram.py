@@ -50,6 +50,8 @@ class FakeTelegram:
         """method -> seconds to wait before answering (a slow Bot API)."""
         self.blocked_chats: set[int] = set()
         """Chats whose user blocked the bot: every message there is answered 403."""
+        self.chat_admins: dict[int, set[int]] = {}
+        """group id -> the users getChatMember calls its admins (as its creator); others are members."""
         self.flooded_chats: dict[int, int] = {}
         """chat id -> retry_after seconds: every message to that chat is answered 429 (flood control)."""
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -97,8 +99,11 @@ class FakeTelegram:
         language = {"language_code": self.languages[user_id]} if user_id in self.languages else {}
         return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}", **language}
 
-    def chat(self, user_id: int) -> dict:
-        return {"id": user_id, "type": "private", "first_name": f"User{user_id}"}
+    def chat(self, chat_id: int) -> dict:
+        """A user's private chat; a negative id is a supergroup, as in Telegram."""
+        if chat_id < 0:
+            return {"id": chat_id, "type": "supergroup", "title": f"Group{-chat_id}"}
+        return {"id": chat_id, "type": "private", "first_name": f"User{chat_id}"}
 
     def message(self, user_id: int, **content) -> int:
         return self.push(
@@ -113,7 +118,7 @@ class FakeTelegram:
             }
         )
 
-    def send_photo(self, user_id: int, data: bytes, size: int | None = None) -> int:
+    def send_photo(self, user_id: int, data: bytes, size: int | None = None, **extra) -> int:
         file_id, file_size = self.add_file(data, size)
         sizes = [
             {
@@ -131,7 +136,7 @@ class FakeTelegram:
                 "file_size": file_size,
             },
         ]
-        return self.message(user_id, photo=sizes)
+        return self.message(user_id, photo=sizes, **extra)
 
     def send_document(self, user_id: int, data: bytes, name: str, mime: str, size: int | None = None) -> int:
         file_id, file_size = self.add_file(data, size)
@@ -146,11 +151,13 @@ class FakeTelegram:
             },
         )
 
-    def send_text(self, user_id: int, text: str) -> int:
+    def send_text(self, user_id: int, text: str, **extra) -> int:
+        """A text from `user_id`; `extra` overrides the message's fields, e.g. `chat=fake.chat(-5)`
+        to send it into a group."""
         entities = (
             [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}] if text.startswith("/") else []
         )
-        return self.message(user_id, text=text, entities=entities)
+        return self.message(user_id, text=text, entities=entities, **extra)
 
     def press(self, user_id: int, reply: Request, data: str) -> int:
         """Press an inline button under a message the bot sent."""
@@ -235,6 +242,11 @@ class FakeTelegram:
             return 200, {"ok": True, "result": self.bot_user()}
         if method == "getUpdates":
             return 200, {"ok": True, "result": self._take_updates(params)}
+        if method == "getChatMember":
+            user_id = int(params["user_id"])
+            admin = user_id in self.chat_admins.get(int(params["chat_id"]), set())
+            status = {"status": "creator", "is_anonymous": True} if admin else {"status": "member"}
+            return 200, {"ok": True, "result": {"user": self.user(user_id), **status}}
         if method == "getFile":
             file_id = params["file_id"]
             if file_id not in self.files:

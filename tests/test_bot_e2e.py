@@ -9,6 +9,7 @@ import http.client
 import io
 import json
 import logging
+import socket
 import threading
 import time
 import urllib.error
@@ -340,15 +341,16 @@ def test_channel_posts_and_edits_are_left_alone(bot, fake):
 def test_an_answer_cannot_be_relabelled_but_consent_can_be_withdrawn(bot, fake):
     fake.send_photo(53, encode(face_like(640, 480)))
     reply = fake.replies_to(53)[0]
-    prediction_id = int(reply.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"].split("|")[1])
-    fake.press(53, reply, f"fb|{prediction_id}|share|0|1")  # "it is a mask on", share the crop
+    token = reply.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"].split("|")[1]
+    prediction_id = bot.service.prediction_of(token, 53)
+    fake.press(53, reply, f"fb|{token}|share|0|1")  # "it is a mask on", share the crop
     fake.wait_for(lambda: fake.calls("editMessageText"))
     with bot.service.repository.database.session() as session:
         assert session.get(Crop, prediction_id).shared
-    fake.press(53, reply, f"fb|{prediction_id}|share|2|1")  # a replayed button with another label
+    fake.press(53, reply, f"fb|{token}|share|2|1")  # a replayed button with another label
     answers = fake.wait_for(lambda: len(fake.calls("answerCallbackQuery")) >= 2 and fake.calls("answerCallbackQuery"))
     assert "already rated" in answers[1].params["text"]
-    fake.press(53, reply, f"fb|{prediction_id}|share|0|0")  # changed their mind about sharing
+    fake.press(53, reply, f"fb|{token}|share|0|0")  # changed their mind about sharing
     answers = fake.wait_for(lambda: len(fake.calls("answerCallbackQuery")) >= 3 and fake.calls("answerCallbackQuery"))
     assert "crop you shared is deleted" in answers[2].params["text"]
     with bot.service.repository.database.session() as session:
@@ -440,6 +442,16 @@ def test_health_endpoint(bot):
     assert response.status == 200 and body["status"] == "ok" and body["model_version"]
 
 
+def test_the_port_refuses_a_big_body_from_its_headers(bot):
+    for method, path in (("POST", "/healthz"), ("GET", "/metrics"), ("POST", "/nowhere")):
+        # 20 MB announced and none of it sent: the answer comes from the headers alone.
+        with socket.create_connection(("127.0.0.1", bot.settings.port), timeout=5) as connection:
+            head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {20 * 1024 * 1024}\r\n\r\n"
+            connection.sendall(head.encode())
+            assert connection.recv(100).startswith(b"HTTP/1.1 413 "), path
+    assert bot.healthy()
+
+
 def test_startup_catch_up_summarises_and_alerts_admins_on_drift_once(
     fake, tmp_path, predictor, shipped_model_dir, caplog
 ):
@@ -475,6 +487,14 @@ def test_startup_catch_up_summarises_and_alerts_admins_on_drift_once(
 
 
 WEBHOOK_SECRET = "a-webhook-secret-of-forty-characters-xyz"
+
+
+def replies_to_replies(depth: int) -> dict:
+    """A message replying to a message replying to ... `depth` deep."""
+    message = {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "hi"}
+    for _ in range(depth):
+        message = {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "reply_to_message": message}
+    return message
 
 
 def test_webhook_mode_checks_the_secret_before_reading_and_refuses_malformed_bodies(
@@ -531,12 +551,15 @@ def test_webhook_mode_checks_the_secret_before_reading_and_refuses_malformed_bod
         assert post(b'{"message": 5}') == 400
         assert post(b'{"update_id": 7, "message": 5}') == 400
         assert post(b"{not json") == 400
-        assert post(b"x" * (2 * 1024 * 1024)) != 200  # over the 1 MB cap
+        # Nested past Python's recursion limit: in the JSON itself, or in what de_json walks.
+        assert post(b'{"update_id": 8, "message": ' + b"[" * 100_000 + b"]" * 100_000 + b"}") == 400
+        assert post(json.dumps({"update_id": 9, "message": replies_to_replies(600)}).encode()) == 400
+        assert post(b"", length=2 * 1024 * 1024) == 413  # over the 1 MB cap, refused from the headers
         assert post(json.dumps(update).encode()) == 200
         assert "photo" in fake.replies_to(90)[0].params["text"]
         assert len(fake.calls("sendMessage", 90)) == 1
         assert not fake.calls("getUpdates")
-        assert 'maskbot_errors_total{kind="malformed_update"} 4.0' in running.metrics_text()
+        assert 'maskbot_errors_total{kind="malformed_update"} 6.0' in running.metrics_text()
     finally:
         running.stop()
 

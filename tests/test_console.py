@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import secrets
 import time
 from dataclasses import dataclass
 from html import unescape
@@ -15,9 +17,11 @@ from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 from tornado.web import create_signed_value
 
+from bot import web
 from bot.cli import main as cli
-from console.app import Console, make_app
-from console.auth import SESSION_COOKIE, cookie_secret
+from bot.config import ConfigError
+from console.app import Console, make_app, make_server
+from console.auth import SESSION_COOKIE, cookie_secret, load_token
 from model.registry import Registry
 from storage.database import Database
 from storage.repository import Repository
@@ -47,7 +51,7 @@ def world(tmp_path, shared_data):
 @pytest.fixture
 async def client(world):
     console = Console(world.repository, world.registry.root, TOKEN)
-    server = HTTPServer(make_app(console))
+    server = make_server(console)
     socket, port = bind_unused_port()
     server.add_sockets([socket])
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", follow_redirects=False) as http:
@@ -378,3 +382,94 @@ def test_the_console_refuses_to_start_without_a_long_token(monkeypatch, tmp_path
         monkeypatch.setenv("CONSOLE_TOKEN", token)
         assert cli(["console", "--port", "0"]) == 2
         assert "CONSOLE_TOKEN must be set, at least 32 characters" in capsys.readouterr().err
+
+
+async def raw(port: int, head: bytes, wait: float = 5) -> bytes:
+    """The start of what the server answers to `head`, sent as is; b"" when it hangs up without a word."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(head)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(4096), wait)
+    finally:
+        writer.close()
+
+
+async def test_a_big_body_is_refused_from_its_headers_on_every_route(client):
+    port = client.base_url.port
+    for path in ("/login", "/review", "/healthz", "/models/promote", "/nowhere"):
+        # 20 MB announced and none of it sent: the answer comes from the headers alone.
+        head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {20 * 1024 * 1024}\r\n\r\n"
+        answer = await raw(port, head.encode())
+        assert answer.startswith(b"HTTP/1.1 413 "), (path, answer[:80])
+        assert b"Content-Security-Policy: default-src 'none'" in answer, path
+    assert (await log_in(client)).status_code == 303  # forms of ordinary size are read as before
+
+
+async def test_half_sent_requests_are_closed(world, monkeypatch):
+    monkeypatch.setattr(web, "IDLE_SECONDS", 0.5)
+    monkeypatch.setattr(web, "BODY_SECONDS", 0.5)
+    console = Console(world.repository, world.registry.root, TOKEN)
+    server = make_server(console)
+    socket, port = bind_unused_port()
+    server.add_sockets([socket])
+    try:
+        started = time.monotonic()
+        assert await raw(port, b"GET /login HTTP/1.1\r\nHost: x\r\n") == b""  # headers that never end
+        assert await raw(port, b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 90\r\n\r\ntoken=") == b""
+        assert time.monotonic() - started < 3
+    finally:
+        server.stop()
+        console.executor.shutdown()
+
+
+async def test_wrong_tokens_are_throttled_per_address(client):
+    form = {"token": "x" * 40, "_xsrf": await xsrf(client)}
+    answers = [await client.post("/login", data=form) for _ in range(30)]
+    assert [answer.status_code for answer in answers] == [401] * 5 + [429] * 25
+    assert 1 <= int(answers[-1].headers["Retry-After"]) <= 10
+    assert "try again in" in answers[-1].text
+    # From a throttled address even the right token is not checked: the answer tells a guesser nothing.
+    assert (await client.post("/login", data={**form, "token": TOKEN})).status_code == 429
+    refused = await client.get("/review", headers=BEARER)
+    assert refused.status_code == 429 and refused.headers["Retry-After"] and "try again" in refused.json()["error"]
+
+
+async def test_wrong_bearer_tokens_count_as_wrong_logins(client):
+    wrong = {"Authorization": "Bearer " + "y" * 40}
+    statuses = [(await client.get("/review", headers=wrong)).status_code for _ in range(8)]
+    assert statuses == [401] * 5 + [429] * 3
+
+
+def test_the_throttle_is_per_address_refills_and_keeps_a_bounded_table():
+    from console.auth import Throttle
+
+    now = [0.0]
+    throttle = Throttle(burst=3, interval=10.0, size=100, clock=lambda: now[0])
+    for _ in range(3):
+        assert throttle.wait("10.0.0.1") == 0
+        throttle.failed("10.0.0.1")
+    assert throttle.wait("10.0.0.1") == pytest.approx(10.0)
+    assert throttle.wait("10.0.0.2") == 0  # another address is not held up
+    now[0] = 4.0
+    assert throttle.wait("10.0.0.1") == pytest.approx(6.0)
+    now[0] = 10.0
+    assert throttle.wait("10.0.0.1") == 0  # one more try after the interval
+    throttle.failed("10.0.0.1")
+    assert throttle.wait("10.0.0.1") == pytest.approx(10.0)
+    for address in range(10_000):  # a flood of addresses
+        throttle.failed(f"fd00::{address:x}")
+    assert len(throttle) == 100
+
+
+@pytest.mark.parametrize("token", ["a" * 32, "ab" * 20, "abcd" * 10, "password" * 5])
+def test_a_console_token_anyone_could_guess_is_refused(token):
+    with pytest.raises(ConfigError, match=r"^CONSOLE_TOKEN .*secrets.token_urlsafe"):
+        load_token({"CONSOLE_TOKEN": token})
+
+
+def test_tokens_made_as_the_readme_says_are_accepted():
+    for _ in range(200):
+        generated = secrets.token_urlsafe(32)
+        assert load_token({"CONSOLE_TOKEN": generated}) == generated
+    assert load_token({"CONSOLE_TOKEN": TOKEN}) == TOKEN

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import errno
 import itertools
+import logging
+import os
+import resource
 import signal
+import socket
+import stat
 import subprocess
+import tempfile
+import threading
 import time
+from pathlib import Path
 
-from sqlalchemy import create_engine, text
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import create_engine, func, select, text
+from telegram.constants import FloodLimit
+from tornado.testing import bind_unused_port
+from tornado.web import Application, RequestHandler
 
-from tests.bot_harness import free_port, verdict_of
+from bot import replies, web
+from bot.handlers.photos import SPOOL_ABOVE
+from bot.memory import ByteBudget
+from bot.ratelimit import GROUP_ANSWERS_PER_MINUTE
+from storage.tables import Crop, PredictionRow
+from tests.bot_harness import RunningBot, free_port, make_service, make_settings, verdict_of
 from tests.conftest import encode, face_like
 from tests.fake_telegram import TOKEN
 from tests.test_process import MASKBOT, maskbot_env
@@ -137,6 +159,166 @@ def test_malformed_updates_are_logged_and_skipped(bot, fake, caplog):
     assert fake.replies_to(12)
 
 
+def closed_unanswered(connection: socket.socket) -> bool:
+    """Whether the server hung up on `connection` without answering (within its 5 s timeout)."""
+    try:
+        return connection.recv(100) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_half_sent_requests_to_the_bot_are_closed(fake, tmp_path, predictor, shipped_model_dir, monkeypatch):
+    monkeypatch.setattr(web, "IDLE_SECONDS", 1.0)
+    monkeypatch.setattr(web, "BODY_SECONDS", 1.0)
+    settings = make_settings(fake, tmp_path, shipped_model_dir)
+    running = RunningBot(fake, settings, make_service(settings, predictor)).start()
+    try:
+        started = time.monotonic()
+        for head in (
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n",  # headers that never end
+            b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc",  # a body that never ends
+        ):
+            with socket.create_connection(("127.0.0.1", settings.port), timeout=5) as connection:
+                connection.sendall(head)
+                assert closed_unanswered(connection), head
+        assert time.monotonic() - started < 4
+        assert running.healthy()
+    finally:
+        running.stop()
+
+
+class Ping(RequestHandler):
+    def get(self) -> None:
+        self.finish("pong")
+
+
+async def test_accepting_stops_at_the_connection_cap_and_resumes_when_one_closes(monkeypatch):
+    monkeypatch.setattr(web, "MAX_CONNECTIONS", 3)
+    server = web.http_server(Application([(r"/ping", Ping)]))
+    listener, port = bind_unused_port()
+    server.add_sockets([listener])
+    try:
+        held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+        for _, writer in held:
+            writer.write(b"GET /ping HTTP/1.1\r\nHost: x\r\n")  # never finished
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        with pytest.raises(TimeoutError):  # waits in the listen queue, not accepted
+            await asyncio.wait_for(reader.read(100), 0.5)
+        held[0][1].close()
+        assert (await asyncio.wait_for(reader.read(100), 2)).startswith(b"HTTP/1.1 200 ")
+        for _, open_writer in [*held[1:], (reader, writer)]:
+            open_writer.close()
+    finally:
+        server.stop()
+
+
+class Starved(socket.socket):
+    """A listening socket whose accept() fails as it does in a process out of file descriptors."""
+
+    starved = True
+    attempts = 0
+
+    def accept(self):
+        self.attempts += 1
+        if self.starved:
+            raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+        return super().accept()
+
+
+async def test_accept_errors_pause_accepting_instead_of_spinning(monkeypatch, caplog):
+    monkeypatch.setattr(web, "ACCEPT_PAUSE_SECONDS", 0.2)
+    listener = Starved(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.setblocking(False)
+    server = web.http_server(Application([(r"/ping", Ping)]))
+    server.add_sockets([listener])
+    try:
+        reader, writer = await asyncio.open_connection(*listener.getsockname())
+        writer.write(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.sleep(1)
+        assert listener.attempts <= 7  # one try each 0.2 s, not a busy loop
+        complaints = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+        assert len(complaints) == 1 and "EMFILE" in complaints[0]  # once a minute at most
+        listener.starved = False  # descriptors are free again
+        assert (await asyncio.wait_for(reader.read(100), 2)).startswith(b"HTTP/1.1 200 ")
+        writer.close()
+    finally:
+        listener.starved = False
+        server.stop()
+
+
+def test_the_connection_cap_stays_below_the_descriptor_limit(monkeypatch):
+    monkeypatch.setattr(web.resource, "getrlimit", lambda _: (1024, 4096))
+    assert web.connection_cap() == 512
+    monkeypatch.setattr(web.resource, "getrlimit", lambda _: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    assert web.connection_cap() == web.MAX_CONNECTIONS
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_half_sent_connections_past_the_descriptor_limit_cost_nothing(fake, tmp_path, shipped_model_dir):
+    port = free_port()
+    env = maskbot_env(
+        tmp_path,
+        BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=fake.base_url,
+        TELEGRAM_FILE_BASE_URL=fake.base_file_url,
+        MODEL_DIR=str(shipped_model_dir),
+        PORT=str(port),
+    )
+    log = tmp_path / "bot.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*MASKBOT, "run"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256)),
+        )
+    attack: list[socket.socket] = []
+
+    def healthy() -> bool:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=2) as probe:
+            probe.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            return probe.recv(100).startswith(b"HTTP/1.1 200 ")
+        return False
+
+    try:
+        fake.wait_for(healthy, timeout=60, what="the bot to become healthy")
+        cpu, logged = cpu_seconds(process.pid), log.stat().st_size
+        for count in range(300):  # more than the 256 descriptors the bot may open
+            connection = socket.socket()
+            connection.setblocking(False)
+            connection.connect_ex(("127.0.0.1", port))
+            attack.append(connection)
+            if count % 100 == 99:
+                time.sleep(0.3)
+        time.sleep(1)
+        for connection in attack:
+            with contextlib.suppress(OSError):
+                connection.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # headers that never end
+        fake.send_photo(7, encode(face_like(640, 480)))
+        assert verdict_of(fake.replies_to(7, timeout=15)[0])  # the bot's own connections still open
+        time.sleep(3)
+        assert cpu_seconds(process.pid) - cpu < 5  # it burnt a core in a loop of failing accepts
+        assert log.stat().st_size - logged < 20_000  # and wrote 5 MB of log a second
+        assert log.read_text().count("event=accept_paused reason=connection_cap") == 1  # once a minute at most
+        for connection in attack:
+            connection.close()
+        attack.clear()
+        fake.wait_for(healthy, timeout=15, what="/healthz once the connections are gone")
+    finally:
+        for connection in attack:
+            connection.close()
+        process.kill()
+        process.wait(30)
+
+
 def test_a_text_flood_into_a_flood_controlled_chat_does_not_hold_up_anyone_else(bot, fake):
     fake.flooded_chats[60] = 60  # Telegram answers every message to chat 60 with "retry after 60 s"
     for i in range(70):
@@ -151,3 +333,113 @@ def test_a_text_flood_into_a_flood_controlled_chat_does_not_hold_up_anyone_else(
 
     limited = f'maskbot_errors_total{{kind="rate_limited"}} {70 - UPDATES_PER_MINUTE}.0'
     fake.wait_for(lambda: limited in bot.metrics_text(), what="the limit to count the rest")
+
+
+GROUP = -1002
+
+
+def group_flood(fake, texts: list[tuple[int, str]]) -> None:
+    for user, words in texts:
+        fake.send_text(user, words, chat=fake.chat(GROUP))
+
+
+GROUP_FLOODS = {
+    # Each member stays within their own limit (UPDATES_PER_MINUTE): only the group is flooded.
+    "three members, 30 texts each": [(member, f"hello {i}") for i in range(30) for member in (301, 302, 303)],
+    "90 users, /help each": [(user, "/help") for user in range(400, 490)],
+}
+
+
+@pytest.mark.parametrize("flood", list(GROUP_FLOODS))
+def test_a_group_flood_keeps_to_the_groups_budget_and_holds_up_no_other_chat(bot, fake, flood):
+    group_flood(fake, GROUP_FLOODS[flood])
+    fake.wait_for(lambda: fake.calls("sendMessage", GROUP), what="the group's first replies")
+    asked = {}
+    for user in range(500, 520):
+        asked[user] = time.time()
+        fake.send_text(user, "/help")
+        time.sleep(0.05)
+    fake.wait_for(lambda: all(fake.calls("sendMessage", user) for user in asked), timeout=20, what="the others")
+    waits = sorted(fake.calls("sendMessage", user)[0].at - at for user, at in asked.items())
+    assert waits[18] <= 1.0, f"other users' p95 {waits[18]:.2f} s"  # the 19th of 20
+    bot.wait_idle()
+    said = [r.params["text"] for r in fake.calls("sendMessage", GROUP)]
+    slow_down = [text for text in said if text.startswith(replies.GROUP_FLOODED.split("{")[0])]
+    # Within Telegram's 20 messages a minute to a group, and one "slow down" for the whole flood.
+    assert GROUP_ANSWERS_PER_MINUTE + 1 == len(said) <= FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP
+    assert len(slow_down) == 1
+    assert bot.metric("maskbot_errors_total", kind="group_limited") == len(GROUP_FLOODS[flood]) - len(said) + 1
+
+
+def test_forget_waits_for_the_photos_in_flight_and_nothing_is_written_after(bot, fake, monkeypatch):
+    release = threading.Event()
+    original = bot.service.predictor.predict_photo
+
+    def slow(data):
+        release.wait(30)
+        return original(data)
+
+    monkeypatch.setattr(bot.service.predictor, "predict_photo", slow)
+    for seed in range(3):
+        fake.send_photo(45, encode(face_like(640, 480, seed=seed)))
+    fake.wait_for(lambda: len(fake.calls("download")) == 3, what="the three downloads")
+    fake.send_text(45, "/forget")
+    prompt = fake.replies_to(45)[0]
+    fake.press(45, prompt, prompt.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+    fake.wait_for(lambda: fake.calls("answerCallbackQuery"), what="the confirmation")
+    release.set()  # the three verdicts come only now, while /forget is under way
+    done = fake.wait_for(lambda: fake.calls("editMessageText"))[0]
+    assert "deleted 3 answers" in done.params["text"]
+    bot.wait_idle()
+    with bot.service.repository.database.session() as session:
+        assert session.scalar(select(func.count()).select_from(PredictionRow)) == 0
+        assert session.scalar(select(func.count()).select_from(Crop)) == 0
+
+
+def open_spools(folder) -> list[int]:
+    """The modes of the files under `folder` this process holds open: a spool has no name there."""
+    modes = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(str(folder)):
+                assert target.endswith(" (deleted)"), f"a spool with a name: {target}"
+                modes.append(stat.S_IMODE(os.stat(f"/proc/self/fd/{fd}").st_mode))
+    return modes
+
+
+def test_big_photos_wait_on_disk_for_their_turn_to_be_decoded(bot, fake, monkeypatch, tmp_path):
+    spools = tmp_path / "spools"
+    spools.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spools))
+    rng = np.random.default_rng(0)
+    photos = []
+    for seed in range(6):  # noise JPEGs of 1.5 MB and more: past SPOOL_ABOVE
+        pixels = np.asarray(face_like(1600, 1200, seed=seed)).astype(np.int16) + rng.integers(-40, 40, (1200, 1600, 3))
+        photos.append(encode(Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)), quality=95))
+    assert min(map(len, photos)) > SPOOL_ABOVE
+    bot.service.decoding = ByteBudget(max(map(len, photos)) + 1)  # room for one of them at a time
+    lock, decoding, most, seen = threading.Lock(), [], [0], []
+    original = bot.service.predictor.predict_photo
+
+    def watched(data):
+        with lock:
+            decoding.append(len(data))
+            most[0] = max(most[0], sum(decoding))
+            seen.append(open_spools(spools))
+        try:
+            time.sleep(0.2)
+            return original(data)
+        finally:
+            with lock:
+                decoding.remove(len(data))
+
+    monkeypatch.setattr(bot.service.predictor, "predict_photo", watched)
+    for user, photo in enumerate(photos, start=210):
+        fake.send_photo(user, photo)
+    fake.wait_for(lambda: all(fake.calls("sendMessage", user) for user in range(210, 216)), timeout=60)
+    assert most[0] <= bot.service.decoding.limit  # never two at once, though two threads were free
+    # While a photo is decoded, the others wait on disk: open, mode 0600, without a name.
+    assert all(modes and set(modes) == {0o600} for modes in seen[:-1]), seen
+    bot.wait_idle()
+    assert not open_spools(spools) and not list(spools.iterdir())  # gone with their updates

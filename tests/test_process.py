@@ -33,6 +33,9 @@ def maskbot_env(tmp_path, **extra) -> dict:
     return env
 
 
+WEBHOOK_SECRET = "a-webhook-secret-of-forty-characters-xyz"
+
+
 @pytest.mark.parametrize(
     "variables, message",
     [
@@ -47,14 +50,20 @@ def maskbot_env(tmp_path, **extra) -> dict:
             {"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://bot.example/hook", "PORT": "8080", "WEBHOOK_SECRET": "short"},
             "at least 32 characters",
         ),
-        ({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://bot.example/hook", "WEBHOOK_SECRET": "s" * 32}, "PORT"),
+        ({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://bot.example/hook", "WEBHOOK_SECRET": WEBHOOK_SECRET}, "PORT"),
+        (
+            {"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://bot.example/hook", "PORT": "8080", "WEBHOOK_SECRET": "s" * 40},
+            "WEBHOOK_SECRET is too repetitive",
+        ),
         ({"BOT_TOKEN": TOKEN, "MASKBOT_SECRET": "guessable"}, "MASKBOT_SECRET must be at least 32 characters"),
+        ({"BOT_TOKEN": TOKEN, "MASKBOT_SECRET": "a" * 32}, "MASKBOT_SECRET is too repetitive"),
+        ({"BOT_TOKEN": TOKEN, "MASKBOT_SECRET": "abcd" * 10}, "MASKBOT_SECRET is too repetitive"),
     ],
 )
 def test_bad_configuration_stops_with_one_line_naming_it(tmp_path, variables, message):
-    result = subprocess.run(
-        [*MASKBOT, "run"], env=maskbot_env(tmp_path, **variables), capture_output=True, text=True, timeout=60
-    )
+    # A Bot API that answers nothing: a configuration let through fails fast, with another line.
+    env = maskbot_env(tmp_path, TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{free_port()}/bot", **variables)
+    result = subprocess.run([*MASKBOT, "run"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.startswith("maskbot:")]
     assert len(lines) == 1 and message in lines[0]
@@ -138,6 +147,33 @@ def test_debug_logs_carry_no_token_ids_names_or_file_ids(tmp_path, shipped_model
         assert "DEBUG" in log and "event=verdict" in log  # it did log at DEBUG
         for private in (TOKEN, TOKEN.split(":")[1], str(user), f"User{user}", file_id, "hello there"):
             assert private not in log, private
+    finally:
+        if process.poll() is None:
+            process.kill()
+        fake.stop()
+
+
+def test_a_failed_download_logs_its_traceback_without_the_token(tmp_path, shipped_model_dir):
+    fake = FakeTelegram().start()
+    env = maskbot_env(
+        tmp_path,
+        BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=fake.base_url,
+        # Downloads go where the fake serves nothing: each answers 404, at a URL holding the token.
+        TELEGRAM_FILE_BASE_URL=fake.base_file_url.replace("/file/", "/gone/"),
+        MODEL_DIR=str(shipped_model_dir),
+        PORT=str(free_port()),
+    )
+    process = subprocess.Popen([*MASKBOT, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        fake.wait_for(lambda: fake.calls("setMyCommands"), timeout=60, what="the bot to start")
+        fake.send_photo(7, encode(face_like(640, 480)))
+        fake.replies_to(7)  # "something went wrong"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+        log = process.stdout.read()
+        assert "Traceback (most recent call last)" in log and "404 Not Found" in log and "/gone/bot<token>/" in log
+        assert TOKEN not in log and TOKEN.split(":")[1] not in log
     finally:
         if process.poll() is None:
             process.kill()

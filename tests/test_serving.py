@@ -23,10 +23,10 @@ import asyncio, json, sys
 from bot.app import build_application, build_service
 from bot.config import load_settings
 settings = load_settings({{"BOT_TOKEN": "123:{"a" * 30}", "DATA_DIR": {str(tmp_path)!r},
-                          "MODEL_DIR": {str(shipped_model_dir)!r}, "MASKBOT_SECRET": {"s" * 32!r}}})
+                          "MODEL_DIR": {str(shipped_model_dir)!r}, "MASKBOT_SECRET": "serving-test-secret-of-32-characters"}})
 service = build_service(settings)
 build_application(settings, service)
-result = asyncio.run(service.check_photo(open({str(photo)!r}, "rb").read(), 1, "private", "photo"))
+result = asyncio.run(service.check_photo(open({str(photo)!r}, "rb"), 1, "private", "photo"))
 service.close()
 heavy = sorted(name for name in sys.modules if name.split(".")[0] in ("tensorflow", "keras", "tf2onnx"))
 print(json.dumps({{"runtime": service.predictor.runtime, "faces": len(result.photo.faces), "heavy": heavy}}))

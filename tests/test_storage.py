@@ -9,13 +9,15 @@ import threading
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import func, inspect, select
+from sqlalchemy import event, func, inspect, select
+from sqlalchemy.orm import Session
 
 from storage import summaries
 from storage.database import Database, current_revision
 from storage.pseudonyms import Pseudonymizer, load_secret
 from storage.repository import CROP_HOLD, FeedbackFilter, FeedbackOutcome, PredictionRecord, Repository
 from storage.tables import Crop, DailySummary, Feedback, PredictionRow
+from tests.storage_fixtures import _postgres_database
 
 DAY = date(2026, 11, 20)
 
@@ -450,3 +452,40 @@ def test_each_drift_alert_is_claimed_once_even_by_concurrent_replicas(repository
     assert sorted(map(len, claims)) == [0, 0, 0, 1]
     assert set().union(*claims) == {(day, "1")}
     assert repository.claim_drift_alerts(day - timedelta(days=1)) == set()
+
+
+@pytest.fixture
+def postgres_url():
+    yield from _postgres_database()
+
+
+@pytest.mark.postgres
+def test_the_same_share_pressed_on_two_replicas_at_once_succeeds_on_both(postgres_url, tmp_path):
+    first, second = Database(postgres_url), Database(postgres_url)
+    replica_1, replica_2 = Repository(first, tmp_path / "crops"), Repository(second, tmp_path / "crops")
+    outcomes: list[FeedbackOutcome] = []
+    pressed = {}
+
+    def share_on_replica_2(session, flush_context, instances) -> None:
+        # Replica 1 has read "not answered yet" and is about to write: on replica 2 the same
+        # press ("right", share) commits first.
+        def press() -> None:
+            outcomes.append(replica_2.record_feedback(pressed["id"], "alice", True, share_crop=True, now=SOON))
+
+        other = threading.Thread(target=press)
+        other.start()
+        other.join(30)
+
+    pressed["id"] = replica_1.record_prediction(record("alice"), crop_png=b"crop")
+    event.listen(Session, "before_flush", share_on_replica_2, once=True)
+    outcomes.append(replica_1.record_feedback(pressed["id"], "alice", True, share_crop=True, now=SOON))
+    assert outcomes == [FeedbackOutcome.STORED, FeedbackOutcome.STORED]
+    assert count(first, Feedback) == 1 and crops(first) == {pressed["id"]: (b"crop", True)}
+    # A different answer raced the same way is refused as given already.
+    outcomes.clear()
+    pressed["id"] = replica_1.record_prediction(record("alice"), crop_png=b"crop")
+    event.listen(Session, "before_flush", share_on_replica_2, once=True)
+    outcomes.append(replica_1.record_feedback(pressed["id"], "alice", False, "without_mask", now=SOON))
+    assert outcomes == [FeedbackOutcome.STORED, FeedbackOutcome.ALREADY_ANSWERED]
+    first.dispose()
+    second.dispose()

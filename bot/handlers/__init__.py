@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import NoReturn
 
 from telegram import Update
 from telegram.ext import Application, ApplicationHandlerStop, MessageHandler, TypeHandler, filters
@@ -10,7 +11,9 @@ from telegram.ext import Application, ApplicationHandlerStop, MessageHandler, Ty
 from bot import replies
 from bot.context import BotContext
 from bot.handlers import account, admin, errors, feedback, photos
+from bot.handlers.common import GROUP_CHATS, sender_id
 from bot.i18n import language_for, translator
+from bot.ratelimit import Admission
 
 log = logging.getLogger("bot.handlers")
 CONTENT_KINDS = (
@@ -43,44 +46,59 @@ async def count_update(update: Update, context: BotContext) -> None:
 
 
 async def limit_update(update: Update, context: BotContext) -> None:
-    """Every update of a user counts towards a per-minute limit; past it the update goes no
-    further (one "please wait" per window), so a flood of texts or button presses costs a check,
-    not a handler and a reply each. Photos are limited apart, before they are downloaded."""
-    user = update.effective_user
+    """Every update of a sender counts towards a per-minute limit, and every update the bot
+    answers in a group towards the group's; past either the update goes no further (one notice
+    per window), so a flood costs a check, not a handler and a reply each. Photos are limited per
+    sender apart, before they are downloaded."""
+    service = context.bot_data.service
+    sender = sender_id(update)
     message = update.effective_message
-    if user is None or (
+    if sender is not None and not (
         message is not None
         and (
             message.photo or (message.document is not None and (message.document.mime_type or "").startswith("image/"))
         )
     ):
-        return
-    admission = context.bot_data.service.allow_update(user.id)
-    if admission.allowed:
-        return
-    context.bot_data.metrics.errors.labels(kind="rate_limited").inc()
+        admission = service.allow_update(sender)
+        if not admission.allowed:
+            await refuse(update, context, admission, "rate_limited", replies.RATE_LIMITED_MESSAGES)
+    chat = update.effective_chat
+    if (update.message or update.callback_query) and chat is not None and chat.type in GROUP_CHATS:
+        admission = service.allow_group(chat.id)
+        if not admission.allowed:
+            await refuse(update, context, admission, "group_limited", replies.GROUP_FLOODED)
+
+
+async def refuse(update: Update, context: BotContext, admission: Admission, reason: str, notice: str) -> NoReturn:
+    """Stop the update; the first refusal of a window is answered with `notice`."""
+    context.bot_data.metrics.errors.labels(kind=reason).inc()
     log.info(
-        "event=rate_limited update_id=%s kind=%s answered=%s",
+        "event=%s update_id=%s kind=%s answered=%s",
+        reason,
         update.update_id,
         update_kind(update),
         admission.first_refusal,
     )
     # The stored language choice is not looked up for a flood: the client's language serves.
-    t = translator(language_for(user.language_code))
-    text = t(replies.RATE_LIMITED_MESSAGES).format(seconds=max(1, round(admission.retry_in)))
+    user = update.effective_user
+    t = translator(language_for(user.language_code if user is not None else None))
+    text = t(notice).format(seconds=max(1, round(admission.retry_in)))
     if update.callback_query is not None:
+        # Answering a press sends nothing to the chat: every press is answered (the client stops
+        # its spinner), the notice given once.
         await update.callback_query.answer(text if admission.first_refusal else None)
-    elif admission.first_refusal and message is not None:
-        await message.reply_text(text)
+    elif admission.first_refusal and update.effective_message is not None:
+        await update.effective_message.reply_text(text)
     raise ApplicationHandlerStop
 
 
 async def choose_language(update: Update, context: BotContext) -> None:
     """The sender's language for every reply to this update: their /language choice, else
     their Telegram client's."""
-    user = update.effective_user
-    if user is not None:
-        context.t = translator(await context.bot_data.service.language_of(user.id, user.language_code))
+    sender, user = sender_id(update), update.effective_user
+    if sender is not None:
+        code = user.language_code if user is not None else None
+        context.t = translator(await context.bot_data.service.language_of(sender, code))
 
 
 async def ignore(update: Update, context: BotContext) -> None:

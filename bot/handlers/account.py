@@ -10,7 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 from bot import replies
 from bot.callbacks import ForgetButton, LanguageButton, decode_forget, decode_language
 from bot.context import BotContext
-from bot.handlers.common import with_retry
+from bot.handlers.common import group_answerable_by_presser, sender_id, with_retry
 from bot.i18n import LANGUAGES, language_for, translator
 
 log = logging.getLogger("bot.account")
@@ -26,10 +26,11 @@ async def on_privacy(update: Update, context: BotContext) -> None:
 
 
 async def on_forget(update: Update, context: BotContext) -> None:
-    if update.effective_user is None:  # a channel post: nobody's data to delete
+    sender = sender_id(update)
+    if sender is None:  # nobody's data to delete
         return
     t = context.t
-    requester = context.bot_data.service.requester_tag(update.effective_user.id)
+    requester = context.bot_data.service.requester_tag(sender)
     keyboard = InlineKeyboardMarkup(
         [
             [
@@ -43,19 +44,25 @@ async def on_forget(update: Update, context: BotContext) -> None:
 
 async def on_forget_answer(update: Update, context: BotContext) -> None:
     query = update.callback_query
+    service = context.bot_data.service
     button = decode_forget(query.data)
-    if button is None or update.effective_user is None:
+    sender = sender_id(update)
+    if button is None or sender is None:
         await with_retry(lambda: query.answer(context.t(replies.BUTTON_EXPIRED)))
         return
-    # In a group anyone sees the prompt; only its requester may answer it.
-    if button.requester != context.bot_data.service.requester_tag(update.effective_user.id):
-        await with_retry(lambda: query.answer(context.t(replies.NOT_YOUR_FORGET), show_alert=True))
-        return
+    # In a group anyone sees the prompt; only its requester may answer it (for an anonymous
+    # admin's /forget, the group's: one of its admins).
+    if button.requester != service.requester_tag(sender):
+        group = await group_answerable_by_presser(update)
+        if group is None or button.requester != service.requester_tag(group):
+            await with_retry(lambda: query.answer(context.t(replies.NOT_YOUR_FORGET), show_alert=True))
+            return
+        sender = group
     await with_retry(lambda: query.answer())
     if not button.confirm:
         await with_retry(lambda: query.edit_message_text(context.t(replies.NOTHING_DELETED)))
         return
-    forgotten = await context.bot_data.service.forget(update.effective_user.id)
+    forgotten = await service.forget(sender)
     log.info(
         "event=forget update_id=%s predictions=%d feedback=%d crops=%d",
         update.update_id,
@@ -64,7 +71,7 @@ async def on_forget_answer(update: Update, context: BotContext) -> None:
         forgotten.crops,
     )
     # The language choice went with everything else: the answer is in the client's language.
-    t = translator(language_for(update.effective_user.language_code))
+    t = translator(language_for(query.from_user.language_code))
     await with_retry(lambda: query.edit_message_text(replies.forgotten(forgotten, t)))
 
 
@@ -80,10 +87,11 @@ async def on_language(update: Update, context: BotContext) -> None:
 async def on_language_answer(update: Update, context: BotContext) -> None:
     query = update.callback_query
     button = decode_language(query.data)
-    if button is None or update.effective_user is None:
+    sender = sender_id(update)
+    if button is None or sender is None:
         await with_retry(lambda: query.answer(context.t(replies.BUTTON_EXPIRED)))
         return
-    await context.bot_data.service.choose_language(update.effective_user.id, button.language)
+    await context.bot_data.service.choose_language(sender, button.language)
     log.info("event=language_chosen update_id=%s language=%s", update.update_id, button.language)
     t = translator(button.language)
     await with_retry(lambda: query.answer())

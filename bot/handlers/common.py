@@ -7,7 +7,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from telegram.error import BadRequest, NetworkError, RetryAfter
+from telegram import Chat, Update
+from telegram.constants import ChatID, ChatMemberStatus, ChatType
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
 log = logging.getLogger("bot.handlers")
 T = TypeVar("T")
@@ -17,6 +19,41 @@ MAX_WAIT_SECONDS = 5.0
 """The most a handler waits in all for one reply. A chat under Telegram's flood control for longer
 loses that reply: a handler asleep for a minute holds one of the bot's concurrent-update slots,
 and a flood of such handlers would make every other user wait."""
+
+GROUP_CHATS = (ChatType.GROUP, ChatType.SUPERGROUP)
+SHARED_SENDERS = frozenset({ChatID.ANONYMOUS_ADMIN, ChatID.FAKE_CHANNEL, ChatID.SERVICE_CHAT})
+"""The accounts Telegram puts in `from` for anonymous group admins, for people posting as a
+channel, and for channel posts forwarded to a discussion group: one account for all of them."""
+
+
+def sender_id(update: Update) -> int | None:
+    """Who sent this update, as the bot tells senders apart (rate limits, pseudonyms, /forget,
+    /language, feedback): a user's id, or, for an anonymous group admin or someone posting as a
+    channel, the id of the chat they speak as (`message.sender_chat`, through python-telegram-
+    bot's `effective_sender`). A chat's id is negative, so it never equals a user's. None when
+    there is nobody to tell apart, and for a shared account without its chat: its id would make
+    every anonymous sender of every group one person."""
+    sender = update.effective_sender
+    if sender is None or (not isinstance(sender, Chat) and sender.id in SHARED_SENDERS):
+        return None
+    return sender.id
+
+
+async def group_answerable_by_presser(update: Update) -> int | None:
+    """The group a button is pressed in, when the person pressing it is one of its admins; else
+    None. What an anonymous admin sends is the group's (`sender_id`), but Telegram names the real
+    person in a button press: the group's admins are who can speak as the group, so they may
+    answer its buttons (confirm its /forget, rate its photos). One getChatMember call, made only
+    for a button that is not the presser's own."""
+    query, chat = update.callback_query, update.effective_chat
+    if query is None or chat is None or chat.type not in GROUP_CHATS:
+        return None
+    try:
+        member = await with_retry(lambda: chat.get_member(query.from_user.id))
+    except TelegramError as error:
+        log.warning("event=admin_check_failed error=%s", type(error).__name__)
+        return None
+    return chat.id if member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR) else None
 
 
 async def with_retry(send: Callable[[], Awaitable[T]]) -> T:

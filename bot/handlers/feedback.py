@@ -11,7 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler
 from bot import keyboards, replies
 from bot.callbacks import decode_feedback
 from bot.context import BotContext
-from bot.handlers.common import with_retry
+from bot.handlers.common import group_answerable_by_presser, sender_id, with_retry
 from storage.repository import FeedbackOutcome
 
 log = logging.getLogger("bot.feedback")
@@ -22,37 +22,44 @@ async def on_feedback(update: Update, context: BotContext) -> None:
     t = context.t
     service = context.bot_data.service
     button = decode_feedback(query.data)
-    if button is None or update.effective_user is None:
-        log.info("event=malformed_callback update_id=%s", update.update_id)
+    sender = sender_id(update)
+    # The bot sends no inline messages: a press under one was crafted, and is refused before
+    # anything is stored. A token is bound to the chat it was shown in (RowTokens): a button
+    # of a photo answered in one group, pressed in another, stands for nothing.
+    chat = query.message.chat if query.message is not None else None
+    prediction_id = service.prediction_of(button.token, chat.id) if button is not None and chat is not None else None
+    if button is None or chat is None or prediction_id is None or sender is None:
+        log.info("event=malformed_callback update_id=%s inline=%s", update.update_id, query.message is None)
         await with_retry(lambda: query.answer(t(replies.BUTTON_EXPIRED)))
         return
-    user_id = update.effective_user.id
-    face = await service.owned_face(button.prediction_id, user_id)
+    face = await service.owned_face(prediction_id, sender)
+    if face is None and (group := await group_answerable_by_presser(update)) is not None:
+        # An anonymous admin's photo is the group's: its admins answer for it.
+        sender, face = group, await service.owned_face(prediction_id, group)
     if face is None:
         await with_retry(lambda: query.answer(t(replies.NOT_YOUR_PHOTO), show_alert=True))
         return
+    faces = tuple((number, service.button_token(face_id, chat.id)) for number, face_id in face.faces)
     if button.action == "face":
         await with_retry(lambda: query.answer(t(replies.FACE_CHOSEN).format(number=face.number)))
-        await with_retry(lambda: query.edit_message_reply_markup(keyboards.rate(face.prediction_id, t, face.number)))
+        await with_retry(lambda: query.edit_message_reply_markup(keyboards.rate(button.token, t, face.number)))
         return
     if button.action == "faces":
         await with_retry(lambda: query.answer())
-        await with_retry(lambda: query.edit_message_reply_markup(keyboards.faces(face.faces)))
+        await with_retry(lambda: query.edit_message_reply_markup(keyboards.faces(faces)))
         return
     if button.action == "no":
         await with_retry(lambda: query.answer(t(replies.WHICH_LABEL)))
-        await with_retry(lambda: query.edit_message_reply_markup(keyboards.labels(face.prediction_id, face.label, t)))
+        await with_retry(lambda: query.edit_message_reply_markup(keyboards.labels(button.token, face.label, t)))
         return
     if button.action in ("is", "ok"):
         question = replies.consent_question(face.number if face.in_group else None, t)
         await with_retry(lambda: query.answer(question))
-        await with_retry(
-            lambda: query.edit_message_reply_markup(keyboards.consent(face.prediction_id, button.label, t))
-        )
+        await with_retry(lambda: query.edit_message_reply_markup(keyboards.consent(button.token, button.label, t)))
         return
     outcome = await service.feedback(
         face.prediction_id,
-        user_id,
+        sender,
         is_correct=button.label is None,
         corrected_label=button.label,
         share_crop=bool(button.share),
@@ -72,7 +79,7 @@ async def on_feedback(update: Update, context: BotContext) -> None:
         await with_retry(lambda: query.edit_message_text(text))
     if face.in_group:
         # Whatever became of this face, the other faces can still be rated: back to the numbers.
-        await with_retry(lambda: query.edit_message_reply_markup(keyboards.faces(face.faces)))
+        await with_retry(lambda: query.edit_message_reply_markup(keyboards.faces(faces)))
 
 
 def register(application: Application) -> None:

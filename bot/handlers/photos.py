@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import tempfile
 import time
+from typing import IO
 
 from telegram import Update
 from telegram.constants import ChatAction
@@ -14,7 +16,7 @@ from telegram.ext import Application, MessageHandler, filters
 
 from bot import keyboards, replies
 from bot.context import BotContext
-from bot.handlers.common import with_retry
+from bot.handlers.common import sender_id, with_retry
 from model.images import ImageError
 from model.messages import Message
 from model.predictor import NoFaceFound
@@ -23,6 +25,9 @@ log = logging.getLogger("bot.photos")
 
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 """The Bot API serves files up to 20 MB; larger ones cannot even be downloaded."""
+SPOOL_ABOVE = 1024 * 1024
+"""A download larger than this goes to a temporary file: a phone photo stays in memory, while a
+burst of big images waits on disk for its turn to be decoded."""
 TYPING_AFTER_SECONDS = 1.0
 """Most verdicts arrive in a fraction of a second; "typing..." is shown only when one is slow,
 which saves a Bot API call per photo at the rate Telegram allows."""
@@ -46,7 +51,10 @@ async def check_and_reply(
     t = context.t
     message = update.effective_message
     service = context.bot_data.service
-    admission = service.allow(update.effective_user.id)
+    sender = sender_id(update)
+    if sender is None:  # a shared account without its chat: nobody to answer for
+        return
+    admission = service.allow(sender)
     if not admission.allowed:
         log.info(
             "event=rate_limited update_id=%s kind=%s answered=%s", update.update_id, input_kind, admission.first_refusal
@@ -63,21 +71,25 @@ async def check_and_reply(
         )
         await with_retry(lambda: message.reply_text(text))
         return
-    async with typing_when_slow(context, message.chat_id):
-        try:
-            data = await download(context, file_id)
-            result = await service.check_photo(data, update.effective_user.id, message.chat.type, input_kind)
-        except FileTooLarge as error:
-            log.info("event=too_large update_id=%s kind=%s when=%s", update.update_id, input_kind, error.when)
-            limit = MAX_DOWNLOAD_BYTES // 1024 // 1024
-            bad_image = ImageError(Message(replies.TOO_LARGE_UNKNOWN, {"limit": limit}))
-        except ImageError as error:
-            log.info(
-                "event=bad_image update_id=%s kind=%s reason=%s", update.update_id, input_kind, type(error).__name__
-            )
-            bad_image = error
-        else:
-            bad_image = None
+    # Past SPOOL_ABOVE the download waits on disk, in a file without a name (mode 0600) that is
+    # gone when it is closed, at the end of this update: memory holds only the photos being
+    # decoded (MaskService.check_photo). /forget waits for the photos being answered.
+    async with typing_when_slow(context, message.chat_id), service.answering(sender):
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_ABOVE) as spool:
+            try:
+                await download(context, file_id, spool)
+                result = await service.check_photo(spool, sender, message.chat.type, input_kind)
+            except FileTooLarge as error:
+                log.info("event=too_large update_id=%s kind=%s when=%s", update.update_id, input_kind, error.when)
+                limit = MAX_DOWNLOAD_BYTES // 1024 // 1024
+                bad_image = ImageError(Message(replies.TOO_LARGE_UNKNOWN, {"limit": limit}))
+            except ImageError as error:
+                log.info(
+                    "event=bad_image update_id=%s kind=%s reason=%s", update.update_id, input_kind, type(error).__name__
+                )
+                bad_image = error
+            else:
+                bad_image = None
     # Replies go out after the typing indicator is cancelled, so it cannot follow an answer.
     if bad_image is not None:
         tips = bad_image.framing.tips if isinstance(bad_image, NoFaceFound) else ()
@@ -89,12 +101,13 @@ async def check_and_reply(
     ids = result.prediction_ids
     if ids is None:
         metrics.errors.labels(kind="database").inc()
+    tokens = [service.button_token(prediction_id, message.chat_id) for prediction_id in ids or ()]
     if result.annotated is not None:
-        keyboard = keyboards.faces(tuple(enumerate(ids, start=1))) if ids else None
+        keyboard = keyboards.faces(tuple(enumerate(tokens, start=1))) if tokens else None
         caption = replies.group_caption(result.photo, t, can_rate=keyboard is not None)
         await with_retry(lambda: message.reply_photo(result.annotated, caption=caption, reply_markup=keyboard))
     else:
-        keyboard = keyboards.rate(ids[0], t) if ids else None
+        keyboard = keyboards.rate(tokens[0], t) if tokens else None
         await with_retry(lambda: message.reply_text(replies.verdict(result.prediction, t), reply_markup=keyboard))
     elapsed = time.perf_counter() - started
     metrics.reply_seconds.observe(elapsed)
@@ -119,8 +132,8 @@ class FileTooLarge(Exception):
         """Where it was caught: "getFile" (Telegram refused), "declared" or "download"."""
 
 
-async def download(context: BotContext, file_id: str) -> bytes:
-    """The file's bytes, streamed and cut off past MAX_DOWNLOAD_BYTES whatever size was declared."""
+async def download(context: BotContext, file_id: str, into: IO[bytes]) -> None:
+    """Stream the file into `into`, cut off past MAX_DOWNLOAD_BYTES whatever size was declared."""
     try:
         telegram_file = await with_retry(lambda: context.bot.get_file(file_id))
     except BadRequest as error:
@@ -129,14 +142,14 @@ async def download(context: BotContext, file_id: str) -> bytes:
         raise
     if telegram_file.file_size is not None and telegram_file.file_size > MAX_DOWNLOAD_BYTES:
         raise FileTooLarge("declared")
-    data = bytearray()
+    received = 0
     async with context.bot_data.downloads.stream("GET", telegram_file.file_path) as response:
         response.raise_for_status()
         async for chunk in response.aiter_bytes():
-            data.extend(chunk)
-            if len(data) > MAX_DOWNLOAD_BYTES:
+            received += len(chunk)
+            if received > MAX_DOWNLOAD_BYTES:
                 raise FileTooLarge("download")
-    return bytes(data)
+            into.write(chunk)
 
 
 @contextlib.asynccontextmanager

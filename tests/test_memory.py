@@ -1,0 +1,44 @@
+"""The byte budget big photos are decoded within."""
+
+import asyncio
+
+from bot.memory import ByteBudget, give_back_memory
+
+
+async def test_the_budget_grants_in_arrival_order_and_lets_an_oversized_item_go_alone():
+    budget = ByteBudget(10)
+    order, release = [], asyncio.Event()
+
+    async def take(name: str, size: int) -> None:
+        async with budget.hold(size):
+            order.append(name)
+            await release.wait()
+
+    first = asyncio.create_task(take("6 bytes", 6))
+    await asyncio.sleep(0)
+    waiting = [asyncio.create_task(take(name, size)) for name, size in (("8 bytes", 8), ("1 byte", 1), ("50", 50))]
+    await asyncio.sleep(0.01)
+    assert order == ["6 bytes"] and budget.held == 6  # the small one does not pass the big one waiting
+    release.set()
+    await asyncio.gather(first, *waiting)
+    assert order == ["6 bytes", "8 bytes", "1 byte", "50"] and budget.idle
+
+
+async def test_a_cancelled_wait_gives_its_place_back():
+    budget = ByteBudget(10)
+    holding = asyncio.Event()
+
+    async def hold_all() -> None:
+        async with budget.hold(10):
+            await holding.wait()
+
+    owner = asyncio.create_task(hold_all())
+    await asyncio.sleep(0)
+    stuck = asyncio.create_task(budget.hold(5).__aenter__())
+    await asyncio.sleep(0)
+    stuck.cancel()
+    await asyncio.gather(stuck, return_exceptions=True)
+    holding.set()
+    await owner
+    assert budget.idle
+    give_back_memory()  # harmless at any time
