@@ -185,6 +185,37 @@ def test_evaluate_prints_the_reports_tables_and_json(tiny_model):
     assert "refused as no face found 1.000" in text.stdout
 
 
+def test_evaluate_reports_recall_per_group_of_people(tiny_model, tmp_path):
+    import csv
+
+    from model.dataset import cached_arrays
+    from model.evaluate import evaluate_groups, format_group_scores
+    from model.predictor import Predictor
+
+    data, out, cache = tiny_model
+    arrays = cached_arrays(data, cache)
+    groups_file = tmp_path / "groups.csv"
+    with groups_file.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "skin"])
+        writer.writerows([name, "darker" if i % 3 == 0 else "lighter"] for i, name in enumerate(arrays.files))
+        writer.writerow(["without_mask/not-in-this-folder.jpg", "lighter"])
+    predictor = Predictor(out)
+    scores = evaluate_groups(predictor, data, cache, groups_file)
+    predicted = predictor.probabilities(arrays.face).argmax(axis=1)
+    darker = np.arange(len(arrays.files)) % 3 == 0
+    assert scores["faces"] == len(arrays.files)
+    groups = scores["groups"]["skin"]
+    assert list(groups) == ["all", "darker", "lighter"]
+    assert groups["darker"]["faces"] == int(darker.sum())
+    for index, name in enumerate(CLASS_NAMES):
+        wanted = darker & (arrays.labels == index)
+        assert groups["darker"]["recall"][name] == pytest.approx(float(np.mean(predicted[wanted] == index)))
+    assert groups["all"]["bare_called_incorrect"] == int(np.sum((arrays.labels == 1) & (predicted == 2)))
+    table = format_group_scores("data by groups", scores)
+    assert "bare as incorrect" in table and "darker" in table.splitlines()[3]
+
+
 def test_evaluate_scores_whole_photos_through_the_bots_path(tiny_model, tmp_path):
     from model.evaluate import evaluate_photos
     from model.predictor import Predictor
