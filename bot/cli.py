@@ -75,6 +75,7 @@ def cmd_train(args) -> int:
         per_class_limit=args.limit,
         more_data=[Path(d) for d in args.add_data],
         more_data_repeat=args.add_data_repeat,
+        soup_of=[Path(d) for d in args.soup_of],
         synthetic_dirs=[Path(d) for d in args.synthetic],
         check_dirs=[Path(d) for d in args.check],
         **({"cache_dir": Path(args.cache)} if args.cache else {}),
@@ -500,6 +501,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="how many times each --add-data training image is seen per epoch (default: %(default)s)",
     )
     train.add_argument(
+        "--soup-of",
+        action="append",
+        default=[],
+        metavar="MODEL_DIR",
+        help="instead of training, average these model folders' networks (fine-tuned from the same ImageNet "
+        "weights), then calibrate, score and write the result as a training does (repeatable)",
+    )
+    train.add_argument(
         "--synthetic",
         action="append",
         default=[],
@@ -671,12 +680,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from model.registry import RegistryError
     from model.runtime import TrainingExtraMissing
 
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except TrainingExtraMissing as error:  # a serving-only install asked to train, export or bench
+    # A serving-only install asked to train, export or bench; a promotion or rollback refused (a
+    # version that cannot load, a stale champion): one line, no traceback.
+    except (TrainingExtraMissing, RegistryError) as error:
         sys.exit(f"maskbot: {error}")
 
 

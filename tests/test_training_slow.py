@@ -1,4 +1,4 @@
-"""The full training recipe on the real data: about 27 minutes on 2 cores, so marked slow.
+"""The full training recipes on the real data: v3's about 30 minutes on 2 cores, so marked slow.
 
 Run with `make test-all` (or `pytest -m slow`). The default run trains a tiny model instead
 (tests/test_model.py) to check the same code path in seconds.
