@@ -68,6 +68,29 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
+def start_bot(fake: FakeTelegram, port: int) -> subprocess.Popen:
+    """`maskbot run` in a fresh process on a fresh data folder, polling `fake`."""
+    env = {
+        **os.environ,
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
+        "TELEGRAM_FILE_BASE_URL": fake.base_file_url,
+        "DATA_DIR": tempfile.mkdtemp(prefix="maskbot-bench-"),
+        "PORT": str(port),
+        "MASKBOT_SECRET": "bench-secret-of-at-least-32-characters",
+        "LOG_LEVEL": "WARNING",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+    env.pop("DATABASE_URL", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=Path, required=True, help="a folder of photos (searched recursively)")
@@ -81,29 +104,10 @@ def main() -> int:
     users = args.users or max(1, int(total / 9) + 1)  # each user at most 9 photos: under 10 a minute
     photos = load_photos(args.photos, 200, args.side)
     fake = FakeTelegram().start()
-    data_dir = Path(tempfile.mkdtemp(prefix="maskbot-bench-"))
     port = 18000 + os.getpid() % 1000
-    env = {
-        **os.environ,
-        "BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_BASE_URL": fake.base_url,
-        "TELEGRAM_FILE_BASE_URL": fake.base_file_url,
-        "DATA_DIR": str(data_dir),
-        "PORT": str(port),
-        "MASKBOT_SECRET": "bench-secret-of-at-least-32-characters",
-        "LOG_LEVEL": "WARNING",
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-    }
-    env.pop("DATABASE_URL", None)
     started = time.perf_counter()
     fake.send_photo(1, photos[0])  # waiting for the bot before it even started: the cold start
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = start_bot(fake, port)
     try:
         fake.replies_to(1, timeout=120)
         cold_start = time.perf_counter() - started

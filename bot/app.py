@@ -47,8 +47,9 @@ def menu(commands: tuple[str, ...], language: str) -> list[BotCommand]:
 
 
 def build_service(settings: Settings) -> MaskService:
-    from model.predictor import Predictor
-    from model.registry import active_model_dir
+    """The service, answering with the registry's champion, or the last champion before it that
+    loads (logged as an ERROR; admins are alerted once the bot is up, in `on_startup`)."""
+    from model.registry import load_answering
     from storage.database import Database
     from storage.pseudonyms import Pseudonymizer, load_secret
     from storage.repository import Repository
@@ -56,13 +57,16 @@ def build_service(settings: Settings) -> MaskService:
     database = Database(settings.database_url)
     repository = Repository(database, settings.crops_dir)
     pseudonymize = Pseudonymizer(load_secret(settings.data_dir, settings.secret))
-    return MaskService(
-        Predictor(active_model_dir(settings.model_dir)),
+    answering = load_answering(settings.model_dir)
+    service = MaskService(
+        answering.predictor,
         repository,
         pseudonymize,
         RateLimiter(settings.rate_limit_per_minute),
         model_source=settings.model_dir,
     )
+    service.note_model_failures(answering.failures)
+    return service
 
 
 def build_application(settings: Settings, service: MaskService) -> Application:
@@ -108,6 +112,8 @@ async def on_startup(application: Application) -> None:
                 )
             except TelegramError as error:  # an admin who never opened a chat with the bot
                 log.warning("event=admin_menu_failed error=%s", type(error).__name__)
+    if application.bot_data.service.model_failures:
+        await jobs.alert_model_failures(application.bot, application.bot_data)
     jobs.schedule(application)
 
 
@@ -301,9 +307,17 @@ def configure_logging(level: str, token: str = "") -> None:
 
 
 def run(settings: Settings) -> int:
-    """Run until SIGTERM: 0 on a clean stop, 2 for a refused token, 1 when the API is unreachable."""
+    """Run until SIGTERM: 0 on a clean stop, 2 for a refused token, 1 when the API is unreachable
+    or no model loads."""
+    from model.registry import RegistryError
+
     configure_logging(settings.log_level, settings.bot_token)
-    application = build_application(settings, build_service(settings))
+    try:
+        service = build_service(settings)
+    except RegistryError as error:  # no champion, present or past, loads; or the registry is unreadable
+        log.critical("event=start_failed reason=%s", error)
+        return 1
+    application = build_application(settings, service)
     try:
         asyncio.run(serve(application))
     except InvalidToken:

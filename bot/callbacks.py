@@ -59,9 +59,9 @@ class RowTokens:
 @dataclass(frozen=True)
 class FeedbackButton:
     """One press under a verdict: "ok" (right), "no" (wrong), "is" (the right label), "share"
-    (consent for the crop, after a right answer when `label` is None, else after a correction);
-    on a group photo also "face" (rate this face) and "faces" (back to the faces' numbers).
-    `token` stands for the prediction (RowTokens)."""
+    (consent for the crop, after a right answer when `label` is None, else after a correction),
+    "why" (where the network looked); on a group photo also "face" (rate this face) and "faces"
+    (back to the faces' numbers). `token` stands for the prediction (RowTokens)."""
 
     token: str
     action: str
@@ -82,7 +82,7 @@ def decode_feedback(data: str | None) -> FeedbackButton | None:
     if len(parts) < 3 or parts[0] != FEEDBACK_PREFIX or not _TOKEN.fullmatch(parts[1]):
         return None
     token, action, rest = parts[1], parts[2], parts[3:]
-    if action in ("ok", "no", "face", "faces") and not rest:
+    if action in ("ok", "no", "why", "face", "faces") and not rest:
         return FeedbackButton(token, action)
     if action == "is" and len(rest) == 1 and _label_index(rest[0]) is not None:
         return FeedbackButton(token, action, CLASS_NAMES[_label_index(rest[0])])

@@ -1,4 +1,5 @@
-"""The annotated copy of a group photo: every face boxed, numbered and marked by its verdict.
+"""The annotated copy of a group photo: every face boxed, numbered and marked by its verdict; and
+the plain frame a clip with one face is answered with.
 
 Drawn in an inference thread (see `bot.service`), never on the event loop. The legend does not
 rely on colour alone: each judged face carries its number and a symbol, which the caption repeats.
@@ -43,10 +44,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 def annotate(photo: PhotoPrediction) -> bytes:
     """A JPEG of the photo with every face boxed: judged faces numbered 1, 2, ... (largest
     first) in their verdict's colour with its symbol, too-small faces in grey."""
-    image = Image.fromarray(photo.pixels)
-    scale = min(1.0, LONGEST_SIDE / max(image.size))
-    if scale < 1:
-        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+    image = _shown(photo)
     factor = image.width / photo.width  # photo pixels to drawing pixels
     draw = ImageDraw.Draw(image)
     line = max(2, round(max(image.size) / 400))
@@ -66,6 +64,25 @@ def annotate(photo: PhotoPrediction) -> bytes:
         y = top - height if top - height >= 0 else top
         draw.rectangle((left, y, left + width, y + height), fill=COLOURS[key])
         draw.text((left + line - text_box[0], y + line - text_box[1]), label, fill="white", font=font)
+    return _jpeg(image)
+
+
+def plain(photo: PhotoPrediction) -> bytes:
+    """A JPEG of the photo as it was judged, unmarked: the answer to a clip with one face shows
+    the frame judged."""
+    return _jpeg(_shown(photo))
+
+
+def _shown(photo: PhotoPrediction) -> Image.Image:
+    """The photo at most LONGEST_SIDE long."""
+    image = Image.fromarray(photo.pixels)
+    scale = min(1.0, LONGEST_SIDE / max(image.size))
+    if scale < 1:
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+    return image
+
+
+def _jpeg(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=85)
     return buffer.getvalue()

@@ -1,17 +1,20 @@
-"""Scheduled work in python-telegram-bot's JobQueue: daily summaries with drift alerts, retention."""
+"""Scheduled work in python-telegram-bot's JobQueue: daily summaries with drift alerts, retention;
+and the admins' alerts (drift, a champion that cannot load)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, timedelta
 
+from telegram import Bot
 from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot import replies
 from bot.charts import stats_chart
-from bot.context import BotContext
-from bot.i18n import translator
+from bot.context import BotContext, BotData
+from bot.i18n import Translator, translator
 from storage.repository import utc_now
 
 log = logging.getLogger("bot.jobs")
@@ -22,12 +25,45 @@ ALERT_WINDOW_DAYS = 7
 """Alerts are claimed for watch or drift days this recent; older ones are news to nobody."""
 
 
+async def alert_admins(
+    bot_data: BotData, send: Callable[[int, Translator], Awaitable[object]], event: str, skip: int | None = None
+) -> None:
+    """`send(admin_id, t)` for every admin but `skip`, `t` in that admin's language."""
+    for admin_id in bot_data.settings.admin_ids - {skip}:
+        # A job has no update to take a language from: the admin's /language choice, or English.
+        t = translator(await bot_data.service.language_of(admin_id, None))
+        try:
+            await send(admin_id, t)
+        except TelegramError as error:  # an admin who blocked the bot must not cost the others their alert
+            log.warning("event=%s_failed error=%s", event, type(error).__name__)
+
+
+async def alert_model_failures(bot: Bot, bot_data: BotData, skip: int | None = None) -> None:
+    """Tell admins (but `skip`, who asked) that the champion cannot load, and what answers instead."""
+    service = bot_data.service
+    failures, now = service.model_failures, service.model_version
+    await alert_admins(
+        bot_data,
+        lambda admin_id, t: bot.send_message(admin_id, replies.model_unusable(failures, now, t)),
+        "model_alert",
+        skip,
+    )
+
+
 async def daily_summary(context: BotContext) -> None:
-    """Summarise every finished day not yet summarised; alert admins about watch or drift days,
-    once per day and model version whichever replica gets there first."""
+    """Load the registry's champion if it changed; summarise every finished day not yet
+    summarised; alert admins about watch or drift days, once per day and model version whichever
+    replica gets there first."""
     service = context.bot_data.service
     settings = context.bot_data.settings
-    await service.reload()
+    # The summary and the drift alerts never wait on the model: whatever goes wrong loading it is
+    # logged, and the day is summarised all the same (the purge is a job of its own).
+    try:
+        reloaded = await service.reload()
+        if reloaded.news:
+            await alert_model_failures(context.bot, context.bot_data)
+    except Exception:
+        log.exception("event=model_check_failed")
     days = await service.summarise_days()
     log.info("event=daily_summary days=%d", len(days))
     if not settings.admin_ids:
@@ -39,17 +75,15 @@ async def daily_summary(context: BotContext) -> None:
     stats = await service.stats(ALERT_WINDOW_DAYS + 1)
     alarming = [row for row in stats.per_day if (row.day, row.model_version) in claimed]
     charts: dict[str, bytes] = {}
-    for admin_id in settings.admin_ids:
-        # A job has no update to take a language from: the admin's /language choice, or English.
-        t = translator(await service.language_of(admin_id, None))
+
+    async def send(admin_id: int, t: Translator) -> None:
         if t.language not in charts:
             charts[t.language] = await service.run_blocking(stats_chart, stats, t)
-        try:
-            for row in alarming:
-                await context.bot.send_message(admin_id, replies.drift_alert(row, t))
-            await context.bot.send_photo(admin_id, charts[t.language], caption=t(replies.DRIFT_CHART_CAPTION))
-        except TelegramError as error:  # an admin who blocked the bot must not cost the others their alert
-            log.warning("event=drift_alert_failed error=%s", type(error).__name__)
+        for row in alarming:
+            await context.bot.send_message(admin_id, replies.drift_alert(row, t))
+        await context.bot.send_photo(admin_id, charts[t.language], caption=t(replies.DRIFT_CHART_CAPTION))
+
+    await alert_admins(context.bot_data, send, "drift_alert")
     log.info("event=drift_alert days=%d admins=%d", len(alarming), len(settings.admin_ids))
 
 

@@ -13,15 +13,17 @@ from storage.repository import CLASS_NAMES
 FACES_PER_ROW = 5
 
 
-def rate(token: str, t: Translator, number: int | None = None) -> InlineKeyboardMarkup:
-    """Right / Wrong for one answer; with `number`, for that face of a group photo, and a way back."""
-    right, wrong = t(replies.RIGHT), t(replies.WRONG)
-    if number is not None:
-        right, wrong = replies.face_button(number, replies.RIGHT, t), replies.face_button(number, replies.WRONG, t)
+def rate(token: str, t: Translator, number: int | None = None, why: bool = False) -> InlineKeyboardMarkup:
+    """Right / Wrong for one answer, and Why? when the answer can be explained; with `number`, for
+    that face of a group photo, and a way back."""
+    answers = [(replies.RIGHT, "ok"), (replies.WRONG, "no")] + ([(replies.WHY, "why")] if why else [])
     rows = [
         [
-            InlineKeyboardButton(right, callback_data=FeedbackButton(token, "ok").encode()),
-            InlineKeyboardButton(wrong, callback_data=FeedbackButton(token, "no").encode()),
+            InlineKeyboardButton(
+                t(text) if number is None else replies.face_button(number, text, t),
+                callback_data=FeedbackButton(token, action).encode(),
+            )
+            for text, action in answers
         ]
     ]
     if number is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from html import escape
 
+from bot.explanations import FACE_SECONDS
 from bot.i18n import Translator
 from model.messages import N_
 from model.predictor import PhotoPrediction, Prediction
@@ -62,13 +63,15 @@ PRIVACY = N_(
     "chose with /language is kept against that pseudonym too.\n"
     "• Your photo is <b>not</b> stored. Only if you rate an answer (<i>Right</i> or <i>Wrong</i>) and then "
     "agree, a small 128x128 crop of the face (without any photo metadata) is kept to improve the model. "
-    "Changed your mind? /forget deletes it with everything else.\n\n"
+    "Changed your mind? /forget deletes it with everything else. <i>Why?</i> draws on the crop, which I "
+    "hold only in memory, for {minutes} minutes at most.\n\n"
     "<b>For how long</b>\nEverything is deleted after {days} days.\n\n"
     "<b>Delete it now</b>\nSend /forget to delete everything about you at once."
 )
 RIGHT, WRONG = N_("👍 Right"), N_("👎 Wrong")
+WHY = N_("🔍 Why?")
 FACE_BUTTON = N_("{number}: {answer}")
-"""A Right or Wrong button for one face of a group photo."""
+"""A Right, Wrong or Why? button for one face of a group photo."""
 ALL_FACES = N_("◀ All faces")
 SHARE_YES, SHARE_NO = N_("Yes, share the face crop"), N_("No, don't")
 CONSENT_QUESTION = N_("May I keep the 128x128 face crop to improve the model?")
@@ -109,11 +112,8 @@ UNKNOWN_COMMAND = N_("I don't know that command. Send /help to see what I can do
 OTHER_CONTENT = {
     "text": N_("Send me a photo of your face and I'll tell you whether your mask is on correctly. /help has tips."),
     "sticker": N_("Nice sticker! I can only check real photos, though: send me a selfie."),
-    "video": N_("I can't check videos. Please send a still photo of your face."),
-    "animation": N_("I can't check GIFs or animations. Please send a still photo of your face."),
     "voice": N_("I can't listen, sorry. Please send a photo of your face."),
     "audio": N_("I can't listen, sorry. Please send a photo of your face."),
-    "video_note": N_("I can't check video messages. Please send a still photo of your face."),
     "other": N_("I can only check photos. Please send a photo of your face."),
 }
 STATS_USAGE = N_("Usage: /stats [days], with days from 1 to {most}.")
@@ -241,8 +241,80 @@ def face_button(number: int, answer: str, t: Translator) -> str:
     return t(FACE_BUTTON).format(number=number, answer=t(answer))
 
 
+WHY_SENTENCE = {
+    "with_mask": {
+        "nose_and_mouth": N_("I looked mostly at your nose and mouth: the mask covers both."),
+        "nose": N_("I looked mostly at your nose: the mask covers it."),
+        "mouth": N_("I looked mostly at your mouth: the mask covers it."),
+        "chin": N_("I looked mostly at your chin: the mask reaches down under it."),
+    },
+    "without_mask": {
+        "nose_and_mouth": N_("I looked mostly at your nose and mouth: both are uncovered."),
+        "nose": N_("I looked mostly at your nose: it is uncovered."),
+        "mouth": N_("I looked mostly at your mouth: it is uncovered."),
+        "chin": N_("I looked mostly at your chin: there is no mask on it."),
+    },
+    "mask_weared_incorrect": {
+        "nose_and_mouth": N_("I looked mostly at your nose and mouth: the mask does not cover both."),
+        "nose": N_("I looked mostly at your nose: the mask leaves it uncovered."),
+        "mouth": N_("I looked mostly at your mouth: the mask sits below your nose."),
+        "chin": N_("I looked mostly at your chin: the mask sits below your nose."),
+    },
+}
+"""The "Why?" picture's caption, by verdict and the region its heat falls on (model.explain)."""
+WHY_ELSEWHERE = {
+    "eyes": N_("I looked mostly at your eyes and forehead, not where a mask sits, so take this answer with care."),
+    "outside": N_("I looked mostly around your face rather than at it, so take this answer with care."),
+}
+"""Regions that say nothing about a mask, whatever the verdict."""
+FACE_WHY_SENTENCE = {
+    "with_mask": {
+        "nose_and_mouth": N_("On face {number} I looked mostly at the nose and mouth: the mask covers both."),
+        "nose": N_("On face {number} I looked mostly at the nose: the mask covers it."),
+        "mouth": N_("On face {number} I looked mostly at the mouth: the mask covers it."),
+        "chin": N_("On face {number} I looked mostly at the chin: the mask reaches down under it."),
+    },
+    "without_mask": {
+        "nose_and_mouth": N_("On face {number} I looked mostly at the nose and mouth: both are uncovered."),
+        "nose": N_("On face {number} I looked mostly at the nose: it is uncovered."),
+        "mouth": N_("On face {number} I looked mostly at the mouth: it is uncovered."),
+        "chin": N_("On face {number} I looked mostly at the chin: there is no mask on it."),
+    },
+    "mask_weared_incorrect": {
+        "nose_and_mouth": N_("On face {number} I looked mostly at the nose and mouth: the mask does not cover both."),
+        "nose": N_("On face {number} I looked mostly at the nose: the mask leaves it uncovered."),
+        "mouth": N_("On face {number} I looked mostly at the mouth: the mask sits below the nose."),
+        "chin": N_("On face {number} I looked mostly at the chin: the mask sits below the nose."),
+    },
+}
+"""The same for one face of a group photo, which may be someone else's than the sender's."""
+FACE_WHY_ELSEWHERE = {
+    "eyes": N_(
+        "On face {number} I looked mostly at the eyes and forehead, not where a mask sits, "
+        "so take this answer with care."
+    ),
+    "outside": N_("On face {number} I looked mostly around the face rather than at it, so take this answer with care."),
+}
+WHY_EXPIRED = N_(
+    "This button has expired: I hold a photo's faces in memory for {minutes} minutes only, and let them go "
+    "when you don't share the crop. Send the photo again to ask why."
+)
+
+
+def why(label: str, region: str, number: int | None, t: Translator) -> str:
+    """The "Why?" sentence for a verdict whose heat falls on `region`; `number` for a group photo's face."""
+    if number is None:
+        return t(WHY_ELSEWHERE[region] if region in WHY_ELSEWHERE else WHY_SENTENCE[label][region])
+    text = FACE_WHY_ELSEWHERE[region] if region in FACE_WHY_ELSEWHERE else FACE_WHY_SENTENCE[label][region]
+    return t(text).format(number=number)
+
+
+def why_expired(t: Translator) -> str:
+    return t(WHY_EXPIRED).format(minutes=FACE_SECONDS // 60)
+
+
 def privacy(retention_days: int, t: Translator) -> str:
-    return t(PRIVACY).format(days=retention_days)
+    return t(PRIVACY).format(days=retention_days, minutes=FACE_SECONDS // 60)
 
 
 def forgotten(result: Deleted, t: Translator) -> str:
@@ -335,6 +407,23 @@ def reloaded(before: str, now: str, t: Translator) -> str:
     if now == before:
         return t("Model {now} is already the champion; nothing to reload.").format(now=escape(now))
     return t("Now answering with model {now} (was {before}).").format(now=escape(now), before=escape(before))
+
+
+MODEL_UNUSABLE = N_(
+    "⚠️ The champion model cannot answer, so I'm answering with model {now}:\n{reasons}\n\n"
+    "Promote or roll back to a model that loads (in the console, or with <code>maskbot models</code>), "
+    "then send /reload."
+)
+MAX_REASONS, REASON_CHARS = 5, 300
+"""At most this many reasons of this length: a message must stay under Telegram's 4,096 characters."""
+
+
+def model_unusable(failures: tuple[str, ...], now: str, t: Translator) -> str:
+    """The admins' alert, and the answer to /reload, when the champion cannot load."""
+    lines = [f"• {escape(reason[:REASON_CHARS])}" for reason in failures[:MAX_REASONS]]
+    if len(failures) > MAX_REASONS:
+        lines.append("• …")
+    return t(MODEL_UNUSABLE).format(now=escape(now), reasons="\n".join(lines))
 
 
 def model_card(summary: dict, t: Translator) -> str:

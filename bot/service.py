@@ -23,13 +23,15 @@ import cv2
 import numpy as np
 
 from bot.callbacks import RowTokens
-from bot.drawing import annotate
+from bot.drawing import annotate, plain
+from bot.explanations import RecentFaces
 from bot.i18n import LANGUAGES, language_for
 from bot.memory import ByteBudget, give_back_memory
 from bot.ratelimit import GROUP_ANSWERS_PER_MINUTE, UPDATES_PER_MINUTE, Admission, RateLimiter
 from model.images import slow_to_decode
 from model.predictor import PhotoPrediction, Prediction, Predictor
-from model.registry import active_model_dir
+from model.registry import RegistryError, UnusableModel, load_answering
+from model.video import predict_clip
 from storage import summaries
 from storage.pseudonyms import Pseudonymizer
 from storage.repository import (
@@ -63,12 +65,27 @@ class CheckResult:
     """One per judged face, in the same order; None when the database could not record them:
     the user still gets the verdicts."""
     annotated: bytes | None
-    """A group photo's annotated copy (JPEG); None for a photo with one face judged."""
+    """The picture to answer with (JPEG): a group photo's annotated copy, or a clip's frame
+    judged (annotated when it holds several faces); None for a photo with one face judged."""
 
     @property
     def prediction(self) -> Prediction:
         """The largest face's verdict: the whole answer when it is the only face."""
         return self.photo.faces[0]
+
+
+@dataclass(frozen=True)
+class Reloaded:
+    """What `MaskService.reload` did."""
+
+    before: str
+    now: str
+    """The versions answering before and after."""
+    failures: tuple[str, ...] = ()
+    """Why the registry's champion, and each champion before it that was tried, cannot answer;
+    empty when the champion answers."""
+    news: bool = False
+    """Whether admins have not been told of these failures yet (`note_model_failures`)."""
 
 
 def encode_png(pixels: np.ndarray) -> bytes:
@@ -95,6 +112,8 @@ class MaskService:
         self.predictor = predictor
         self.model_source = model_source
         """A registry folder to follow on reload; None pins the predictor given."""
+        self.model_failures: tuple[str, ...] = ()
+        """Why the champion could not answer at the last load (see `note_model_failures`)."""
         self.rate_limiter = rate_limiter
         self.update_limiter = RateLimiter(UPDATES_PER_MINUTE)
         self.group_limiter = RateLimiter(GROUP_ANSWERS_PER_MINUTE)
@@ -102,9 +121,12 @@ class MaskService:
         self.pseudonymize = pseudonymize
         self._requester_tags = pseudonymize.derive("forget-requester")
         self._row_tokens = RowTokens(pseudonymize)
+        self.recent_faces = RecentFaces()
+        """The faces a "Why?" button can still explain, in memory only (bot.explanations)."""
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inference")
-        # Huge PNGs, WebPs and TIFFs (slow_to_decode) queue here, one at a time, so that a user
-        # sending them delays only themselves, not everyone's photos on the inference threads.
+        # Huge PNGs, WebPs and TIFFs (slow_to_decode) and clips queue here, one at a time, so that
+        # a user sending them delays only themselves, not everyone's photos on the inference
+        # threads; one clip decoded at a time also keeps the memory they take to one clip's.
         self._slow_lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slow-decode")
         self._model_watchers: list[Callable[[str], None]] = []
         self.decoding = ByteBudget(DECODE_BUDGET_BYTES)
@@ -164,13 +186,30 @@ class MaskService:
 
         The photo is read into memory only within the decoding budget: a burst of big photos
         waits where it is (on disk) instead of all being decoded at once."""
+        return await self._check(photo, self._classify, slow_to_decode, user_id, chat_type, input_kind)
+
+    async def check_clip(self, clip: IO[bytes], user_id: int, chat_type: str, input_kind: str) -> CheckResult:
+        """`check_photo` for a video note, video or GIF: its best frame is judged, and the answer
+        shows that frame; raises `model.images.ImageError` (`model.video.ClipError` for a clip it
+        cannot judge). Clips are decoded from memory, one at a time, in the slow lane."""
+        return await self._check(clip, self._classify_clip, lambda data: True, user_id, chat_type, input_kind)
+
+    async def _check(
+        self,
+        file: IO[bytes],
+        classify: Callable[[bytes], tuple[PhotoPrediction, list[bytes], bytes | None]],
+        slow: Callable[[bytes], bool],
+        user_id: int,
+        chat_type: str,
+        input_kind: str,
+    ) -> CheckResult:
         loop = asyncio.get_running_loop()
-        size = photo.seek(0, io.SEEK_END)
-        photo.seek(0)
+        size = file.seek(0, io.SEEK_END)
+        file.seek(0)
         async with self.decoding.hold(size):
-            data = await loop.run_in_executor(None, photo.read)  # not queued behind inference
-            lane = self._slow_lane if slow_to_decode(data) else self._executor
-            photo_prediction, crops, annotated = await loop.run_in_executor(lane, self._classify, data)
+            data = await loop.run_in_executor(None, file.read)  # not queued behind inference
+            lane = self._slow_lane if slow(data) else self._executor
+            photo_prediction, crops, annotated = await loop.run_in_executor(lane, classify, data)
             del data
         if size > TRIM_AFTER_BYTES and self.decoding.idle:
             await loop.run_in_executor(None, give_back_memory)
@@ -216,12 +255,23 @@ class MaskService:
         except Exception:
             log.exception("event=database_error action=record_prediction")
             return CheckResult(photo, None, annotated)
+        self.recent_faces.keep(user_hash, zip(ids, photo.faces, strict=True))
         return CheckResult(photo, tuple(ids), annotated)
 
     def _classify(self, data: bytes) -> tuple[PhotoPrediction, list[bytes], bytes | None]:
         """The CPU work for one photo, all in an inference thread: the event loop only waits.
         A group photo is drawn on here too."""
-        photo = self.predictor.predict_photo(data)
+        return self._drawn(self.predictor.predict_photo(data))
+
+    def _classify_clip(self, data: bytes) -> tuple[PhotoPrediction, list[bytes], bytes | None]:
+        """The CPU work for one clip (`model.video.predict_clip`); the picture to answer with is
+        the frame judged, annotated when it holds several faces."""
+        photo, crops, annotated = self._drawn(predict_clip(data, self.predictor))
+        return photo, crops, annotated if annotated is not None else plain(photo)
+
+    @staticmethod
+    def _drawn(photo: PhotoPrediction) -> tuple[PhotoPrediction, list[bytes], bytes | None]:
+        """A photo's verdicts with their crops, and a group photo's annotated copy."""
         crops = [encode_png(prediction.pixels) for prediction in photo.faces]
         return photo, crops, annotate(photo) if photo.is_group else None
 
@@ -290,6 +340,7 @@ class MaskService:
         if pending:
             await asyncio.wait(list(pending))
         self._languages.pop(user_hash, None)
+        self.recent_faces.forget(user_hash)
         return await self.run_blocking(self.repository.forget_user, user_hash)
 
     async def stats(self, days: int) -> Stats:
@@ -310,23 +361,41 @@ class MaskService:
     async def expire_crops(self) -> int:
         return await self.run_blocking(self.repository.expire_pending_crops)
 
-    async def reload(self) -> tuple[str, str]:
-        """Load the registry's champion if it changed: (version before, version now).
+    async def reload(self) -> Reloaded:
+        """Load the registry's champion if it changed, or, when it cannot answer, the last champion
+        before it that can (`model.registry.load_answering`); when none can, the model answering
+        now goes on.
 
         The new model is loaded and warmed up in the executor while the old one keeps answering;
         then one assignment swaps them, so no photo sees a half-loaded model."""
 
         before = self.predictor.version
         if self.model_source is None:
-            return before, before
-        target = await self.run_blocking(active_model_dir, self.model_source)
-        if target.resolve() == Path(self.predictor.model_dir).resolve():
-            return before, before
-        self.predictor = await self.run_blocking(Predictor, target)
-        log.info("event=model_reloaded before=%s now=%s", before, self.predictor.version)
-        for on_change in self._model_watchers:
-            on_change(self.predictor.version)
-        return before, self.predictor.version
+            return Reloaded(before, before)
+        try:
+            answering = await self.run_blocking(load_answering, self.model_source, Path(self.predictor.model_dir))
+        except UnusableModel as error:
+            failures = error.reasons
+        except RegistryError as error:  # a registry it cannot read (a damaged history, say)
+            failures = (str(error),)
+        else:
+            failures = answering.failures
+            if answering.predictor is not None:
+                self.predictor = answering.predictor
+                log.info("event=model_reloaded before=%s now=%s", before, self.predictor.version)
+                for on_change in self._model_watchers:
+                    on_change(self.predictor.version)
+        news = self.note_model_failures(failures)
+        return Reloaded(before, self.predictor.version, failures, news)
+
+    def note_model_failures(self, failures: tuple[str, ...]) -> bool:
+        """Log why the champion cannot answer (an ERROR line at every load) and remember it;
+        True when it is news to admins: they are alerted once a trouble, not at every daily check."""
+        if failures:
+            log.error("event=model_unusable model=%s failures=%s", self.predictor.version, " | ".join(failures))
+        news = bool(failures) and failures != self.model_failures
+        self.model_failures = failures
+        return news
 
     def model_summary(self) -> dict:
         metadata = self.predictor.metadata

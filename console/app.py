@@ -30,6 +30,7 @@ from bot import replies, web
 from bot.charts import stats_chart
 from bot.i18n import DEFAULT_LANGUAGE, Translator
 from console.auth import SESSION_COOKIE, SESSION_HOURS, Throttle, bearer, cookie_secret, token_matches
+from console.heatmaps import HeatMaps, NoHeatMap
 from model.registry import Registry, RegistryError, VersionInfo, open_registry
 from storage.repository import CLASS_NAMES, FeedbackFilter, Repository
 
@@ -62,6 +63,7 @@ class Console:
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, "console"))
     throttle: Throttle = field(default_factory=Throttle)
     """Wrong tokens, at the login form or as bearer tokens, per client address."""
+    heat_maps: HeatMaps = field(default_factory=HeatMaps)
 
     def registry(self) -> Registry:
         # Seeded once, when the console starts (`serve`): a page view writes nothing.
@@ -404,6 +406,29 @@ class CropHandler(ConsoleHandler):
         self.finish(png)
 
 
+class HeatMapHandler(ConsoleHandler):
+    """A shared crop with the heat map of a class (`label`, else the champion's verdict on it):
+    where the current champion finds that class. Like the crop, read at each request."""
+
+    page = False
+
+    async def get(self, feedback_id: str) -> None:
+        label = self.get_argument("label", "") or None
+        if label is not None and label not in CLASS_NAMES:
+            raise tornado.web.HTTPError(400, "label must be one of " + ", ".join(CLASS_NAMES))
+        png = await self.blocking(self.console.repository.shared_crop, int(feedback_id))
+        if png is None:
+            raise tornado.web.HTTPError(404, "no shared crop with that id")
+        try:
+            picture, shown = await self.blocking(self.console.heat_maps.draw, self.console.model_dir, png, label)
+        except (NoHeatMap, RegistryError) as error:
+            raise tornado.web.HTTPError(409, str(error)) from None
+        self.set_header("Content-Type", "image/jpeg")
+        self.set_header("Cache-Control", "private, no-store")
+        self.set_header("X-Heat-Map-Label", shown)
+        self.finish(picture)
+
+
 class DriftHandler(ConsoleHandler):
     async def get(self) -> None:
         days = self.integer("days", 7, 1, MAX_DAYS)
@@ -574,6 +599,7 @@ def make_app(console: Console) -> tornado.web.Application:
             (r"/logout", LogoutHandler),
             (r"/review", ReviewHandler),
             (r"/crops/([0-9]{1,18})\.png", CropHandler),
+            (r"/crops/([0-9]{1,18})/heat\.jpg", HeatMapHandler),
             (r"/drift", DriftHandler),
             (r"/drift/chart\.png", DriftChartHandler),
             (r"/models", ModelsHandler),

@@ -19,7 +19,10 @@ from model import IMAGE_SIZE
 ONNX_FILE = "model.onnx"
 INPUT_NAME = "pixels"
 """Float32 RGB in [0, 1], shape (batch, 128, 128, 3): what `model.preprocess.to_input` gives. The
-output is the softmax over `model.CLASS_NAMES`, in their order."""
+first output is the softmax over `model.CLASS_NAMES`, in their order; a network that ends in global
+average pooling and its classifier has a second: its class activation maps (`served_function`)."""
+POOL_LAYER, CLASSIFIER_LAYER = "pool", "probabilities"
+"""`model.architectures`' names for the global average pooling and the softmax layer after it."""
 OPSET = 17
 KERAS_WEIGHTS = "model.weights.h5"
 """The weights' member inside a `.keras` zip."""
@@ -37,19 +40,42 @@ def export_onnx(model_dir: Path, half_precision: bool = False) -> Path:
 
     network = keras.saving.load_model(model_dir / "model.keras", compile=False)
     signature = (tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, len("RGB")], tf.float32, name=INPUT_NAME),)
-
-    @tf.autograph.experimental.do_not_convert
-    def forward(pixels):
-        return network(pixels, training=False)
-
     path = model_dir / ONNX_FILE
-    function = tf.function(forward, input_signature=signature)
+    function = tf.function(served_function(network), input_signature=signature)
     tf2onnx.convert.from_function(function, input_signature=signature, opset=OPSET, output_path=str(path))
     if not path.exists():
         raise RuntimeError(f"tf2onnx wrote no {path}")
     if half_precision:
         halve_onnx_kernels(path)
     return path
+
+
+def served_function(network):
+    """What is served of a Keras network: its probabilities as they are, then, when it ends in
+    `model.architectures`' global average pooling and softmax layer (between them only dropout,
+    which does nothing when answering), its class activation maps: (batch, h, w, classes), the
+    last convolutional features times the classifier's kernel.
+
+    For such a network the maps are exact, no gradients needed: a class's logit is the mean of its
+    map plus the class's bias. They cost one small matrix product, and make the "Why?" picture
+    (`model.explain`) without a second pass. Other networks (the report's) serve probabilities only.
+    """
+    import keras
+    import tensorflow as tf
+    from keras import layers
+
+    names = {layer.name: layer for layer in network.layers}
+    pool, classifier = names.get(POOL_LAYER), names.get(CLASSIFIER_LAYER)
+    if not isinstance(pool, layers.GlobalAveragePooling2D) or not isinstance(classifier, layers.Dense):
+        return tf.autograph.experimental.do_not_convert(lambda pixels: network(pixels, training=False))
+    with_features = keras.Model(network.inputs, [network.outputs[0], pool.input])
+
+    @tf.autograph.experimental.do_not_convert
+    def forward(pixels):
+        probabilities, features = with_features(pixels, training=False)
+        return probabilities, tf.linalg.matmul(features, classifier.kernel)
+
+    return forward
 
 
 def _is_kernel(array: np.ndarray) -> bool:

@@ -1,7 +1,8 @@
 """Inference: a model folder loaded once, warmed up, safe to call from many threads.
 
 The network is served by ONNX Runtime from the folder's `model.onnx` (see `model.export`): no
-TensorFlow in the bot's process. Keras serves folders without one.
+TensorFlow in the bot's process. Keras serves folders without one. With the verdicts come the
+network's class activation maps, when the served model gives them: what "Why?" draws (`model.explain`).
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from model import CLASS_NAMES, IMAGE_SIZE
-from model.export import INPUT_NAME, ONNX_FILE
+from model.export import INPUT_NAME, ONNX_FILE, served_function
 from model.faces import LANDMARK_NAMES, FaceBox, FaceDetector
 from model.framing import Framing, analyse, measure_light_and_focus
 from model.images import ImageError, decode_image
 from model.messages import N_, Message
 from model.metrics import apply_temperature
-from model.preprocess import crop_square, squash, to_input
+from model.preprocess import crop_square, square_around, squash, to_input
 from model.runtime import import_tensorflow
 
 DECODE_SIDE = 512
@@ -82,6 +83,16 @@ class Prediction:
     """The 128x128 RGB crop the classifier saw: what a user may agree to share for retraining."""
     face: FaceBox | None = None
     """The face judged, in the photo's own (upright) pixels; None for models that judge the whole photo."""
+    class_maps: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """(h, w, classes): the crop's class activation maps (`model.explain`); None when the served
+    network gives none."""
+    crop_landmarks: tuple[tuple[float, float], ...] = ()
+    """The face's landmarks in the crop's pixels: where `model.explain` finds eyes, nose and mouth."""
+
+    @property
+    def explainable(self) -> bool:
+        """Can "Why?" be answered: maps to draw, landmarks to name the region by."""
+        return self.class_maps is not None and len(self.crop_landmarks) == len(LANDMARK_NAMES)
 
     def as_dict(self) -> dict:
         return {
@@ -129,7 +140,11 @@ class PhotoPrediction:
         return len(self.faces) >= 2
 
 
-def _onnx_forward(path: Path) -> Callable[[np.ndarray], np.ndarray]:
+Forward = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
+"""Float32 pixels in; the softmax and the class activation maps (None without them) out."""
+
+
+def _onnx_forward(path: Path) -> Forward:
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
@@ -138,20 +153,43 @@ def _onnx_forward(path: Path) -> Callable[[np.ndarray], np.ndarray]:
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return lambda pixels: session.run(None, {INPUT_NAME: pixels})[0]
+
+    def run(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        outputs = session.run(None, {INPUT_NAME: pixels})
+        # Files exported before the maps were added have the softmax only: they serve without "Why?".
+        return outputs[0], outputs[1] if len(outputs) > 1 else None
+
+    return run
 
 
-def _keras_forward(model_dir: Path) -> Callable[[np.ndarray], np.ndarray]:
+def _keras_forward(model_dir: Path) -> Forward:
     """A `tf.function` with a fixed input signature (no retracing), called directly: on one image
-    `model.predict`'s per-call setup costs more than the network itself."""
+    `model.predict`'s per-call setup costs more than the network itself. It computes what the ONNX
+    export serves (`model.export.served_function`)."""
     import_tensorflow()
     import keras
     import tensorflow as tf
 
     network = keras.saving.load_model(model_dir / "model.keras", compile=False)
     signature = [tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.float32)]
-    forward = tf.function(lambda x: network(x, training=False), input_signature=signature)
-    return lambda pixels: forward(pixels).numpy()
+    forward = tf.function(served_function(network), input_signature=signature)
+
+    def run(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        outputs = forward(pixels)
+        if isinstance(outputs, tuple):
+            return outputs[0].numpy(), outputs[1].numpy()
+        return outputs.numpy(), None
+
+    return run
+
+
+def load_network(model_dir: Path, keras: bool = False) -> tuple[str, Forward]:
+    """A model folder's network as it is served, and by what: ("onnx", ...) from its `model.onnx`,
+    else ("keras", ...) from its `model.keras` (the `train` extra), as when `keras` is true."""
+    served = model_dir / ONNX_FILE
+    if served.exists() and not keras:
+        return "onnx", _onnx_forward(served)
+    return "keras", _keras_forward(model_dir)
 
 
 def read_metadata(model_dir: Path | str) -> dict:
@@ -175,9 +213,7 @@ class Predictor:
         self.temperature = float(self.metadata.get("temperature", 1.0))
         self.threshold = float(self.metadata.get("threshold", 0.0))
         self.preprocessing = self.metadata.get("preprocessing", "face_crop")
-        served = self.model_dir / ONNX_FILE
-        self.runtime = "onnx" if served.exists() and not keras else "keras"
-        self._forward = _onnx_forward(served) if self.runtime == "onnx" else _keras_forward(self.model_dir)
+        self.runtime, self._forward = load_network(self.model_dir, keras)
         self.detector = FaceDetector()
         # Both cores for the larger search: it is rare, and a group photo's answer waits on it.
         self.group_detector = FaceDetector(side=GROUP_SEARCH_SIDE, threads=2)
@@ -186,8 +222,14 @@ class Predictor:
 
     def probabilities(self, pixels_uint8: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities for a batch of prepared 128x128 uint8 images."""
-        raw = self._forward(to_input(pixels_uint8))
-        return apply_temperature(raw, self.temperature)
+        return self.classify(pixels_uint8)[0]
+
+    def classify(self, pixels_uint8: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """`probabilities` and the batch's class activation maps, (batch, h, w, classes), or None
+        when the served network gives none. Temperature scaling leaves the maps alone: it divides
+        every logit alike, so it changes neither the verdict nor where its evidence lies."""
+        raw, maps = self._forward(to_input(pixels_uint8))
+        return apply_temperature(raw, self.temperature), maps
 
     def predict(self, image: bytes | Path | str) -> Prediction:
         """The verdict on the largest face of a photo (see `predict_photo`); raises
@@ -222,10 +264,18 @@ class Predictor:
             raise FacesTooSmall(framing, len(too_small)) if too_small else NoFaceFound(framing)
         chosen = judged[:MAX_FACES]
         crops = np.stack([crop_square(rgb, face) for face in chosen])
-        rows = self.probabilities(crops)
+        rows, maps = self.classify(crops)
         predictions = tuple(
-            self._prediction(row, crop, analyse(rgb, face, size, light), started, face.scaled(factor))
-            for row, crop, face in zip(rows, crops, chosen, strict=True)
+            self._prediction(
+                row,
+                crop,
+                analyse(rgb, face, size, light),
+                started,
+                face.scaled(factor),
+                None if maps is None else maps[index],
+                landmarks_in_crop(rgb, face),
+            )
+            for index, (row, crop, face) in enumerate(zip(rows, crops, chosen, strict=True))
         )
         return PhotoPrediction(predictions, too_small, len(judged) - len(chosen), rgb, decoded.width, decoded.height)
 
@@ -241,7 +291,14 @@ class Predictor:
         return found
 
     def _prediction(
-        self, row: np.ndarray, pixels: np.ndarray, framing: Framing, started: float, face: FaceBox | None
+        self,
+        row: np.ndarray,
+        pixels: np.ndarray,
+        framing: Framing,
+        started: float,
+        face: FaceBox | None,
+        class_maps: np.ndarray | None = None,
+        crop_landmarks: tuple[tuple[float, float], ...] = (),
     ) -> Prediction:
         best = int(row.argmax())
         return Prediction(
@@ -254,4 +311,13 @@ class Predictor:
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
             pixels=pixels,
             face=face,
+            class_maps=class_maps,
+            crop_landmarks=crop_landmarks,
         )
+
+
+def landmarks_in_crop(rgb: np.ndarray, face: FaceBox, size: int = IMAGE_SIZE) -> tuple[tuple[float, float], ...]:
+    """The face's landmarks (in `rgb`'s pixels) in the pixels of its `crop_square`."""
+    x, y, side = square_around(rgb, face)
+    scale = size / side
+    return tuple(((px - x) * scale, (py - y) * scale) for px, py in face.landmarks)

@@ -6,7 +6,9 @@
       history.jsonl      every promotion and rollback: when, what, from what, why, forced or not
 
 Promotion rewrites `champion` atomically (write, then rename), so a bot reading it mid-change
-sees the old or the new version, never half a file.
+sees the old or the new version, never half a file. Only a version that loads and answers as the
+bot needs (`check_servable`) is made champion; a champion damaged afterwards gives way, in the
+bot, to the last champion before it that loads (`load_answering`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from model import CLASS_NAMES, IMAGE_SIZE
+from model.export import ONNX_FILE
+
+if TYPE_CHECKING:  # imported where a model is loaded (OpenCV, the face finder): every command imports this module
+    from model.predictor import Predictor
 
 VERSION_PATTERN = re.compile(r"^v(\d+)$")
 SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
@@ -53,6 +64,69 @@ class ChampionChanged(RegistryError):
     """The champion is no longer the one a decision was made against (someone else changed it)."""
 
 
+class UnusableModel(RegistryError):
+    """A model folder that does not load or answer as the bot needs: never made champion, passed
+    over when it is one. One reason per folder tried."""
+
+    def __init__(self, *reasons: str) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+def probe_crops() -> np.ndarray:
+    """Four fixed 128x128 crops: two of noise, then flat black and flat white, the extremes. What a
+    model answers on them says nothing of its accuracy (the gate's business), only that it loads,
+    runs and answers."""
+    noise = np.random.default_rng(0).integers(0, 256, (2, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
+    flat = np.stack([np.full((IMAGE_SIZE, IMAGE_SIZE, 3), value, dtype=np.uint8) for value in (0, 255)])
+    return np.concatenate([noise, flat])
+
+
+def load_checked(model_dir: Path) -> Predictor:
+    """`model_dir` loaded as the bot loads it (`model.predictor.Predictor`), once it has classified
+    the probe crops into finite probabilities that sum to 1, one row of every class per crop;
+    UnusableModel with the reason otherwise."""
+    from model.predictor import Predictor
+
+    crops = probe_crops()
+    try:
+        predictor = Predictor(model_dir, warm_up=False)  # the probe warms it up
+        probabilities = predictor.probabilities(crops)
+    # Whatever stops the load (ONNX Runtime's own error types, a bad metadata.json, a missing file)
+    # means the same: this folder cannot answer users.
+    except Exception as error:
+        raise UnusableModel(f"{model_dir.name} does not load ({type(error).__name__}: {error})") from error
+    expected = (len(crops), len(CLASS_NAMES))
+    if probabilities.shape != expected:
+        raise UnusableModel(
+            f"{model_dir.name} answers shape {probabilities.shape} for {len(crops)} crops, not {expected}"
+        )
+    if not np.isfinite(probabilities).all() or not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3):
+        raise UnusableModel(f"{model_dir.name} answers probabilities that are not finite or do not sum to 1")
+    return predictor
+
+
+def check_servable(model_dir: Path) -> None:
+    """Refuse (UnusableModel) a folder the bots could not serve: one without `model.onnx` (bots
+    and the console run no TensorFlow), or one that fails `load_checked`."""
+    if not (model_dir / ONNX_FILE).exists():
+        raise UnusableModel(
+            f"{model_dir.name} has no {ONNX_FILE}, which the bots serve; write it with `maskbot models export`"
+        )
+    load_checked(model_dir)
+
+
+@dataclass(frozen=True)
+class Answering:
+    """The model to answer with (`load_answering`)."""
+
+    path: Path
+    predictor: Predictor | None
+    """None when `path` is the folder already answering, which is kept rather than loaded again."""
+    failures: tuple[str, ...] = ()
+    """Why each newer champion was passed over, newest first; empty when the champion answers."""
+
+
 def _read_json(path: Path):
     try:
         return json.loads(path.read_text())
@@ -82,6 +156,31 @@ def active_model_dir(model_dir: Path) -> Path:
     registry = Registry(model_dir)
     registry.seed()
     return registry.champion_dir()
+
+
+def load_answering(model_dir: Path, keep: Path | None = None) -> Answering:
+    """The model a bot answers with: `model_dir` itself when it is one model folder, else its
+    registry's champion (an empty registry is seeded first); a champion that fails `load_checked`
+    gives way to the champions before it, most recent first, down to the first that loads. The
+    registry is left as it is: the operator's choice stays on record, to be fixed.
+
+    `keep` is the folder answering now: reached, it is kept as it is. UnusableModel, with every
+    reason, when nothing loads."""
+    if (model_dir / "metadata.json").exists():
+        order = [model_dir]
+    else:
+        registry = Registry(model_dir)
+        registry.seed()
+        order = [registry.root / name for name in registry.champions()]
+    failures: list[str] = []
+    for path in order:
+        if keep is not None and path.resolve() == keep.resolve():
+            return Answering(path, None, tuple(failures))
+        try:
+            return Answering(path, load_checked(path), tuple(failures))
+        except UnusableModel as error:
+            failures.extend(error.reasons)
+    raise UnusableModel(*failures)
 
 
 def open_registry(model_dir: Path, seed: bool = True) -> Registry:
@@ -193,6 +292,17 @@ class Registry:
     def champion_dir(self) -> Path:
         return self.root / self.champion()
 
+    def champions(self) -> list[str]:
+        """The champion, then every version that was champion before it, most recent first, each
+        once: where a bot falls back when the champion cannot load."""
+        names = set(self.version_names())
+        order = [self.champion()]
+        for entry in reversed(self.history()):
+            version = entry["version"]
+            if entry["action"] != "import" and version in names and version not in order:
+                order.append(version)
+        return order
+
     def versions(self) -> list[VersionInfo]:
         champion = self.champion() if self._champion_file.exists() else None
         promoted = {entry["version"] for entry in self.history() if entry["action"] != "import"}
@@ -214,15 +324,20 @@ class Registry:
         return infos
 
     def promote(self, version: str, reason: str, forced: bool = False, expected_champion: str | None = None) -> None:
-        """Make `version` the champion. With `expected_champion` ("" for none), only if the champion
+        """Make `version` the champion, if the bots can serve it (`check_servable`; UnusableModel
+        with the reason otherwise). With `expected_champion` ("" for none), only if the champion
         is still that one: a decision taken on a page someone else's change made stale is refused."""
         with self._changing():
             self._check_champion(expected_champion)
+            self._check_servable(version)
             self._promote(version, reason, forced)
 
-    def _promote(self, version: str, reason: str, forced: bool) -> None:
+    def _check_servable(self, version: str) -> None:
         if version not in self.version_names():
             raise RegistryError(f"no version {version!r} in {self.root}; see `maskbot models list`")
+        check_servable(self.root / version)
+
+    def _promote(self, version: str, reason: str, forced: bool) -> None:
         previous = self.champion() if self._champion_file.exists() else None
         self._write_champion(version)
         self._log({"action": "promote", "version": version, "previous": previous, "reason": reason, "forced": forced})
@@ -236,11 +351,12 @@ class Registry:
         raise RegistryError(f"{current} has no earlier champion to roll back to")
 
     def rollback(self, reason: str = "rollback", expected_champion: str | None = None) -> str:
-        """Make the champion before the current one champion again; returns it. `expected_champion`
-        as for `promote`."""
+        """Make the champion before the current one champion again, if the bots can serve it;
+        returns it. `expected_champion` as for `promote`."""
         with self._changing():
             self._check_champion(expected_champion)
             current, previous = self.champion(), self.rollback_target()
+            self._check_servable(previous)
             self._write_champion(previous)
             self._log(
                 {"action": "rollback", "version": previous, "previous": current, "reason": reason, "forced": False}

@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 CLASS_NAMES = ("with_mask", "without_mask", "mask_weared_incorrect")
 CHAT_TYPES = ("private", "group", "supergroup", "channel")
-INPUT_KINDS = ("photo", "document")
+INPUT_KINDS = ("photo", "document", "video_note", "video", "animation", "video_document")
+"""What a face was judged from: a photo or image file, or a clip's frame (bot.handlers.videos)."""
 
 
 @dataclass(frozen=True)

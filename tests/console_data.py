@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from model.registry import Registry, open_registry, shipped_versions
+from model.registry import Registry, shipped_versions
 from model.retrain import gate
 from storage import summaries
 from storage.repository import Repository, utc_now
@@ -36,8 +36,10 @@ def face_crops(shared_data: Path, per_class: int = 2) -> dict[str, list[bytes]]:
 
 
 def registry_with_challenger(root: Path) -> Registry:
-    """The shipped models (v1, then v2 champion) and v3, a copy of v1 that the gate rejected."""
-    registry = open_registry(root)
+    """A registry of an earlier release (shipped v1, then v2 champion) and v3, a copy of v1 that the
+    gate rejected. The console seeds the models shipped since (v3 arrives as a candidate, v4)."""
+    registry = Registry(root)
+    registry.seed(shipped_versions()[:2])
     shutil.copytree(shipped_versions()[0], root / "v3")
     scores = {
         "champion": {"fixed_test": 0.89, "check:real3": 0.76, "feedback": 0.5},

@@ -151,6 +151,34 @@ class FakeTelegram:
             },
         )
 
+    def send_clip(self, user_id: int, kind: str, data: bytes, **declared) -> str:
+        """A video note, video, animation or video file (`kind` "document") as Telegram delivers
+        it; `declared` overrides what the update says of the clip, as a lying client would.
+        Returns the file's id."""
+        file_id, size = self.add_file(data)
+        fields = {"file_id": file_id, "file_unique_id": f"{file_id}-u", "file_size": size, "duration": 3}
+        if kind == "video_note":
+            self.message(user_id, video_note={**fields, "length": 480, **declared})
+        elif kind == "video":
+            self.message(user_id, video={**fields, "width": 480, "height": 480, "mime_type": "video/mp4", **declared})
+        elif kind == "animation":
+            # Telegram sends an animation with a copy of it as a document, for older clients.
+            animation = {**fields, "width": 480, "height": 480, "file_name": "clip.gif", "mime_type": "image/gif"}
+            copied = ("file_id", "file_unique_id", "file_size", "file_name", "mime_type")
+            self.message(user_id, animation={**animation, **declared}, document={k: animation[k] for k in copied})
+        else:
+            self.message(
+                user_id,
+                document={
+                    "file_id": file_id,
+                    "file_unique_id": f"{file_id}-u",
+                    "file_name": "clip.mp4",
+                    "mime_type": "video/mp4",
+                    "file_size": size,
+                },
+            )
+        return file_id
+
     def send_text(self, user_id: int, text: str, **extra) -> int:
         """A text from `user_id`; `extra` overrides the message's fields, e.g. `chat=fake.chat(-5)`
         to send it into a group."""
@@ -260,7 +288,7 @@ class FakeTelegram:
                     "file_path": f"photos/{file_id}.jpg",
                 },
             }
-        if method in ("sendMessage", "sendPhoto", "editMessageText"):
+        if method in ("sendMessage", "sendPhoto", "editMessageText", "editMessageCaption"):
             message_id = params["_message_id"]
             result = {
                 "message_id": message_id,
@@ -269,7 +297,7 @@ class FakeTelegram:
                 "from": self.bot_user(),
                 "text": params.get("text", ""),
             }
-            if method == "sendPhoto":
+            if method in ("sendPhoto", "editMessageCaption"):
                 result["photo"] = SENT_PHOTO
             return 200, {"ok": True, "result": result}
         if method in (
@@ -342,7 +370,7 @@ class FakeTelegram:
                     return
                 method = unquote(path)[len(prefix) :]
                 params = decode_body(self.headers.get("Content-Type", ""), body)
-                if method in ("sendMessage", "sendPhoto", "editMessageText"):
+                if method in ("sendMessage", "sendPhoto", "editMessageText", "editMessageCaption"):
                     # Numbered before the request is visible to tests, which press buttons under it.
                     params["_message_id"] = int(params.get("message_id") or next(fake._message_ids))
                 request = Request(method, params, time.time())

@@ -28,7 +28,7 @@ from bot import replies
 from bot.i18n import translator
 from storage.tables import Crop, Feedback, PredictionRow
 from tests.bot_harness import ADMIN_ID, RunningBot, free_port, make_service, make_settings, verdict_of
-from tests.conftest import encode, face_like, textured
+from tests.conftest import cut_short, encode, face_like, shipped_registry, textured
 from tests.test_storage import record
 
 
@@ -66,7 +66,7 @@ def test_a_photo_gets_one_verdict_and_feedback_buttons(bot, fake, known_photo):
     assert not fake.calls("sendChatAction", 5), "a quick answer needs no typing indicator"
     assert [r.method for r in fake.requests if r.method in ("getFile", "download")] == ["getFile", "download"]
     buttons = reply.params["reply_markup"]["inline_keyboard"][0]
-    assert [b["text"] for b in buttons] == ["👍 Right", "👎 Wrong"]
+    assert [b["text"] for b in buttons] == ["👍 Right", "👎 Wrong", "🔍 Why?"]
     assert count_rows(bot, PredictionRow) == 1
     with bot.service.repository.database.session() as session:
         row = session.scalars(select(PredictionRow)).one()
@@ -110,7 +110,7 @@ BAD_INPUTS = {
     ),
     "video": (
         lambda f: f.message(12, video={"file_id": "v", "file_unique_id": "v", "width": 1, "height": 1, "duration": 3}),
-        "videos",
+        "only 1x1 pixels",  # clips are checked (tests/test_video.py), a 1x1 one refused before downloading
     ),
     "voice": (lambda f: f.message(13, voice={"file_id": "a", "file_unique_id": "a", "duration": 2}), "listen"),
     "pdf": (lambda f: f.send_document(14, b"%PDF-1.4 fake", "report.pdf", "application/pdf"), "not a PDF"),
@@ -132,7 +132,7 @@ BAD_INPUTS = {
         lambda f: f.message(
             20, animation={"file_id": "g", "file_unique_id": "g", "width": 1, "height": 1, "duration": 1}
         ),
-        "GIF",
+        "only 1x1 pixels",
     ),
     "location": (lambda f: f.message(21, location={"latitude": 1.0, "longitude": 2.0}), "only check photos"),
     "unknown command": (lambda f: f.send_text(22, "/frobnicate"), "don't know that command"),
@@ -267,6 +267,7 @@ def test_forget_deletes_after_confirmation_by_the_requester_only(bot, fake):
     done = fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 2 and fake.calls("editMessageText"))[1]
     assert "deleted 2 answers" in done.params["text"]
     assert count_rows(bot, PredictionRow) == 1
+    assert len(bot.service.recent_faces) == 1  # their faces went from memory too: "Why?" is gone
 
 
 @pytest.mark.parametrize(
@@ -629,6 +630,98 @@ def test_reload_switches_to_a_newly_promoted_champion(fake, tmp_path, predictor,
         running.stop()
 
 
+def add_version(registry, name: str) -> None:
+    """`name`, a copy of the registry's v2 that answers as model `name` without its "v"."""
+    import shutil
+
+    shutil.copytree(registry.root / "v2", registry.root / name)
+    metadata = json.loads((registry.root / name / "metadata.json").read_text())
+    (registry.root / name / "metadata.json").write_text(json.dumps({**metadata, "version": name.lstrip("v")}))
+
+
+def model_errors(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR and "event=model_unusable" in r.msg]
+
+
+def test_a_champion_that_cannot_load_gives_way_at_start_with_an_error_and_an_alert(fake, tmp_path, caplog):
+    from bot.app import build_service
+
+    caplog.set_level(logging.INFO)
+    registry = shipped_registry(tmp_path / "models")
+    add_version(registry, "v3")
+    registry.promote("v3", "passed the gate")
+    cut_short(registry.root / "v3")  # damaged after its promotion: a restart exited 1
+    settings = make_settings(fake, tmp_path, registry.root)
+    service = build_service(settings)
+    running = RunningBot(fake, settings, service).start()
+    try:
+        assert service.model_version == "2"
+        alert = fake.replies_to(ADMIN_ID)[0].params["text"]
+        assert "so I'm answering with model 2" in alert and "v3 does not load (InvalidProtobuf" in alert
+        assert "model=2" in model_errors(caplog)[0] and "v3 does not load" in model_errors(caplog)[0]
+        fake.send_photo(61, encode(face_like(640, 480)))
+        fake.replies_to(61)
+        # The catch-up job checks the registry again a second after start-up: the same trouble,
+        # logged again, but admins are not told twice.
+        fake.wait_for(lambda: "event=daily_summary" in caplog.text, what="the catch-up job")
+        assert len(model_errors(caplog)) == 2 and len(fake.calls("sendMessage", ADMIN_ID)) == 1
+    finally:
+        running.stop()
+    with service.repository.database.session() as session:
+        assert session.scalars(select(PredictionRow.model_version)).all() == ["2"]
+
+
+def test_reload_to_a_champion_that_cannot_load_keeps_answering_and_tells_the_admins(fake, tmp_path, caplog):
+    from bot.app import build_service
+
+    caplog.set_level(logging.INFO)
+    other_admin = ADMIN_ID + 2
+    registry = shipped_registry(tmp_path / "models")
+    settings = make_settings(fake, tmp_path, registry.root, admin_ids=frozenset({ADMIN_ID, other_admin}))
+    service = build_service(settings)
+    running = RunningBot(fake, settings, service).start()
+    try:
+        fake.wait_for(lambda: "event=daily_summary" in caplog.text, what="the catch-up job")
+        add_version(registry, "v3")
+        registry.promote("v3", "passed the gate")
+        cut_short(registry.root / "v3")
+        fake.send_text(ADMIN_ID, "/reload")
+        reply = fake.replies_to(ADMIN_ID)[0].params["text"]
+        assert "so I'm answering with model 2" in reply and "v3 does not load" in reply
+        assert fake.replies_to(other_admin)[0].params["text"] == reply
+        assert service.model_version == "2" and len(model_errors(caplog)) == 1
+        fake.send_text(ADMIN_ID, "/reload")  # the same trouble: told to whoever asks, not alerted again
+        assert fake.replies_to(ADMIN_ID, 2)[1].params["text"] == reply
+        running.wait_idle()
+        assert len(fake.calls("sendMessage", other_admin)) == 1
+    finally:
+        running.stop()
+
+
+def test_the_daily_summary_and_drift_alert_do_not_wait_on_a_model_that_cannot_load(fake, tmp_path, predictor, caplog):
+    caplog.set_level(logging.INFO)
+    registry = shipped_registry(tmp_path / "models")
+    for version in ("v1", "v2"):
+        cut_short(registry.root / version)
+    settings = make_settings(fake, tmp_path, registry.root)
+    service = make_service(settings, predictor)
+    service.model_source = registry.root
+    yesterday = datetime.now(UTC).replace(hour=12) - timedelta(days=1)
+    for i in range(80):
+        service.repository.record_prediction(
+            record(f"user{i}", "without_mask", at=yesterday, version=predictor.version)
+        )
+    running = RunningBot(fake, settings, service).start()
+    try:
+        texts = [request.params["text"] for request in fake.replies_to(ADMIN_ID, 2)]
+        assert "so I'm answering with model 2" in texts[0] and "v1 does not load" in texts[0]
+        assert "Drift <b>drift</b>" in texts[1]
+        assert fake.wait_for(lambda: fake.calls("sendPhoto", ADMIN_ID))
+        assert "event=daily_summary days=1" in caplog.text and service.model_version == "2"
+    finally:
+        running.stop()
+
+
 def test_an_album_gets_one_answer_per_photo(bot, fake, known_photo):
     album = ["with_mask", "without_mask", "with_mask"]
     for label in album:
@@ -651,3 +744,66 @@ def test_an_album_gets_one_answer_per_photo(bot, fake, known_photo):
     assert sorted(verdict_of(answer) for answer in answers) == sorted(album)
     bot.wait_idle()
     assert len(fake.calls("sendMessage", 98)) == 3
+
+
+def why_of(reply) -> str:
+    """The callback data of a verdict's Why? button."""
+    [button] = [b for b in reply.params["reply_markup"]["inline_keyboard"][0] if b["text"] == "🔍 Why?"]
+    return button["callback_data"]
+
+
+def alerts(fake) -> list[str]:
+    return [a.params.get("text") for a in fake.calls("answerCallbackQuery")]
+
+
+def test_why_answers_once_with_the_heat_map_and_a_sentence_and_stores_nothing(bot, fake, known_photo):
+    fake.send_photo(70, encode(known_photo("without_mask")))
+    reply = fake.replies_to(70)[0]
+    why = why_of(reply)
+    assert why.endswith("|why") and "70" not in why
+    stored = (count_rows(bot, PredictionRow), count_rows(bot, Crop), count_rows(bot, Feedback))
+    fake.press(70, reply, why)
+    picture = fake.wait_for(lambda: fake.calls("sendPhoto", 70))[0]
+    sentences = {*replies.WHY_SENTENCE["without_mask"].values(), *replies.WHY_ELSEWHERE.values()}
+    assert picture.params["caption"] in sentences
+    assert len(picture.params["photo"]) < 100_000
+    with Image.open(io.BytesIO(picture.params["photo"])) as image:
+        assert image.format == "JPEG" and image.size == (384, 384)
+    rating = fake.wait_for(lambda: fake.calls("editMessageReplyMarkup", 70))[0].params["reply_markup"]
+    assert [b["text"] for b in rating["inline_keyboard"][0]] == ["👍 Right", "👎 Wrong"]  # it works once
+    fake.press(70, reply, why)  # pressed again all the same (a replayed button)
+    expired = replies.why_expired(translator("en"))
+    fake.wait_for(lambda: expired in alerts(fake), what="the expired answer")
+    bot.wait_idle()
+    assert len(fake.calls("sendPhoto", 70)) == 1
+    assert (count_rows(bot, PredictionRow), count_rows(bot, Crop), count_rows(bot, Feedback)) == stored
+    fake.press(70, reply, reply.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"])  # Right still works
+    assert fake.wait_for(lambda: len(fake.calls("editMessageReplyMarkup", 70)) >= 3)
+
+
+def test_why_expires_after_its_minutes_and_after_declining_to_share(bot, fake, known_photo, monkeypatch):
+    from bot.explanations import FACE_SECONDS
+
+    expired = replies.why_expired(translator("en"))
+    fake.send_photo(71, encode(known_photo("with_mask")))
+    first = fake.replies_to(71)[0]
+    faces = bot.service.recent_faces
+    monkeypatch.setattr(faces, "clock", lambda now=faces.clock: now() + FACE_SECONDS)
+    fake.press(71, first, why_of(first))
+    fake.wait_for(lambda: expired in alerts(fake), what="the expired answer")
+    keyboard = fake.wait_for(lambda: fake.calls("editMessageReplyMarkup", 71))[0].params["reply_markup"]
+    assert [b["text"] for b in keyboard["inline_keyboard"][0]] == ["👍 Right", "👎 Wrong"]
+    monkeypatch.undo()
+
+    fake.send_photo(71, encode(known_photo("with_mask")))
+    second = fake.replies_to(71, 2)[1]
+    fake.press(71, second, second.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"])  # Right
+    consent = fake.wait_for(
+        lambda: len(fake.calls("editMessageReplyMarkup", 71)) >= 2 and fake.calls("editMessageReplyMarkup", 71)
+    )[1].params["reply_markup"]["inline_keyboard"][0]
+    fake.press(71, second, consent[1]["callback_data"])  # No, don't
+    fake.wait_for(lambda: fake.calls("editMessageText", 71))
+    fake.press(71, second, why_of(second))
+    fake.wait_for(lambda: alerts(fake).count(expired) == 2, what="the second expired answer")
+    bot.wait_idle()
+    assert not fake.calls("sendPhoto", 71)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import secrets
@@ -13,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from PIL import Image
 from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 from tornado.web import create_signed_value
@@ -22,9 +24,11 @@ from bot.cli import main as cli
 from bot.config import ConfigError
 from console.app import Console, make_app, make_server
 from console.auth import SESSION_COOKIE, cookie_secret, load_token
+from model import CLASS_NAMES
 from model.registry import Registry
 from storage.database import Database
 from storage.repository import Repository
+from tests.conftest import cut_short
 from tests.console_data import GATE_REASON, TOKEN, Feedback, face_crops, registry_with_challenger, seed
 
 
@@ -220,6 +224,41 @@ async def test_no_crop_of_a_forgotten_user_can_appear(client, world):
     assert (await client.get("/crops/123456789.png")).status_code == 404
 
 
+async def test_the_heat_map_of_a_shared_crop_shows_where_the_champion_looks(client, world):
+    correction = world.feedback.corrections[0]
+    path = f"/crops/{correction}/heat.jpg"
+    assert (await client.get(path)).status_code == 401
+    await log_in(client)
+    page = await client.get("/review")
+    assert f'src="/crops/{correction}/heat.jpg?label=with_mask"' in page.text  # the heat of what the bot said
+    answer = await client.get(path)
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "image/jpeg"
+    assert answer.headers["Cache-Control"] == "private, no-store" and len(answer.content) < 100_000
+    assert answer.headers["X-Heat-Map-Label"] in CLASS_NAMES  # the champion's own verdict on the crop
+    with Image.open(io.BytesIO(answer.content)) as picture:
+        assert picture.format == "JPEG" and picture.size == (384, 384)
+    chosen = await client.get(f"{path}?label=without_mask", headers=BEARER)
+    assert chosen.status_code == 200 and chosen.headers["X-Heat-Map-Label"] == "without_mask"
+    assert (await client.get(f"{path}?label=cat")).status_code == 400
+    assert (await client.get("/crops/123456789/heat.jpg")).status_code == 404
+    world.repository.forget_user(world.feedback.forgotten_user)
+    assert (await client.get(f"/crops/{world.feedback.forgotten}/heat.jpg")).status_code == 404
+
+
+async def test_a_champion_exported_without_class_maps_draws_no_heat_map_and_says_why(client, world):
+    import onnx
+
+    served = world.registry.champion_dir() / "model.onnx"
+    exported = onnx.load(str(served))
+    del exported.graph.output[1:]  # as model.onnx files were exported before the maps
+    onnx.save(exported, str(served))
+    answer = await client.get(f"/crops/{world.feedback.corrections[0]}/heat.jpg", headers=BEARER)
+    assert answer.status_code == 409 and "exported without class maps" in answer.json()["error"]
+    served.unlink()
+    answer = await client.get(f"/crops/{world.feedback.corrections[0]}/heat.jpg", headers=BEARER)
+    assert answer.status_code == 409 and "has no model.onnx" in answer.json()["error"]
+
+
 async def test_review_filters_by_the_users_label_and_the_model(client, world):
     await log_in(client)
     first, second, third = world.feedback.corrections
@@ -325,6 +364,19 @@ async def test_a_confirmation_made_stale_by_another_change_is_refused(client, wo
     promote = await client.post("/models/promote", data={**stale, "version": "v1"})
     assert promote.status_code == 409
     assert world.registry.champion() == "v3"
+
+
+async def test_a_model_that_cannot_load_is_refused_with_the_reason_and_the_champion_stays(client, world):
+    await log_in(client)
+    history = world.registry.history()
+    cut_short(world.registry.root / "v3")
+    form = {"_xsrf": client.cookies["_xsrf"], "version": "v3", "champion": "v2", "reason": "looks better"}
+    answer = await client.post("/models/promote", data=form)
+    assert answer.status_code == 409 and "v3 does not load" in unescape(answer.text)
+    cut_short(world.registry.root / "v1")
+    rollback = await client.post("/models/rollback", headers=BEARER, data={"champion": "v2"})
+    assert rollback.status_code == 409 and "v1 does not load" in rollback.json()["error"]
+    assert world.registry.champion() == "v2" and world.registry.history() == history
 
 
 async def test_promoting_into_a_registry_without_a_champion(client, world):

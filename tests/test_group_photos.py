@@ -71,7 +71,8 @@ def test_each_face_is_rated_on_its_own_and_its_crop_shared_only_with_consent(bot
     assert second["text"] == "2"
     fake.press(8, reply, second["callback_data"])
     rate = fake.wait_for(lambda: fake.calls("editMessageReplyMarkup"))[0].params["reply_markup"]["inline_keyboard"]
-    assert [b["text"] for b in rate[0]] == ["2: 👍 Right", "2: 👎 Wrong"] and rate[1][0]["text"] == replies.ALL_FACES
+    assert [b["text"] for b in rate[0]] == ["2: 👍 Right", "2: 👎 Wrong", "2: 🔍 Why?"]
+    assert rate[1][0]["text"] == replies.ALL_FACES
     fake.press(8, reply, rate[0][1]["callback_data"])  # wrong
     labels = fake.wait_for(
         lambda: len(fake.calls("editMessageReplyMarkup")) >= 2 and fake.calls("editMessageReplyMarkup")
@@ -95,6 +96,19 @@ def test_each_face_is_rated_on_its_own_and_its_crop_shared_only_with_consent(bot
     assert feedback.corrected_label == next(n for n in replies.VERDICT if replies.VERDICT[n][1] == labels[0]["text"])
     assert shared == {rows[1].id}
     assert not fake.calls("editMessageText")  # the photo's caption stays as it was
+
+
+def test_why_on_one_face_of_a_group_photo_explains_that_face(bot, fake, shared_data):
+    fake.send_photo(10, (shared_data / "ilc3" / "scenes" / SCENES[0]).read_bytes())
+    reply = fake.wait_for(lambda: fake.calls("sendPhoto", 10))[0]
+    fake.press(10, reply, reply.params["reply_markup"]["inline_keyboard"][0][1]["callback_data"])  # face 2
+    rate = fake.wait_for(lambda: fake.calls("editMessageReplyMarkup"))[0].params["reply_markup"]["inline_keyboard"]
+    fake.press(10, reply, rate[0][2]["callback_data"])  # 2: Why?
+    picture = fake.wait_for(lambda: len(fake.calls("sendPhoto", 10)) >= 2 and fake.calls("sendPhoto", 10))[1]
+    assert picture.params["caption"].startswith("On face 2 I looked mostly ")
+    assert len(picture.params["photo"]) < 100_000
+    assert bot.service.recent_faces.has(rows_of(bot)[0].id)  # the other faces can still be explained
+    assert not bot.service.recent_faces.has(rows_of(bot)[1].id)
 
 
 def test_stats_count_photos_and_faces(bot, fake, shared_data, known_photo):

@@ -25,6 +25,7 @@ def test_a_spanish_client_gets_spanish_and_every_other_client_english(bot, fake,
     assert [b["text"] for b in spanish[0].params["reply_markup"]["inline_keyboard"][0]] == [
         "👍 Correcto",
         "👎 Incorrecto",
+        "🔍 ¿Por qué?",
     ]
     assert spanish[1].params["text"] == SPANISH(replies.START) and spanish[1].params["text"].startswith("¡Hola!")
     assert english[0].params["text"].startswith("❌ No mask (") and english[1].params["text"] == replies.START

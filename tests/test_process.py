@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.bot_harness import free_port
-from tests.conftest import encode, face_like
+from tests.conftest import cut_short, encode, face_like, shipped_registry
 from tests.fake_telegram import TOKEN, FakeTelegram
 
 MASKBOT = [sys.executable, "-m", "bot.cli"]
@@ -267,3 +267,20 @@ def test_operator_commands_review_export_and_manage_models(tmp_path, shipped_mod
     assert "champion is now v2" in maskbot("models", "rollback")
     history = (tmp_path / "models" / "history.jsonl").read_text()
     assert '"forced": true' in history and "promoted by hand: test" in history
+
+
+def test_models_promote_and_rollback_refuse_a_model_that_cannot_load(tmp_path):
+    import shutil
+
+    registry = shipped_registry(tmp_path / "models")
+    history = registry.history()
+    shutil.copytree(registry.root / "v2", registry.root / "v3")
+    cut_short(registry.root / "v3")
+    cut_short(registry.root / "v1")
+    env = maskbot_env(tmp_path)
+    for command, version in ((("promote", "v3", "--reason", "looks better"), "v3"), (("rollback",), "v1")):
+        result = subprocess.run([*MASKBOT, "models", *command], env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1, result.stdout
+        assert result.stderr.startswith(f"maskbot: {version} does not load (InvalidProtobuf: ")
+        assert "Traceback" not in result.stderr
+    assert registry.champion() == "v2" and registry.history() == history

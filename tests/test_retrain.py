@@ -15,13 +15,13 @@ from PIL import Image
 
 from model import CLASS_NAMES
 from model.export import export_onnx
-from model.registry import ChampionChanged, Registry, RegistryError
+from model.registry import ChampionChanged, Registry, RegistryError, shipped_versions
 from model.retrain import FINE_TUNING, gate, holdout_mask, load_feedback, retrain, score_models
 from model.train import TrainConfig, train
 from storage.database import Database
 from storage.export import export_feedback
 from storage.repository import FeedbackFilter, Repository
-from tests.conftest import encode
+from tests.conftest import cut_short, encode, shipped_registry
 from tests.test_model import make_folder
 from tests.test_storage import record
 
@@ -231,12 +231,14 @@ def test_gate_rejects_a_broken_challenger(world, registry, tmp_path):
 
 
 def shipped_folders(root):
-    """Two shipped model folders, as `model/shipped/` holds them."""
+    """Two shipped model folders, as `model/shipped/` holds them: a metadata file and the served
+    network (promotion loads it)."""
     folders = []
     for version in ("v1", "v2"):
         folder = root / "shipped" / version
         folder.mkdir(parents=True)
         (folder / "metadata.json").write_text(json.dumps({"version": version.lstrip("v"), "metrics": {}}))
+        shutil.copy(shipped_versions()[0] / "model.onnx", folder)
         folders.append(folder)
     return folders
 
@@ -330,3 +332,67 @@ def test_a_damaged_registry_file_is_named_not_a_crash(tmp_path):
         history.write('{"no": "action"}\n')
     with pytest.raises(RegistryError, match=r"line 4 of .* is not a history entry"):
         registry.history()
+
+
+def wrong_network(folder: Path, answer: str) -> None:
+    """A model.onnx that loads and runs but answers wrongly: two columns ("two classes"), or NaN."""
+    from onnx import TensorProto, helper, save_model
+
+    pixels = helper.make_tensor_value_info("pixels", TensorProto.FLOAT, [None, 128, 128, 3])
+    output = helper.make_tensor_value_info("answer", TensorProto.FLOAT, [None, None])
+    nodes = [helper.make_node("ReduceMean", ["pixels"], ["mean"], axes=[1, 2], keepdims=0)]
+    if answer == "two classes":
+        constants = [
+            helper.make_tensor(name, TensorProto.INT64, [1], [at]) for name, at in (("0", 0), ("2", 2), ("1", 1))
+        ]
+        nodes.append(helper.make_node("Slice", ["mean", "0", "2", "1"], ["answer"]))
+    else:  # the logarithm of a negative number
+        constants = [helper.make_tensor("two", TensorProto.FLOAT, [], [2.0])]
+        nodes += [helper.make_node("Sub", ["mean", "two"], ["below"]), helper.make_node("Log", ["below"], ["answer"])]
+    graph = helper.make_graph(nodes, "wrong", [pixels], [output], initializer=constants)
+    network = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    save_model(network, folder / "model.onnx")
+
+
+def test_a_version_that_cannot_answer_is_never_made_champion(tmp_path):
+    registry = shipped_registry(tmp_path / "models")
+    history = registry.history()
+    damages = {
+        "v3": (cut_short, "v3 does not load"),
+        "v4": (lambda folder: (folder / "model.onnx").unlink(), "v4 has no model.onnx"),
+        "v5": (lambda folder: wrong_network(folder, "two classes"), r"v5 answers shape \(4, 2\)"),
+        "v6": (lambda folder: wrong_network(folder, "NaN"), "v6 answers probabilities that are not finite"),
+    }
+    for name, (damage, reason) in damages.items():
+        shutil.copytree(registry.root / "v1", registry.root / name)
+        damage(registry.root / name)
+        with pytest.raises(RegistryError, match=reason):
+            registry.promote(name, "an operator's decision", forced=True)
+    assert registry.champion() == "v2" and registry.history() == history
+    cut_short(registry.root / "v1")
+    with pytest.raises(RegistryError, match="v1 does not load"):
+        registry.rollback()
+    assert registry.champion() == "v2" and registry.history() == history
+
+
+def test_a_champion_that_cannot_load_gives_way_to_the_last_champion_that_loads(tmp_path):
+    from model.registry import UnusableModel, load_answering
+
+    registry = shipped_registry(tmp_path / "models")
+    shutil.copytree(registry.root / "v2", registry.root / "v3")
+    registry.promote("v3", "passed the gate")
+    registry.rollback()
+    registry.promote("v3", "passed the gate after all")
+    cut_short(registry.root / "v3")  # damaged after its promotion
+    cut_short(registry.root / "v2")
+    answering = load_answering(registry.root)
+    assert answering.path == registry.root / "v1" and answering.predictor is not None
+    assert answering.predictor.version == "1"
+    assert [reason.split()[:3] for reason in answering.failures] == [["v3", "does", "not"], ["v2", "does", "not"]]
+    assert registry.champion() == "v3"  # the operator's choice stays on record, to be fixed
+    kept = load_answering(registry.root, keep=registry.root / "v1")  # already answering: not loaded again
+    assert kept.path == registry.root / "v1" and kept.predictor is None and len(kept.failures) == 2
+    cut_short(registry.root / "v1")
+    with pytest.raises(UnusableModel) as nothing:
+        load_answering(registry.root)
+    assert [reason.split()[0] for reason in nothing.value.reasons] == ["v3", "v2", "v1"]

@@ -55,14 +55,20 @@ def test_onnx_answers_as_keras_does_on_200_photos(predictor, shipped_model_dir, 
     assert len(crops) == PARITY_PHOTOS
     served = predictor.probabilities(np.stack(crops))
     reference = keras_predictor.probabilities(np.stack(crops))
-    assert np.abs(served - reference).max() <= 1e-4
+    # Float16 kernels (v3) are rounded twice on the way to ONNX: once in model.keras, once more
+    # after tf2onnx folds batch norm into them. Float32 ones (v1, v2) match to float32 noise.
+    half = predictor.metadata.get("kernel_precision") == "float16"
+    tolerance = 1e-2 if half else 1e-4
+    assert np.abs(served - reference).max() <= tolerance
     assert (served.argmax(axis=1) == reference.argmax(axis=1)).all()
     threshold = predictor.threshold
-    assert ((served.max(axis=1) < threshold) == (reference.max(axis=1) < threshold)).all()
+    clear = np.abs(reference.max(axis=1) - threshold) > tolerance  # a flag may only flip within it
+    assert clear.sum() >= PARITY_PHOTOS - 5
+    assert ((served.max(axis=1) < threshold) == (reference.max(axis=1) < threshold))[clear].all()
     assert served.shape == (PARITY_PHOTOS, len(CLASS_NAMES))
 
 
-@pytest.mark.parametrize("version", ["v1", "v2"])
+@pytest.mark.parametrize("version", ["v1", "v2", "v3"])
 def test_every_shipped_model_carries_its_served_copy(version, shipped_model_dir):
     from model.export import ONNX_FILE
 

@@ -10,7 +10,7 @@ from telegram.ext import Application, ApplicationHandlerStop, MessageHandler, Ty
 
 from bot import replies
 from bot.context import BotContext
-from bot.handlers import account, admin, errors, feedback, photos
+from bot.handlers import account, admin, errors, feedback, photos, videos
 from bot.handlers.common import GROUP_CHATS, sender_id
 from bot.i18n import language_for, translator
 from bot.ratelimit import Admission
@@ -48,15 +48,17 @@ async def count_update(update: Update, context: BotContext) -> None:
 async def limit_update(update: Update, context: BotContext) -> None:
     """Every update of a sender counts towards a per-minute limit, and every update the bot
     answers in a group towards the group's; past either the update goes no further (one notice
-    per window), so a flood costs a check, not a handler and a reply each. Photos are limited per
-    sender apart, before they are downloaded."""
+    per window), so a flood costs a check, not a handler and a reply each. Photos and clips are
+    limited per sender apart, before they are downloaded."""
     service = context.bot_data.service
     sender = sender_id(update)
     message = update.effective_message
     if sender is not None and not (
         message is not None
         and (
-            message.photo or (message.document is not None and (message.document.mime_type or "").startswith("image/"))
+            message.photo
+            or (message.document is not None and (message.document.mime_type or "").startswith("image/"))
+            or videos.CLIPS.check_update(update)
         )
     ):
         admission = service.allow_update(sender)
@@ -121,6 +123,7 @@ def register(application: Application, admin_ids: frozenset[int]) -> None:
     account.register(application)
     admin.register(application, admin_ids)
     feedback.register(application)
+    videos.register(application)
     photos.register(application)
     account.register_fallbacks(application)
     application.add_error_handler(errors.on_error)

@@ -7,7 +7,7 @@ import logging
 from telegram import Update
 from telegram.ext import Application, CommandHandler, filters
 
-from bot import replies
+from bot import jobs, replies
 from bot.charts import stats_chart
 from bot.context import BotContext
 from bot.handlers.common import with_retry
@@ -49,9 +49,14 @@ async def on_model(update: Update, context: BotContext) -> None:
 
 
 async def on_reload(update: Update, context: BotContext) -> None:
-    before, now = await context.bot_data.service.reload()
-    text = replies.reloaded(before, now, context.t)
+    reloaded = await context.bot_data.service.reload()
+    if reloaded.failures:
+        text = replies.model_unusable(reloaded.failures, reloaded.now, context.t)
+    else:
+        text = replies.reloaded(reloaded.before, reloaded.now, context.t)
     await with_retry(lambda: update.effective_message.reply_text(text))
+    if reloaded.news:  # the admin who asked has just been told; the others get the alert
+        await jobs.alert_model_failures(context.bot, context.bot_data, skip=update.effective_user.id)
 
 
 ADMIN_COMMANDS = {"stats": on_stats, "drift": on_drift, "model": on_model, "reload": on_reload}

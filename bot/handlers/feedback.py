@@ -1,18 +1,21 @@
 """The "Right" / "Wrong" buttons (per face on a group photo): which label is right, and may the
-face crop be kept."""
+face crop be kept; and "Why?": where the network looked."""
 
 from __future__ import annotations
 
 import logging
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import keyboards, replies
 from bot.callbacks import decode_feedback
 from bot.context import BotContext
 from bot.handlers.common import group_answerable_by_presser, sender_id, with_retry
-from storage.repository import FeedbackOutcome
+from bot.i18n import Translator
+from bot.service import MaskService
+from model.explain import explain
+from storage.repository import FeedbackOutcome, OwnedFace
 
 log = logging.getLogger("bot.feedback")
 
@@ -41,8 +44,13 @@ async def on_feedback(update: Update, context: BotContext) -> None:
         return
     faces = tuple((number, service.button_token(face_id, chat.id)) for number, face_id in face.faces)
     if button.action == "face":
+        rating = keyboards.rate(button.token, t, face.number, why=service.recent_faces.has(face.prediction_id))
         await with_retry(lambda: query.answer(t(replies.FACE_CHOSEN).format(number=face.number)))
-        await with_retry(lambda: query.edit_message_reply_markup(keyboards.rate(button.token, t, face.number)))
+        await with_retry(lambda: query.edit_message_reply_markup(rating))
+        return
+    if button.action == "why":
+        await answer_why(query, service, face, button.token, t)
+        log.info("event=why update_id=%s group=%s", update.update_id, face.in_group)
         return
     if button.action == "faces":
         await with_retry(lambda: query.answer())
@@ -57,6 +65,9 @@ async def on_feedback(update: Update, context: BotContext) -> None:
         await with_retry(lambda: query.answer(question))
         await with_retry(lambda: query.edit_message_reply_markup(keyboards.consent(button.token, button.label, t)))
         return
+    if not button.share:
+        # "No, don't": the crop goes from memory too, so its "Why?" expires.
+        service.recent_faces.drop(face.prediction_id)
     outcome = await service.feedback(
         face.prediction_id,
         sender,
@@ -74,12 +85,37 @@ async def on_feedback(update: Update, context: BotContext) -> None:
     elif face.in_group:
         await with_retry(lambda: query.answer(t(replies.FACE_THANKS).format(number=face.number)))
     else:
-        text = (query.message.text_html or "") + "\n\n<i>" + t(replies.THANKS_LINE) + "</i>"
+        thanks = "\n\n<i>" + t(replies.THANKS_LINE) + "</i>"
         await with_retry(lambda: query.answer(t(replies.THANKS)))
-        await with_retry(lambda: query.edit_message_text(text))
+        if query.message.photo:  # a clip's answer: the frame judged, the verdict its caption
+            await with_retry(lambda: query.edit_message_caption((query.message.caption_html or "") + thanks))
+        else:
+            await with_retry(lambda: query.edit_message_text((query.message.text_html or "") + thanks))
     if face.in_group:
         # Whatever became of this face, the other faces can still be rated: back to the numbers.
         await with_retry(lambda: query.edit_message_reply_markup(keyboards.faces(faces)))
+
+
+async def answer_why(query: CallbackQuery, service: MaskService, face: OwnedFace, token: str, t: Translator) -> None:
+    """The face crop with the heat map of its verdict, and the sentence naming where it falls,
+    drawn in an inference thread from the crop held in memory; or "expired" when it is gone. Either
+    way the button goes: it works once."""
+    number = face.number if face.in_group else None
+    kept = service.recent_faces.take(face.prediction_id)
+    if kept is None:
+        await with_retry(lambda: query.answer(replies.why_expired(t), show_alert=True))
+    else:
+        await with_retry(lambda: query.answer())
+        explanation = await service.run_blocking(explain, kept.pixels, kept.class_maps, kept.label, kept.landmarks)
+        caption = replies.why(kept.label, explanation.region, number, t)
+        await with_retry(lambda: query.message.reply_photo(explanation.picture, caption=caption))
+    # Only a keyboard that shows the button loses it: Telegram refuses an edit that changes
+    # nothing, and a replayed press must not bring back Right / Wrong over another keyboard.
+    markup = getattr(query.message, "reply_markup", None)
+    if markup is not None and any(
+        button.callback_data == query.data for row in markup.inline_keyboard for button in row
+    ):
+        await with_retry(lambda: query.edit_message_reply_markup(keyboards.rate(token, t, number)))
 
 
 def register(application: Application) -> None:

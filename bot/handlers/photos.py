@@ -1,4 +1,5 @@
-"""Photos and image documents in, verdicts out; everything else gets a helpful answer."""
+"""Photos and image documents in, verdicts out (clips too, from bot.handlers.videos); everything
+else gets a helpful answer."""
 
 from __future__ import annotations
 
@@ -45,8 +46,17 @@ async def on_image_document(update: Update, context: BotContext) -> None:
 
 
 async def check_and_reply(
-    update: Update, context: BotContext, file_id: str, file_size: int | None, input_kind: str
+    update: Update,
+    context: BotContext,
+    file_id: str,
+    file_size: int | None,
+    input_kind: str,
+    clip: bool = False,
+    refused: ImageError | None = None,
 ) -> None:
+    """Check a photo, or with `clip` a video (`MaskService.check_clip`), and answer. `refused`:
+    what the update itself tells of the file is reason enough to refuse it (bot.handlers.videos);
+    it is answered after the rate limit, without a download."""
     started = time.perf_counter()
     t = context.t
     message = update.effective_message
@@ -77,8 +87,11 @@ async def check_and_reply(
     async with typing_when_slow(context, message.chat_id), service.answering(sender):
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_ABOVE) as spool:
             try:
+                if refused is not None:
+                    raise refused
                 await download(context, file_id, spool)
-                result = await service.check_photo(spool, sender, message.chat.type, input_kind)
+                check = service.check_clip if clip else service.check_photo
+                result = await check(spool, sender, message.chat.type, input_kind)
             except FileTooLarge as error:
                 log.info("event=too_large update_id=%s kind=%s when=%s", update.update_id, input_kind, error.when)
                 limit = MAX_DOWNLOAD_BYTES // 1024 // 1024
@@ -102,13 +115,17 @@ async def check_and_reply(
     if ids is None:
         metrics.errors.labels(kind="database").inc()
     tokens = [service.button_token(prediction_id, message.chat_id) for prediction_id in ids or ()]
-    if result.annotated is not None:
+    if result.photo.is_group:
         keyboard = keyboards.faces(tuple(enumerate(tokens, start=1))) if tokens else None
         caption = replies.group_caption(result.photo, t, can_rate=keyboard is not None)
         await with_retry(lambda: message.reply_photo(result.annotated, caption=caption, reply_markup=keyboard))
     else:
-        keyboard = keyboards.rate(tokens[0], t) if tokens else None
-        await with_retry(lambda: message.reply_text(replies.verdict(result.prediction, t), reply_markup=keyboard))
+        keyboard = keyboards.rate(tokens[0], t, why=service.recent_faces.has(ids[0])) if ids else None
+        text = replies.verdict(result.prediction, t)
+        if result.annotated is None:
+            await with_retry(lambda: message.reply_text(text, reply_markup=keyboard))
+        else:  # a clip: the frame judged, the verdict its caption
+            await with_retry(lambda: message.reply_photo(result.annotated, caption=text, reply_markup=keyboard))
     elapsed = time.perf_counter() - started
     metrics.reply_seconds.observe(elapsed)
     for prediction in result.photo.faces:
@@ -194,9 +211,6 @@ def register(application: Application) -> None:
     application.add_handler(MessageHandler(filters.Document.ALL, on_other_document))
     for kind, content in (
         ("sticker", filters.Sticker.ALL),
-        ("animation", filters.ANIMATION),
-        ("video", filters.VIDEO),
-        ("video_note", filters.VIDEO_NOTE),
         ("voice", filters.VOICE),
         ("audio", filters.AUDIO),
         ("text", filters.TEXT & ~filters.COMMAND),

@@ -1,0 +1,57 @@
+"""The review page's heat maps: where the current champion looks on a shared crop, drawn as the
+bot draws its "Why?" picture (`model.explain`), so operators see what the model saw when they
+accept a correction. Served from the champion's `model.onnx`: the console needs no TensorFlow."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from model import CLASS_NAMES, IMAGE_SIZE
+from model.explain import draw, evidence
+from model.export import ONNX_FILE
+from model.predictor import Forward, load_network
+from model.preprocess import resize, to_input
+from model.registry import open_registry
+
+
+class NoHeatMap(Exception):
+    """The champion cannot draw one: no `model.onnx`, or one exported without class maps."""
+
+
+class HeatMaps:
+    """The champion's network, loaded on the first heat map and again when the champion changes
+    (one at a time: a console's memory holds one network)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loaded: tuple[Path, Forward] | None = None
+
+    def network(self, model_dir: Path) -> Forward:
+        """The network answering now: `model_dir` itself when it is one model folder, else its
+        registry's champion. Raises RegistryError when the registry has no champion."""
+        champion = (
+            model_dir if (model_dir / "metadata.json").exists() else open_registry(model_dir, seed=False).champion_dir()
+        )
+        if not (champion / ONNX_FILE).exists():
+            raise NoHeatMap(f"{champion.name} has no {ONNX_FILE}: run maskbot models export {champion}")
+        with self._lock:
+            if self._loaded is None or self._loaded[0] != champion:
+                self._loaded = (champion, load_network(champion)[1])
+            return self._loaded[1]
+
+    def draw(self, model_dir: Path, png: bytes, label: str | None = None) -> tuple[bytes, str]:
+        """The crop (PNG) with the heat of `label`, else of the class the champion gives it; a
+        JPEG, and the class drawn."""
+        decoded = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+        if decoded is None:
+            raise NoHeatMap("the stored crop does not decode")
+        crop = resize(np.ascontiguousarray(decoded[..., ::-1]), IMAGE_SIZE)
+        probabilities, maps = self.network(model_dir)(to_input(crop[None]))
+        if maps is None:
+            raise NoHeatMap("the champion's model.onnx was exported without class maps: run maskbot models export")
+        shown = label or CLASS_NAMES[int(probabilities[0].argmax())]
+        return draw(crop, evidence(maps[0], shown)), shown

@@ -1,0 +1,380 @@
+"""Clips (video notes, videos, GIFs) in, verdicts out: decoding untrusted video, and judging it.
+
+About eight frames spread over the clip are decoded and searched for faces; the sharpest of those
+showing the largest face is judged like a photo and shown in the answer, and the verdict on one
+face is voted by all of them (`predict_clip`).
+
+Decoding goes through PyAV's FFmpeg, not the one inside OpenCV, because only PyAV passes options
+to the decoders (README says what OpenCV's let through). Every clip is read from memory, never
+from a file; recognised by its first bytes and opened with that one demuxer (no probing of
+FFmpeg's hundreds of others); only the video codecs of phones and browsers are decoded, never
+the sound; on one thread; and every decoder refuses a picture larger than MAX_SIDE x MAX_SIDE,
+also one a stream switches to after its header (a 426 KB MP4 whose header says 480x480 took
+600 MB more to decode with OpenCV's).
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+import av
+import cv2
+import numpy as np
+
+from model import CLASS_NAMES
+from model.faces import FaceBox
+from model.framing import analyse, measure_light_and_focus
+from model.images import MIN_SIDE, ImageError
+from model.messages import N_, Message
+from model.predictor import DECODE_SIDE, NoFaceFound, PhotoPrediction, Predictor
+from model.preprocess import crop_square
+
+MAX_BYTES = 20 * 1024 * 1024
+"""The Bot API serves files up to 20 MB."""
+MAX_SECONDS = 60
+MAX_SIDE = 1920
+"""Full HD's long side; a phone's 4K clip reaches Telegram re-encoded smaller."""
+MAX_FRAMES = 3600
+"""60 s at 60 frames a second: a clip with more is thousands of tiny frames, refused after
+counting its packets, before any is decoded."""
+SAMPLES = 8
+DECODE_BUDGET_PIXELS = 150_000_000
+"""Pixels decoded for one clip at most, besides one key frame per sample (about 0.3 s of one
+core for H.264): every frame of a 10 s 480 px video note, or a few frames after each key frame of a long
+HD video, whose samples are then its key frames."""
+LARGEST_FACE_SHARE = 0.8
+"""Frames whose largest face is at least this share of the largest seen count as showing the
+largest face; the sharpest of them is judged."""
+CODECS = frozenset({"h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "gif"})
+"""What phones, Telegram and browsers make; FFmpeg's other decoders never see a user's file."""
+DECODER_OPTIONS = {
+    "max_pixels": str(MAX_SIDE * MAX_SIDE),
+    "codec_whitelist": ",".join(sorted(CODECS)),
+    "threads": "1",
+}
+"""Options of every decoder opened for a clip: while the container is read (FFmpeg decodes a
+few frames to learn the streams) and for the frames sampled. One thread: the bot decodes one
+clip at a time beside two inference threads."""
+
+
+class ClipError(ImageError):
+    """A clip the bot cannot judge; `message` says why, for the user."""
+
+
+class ClipTooBig(ClipError):
+    pass
+
+
+class ClipTooLong(ClipError):
+    pass
+
+
+class ClipTooLarge(ClipError):
+    pass
+
+
+class ClipTooSmall(ClipError):
+    pass
+
+
+class TooManyFrames(ClipError):
+    pass
+
+
+class EmptyClip(ClipError):
+    pass
+
+
+class NotAClip(ClipError):
+    pass
+
+
+class NoFaceInClip(NoFaceFound):
+    """No face in any frame sampled; `framing` is the sharpest frame's, for the tips."""
+
+
+def check_limits(
+    size: int | None = None, seconds: float | None = None, width: int | None = None, height: int | None = None
+) -> None:
+    """Refuse a clip over the limits, from what is known of it: first what Telegram's update
+    declares (nothing is downloaded), then what the container says. Unknown facts pass."""
+    if size is not None and size > MAX_BYTES:
+        raise ClipTooBig(
+            Message(
+                N_(
+                    "This video is {size} MB; I can check videos up to {limit} MB. Send a shorter clip, or a photo of your face."
+                ),
+                {"size": round(size / 1024 / 1024), "limit": MAX_BYTES // 1024 // 1024},
+            )
+        )
+    if seconds is not None and seconds > MAX_SECONDS:
+        raise ClipTooLong(
+            Message(
+                N_(
+                    "This video is {seconds} s long; I can check videos up to {limit} s. Send a shorter clip, or a photo of your face."
+                ),
+                {"seconds": round(seconds), "limit": MAX_SECONDS},
+            )
+        )
+    if width is None or height is None:
+        return
+    if max(width, height) > MAX_SIDE:
+        raise ClipTooLarge(
+            Message(
+                N_(
+                    "This video is {size} pixels; I can check videos up to {limit} pixels a side. Send a smaller one, or a photo of your face."
+                ),
+                {"size": f"{width}x{height}", "limit": MAX_SIDE},
+            )
+        )
+    if min(width, height) < MIN_SIDE:
+        raise ClipTooSmall(
+            Message(
+                N_(
+                    "This video is only {size} pixels. Send a clip at least {min_side} pixels a side, or a photo of your face."
+                ),
+                {"size": f"{width}x{height}", "min_side": MIN_SIDE},
+            )
+        )
+
+
+def _damaged() -> NotAClip:
+    return NotAClip(
+        Message(
+            N_("This video seems to be damaged, or in a format I can't read. Send it again, or a photo of your face.")
+        )
+    )
+
+
+def _empty() -> EmptyClip:
+    return EmptyClip(Message(N_("This video is empty. Send it again, or a photo of your face.")))
+
+
+def container_format(head: bytes) -> str | None:
+    """The demuxer for a clip's first bytes: MP4 and QuickTime (what Telegram sends), Matroska
+    and WebM, GIF; None for anything else."""
+    if head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"):
+        return "mov"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "matroska"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    return None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one pass over a clip's packets (no decoding) found."""
+
+    stamps: list[int]
+    """Every frame's presentation time stamp, ascending."""
+    keys: list[int]
+    """The key frames' stamps, ascending: where decoding can start."""
+
+
+def sample_frames(data: bytes, count: int = SAMPLES) -> Iterator[np.ndarray]:
+    """About `count` upright RGB frames spread over the clip, in order, each shrunk by a whole
+    factor that keeps its short side at least DECODE_SIDE. Raises `ClipError` for a clip over
+    the limits, damaged, in another format, or without frames."""
+    if not data:
+        raise _empty()
+    fmt = container_format(data[:12])
+    if fmt is None:
+        raise _damaged()
+    try:
+        with av.open(io.BytesIO(data), "r", format=fmt, options=DECODER_OPTIONS) as container:
+            if not container.streams.video:
+                raise _empty()
+            stream = container.streams.video[0]
+            codec = stream.codec_context
+            if codec is None or codec.codec.canonical_name not in CODECS:
+                raise _damaged()
+            check_limits(width=codec.width, height=codec.height)
+            plan = _read_packets(container, stream)
+            codec.options = DECODER_OPTIONS
+            yield from _decode(container, stream, plan, count)
+    except ClipError:
+        raise
+    except (av.FFmpegError, ValueError, OverflowError) as error:
+        # FFmpeg's refusals (bad data, a picture over max_pixels, a codec not on the list) and
+        # PyAV's on odd stamps or sizes all mean the same to the sender.
+        raise _damaged() from error
+
+
+def _read_packets(container: av.container.InputContainer, stream: av.VideoStream) -> _Plan:
+    """Count the frames and note the key frames, reading packets without decoding them."""
+    stamps: list[int] = []
+    keys: list[int] = []
+    frames = 0
+    for packet in container.demux(stream):
+        if packet.size == 0:  # the empty packet that ends every stream
+            continue
+        frames += 1
+        if frames > MAX_FRAMES:
+            raise TooManyFrames(
+                Message(
+                    N_(
+                        "This video has more than {limit} frames, more than I can look through. Send a normal clip, or a photo of your face."
+                    ),
+                    {"limit": MAX_FRAMES},
+                )
+            )
+        if packet.pts is not None:
+            stamps.append(packet.pts)
+            if packet.is_keyframe:
+                keys.append(packet.pts)
+    if not frames:
+        raise _empty()
+    if not keys:
+        raise _damaged()
+    stamps.sort()
+    keys.sort()
+    if stream.time_base is not None:
+        check_limits(seconds=float((stamps[-1] - stamps[0]) * stream.time_base))
+    return _Plan(stamps, keys)
+
+
+def _decode(
+    container: av.container.InputContainer, stream: av.VideoStream, plan: _Plan, count: int
+) -> Iterator[np.ndarray]:
+    """The frames nearest `count` evenly spaced times. Reaching one means decoding on from the
+    frame decoded last, or from the key frame before it; past the decoding budget a sample is
+    that key frame instead."""
+    stamps = plan.stamps
+    targets = sorted({stamps[min(len(stamps) - 1, int((i + 0.5) * len(stamps) / count))] for i in range(count)})
+    budget = DECODE_BUDGET_PIXELS // max(1, stream.codec_context.width * stream.codec_context.height)
+    frames: Iterator[av.VideoFrame] | None = None
+    position: int | None = None
+    """The stamp of the frame decoded last: decoding goes on from there without a seek."""
+    taken: set[int] = set()
+    for wanted in targets:
+        key = plan.keys[max(0, bisect.bisect_right(plan.keys, wanted) - 1)]
+        if frames is not None and position is not None and key <= position < wanted:
+            resume, after = True, bisect.bisect_right(stamps, position)
+        else:
+            resume, after = False, bisect.bisect_left(stamps, key)
+        target = wanted
+        if bisect.bisect_right(stamps, wanted) - after > budget:
+            target, resume = key, False
+        if target in taken:
+            continue
+        if not resume or frames is None:
+            container.seek(key, stream=stream, backward=True, any_frame=False)
+            frames = container.decode(stream)
+        try:
+            for frame in frames:
+                budget -= 1
+                if budget < -count:  # past one key frame a sample: stamps that never reach the target
+                    return
+                position = frame.pts
+                if frame.pts is None or frame.pts >= target:
+                    taken.add(target)
+                    yield _upright(frame)
+                    break
+            else:
+                return  # the clip ended before the target: its last packets held no picture
+        except av.FFmpegError:
+            # A damaged stretch, or a picture over max_pixels the decoder refused: the frames
+            # before it are judged (none: the clip is refused as damaged).
+            return
+
+
+def _upright(frame: av.VideoFrame) -> np.ndarray:
+    """RGB, shrunk like a photo (model.images.shrink), turned as the clip says it is shown."""
+    # max_pixels bounds a picture's area; a long thin one within it is refused here.
+    check_limits(width=frame.width, height=frame.height)
+    factor = max(1, min(frame.width, frame.height) // DECODE_SIDE)
+    rgb = frame.to_ndarray(
+        format="rgb24", width=frame.width // factor, height=frame.height // factor, interpolation="AREA"
+    )
+    # The display matrix turns the picture counter-clockwise by `rotation` degrees (a phone held
+    # upright records its sensor's sideways picture).
+    return np.ascontiguousarray(np.rot90(rgb, round(frame.rotation / 90) % 4))
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    pixels: np.ndarray
+    face_share: float
+    """The largest face's short side over the frame's."""
+    face_sharpness: float
+
+
+@dataclass(frozen=True)
+class Choice:
+    frame: np.ndarray
+    """The frame judged and shown: of the sampled frames showing the largest face (within
+    LARGEST_FACE_SHARE of it), the one where that face is sharpest."""
+    faces: np.ndarray
+    """(frames, 128, 128, 3): the largest face of every sampled frame that shows one, cropped as
+    the classifier takes it: what a verdict is voted from."""
+
+
+def face_sharpness(rgb: np.ndarray, face: FaceBox) -> float:
+    """Variance of the Laplacian on the face's crop as the classifier sees it: the motion blur
+    and compression of a frame show where the verdict is made, whatever the background."""
+    gray = cv2.cvtColor(crop_square(rgb, face), cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+
+
+def choose(data: bytes, find_faces: Callable[[np.ndarray], list[FaceBox]]) -> Choice:
+    """Search the sampled frames for faces, and choose the frame to judge. Raises `ClipError`,
+    or `NoFaceInClip` when no sampled frame shows a face."""
+    candidates: list[_Candidate] = []
+    crops: list[np.ndarray] = []
+    sharpest: tuple[float, np.ndarray] | None = None
+    """The sharpest frame overall, for the tips when no frame shows a face."""
+    for rgb in sample_frames(data):
+        faces = find_faces(rgb)
+        if faces:
+            share = faces[0].side / min(rgb.shape[:2])
+            candidates.append(_Candidate(rgb, share, face_sharpness(rgb, faces[0])))
+            crops.append(crop_square(rgb, faces[0]))
+        elif not candidates:
+            sharpness = measure_light_and_focus(rgb)[2]
+            if sharpest is None or sharpness > sharpest[0]:
+                sharpest = (sharpness, rgb)
+    if not candidates:
+        if sharpest is None:
+            raise _damaged()  # frames were listed, none could be decoded
+        raise NoFaceInClip(
+            analyse(sharpest[1], None),
+            Message(
+                N_("I can't find a face in this video. Film your whole face, looking at the camera, in good light.")
+            ),
+        )
+    largest = max(candidate.face_share for candidate in candidates)
+    shown = [candidate for candidate in candidates if candidate.face_share >= LARGEST_FACE_SHARE * largest]
+    return Choice(max(shown, key=lambda candidate: candidate.face_sharpness).pixels, np.stack(crops))
+
+
+def predict_clip(data: bytes, predictor: Predictor) -> PhotoPrediction:
+    """A clip judged. Its chosen frame goes through the photo path (handed over as a lossless
+    BMP), so every face in it is found, judged and boxed as in a photo; when that frame shows one
+    face to judge, the verdict is voted instead: the mean of the calibrated probabilities of the
+    largest face in every sampled frame (README, "Video notes, videos and GIFs": it measured
+    better than the one frame's verdict). The vote is not taken for several faces: the largest
+    face of one frame may be another person's in the next."""
+    choice = choose(data, predictor.detector.faces)
+    photo = predictor.predict_photo(encode_bmp(choice.frame))
+    if photo.is_group:
+        return photo
+    mean = predictor.probabilities(choice.faces).mean(axis=0)
+    best = int(mean.argmax())
+    voted = replace(
+        photo.faces[0],
+        label=CLASS_NAMES[best],
+        confidence=float(mean[best]),
+        probabilities={name: float(value) for name, value in zip(CLASS_NAMES, mean, strict=True)},
+        unsure=bool(mean[best] < predictor.threshold),
+    )
+    return replace(photo, faces=(voted,))
+
+
+def encode_bmp(rgb: np.ndarray) -> bytes:
+    """An RGB frame as a BMP: nothing to compress, nothing lost on the way to the photo path."""
+    _, encoded = cv2.imencode(".bmp", np.ascontiguousarray(rgb[..., ::-1]))
+    return encoded.tobytes()
