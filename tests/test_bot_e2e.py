@@ -600,7 +600,6 @@ def test_metrics_count_updates_and_verdicts_without_user_ids(bot, fake):
 
 
 def test_reload_switches_to_a_newly_promoted_champion(fake, tmp_path, predictor, shipped_model_dir):
-    import shutil
 
     from model.registry import Registry
 
@@ -613,30 +612,30 @@ def test_reload_switches_to_a_newly_promoted_champion(fake, tmp_path, predictor,
     try:
         fake.send_text(ADMIN_ID, "/reload")
         assert "already the champion" in fake.replies_to(ADMIN_ID)[0].params["text"]
-        shutil.copytree(registry.root / "v2", registry.root / "v3")
-        metadata = json.loads((registry.root / "v3" / "metadata.json").read_text())
-        (registry.root / "v3" / "metadata.json").write_text(json.dumps({**metadata, "version": "3"}))
-        registry.promote("v3", "test")
+        version = add_version(registry)
+        registry.promote(version, "test")
         fake.send_text(60, "/reload")
         assert fake.replies_to(60)[0].params["text"] == replies.UNKNOWN_COMMAND
         fake.send_text(ADMIN_ID, "/reload")
-        assert "Now answering with model 3" in fake.replies_to(ADMIN_ID, 2)[1].params["text"]
+        assert f"Now answering with model {version[1:]}" in fake.replies_to(ADMIN_ID, 2)[1].params["text"]
         assert service.predictor.runtime == "onnx"  # the exported file, not the Keras one
         fake.send_photo(61, encode(face_like(640, 480)))
         fake.replies_to(61)
         with service.repository.database.session() as session:
-            assert session.scalars(select(PredictionRow.model_version)).all() == ["3"]
+            assert session.scalars(select(PredictionRow.model_version)).all() == [version[1:]]
     finally:
         running.stop()
 
 
-def add_version(registry, name: str) -> None:
-    """`name`, a copy of the registry's v2 that answers as model `name` without its "v"."""
+def add_version(registry) -> str:
+    """The registry's next version, a copy of its v2 that answers as that version's number."""
     import shutil
 
+    name = registry.next_version()
     shutil.copytree(registry.root / "v2", registry.root / name)
     metadata = json.loads((registry.root / name / "metadata.json").read_text())
     (registry.root / name / "metadata.json").write_text(json.dumps({**metadata, "version": name.lstrip("v")}))
+    return name
 
 
 def model_errors(caplog) -> list[str]:
@@ -648,17 +647,17 @@ def test_a_champion_that_cannot_load_gives_way_at_start_with_an_error_and_an_ale
 
     caplog.set_level(logging.INFO)
     registry = shipped_registry(tmp_path / "models")
-    add_version(registry, "v3")
-    registry.promote("v3", "passed the gate")
-    cut_short(registry.root / "v3")  # damaged after its promotion: a restart exited 1
+    version = add_version(registry)
+    registry.promote(version, "passed the gate")
+    cut_short(registry.root / version)  # damaged after its promotion: a restart exited 1
     settings = make_settings(fake, tmp_path, registry.root)
     service = build_service(settings)
     running = RunningBot(fake, settings, service).start()
     try:
         assert service.model_version == "2"
         alert = fake.replies_to(ADMIN_ID)[0].params["text"]
-        assert "so I'm answering with model 2" in alert and "v3 does not load (InvalidProtobuf" in alert
-        assert "model=2" in model_errors(caplog)[0] and "v3 does not load" in model_errors(caplog)[0]
+        assert "so I'm answering with model 2" in alert and f"{version} does not load (InvalidProtobuf" in alert
+        assert "model=2" in model_errors(caplog)[0] and f"{version} does not load" in model_errors(caplog)[0]
         fake.send_photo(61, encode(face_like(640, 480)))
         fake.replies_to(61)
         # The catch-up job checks the registry again a second after start-up: the same trouble,
@@ -682,12 +681,12 @@ def test_reload_to_a_champion_that_cannot_load_keeps_answering_and_tells_the_adm
     running = RunningBot(fake, settings, service).start()
     try:
         fake.wait_for(lambda: "event=daily_summary" in caplog.text, what="the catch-up job")
-        add_version(registry, "v3")
-        registry.promote("v3", "passed the gate")
-        cut_short(registry.root / "v3")
+        version = add_version(registry)
+        registry.promote(version, "passed the gate")
+        cut_short(registry.root / version)
         fake.send_text(ADMIN_ID, "/reload")
         reply = fake.replies_to(ADMIN_ID)[0].params["text"]
-        assert "so I'm answering with model 2" in reply and "v3 does not load" in reply
+        assert "so I'm answering with model 2" in reply and f"{version} does not load" in reply
         assert fake.replies_to(other_admin)[0].params["text"] == reply
         assert service.model_version == "2" and len(model_errors(caplog)) == 1
         fake.send_text(ADMIN_ID, "/reload")  # the same trouble: told to whoever asks, not alerted again
@@ -714,10 +713,11 @@ def test_the_daily_summary_and_drift_alert_do_not_wait_on_a_model_that_cannot_lo
     running = RunningBot(fake, settings, service).start()
     try:
         texts = [request.params["text"] for request in fake.replies_to(ADMIN_ID, 2)]
-        assert "so I'm answering with model 2" in texts[0] and "v1 does not load" in texts[0]
+        # The model answering already (the predictor's) keeps answering.
+        assert f"so I'm answering with model {predictor.version}" in texts[0] and "v1 does not load" in texts[0]
         assert "Drift <b>drift</b>" in texts[1]
         assert fake.wait_for(lambda: fake.calls("sendPhoto", ADMIN_ID))
-        assert "event=daily_summary days=1" in caplog.text and service.model_version == "2"
+        assert "event=daily_summary days=1" in caplog.text and service.model_version == predictor.version
     finally:
         running.stop()
 

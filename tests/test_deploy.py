@@ -86,6 +86,9 @@ def test_the_wheel_carries_the_model_and_migrations_and_runs_installed(tmp_path)
         "model/shipped/v2/model.keras",
         "model/shipped/v2/split.json",
         "model/shipped/v2/split-ilc3.json",
+        "model/shipped/v3/model.keras",
+        "model/shipped/v3/model.onnx",
+        "model/shipped/v3/split-ilc3.json",
         "storage/migrations/env.py",
         "storage/migrations/versions/0001_initial.py",
         "bot/locales/es/LC_MESSAGES/messages.mo",
@@ -103,7 +106,7 @@ def test_the_wheel_carries_the_model_and_migrations_and_runs_installed(tmp_path)
     check = (
         "import sys; sys.path.insert(0, sys.argv[1]); import model.registry as r, storage.database as d; "
         "assert r.SHIPPED_MODEL.is_relative_to(sys.argv[1]) and (r.SHIPPED_MODEL / 'model.keras').exists(); "
-        "assert [p.name for p in r.shipped_versions()] == ['v1', 'v2']; "
+        "assert [p.name for p in r.shipped_versions()] == ['v1', 'v2', 'v3']; "
         "d.Database('sqlite:///' + sys.argv[2]); print('ok')"
     )
     result = subprocess.run(
