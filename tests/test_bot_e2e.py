@@ -461,11 +461,7 @@ def test_startup_catch_up_summarises_and_alerts_admins_on_drift_once(
     fake.blocked_chats.add(blocked_admin)
     settings = make_settings(fake, tmp_path, shipped_model_dir, admin_ids=frozenset({blocked_admin, ADMIN_ID}))
     service = make_service(settings, predictor)
-    yesterday = datetime.now(UTC).replace(hour=12) - timedelta(days=1)
-    for i in range(80):
-        service.repository.record_prediction(
-            record(f"user{i}", "without_mask", at=yesterday, version=predictor.version)
-        )
+    bare_faces_yesterday(service, predictor.version)
     running = RunningBot(fake, settings, service).start()
     try:
         alert = fake.replies_to(ADMIN_ID)[0]  # though the other admin blocked the bot
@@ -627,6 +623,13 @@ def test_reload_switches_to_a_newly_promoted_champion(fake, tmp_path, predictor,
         running.stop()
 
 
+def bare_faces_yesterday(service, version: str, count: int = 80) -> None:
+    """`count` users' bare faces at noon yesterday: a day the drift job alerts on."""
+    yesterday = datetime.now(UTC).replace(hour=12) - timedelta(days=1)
+    for i in range(count):
+        service.repository.record_prediction(record(f"user{i}", "without_mask", at=yesterday, version=version))
+
+
 def add_version(registry) -> str:
     """The registry's next version, a copy of its v2 that answers as that version's number."""
     import shutil
@@ -705,11 +708,7 @@ def test_the_daily_summary_and_drift_alert_do_not_wait_on_a_model_that_cannot_lo
     settings = make_settings(fake, tmp_path, registry.root)
     service = make_service(settings, predictor)
     service.model_source = registry.root
-    yesterday = datetime.now(UTC).replace(hour=12) - timedelta(days=1)
-    for i in range(80):
-        service.repository.record_prediction(
-            record(f"user{i}", "without_mask", at=yesterday, version=predictor.version)
-        )
+    bare_faces_yesterday(service, predictor.version)
     running = RunningBot(fake, settings, service).start()
     try:
         texts = [request.params["text"] for request in fake.replies_to(ADMIN_ID, 2)]

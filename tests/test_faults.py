@@ -33,8 +33,7 @@ from bot.ratelimit import GROUP_ANSWERS_PER_MINUTE
 from storage.tables import Crop, PredictionRow
 from tests.bot_harness import RunningBot, free_port, make_service, make_settings, verdict_of
 from tests.conftest import encode, face_like
-from tests.fake_telegram import TOKEN
-from tests.test_process import MASKBOT, maskbot_env
+from tests.test_process import MASKBOT, bot_env
 
 
 def verdicts(fake, chat_id=None):
@@ -42,14 +41,7 @@ def verdicts(fake, chat_id=None):
 
 
 def test_sigkill_mid_burst_loses_no_committed_prediction_and_answers_after_restart(fake, tmp_path, shipped_model_dir):
-    env = maskbot_env(
-        tmp_path,
-        BOT_TOKEN=TOKEN,
-        TELEGRAM_API_BASE_URL=fake.base_url,
-        TELEGRAM_FILE_BASE_URL=fake.base_file_url,
-        MODEL_DIR=str(shipped_model_dir),
-        PORT=str(free_port()),
-    )
+    env = bot_env(tmp_path, fake, shipped_model_dir, PORT=str(free_port()))
 
     def start():
         return subprocess.Popen([*MASKBOT, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -263,14 +255,7 @@ def cpu_seconds(pid: int) -> float:
 
 def test_half_sent_connections_past_the_descriptor_limit_cost_nothing(fake, tmp_path, shipped_model_dir):
     port = free_port()
-    env = maskbot_env(
-        tmp_path,
-        BOT_TOKEN=TOKEN,
-        TELEGRAM_API_BASE_URL=fake.base_url,
-        TELEGRAM_FILE_BASE_URL=fake.base_file_url,
-        MODEL_DIR=str(shipped_model_dir),
-        PORT=str(port),
-    )
+    env = bot_env(tmp_path, fake, shipped_model_dir, PORT=str(port))
     log = tmp_path / "bot.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

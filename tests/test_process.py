@@ -34,6 +34,18 @@ def maskbot_env(tmp_path, **extra) -> dict:
     return env
 
 
+def bot_env(tmp_path, fake, model_dir, **extra) -> dict:
+    """`maskbot_env` for `maskbot run` against the fake Bot API server `fake`."""
+    return maskbot_env(
+        tmp_path,
+        BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=fake.base_url,
+        TELEGRAM_FILE_BASE_URL=fake.base_file_url,
+        MODEL_DIR=str(model_dir),
+        **extra,
+    )
+
+
 WEBHOOK_SECRET = "a-webhook-secret-of-forty-characters-xyz"
 
 
@@ -83,14 +95,7 @@ def test_the_default_database_lives_in_data_dir():
 def test_sigterm_finishes_the_reply_in_flight_and_exits_zero(tmp_path, shipped_model_dir):
     fake = FakeTelegram().start()
     port = free_port()
-    env = maskbot_env(
-        tmp_path,
-        BOT_TOKEN=TOKEN,
-        TELEGRAM_API_BASE_URL=fake.base_url,
-        TELEGRAM_FILE_BASE_URL=fake.base_file_url,
-        MODEL_DIR=str(shipped_model_dir),
-        PORT=str(port),
-    )
+    env = bot_env(tmp_path, fake, shipped_model_dir, PORT=str(port))
     process = subprocess.Popen([*MASKBOT, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
 
@@ -125,15 +130,7 @@ def test_sigterm_finishes_the_reply_in_flight_and_exits_zero(tmp_path, shipped_m
 def test_debug_logs_carry_no_token_ids_names_or_file_ids(tmp_path, shipped_model_dir):
     fake = FakeTelegram().start()
     port = free_port()
-    env = maskbot_env(
-        tmp_path,
-        BOT_TOKEN=TOKEN,
-        TELEGRAM_API_BASE_URL=fake.base_url,
-        LOG_LEVEL="DEBUG",
-        TELEGRAM_FILE_BASE_URL=fake.base_file_url,
-        MODEL_DIR=str(shipped_model_dir),
-        PORT=str(port),
-    )
+    env = bot_env(tmp_path, fake, shipped_model_dir, LOG_LEVEL="DEBUG", PORT=str(port))
     process = subprocess.Popen([*MASKBOT, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     user = 987654321
     try:

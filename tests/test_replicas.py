@@ -17,9 +17,9 @@ from storage.repository import Repository
 from storage.tables import Crop, PredictionRow
 from tests.bot_harness import ADMIN_ID, free_port
 from tests.conftest import encode, face_like
-from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.fake_telegram import FakeTelegram
 from tests.storage_fixtures import _postgres_database
-from tests.test_process import MASKBOT, maskbot_env
+from tests.test_process import MASKBOT, bot_env
 from tests.test_storage import record
 
 WEBHOOK_SECRET = "replicas-share-this-webhook-secret-0123456789"
@@ -51,13 +51,11 @@ def test_two_replicas_share_crops_consent_forget_and_the_drift_alert(tmp_path, p
     processes = []
     try:
         for index, port in enumerate(ports):
-            env = maskbot_env(
+            env = bot_env(
                 tmp_path / f"replica{index}",
-                BOT_TOKEN=TOKEN,
-                TELEGRAM_API_BASE_URL=fake.base_url,
-                TELEGRAM_FILE_BASE_URL=fake.base_file_url,
+                fake,
+                shipped_model_dir,
                 DATABASE_URL=postgres_url,
-                MODEL_DIR=str(shipped_model_dir),
                 ADMIN_IDS=str(ADMIN_ID),
                 PORT=str(port),
                 WEBHOOK_URL="https://bot.example/hook",
