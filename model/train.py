@@ -217,7 +217,8 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
     half_precision = config.recipe == "pretrained"
     save_for_inference(network, config.out_dir / "model.keras", half_precision)
     export_onnx(config.out_dir, half_precision)  # what the bot serves, without TensorFlow
-    plots.training_curves(history, config.out_dir / "training.png")
+    if "loss" in history:  # a soup trains nothing: its members' folders hold their curves
+        plots.training_curves(history, config.out_dir / "training.png")
     plots.confusion(scores["test"]["confusion_matrix"], config.out_dir / "confusion.png", "fixed test split")
     train_mix = np.bincount(train_labels, minlength=len(CLASS_NAMES))
     metadata = {

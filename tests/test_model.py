@@ -182,6 +182,7 @@ def test_a_soup_averages_fine_tunings_and_is_calibrated_and_scored_as_a_training
     assert metadata["soup"][1]["training"]["seed"] == 3
     assert metadata["architecture"] == "efficientnet_lite0" and metadata["kernel_precision"] == "float16"
     assert metadata["temperature"] > 0 and "test" in metadata["metrics"] and (soup / "model.onnx").exists()
+    assert not (soup / "training.png").exists()  # nothing was trained: no empty curves
 
 
 def test_evaluate_prints_the_reports_tables_and_json(tiny_model):
