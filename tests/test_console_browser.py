@@ -139,10 +139,15 @@ def test_an_operator_logs_in_reviews_crops_and_looks_at_every_page(browser, cons
     arrives("Review")
     cookie = browser.get_cookie("maskbot_console")
     assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict"
-    images = browser.find_elements(By.CSS_SELECTOR, ".card img")
+    images = browser.find_elements(By.CSS_SELECTOR, ".card .pick img")
     assert len(images) == 5
     # Every crop was fetched and decoded: a broken image has no natural width.
     assert all(browser.execute_script("return arguments[0].naturalWidth", image) == 128 for image in images)
+    # The heat map of a card is drawn when its "Where the model looks" is opened.
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".card details.heat img")) == 5
+    click(".card details.heat summary")
+    heat = browser.find_element(By.CSS_SELECTOR, ".card details.heat img")
+    WebDriverWait(browser, 10).until(lambda _: browser.execute_script("return arguments[0].naturalWidth", heat) > 0)
     shoot("review")
 
     first, second, third = feedback.corrections
