@@ -276,8 +276,9 @@ def evaluate_groups(predictor: Predictor, data_dir: Path, cache_dir: Path, group
     import csv
 
     arrays = cached_arrays(data_dir, cache_dir)
+    files = set(arrays.files)
     with groups_file.open(newline="") as handle:
-        rows = [row for row in csv.DictReader(handle) if row["file"] in set(arrays.files)]
+        rows = [row for row in csv.DictReader(handle) if row["file"] in files]
     if not rows:
         raise ValueError(f"{groups_file} labels no image of {data_dir}")
     index = arrays.select(row["file"] for row in rows)
