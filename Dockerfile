@@ -8,8 +8,8 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 # Dependencies first: this layer is reused until pyproject.toml changes.
 COPY pyproject.toml README.md requirements-nodeps.txt ./
-RUN mkdir bot console model storage \
-    && touch bot/__init__.py console/__init__.py model/__init__.py storage/__init__.py \
+RUN mkdir bot console model storage training \
+    && touch bot/__init__.py console/__init__.py model/__init__.py storage/__init__.py training/__init__.py \
     && pip install --no-cache-dir . \
     && pip install --no-cache-dir --no-deps -r requirements-nodeps.txt \
     && pip uninstall --yes maskbot
@@ -17,6 +17,7 @@ COPY bot ./bot
 COPY console ./console
 COPY model ./model
 COPY storage ./storage
+COPY training ./training
 RUN pip install --no-cache-dir --no-deps .
 
 FROM python:3.11-slim-bookworm AS runtime

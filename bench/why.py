@@ -21,10 +21,10 @@ from collections import Counter
 from pathlib import Path
 
 from model import CLASS_NAMES
-from model.dataset import list_images
 from model.explain import MASK_REGIONS, REGIONS, evidence, explain, region, upsample
 from model.images import ImageError
 from model.predictor import Predictor
+from training.dataset import list_images
 
 
 def main(argv: list[str] | None = None) -> int:

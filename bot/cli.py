@@ -61,7 +61,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from model.train import TrainConfig, train
+    from training.train import TrainConfig, train
 
     config = TrainConfig(
         data_dir=Path(args.data),
@@ -85,7 +85,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_data_synth(args) -> int:
-    from model.synth import synthesise, training_photos
+    from training.synth import synthesise, training_photos
 
     say = functools.partial(print, flush=True)
     bare, masked = training_photos(
@@ -105,8 +105,9 @@ def cmd_data_synth(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from model.dataset import default_cache_dir
-    from model.evaluate import (
+    from model.predictor import Predictor
+    from training.dataset import default_cache_dir
+    from training.evaluate import (
         evaluate,
         evaluate_groups,
         evaluate_photos,
@@ -115,7 +116,6 @@ def cmd_evaluate(args) -> int:
         format_scene_scores,
         format_scores,
     )
-    from model.predictor import Predictor
 
     if not args.data and not args.scenes:
         sys.exit("maskbot: name data folders to score, or --scenes with group photos")
@@ -188,8 +188,8 @@ def cmd_predict(args) -> int:
 def cmd_bench(args) -> int:
     from bot.drawing import annotate
     from bot.service import encode_png
-    from model.bench import run_benchmarks
     from storage.bench import prediction_rows_per_second
+    from training.bench import run_benchmarks
 
     def group_reply(photo) -> None:
         """What the bot does with a group photo's verdicts in the inference thread."""
@@ -296,7 +296,7 @@ def cmd_db_upgrade(args) -> int:
 def cmd_data_report(args) -> int:
     import time
 
-    from model.datareport import build_report
+    from training.datareport import build_report
 
     started = time.time()
     report, _, _ = build_report(
@@ -373,8 +373,8 @@ def cmd_feedback_export(args) -> int:
 
 
 def cmd_retrain(args) -> int:
-    from model.dataset import default_cache_dir
-    from model.retrain import retrain
+    from training.dataset import default_cache_dir
+    from training.retrain import retrain
 
     settings = _settings()
     registry = _registry(settings)
@@ -401,8 +401,8 @@ def cmd_retrain(args) -> int:
 
 
 def cmd_models_export(args) -> int:
-    from model.export import export_onnx
     from model.predictor import read_metadata
+    from training.export import export_onnx
 
     for folder in args.folders:
         half_precision = read_metadata(folder).get("kernel_precision") == "float16"
@@ -460,8 +460,8 @@ def cmd_console(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from model.train import RECIPE_DEFAULTS, TrainConfig
     from storage.repository import CLASS_NAMES
+    from training.train import RECIPE_DEFAULTS, TrainConfig
 
     parser = argparse.ArgumentParser(
         prog="maskbot", description="Face-mask checking bot: model, storage and bot tools."
@@ -681,7 +681,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from model.registry import RegistryError
-    from model.runtime import TrainingExtraMissing
+    from training.runtime import TrainingExtraMissing
 
     args = build_parser().parse_args(argv)
     try:

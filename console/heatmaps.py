@@ -10,9 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from model import CLASS_NAMES, IMAGE_SIZE
+from model import CLASS_NAMES, IMAGE_SIZE, ONNX_FILE
 from model.explain import draw, evidence
-from model.export import ONNX_FILE
 from model.predictor import Forward, load_network
 from model.preprocess import resize, to_input
 from model.registry import open_registry
@@ -40,7 +39,7 @@ class HeatMaps:
             raise NoHeatMap(f"{champion.name} has no {ONNX_FILE}: run maskbot models export {champion}")
         with self._lock:
             if self._loaded is None or self._loaded[0] != champion:
-                self._loaded = (champion, load_network(champion)[1])
+                self._loaded = (champion, load_network(champion))
             return self._loaded[1]
 
     def draw(self, model_dir: Path, png: bytes, label: str | None = None) -> tuple[bytes, str]:

@@ -2,7 +2,7 @@
 
 The served networks end in global average pooling and one softmax layer, so their class
 activation maps are exact: a class's logit is the mean of its map plus the class's bias, and
-`model.export` makes the ONNX model return the maps beside the probabilities. Nothing here needs
+`training.export` makes the ONNX model return the maps beside the probabilities. Nothing here needs
 TensorFlow; a picture costs a few milliseconds of NumPy and OpenCV (README, "Why?").
 """
 

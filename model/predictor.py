@@ -1,8 +1,9 @@
 """Inference: a model folder loaded once, warmed up, safe to call from many threads.
 
-The network is served by ONNX Runtime from the folder's `model.onnx` (see `model.export`): no
-TensorFlow in the bot's process. Keras serves folders without one. With the verdicts come the
-network's class activation maps, when the served model gives them: what "Why?" draws (`model.explain`).
+The network is served by ONNX Runtime from the folder's `model.onnx` (written by `training.export`,
+which also serves the Keras copy for comparisons): no TensorFlow in the bot's process. With the
+verdicts come the network's class activation maps, when the served model gives them: what "Why?"
+draws (`model.explain`).
 """
 
 from __future__ import annotations
@@ -15,15 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from model import CLASS_NAMES, IMAGE_SIZE
-from model.export import INPUT_NAME, ONNX_FILE, served_function
+from model import CLASS_NAMES, IMAGE_SIZE, INPUT_NAME, ONNX_FILE
+from model.calibration import apply_temperature
 from model.faces import LANDMARK_NAMES, FaceBox, FaceDetector
 from model.framing import Framing, analyse, measure_light_and_focus
 from model.images import ImageError, decode_image
 from model.messages import N_, Message
-from model.metrics import apply_temperature
 from model.preprocess import crop_square, square_around, squash, to_input
-from model.runtime import import_tensorflow
 
 DECODE_SIDE = 512
 """Photos are decoded at no less than this on each side: a face that fills a tenth of the frame
@@ -162,34 +161,12 @@ def _onnx_forward(path: Path) -> Forward:
     return run
 
 
-def _keras_forward(model_dir: Path) -> Forward:
-    """A `tf.function` with a fixed input signature (no retracing), called directly: on one image
-    `model.predict`'s per-call setup costs more than the network itself. It computes what the ONNX
-    export serves (`model.export.served_function`)."""
-    import_tensorflow()
-    import keras
-    import tensorflow as tf
-
-    network = keras.saving.load_model(model_dir / "model.keras", compile=False)
-    signature = [tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.float32)]
-    forward = tf.function(served_function(network), input_signature=signature)
-
-    def run(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        outputs = forward(pixels)
-        if isinstance(outputs, tuple):
-            return outputs[0].numpy(), outputs[1].numpy()
-        return outputs.numpy(), None
-
-    return run
-
-
-def load_network(model_dir: Path, keras: bool = False) -> tuple[str, Forward]:
-    """A model folder's network as it is served, and by what: ("onnx", ...) from its `model.onnx`,
-    else ("keras", ...) from its `model.keras` (the `train` extra), as when `keras` is true."""
+def load_network(model_dir: Path) -> Forward:
+    """A model folder's network as it is served: its `model.onnx`, run by ONNX Runtime."""
     served = model_dir / ONNX_FILE
-    if served.exists() and not keras:
-        return "onnx", _onnx_forward(served)
-    return "keras", _keras_forward(model_dir)
+    if not served.exists():
+        raise FileNotFoundError(f"{model_dir} has no {ONNX_FILE}: write it with `maskbot models export {model_dir}`")
+    return _onnx_forward(served)
 
 
 def read_metadata(model_dir: Path | str) -> dict:
@@ -202,18 +179,17 @@ def read_metadata(model_dir: Path | str) -> dict:
 class Predictor:
     """Loads a model folder (`metadata.json` and the network) and classifies photos.
 
-    The network is served from `model.onnx` by ONNX Runtime, without TensorFlow; a folder without
-    one (trained before exports, or the report's baseline) is served from `model.keras` by Keras
-    (the `train` extra), as is any folder when `keras` is true."""
+    The network is served from `model.onnx` by ONNX Runtime, without TensorFlow, unless `network`
+    names another runtime and its forward pass (as `training.export.keras_predictor` does)."""
 
-    def __init__(self, model_dir: Path | str, warm_up: bool = True, keras: bool = False) -> None:
+    def __init__(self, model_dir: Path | str, warm_up: bool = True, network: tuple[str, Forward] | None = None) -> None:
         self.model_dir = Path(model_dir)
         self.metadata = read_metadata(self.model_dir)
         self.version = str(self.metadata["version"])
         self.temperature = float(self.metadata.get("temperature", 1.0))
         self.threshold = float(self.metadata.get("threshold", 0.0))
         self.preprocessing = self.metadata.get("preprocessing", "face_crop")
-        self.runtime, self._forward = load_network(self.model_dir, keras)
+        self.runtime, self._forward = network or ("onnx", load_network(self.model_dir))
         self.detector = FaceDetector()
         # Both cores for the larger search: it is rare, and a group photo's answer waits on it.
         self.group_detector = FaceDetector(side=GROUP_SEARCH_SIDE, threads=2)

@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from model import CLASS_NAMES, IMAGE_SIZE
-from model.export import ONNX_FILE
+from model import CLASS_NAMES, IMAGE_SIZE, ONNX_FILE
 
 if TYPE_CHECKING:  # imported where a model is loaded (OpenCV, the face finder): every command imports this module
     from model.predictor import Predictor

@@ -35,9 +35,9 @@ def textured(width: int = 320, height: int = 240, seed: int = 0) -> Image.Image:
 
 
 def face_like(width: int = 320, height: int = 240, seed: int = 0, size: float = 0.5) -> Image.Image:
-    """A drawn face in the middle of a textured picture (see `model.bench.drawn_face`): the face
+    """A drawn face in the middle of a textured picture (see `training.bench.drawn_face`): the face
     finder finds it, so photos made from it get a verdict."""
-    from model.bench import drawn_face
+    from training.bench import drawn_face
 
     return Image.fromarray(drawn_face(np.asarray(textured(width, height, seed)), seed, size))
 

@@ -12,10 +12,10 @@ from pathlib import Path
 from PIL import Image
 
 from model.registry import Registry, shipped_versions
-from model.retrain import gate
 from storage import summaries
 from storage.repository import Repository, utc_now
 from tests.test_storage import record
+from training.retrain import gate
 
 TOKEN = "console-test-token-0123456789abcdefghij"
 GATE_REASON = "not better on held-out feedback: 0.4000 <= 0.5000"

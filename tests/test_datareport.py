@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from model.datareport import build_report
+from training.datareport import build_report
 
 
 def photo(seed: int, size=(120, 90)) -> Image.Image:

@@ -14,12 +14,12 @@ from bot import replies
 from bot.callbacks import FeedbackButton, decode_feedback
 from bot.explanations import FACE_SECONDS, RecentFaces
 from bot.i18n import translator
-from model import CLASS_NAMES, IMAGE_SIZE
+from model import CLASS_NAMES, IMAGE_SIZE, ONNX_FILE
 from model.explain import PICTURE_SIDE, REGIONS, draw, evidence, explain, region, upsample
-from model.export import ONNX_FILE
 from model.predictor import Predictor, read_metadata
 from model.registry import shipped_versions
 from tests.conftest import encode, face_like
+from training.export import keras_predictor
 
 UPRIGHT = ((48.0, 52.0), (80.0, 52.0), (64.0, 70.0), (52.0, 88.0), (76.0, 88.0))
 """Eyes, nose tip and mouth corners of an upright face in a 128-pixel crop: the eyes-to-mouth
@@ -138,7 +138,7 @@ def test_keras_and_onnx_give_the_same_maps(crops):
     )
     pixels = np.stack([face.pixels for face in crops])
     _, served = Predictor(full_precision).classify(pixels)
-    _, reference = Predictor(full_precision, keras=True).classify(pixels)
+    _, reference = keras_predictor(full_precision).classify(pixels)
     assert served is not None and reference is not None
     np.testing.assert_allclose(served, reference, atol=1e-3 * np.abs(reference).max())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model import metrics
+from training import metrics
 
 
 def test_confusion_matrix_rows_are_truth_columns_predictions():

@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from model import CLASS_NAMES
-from model.architectures import maskbot_cnn, report_cnn
-from model.dataset import Split, cached_arrays, colour_signature, list_images, make_split, near_duplicate_groups
 from tests.conftest import encode, face_like, textured
+from training.architectures import maskbot_cnn, report_cnn
+from training.dataset import Split, cached_arrays, colour_signature, list_images, make_split, near_duplicate_groups
 
 MASKBOT = [sys.executable, "-m", "bot.cli"]
 
@@ -155,7 +155,7 @@ def test_training_writes_a_complete_model_folder(tiny_model):
 def test_a_soup_averages_fine_tunings_and_is_calibrated_and_scored_as_a_training(tiny_model, tmp_path):
     import keras
 
-    from model.train import TrainConfig, train
+    from training.train import TrainConfig, train
 
     data, first, cache = tiny_model
     second = tmp_path / "second"
@@ -221,9 +221,9 @@ def test_evaluate_prints_the_reports_tables_and_json(tiny_model):
 def test_evaluate_reports_recall_per_group_of_people(tiny_model, tmp_path):
     import csv
 
-    from model.dataset import cached_arrays
-    from model.evaluate import evaluate_groups, format_group_scores
     from model.predictor import Predictor
+    from training.dataset import cached_arrays
+    from training.evaluate import evaluate_groups, format_group_scores
 
     data, out, cache = tiny_model
     arrays = cached_arrays(data, cache)
@@ -250,8 +250,8 @@ def test_evaluate_reports_recall_per_group_of_people(tiny_model, tmp_path):
 
 
 def test_evaluate_scores_whole_photos_through_the_bots_path(tiny_model, tmp_path):
-    from model.evaluate import evaluate_photos
     from model.predictor import Predictor
+    from training.evaluate import evaluate_photos
 
     for label, name in enumerate(CLASS_NAMES):
         (tmp_path / name).mkdir()
@@ -403,7 +403,7 @@ def test_a_fresh_install_answers_with_v3_and_rolls_back_to_v2(tmp_path):
 def test_training_on_a_second_folder_split_by_source_photo(tmp_path):
     import csv
 
-    from model.train import TrainConfig, train
+    from training.train import TrainConfig, train
 
     base = make_folder(tmp_path / "base", per_class=8)
     real = make_folder(tmp_path / "real", per_class=12)
@@ -461,7 +461,7 @@ def test_training_on_a_second_folder_split_by_source_photo(tmp_path):
 
 
 def test_the_benchmarks_group_photo_shows_ten_faces_to_judge(predictor):
-    from model.bench import group_photo
+    from training.bench import group_photo
 
     photo = predictor.predict_photo(group_photo(10))
     assert (len(photo.faces), photo.too_small, photo.width, photo.height) == (10, (), 1280, 960)

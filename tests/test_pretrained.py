@@ -12,8 +12,8 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-from model.architectures import efficientnet_lite0, load_imagenet_weights
-from model.torch_weights import LEGACY_MAGIC, LEGACY_PROTOCOL, TorchWeightsError, read_state_dict
+from training.architectures import efficientnet_lite0, load_imagenet_weights
+from training.torch_weights import LEGACY_MAGIC, LEGACY_PROTOCOL, TorchWeightsError, read_state_dict
 
 
 @pytest.fixture

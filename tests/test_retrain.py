@@ -14,16 +14,16 @@ import pytest
 from PIL import Image
 
 from model import CLASS_NAMES
-from model.export import export_onnx
 from model.registry import ChampionChanged, Registry, RegistryError, shipped_versions
-from model.retrain import FINE_TUNING, gate, holdout_mask, load_feedback, retrain, score_models
-from model.train import TrainConfig, train
 from storage.database import Database
 from storage.export import export_feedback
 from storage.repository import FeedbackFilter, Repository
 from tests.conftest import cut_short, encode, shipped_registry
 from tests.test_model import make_folder
 from tests.test_storage import record
+from training.export import export_onnx
+from training.retrain import FINE_TUNING, gate, holdout_mask, load_feedback, retrain, score_models
+from training.train import TrainConfig, train
 
 
 def checkerboard(seed: int) -> np.ndarray:

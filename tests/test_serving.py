@@ -38,12 +38,12 @@ print(json.dumps({{"runtime": service.predictor.runtime, "faces": len(result.pho
 
 
 def test_onnx_answers_as_keras_does_on_200_photos(predictor, shipped_model_dir, shared_data):
-    from model.dataset import list_images
     from model.images import ImageError
-    from model.predictor import Predictor
+    from training.dataset import list_images
+    from training.export import keras_predictor
 
     assert predictor.runtime == "onnx"
-    keras_predictor = Predictor(shipped_model_dir, keras=True)
+    keras_reference = keras_predictor(shipped_model_dir)
     photos = [item.path for item in list_images(shared_data / "ilc3")][::9][: PARITY_PHOTOS + 20]
     crops = []
     for path in photos:
@@ -54,7 +54,7 @@ def test_onnx_answers_as_keras_does_on_200_photos(predictor, shipped_model_dir, 
     crops = crops[:PARITY_PHOTOS]
     assert len(crops) == PARITY_PHOTOS
     served = predictor.probabilities(np.stack(crops))
-    reference = keras_predictor.probabilities(np.stack(crops))
+    reference = keras_reference.probabilities(np.stack(crops))
     # Float16 kernels (v3) are rounded twice on the way to ONNX: once in model.keras, once more
     # after tf2onnx folds batch norm into them. Float32 ones (v1, v2) match to float32 noise.
     half = predictor.metadata.get("kernel_precision") == "float16"
@@ -70,7 +70,7 @@ def test_onnx_answers_as_keras_does_on_200_photos(predictor, shipped_model_dir, 
 
 @pytest.mark.parametrize("version", ["v1", "v2", "v3"])
 def test_every_shipped_model_carries_its_served_copy(version, shipped_model_dir):
-    from model.export import ONNX_FILE
+    from model import ONNX_FILE
 
     assert (shipped_model_dir.parent / version / ONNX_FILE).stat().st_size > 1_000_000
 

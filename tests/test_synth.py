@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from model import CLASS_NAMES
-from model.dataset import Split, list_images, make_split
 from model.faces import FaceDetector
-from model.synth import paint, read_sources, synthesise
-from model.train import Source, check_synthetic_sources
 from tests.conftest import face_like
+from training.dataset import Split, list_images, make_split
+from training.synth import paint, read_sources, synthesise
+from training.train import Source, check_synthetic_sources
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from model.train import TrainConfig, train
 from tests.conftest import SHIPPED_MODEL
+from training.train import TrainConfig, train
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """Video notes, videos, GIFs and video files: judged on their best frame, answered with it; and
 every clip the bot refuses, cheaply and with a clear answer.
 
-Clips are generated here: known face photos filmed by a moving phone (`model.bench.panned_clip`,
+Clips are generated here: known face photos filmed by a moving phone (`training.bench.panned_clip`,
 MPEG-4 in MP4), GIFs written by Pillow, an AVI written by OpenCV, and hostile clips.
 """
 
@@ -18,11 +18,11 @@ from PIL import Image
 from sqlalchemy import select
 
 from model import video
-from model.bench import drawn_face, group_photo, panned_clip
 from model.images import ImageError
 from storage.tables import PredictionRow
 from tests.bot_harness import RunningBot, make_service, make_settings, verdict_of
 from tests.conftest import encode, textured
+from training.bench import drawn_face, group_photo, panned_clip
 
 
 def clip_of(picture: Image.Image, **options) -> bytes:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from model import CLASS_NAMES, metrics
-from model.dataset import Split, cached_arrays
+from model import CLASS_NAMES
 from model.faces import FaceBox
 from model.predictor import Prediction, Predictor
+from training import metrics
+from training.dataset import Split, cached_arrays
 
 
 def evaluate(predictor: Predictor, data_dir: Path, cache_dir: Path, test_split_only: bool | None = None) -> dict:
@@ -43,9 +44,9 @@ def evaluate_photos(predictor: Predictor, data_dir: Path) -> dict:
     cropped and classified. Photos in which no face is found are refused, as the bot refuses them:
     counted in `no_face_share`, left out of the other scores; so are images the bot refuses before
     looking (`unusable_share`: under 32 px, say). Own training folder: test split only."""
-    from model.dataset import fingerprint, list_images
     from model.images import ImageError
     from model.predictor import NoFaceFound
+    from training.dataset import fingerprint, list_images
 
     items = list_images(data_dir)
     split = own_split(predictor.model_dir, fingerprint(items))

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from model import CLASS_NAMES, IMAGE_SIZE
-from model.runtime import TrainingExtraMissing, import_tensorflow
-from model.torch_weights import read_state_dict
+from training.runtime import TrainingExtraMissing, import_tensorflow
+from training.torch_weights import read_state_dict
 
 import_tensorflow()
 import keras  # noqa: E402 (after the quiet import above)

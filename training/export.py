@@ -14,15 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from model import IMAGE_SIZE
+from model import IMAGE_SIZE, INPUT_NAME, ONNX_FILE
+from model.predictor import Forward, Predictor
 
-ONNX_FILE = "model.onnx"
-INPUT_NAME = "pixels"
-"""Float32 RGB in [0, 1], shape (batch, 128, 128, 3): what `model.preprocess.to_input` gives. The
-first output is the softmax over `model.CLASS_NAMES`, in their order; a network that ends in global
-average pooling and its classifier has a second: its class activation maps (`served_function`)."""
 POOL_LAYER, CLASSIFIER_LAYER = "pool", "probabilities"
-"""`model.architectures`' names for the global average pooling and the softmax layer after it."""
+"""`training.architectures`' names for the global average pooling and the softmax layer after it."""
 OPSET = 17
 KERAS_WEIGHTS = "model.weights.h5"
 """The weights' member inside a `.keras` zip."""
@@ -31,7 +27,7 @@ KERAS_WEIGHTS = "model.weights.h5"
 def export_onnx(model_dir: Path, half_precision: bool = False) -> Path:
     """Write `model_dir/model.onnx` from `model_dir/model.keras`; returns its path. With
     `half_precision`, its kernels are stored as float16 (see `halve_onnx_kernels`)."""
-    from model.runtime import import_tensorflow
+    from training.runtime import import_tensorflow
 
     import_tensorflow()
     import keras
@@ -52,7 +48,7 @@ def export_onnx(model_dir: Path, half_precision: bool = False) -> Path:
 
 def served_function(network):
     """What is served of a Keras network: its probabilities as they are, then, when it ends in
-    `model.architectures`' global average pooling and softmax layer (between them only dropout,
+    `training.architectures`' global average pooling and softmax layer (between them only dropout,
     which does nothing when answering), its class activation maps: (batch, h, w, classes), the
     last convolutional features times the classifier's kernel.
 
@@ -136,3 +132,32 @@ def halve_keras_kernels(path: Path) -> None:
         for name, data in members.items():
             archive.writestr(name, data)
     partial.replace(path)
+
+
+def keras_forward(model_dir: Path) -> Forward:
+    """What `model.onnx` serves, computed by Keras from the folder's `model.keras`: a `tf.function`
+    with a fixed input signature (no retracing), called directly: on one image `Model.predict`'s
+    per-call setup costs more than the network itself."""
+    from training.runtime import import_tensorflow
+
+    import_tensorflow()
+    import keras
+    import tensorflow as tf
+
+    network = keras.saving.load_model(model_dir / "model.keras", compile=False)
+    signature = [tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.float32)]
+    forward = tf.function(served_function(network), input_signature=signature)
+
+    def run(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        outputs = forward(pixels)
+        if isinstance(outputs, tuple):
+            return outputs[0].numpy(), outputs[1].numpy()
+        return outputs.numpy(), None
+
+    return run
+
+
+def keras_predictor(model_dir: Path | str, warm_up: bool = True) -> Predictor:
+    """A `Predictor` of a model folder whose network Keras runs: the reference its export is
+    compared with (tests, `maskbot bench`)."""
+    return Predictor(model_dir, warm_up, network=("keras", keras_forward(Path(model_dir))))

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from model import CLASS_NAMES
+from model.calibration import apply_temperature
 
 MASK_CLASSES = (0, 2)
 """with_mask and mask_weared_incorrect both mean "a mask is there" for mask-vs-no-mask accuracy."""
@@ -89,14 +90,6 @@ def expected_calibration_error(probabilities: np.ndarray, y_true: np.ndarray, bi
         if in_bin.any():
             error += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
     return float(error)
-
-
-def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
-    """Softmax of log-probabilities divided by the temperature (1.0 leaves them as they are)."""
-    logits = np.log(np.clip(probabilities, 1e-12, 1.0)) / temperature
-    logits -= logits.max(axis=-1, keepdims=True)
-    scaled = np.exp(logits)
-    return scaled / scaled.sum(axis=-1, keepdims=True)
 
 
 def fit_temperature(probabilities: np.ndarray, y_true: np.ndarray) -> float:

@@ -10,7 +10,7 @@ Each transformation answers a way masks3 differs from real photos:
 from __future__ import annotations
 
 from model import IMAGE_SIZE
-from model.runtime import import_tensorflow
+from training.runtime import import_tensorflow
 
 import_tensorflow()
 import tensorflow as tf  # noqa: E402 (after the quiet import above)

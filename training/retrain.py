@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from model import CLASS_NAMES
-from model.dataset import list_images
 from model.images import decode_image
 from model.preprocess import resize
 from model.registry import Registry
+from training.dataset import list_images
 
 HOLDOUT_SHARE = 0.3
 TOLERANCE = 0.01
@@ -78,8 +78,8 @@ def score_models(
     cache_dir: Path,
     more_data: Sequence[Path] = (),
 ) -> dict:
-    from model.evaluate import evaluate
     from model.predictor import Predictor
+    from training.evaluate import evaluate
 
     scores: dict[str, dict[str, float]] = {}
     for role, folder in (("champion", champion_dir), ("challenger", challenger_dir)):
@@ -133,7 +133,7 @@ def retrain(
     say: Callable[[str], None] = print,
     more_data: Sequence[Path] = (),
 ) -> GateResult:
-    from model.train import TrainConfig, train
+    from training.train import TrainConfig, train
 
     champion = registry.champion()
     champion_dir = registry.champion_dir()

@@ -10,7 +10,7 @@ import csv
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -247,3 +247,20 @@ def cached_arrays(data_dir: Path | str, cache_dir: Path | str, workers: int = 2,
     np.savez(partial, files=np.array(arrays.files), labels=arrays.labels, squash=arrays.squash, face=arrays.face)
     partial.replace(cache_file)
     return arrays
+
+
+def split_file_name(data_dir: Path, primary: bool) -> str:
+    """`split.json` for a model's primary folder (as v1 has), `split-<folder>.json` for the others."""
+    return "split.json" if primary else f"split-{Path(data_dir).resolve().name}.json"
+
+
+def load_or_make_split(
+    data_dir: Path, split_file: Path | None, data_fingerprint: str, seed: int, say: Callable[[str], None]
+) -> Split:
+    if split_file is not None and split_file.exists():
+        split = Split.load(split_file)
+        if split.data_fingerprint != data_fingerprint:
+            say(f"note: {split_file} was made for other data; files it does not list go to training")
+        return split
+    say(f"splitting {data_dir} by source photo or near-duplicate group ...")
+    return make_split(list_images(data_dir), seed=seed)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from model import IMAGE_SIZE
-from model.runtime import import_tensorflow
+from training.runtime import import_tensorflow
 
 if TYPE_CHECKING:
     from model.predictor import PhotoPrediction
@@ -155,16 +155,17 @@ def run_benchmarks(
     import_tensorflow()
     import keras
 
-    from model.architectures import report_cnn
     from model.images import decode_image
     from model.predictor import DECODE_SIDE, Predictor
     from model.preprocess import to_input
+    from training.architectures import report_cnn
+    from training.export import keras_predictor
 
     started = time.perf_counter()
     predictor = Predictor(model_dir)
     load_seconds = time.perf_counter() - started
     network = keras.saving.load_model(Path(model_dir) / "model.keras", compile=False)
-    keras_predictor = Predictor(model_dir, keras=True)
+    keras_reference = keras_predictor(model_dir)
     rng = np.random.default_rng(1)
     one = rng.integers(0, 256, (1, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
     batch = rng.integers(0, 256, (64, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
@@ -181,7 +182,7 @@ def run_benchmarks(
         lambda: network.predict(to_input(one), verbose=0), repeats // 4
     )
     results["maskbot model(x), 1 image"] = time_calls(lambda: network(to_input(one), training=False), repeats)
-    results["maskbot Keras tf.function, 1 image"] = time_calls(lambda: keras_predictor.probabilities(one), repeats)
+    results["maskbot Keras tf.function, 1 image"] = time_calls(lambda: keras_reference.probabilities(one), repeats)
     results[f"maskbot Predictor ({predictor.runtime}), 1 image"] = time_calls(
         lambda: predictor.probabilities(one), repeats
     )

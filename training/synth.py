@@ -289,8 +289,7 @@ def training_photos(
     Splits come from `split_from` (a model folder) where it has them, named as training names
     them (the first folder's `split.json`, then `split-<folder>.json`), else they are made the same
     way training makes them, so a training run with the same folders keeps these faces in training."""
-    from model.dataset import fingerprint, list_images
-    from model.train import load_or_make_split, split_file_name
+    from training.dataset import fingerprint, list_images, load_or_make_split, split_file_name
 
     bare, masked = [], []
     for index, data_dir in enumerate(data_dirs):

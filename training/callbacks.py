@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from model.runtime import import_tensorflow
+from training.runtime import import_tensorflow
 
 import_tensorflow()
 import keras  # noqa: E402 (after the quiet import above)
@@ -35,7 +35,7 @@ class BestEpoch(keras.callbacks.Callback):
         self.scores: list[tuple[float, float]] = []
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
-        from model.train import predict_array
+        from training.train import predict_array
 
         score = lowest_recall(self.labels, predict_array(self.model, self.pixels))
         self.scores.append(score)

@@ -21,11 +21,19 @@ from pathlib import Path
 
 import numpy as np
 
-from model import CLASS_NAMES, IMAGE_SIZE, metrics
-from model.dataset import CachedArrays, Split, cached_arrays, default_cache_dir, list_images, make_split
-from model.export import export_onnx, halve_keras_kernels
+from model import CLASS_NAMES, IMAGE_SIZE
 from model.faces import DETECTOR_SETTINGS
-from model.runtime import import_tensorflow
+from training import metrics
+from training.dataset import (
+    CachedArrays,
+    Split,
+    cached_arrays,
+    default_cache_dir,
+    load_or_make_split,
+    split_file_name,
+)
+from training.export import export_onnx, halve_keras_kernels
+from training.runtime import import_tensorflow
 
 PREPROCESSING = {"report": "squash", "maskbot": "face_crop", "pretrained": "face_crop"}
 """How each recipe's inputs are made; the predictor reads it from the metadata."""
@@ -86,23 +94,6 @@ CONFIDENT_ACCURACY = 0.95
 this often right."""
 
 
-def split_file_name(data_dir: Path, primary: bool) -> str:
-    """`split.json` for a model's primary folder (as v1 has), `split-<folder>.json` for the others."""
-    return "split.json" if primary else f"split-{Path(data_dir).resolve().name}.json"
-
-
-def load_or_make_split(
-    data_dir: Path, split_file: Path | None, data_fingerprint: str, seed: int, say: ProgressCallback
-) -> Split:
-    if split_file is not None and split_file.exists():
-        split = Split.load(split_file)
-        if split.data_fingerprint != data_fingerprint:
-            say(f"note: {split_file} was made for other data; files it does not list go to training")
-        return split
-    say(f"splitting {data_dir} by source photo or near-duplicate group ...")
-    return make_split(list_images(data_dir), seed=seed)
-
-
 @dataclass
 class Source:
     """One labelled folder's cached arrays and which of them train, validate and test."""
@@ -135,7 +126,7 @@ def load_source(
 
 def check_synthetic_sources(synthetic_dir: Path, sources: list[Source]) -> None:
     """Every painted face must come from a training part: a test face painted is still a test face."""
-    from model.synth import read_sources
+    from training.synth import read_sources
 
     held_out = {
         f"{source.name}/{name}" for source in sources for name, part in source.split.parts.items() if part != "train"
@@ -210,7 +201,7 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
             check.labels, metrics.apply_temperature(raw, temperature), threshold
         )
 
-    from model import plots
+    from training import plots
 
     # v3's 3.4 M weights in float32 would make a 28 MB model folder; float16 kernels halve it,
     # measured within 0.001 of float32's balanced accuracy on every fixed test (README).
@@ -289,7 +280,7 @@ def _plain(value):
 
 def save_for_inference(network, path: Path, half_precision: bool = False) -> None:
     """Save the weights without the optimizer's state, which would triple the file; with
-    `half_precision`, the kernels as float16 (`model.export.halve_keras_kernels`)."""
+    `half_precision`, the kernels as float16 (`training.export.halve_keras_kernels`)."""
     clean = network.__class__.from_config(network.get_config())
     clean.set_weights(network.get_weights())
     clean.save(path)
@@ -319,8 +310,8 @@ def _fit_report(config: TrainConfig, arrays: CachedArrays, index: np.ndarray, rn
     """The report's fit call: shuffled arrays, `validation_split=0.3`, its two callbacks."""
     import keras
 
-    from model.architectures import report_cnn
     from model.preprocess import to_input
+    from training.architectures import report_cnn
 
     index = rng.permutation(index)
     x = to_input(arrays.squash[index])
@@ -384,9 +375,9 @@ def _fit_faces(config: TrainConfig, views, sources: list[Source], say: ProgressC
     import keras
     import tensorflow as tf
 
-    from model.augment import augment
-    from model.callbacks import BestEpoch
     from model.preprocess import to_input
+    from training.augment import augment
+    from training.callbacks import BestEpoch
 
     assert config.epochs is not None and config.batch_size is not None  # filled in by __post_init__
     assert config.learning_rate is not None
@@ -443,7 +434,7 @@ def _face_network(config: TrainConfig):
     scratch or EfficientNet-Lite0 from ImageNet."""
     import keras
 
-    from model.architectures import efficientnet_lite0, load_imagenet_weights, maskbot_cnn
+    from training.architectures import efficientnet_lite0, load_imagenet_weights, maskbot_cnn
 
     network = maskbot_cnn() if config.recipe == "maskbot" else efficientnet_lite0()
     if config.initial_weights is not None:
