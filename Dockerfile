@@ -8,12 +8,13 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 # Dependencies first: this layer is reused until pyproject.toml changes.
 COPY pyproject.toml README.md requirements-nodeps.txt ./
-RUN mkdir bot console model storage training \
-    && touch bot/__init__.py console/__init__.py model/__init__.py storage/__init__.py training/__init__.py \
+RUN mkdir bot cli console model storage training \
+    && touch bot/__init__.py cli/__init__.py console/__init__.py model/__init__.py storage/__init__.py training/__init__.py \
     && pip install --no-cache-dir . \
     && pip install --no-cache-dir --no-deps -r requirements-nodeps.txt \
     && pip uninstall --yes maskbot
 COPY bot ./bot
+COPY cli ./cli
 COPY console ./console
 COPY model ./model
 COPY storage ./storage
@@ -28,7 +29,6 @@ RUN groupadd --system --gid 10001 maskbot \
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    TF_CPP_MIN_LOG_LEVEL=2 \
     DATA_DIR=/data \
     DATABASE_URL=sqlite:////data/maskbot.db \
     PORT=8080

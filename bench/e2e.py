@@ -83,7 +83,7 @@ def start_bot(fake: FakeTelegram, port: int) -> subprocess.Popen:
     }
     env.pop("DATABASE_URL", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run"],
+        [sys.executable, "-m", "cli", "run"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

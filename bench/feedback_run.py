@@ -1,4 +1,4 @@
-"""A real retraining run through the bot's own feedback flow, as the README describes it.
+"""A real retraining run through the bot's own feedback flow, as docs/operating.md, "Retraining from user feedback", describes it.
 
     python -m bench.feedback_run --data ../shared/data/masks3 --count 300 --check ../shared/data/external2
 
@@ -71,7 +71,7 @@ def main() -> int:
     chosen = random.Random(0).sample(validation, min(args.count, len(validation)))
     fake = FakeTelegram().start()
     bot = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run"],
+        [sys.executable, "-m", "cli", "run"],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -111,7 +111,7 @@ def main() -> int:
 
     def maskbot(*command: str) -> None:
         print(f"$ maskbot {' '.join(command)}", flush=True)
-        subprocess.run([sys.executable, "-m", "bot.cli", *command], cwd=ROOT, env=env, check=command[0] != "retrain")
+        subprocess.run([sys.executable, "-m", "cli", *command], cwd=ROOT, env=env, check=command[0] != "retrain")
 
     maskbot("feedback", "review", "--accept-all")
     export = data_dir / "export"

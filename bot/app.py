@@ -16,16 +16,18 @@ import signal
 from urllib.parse import urlparse
 
 import httpx
-from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram import Bot, BotCommandScopeChat, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
-from telegram.ext import Application, ApplicationBuilder, Defaults
+from telegram.ext import ApplicationBuilder, Defaults
+from tornado.http1connection import HTTP1Connection
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
-from bot import handlers, jobs, replies, web
-from bot.config import Settings
-from bot.context import CONTEXT_TYPES
-from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
+from bot import handlers, jobs, web
+from bot.config import ConfigError, Settings
+from bot.context import CONTEXT_TYPES, BotApplication
+from bot.handlers.commands import menu
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from bot.metrics import BotMetrics
 from bot.ratelimit import GroupBudgetRateLimiter, RateLimiter
 from bot.service import MaskService
@@ -33,31 +35,26 @@ from bot.updates import SanitisingRequest
 
 log = logging.getLogger("bot.app")
 
-PUBLIC_COMMANDS = ("start", "help", "privacy", "forget", "language")
-ADMIN_COMMANDS = (*PUBLIC_COMMANDS, "stats", "drift", "model", "reload")
 CONCURRENT_UPDATES = 64
 MAX_WEBHOOK_BODY = 1024 * 1024
 """Telegram's updates are a few kilobytes; a larger body is refused before it is read. Other
 routes take web.MAX_BODY at most."""
 
 
-def menu(commands: tuple[str, ...], language: str) -> list[BotCommand]:
-    t = translator(language)
-    return [BotCommand(command, t(replies.COMMANDS[command])) for command in commands]
-
-
 def build_service(settings: Settings) -> MaskService:
     """The service, answering with the registry's champion, or the last champion before it that
     loads (logged as an ERROR; admins are alerted once the bot is up, in `on_startup`)."""
-    from model.registry import load_answering
+    from model.registry import RegistryError, load_answering
     from storage.database import Database
     from storage.pseudonyms import Pseudonymizer, load_secret
     from storage.repository import Repository
 
-    database = Database(settings.database_url)
-    repository = Repository(database, settings.crops_dir)
+    database = Database(settings.database_url, legacy_crops_dir=settings.crops_dir)
+    repository = Repository(database)
     pseudonymize = Pseudonymizer(load_secret(settings.data_dir, settings.secret))
     answering = load_answering(settings.model_dir)
+    if answering.predictor is None:  # only when told to keep a folder already answering: none is
+        raise RegistryError(f"no model was loaded from {answering.path}")
     service = MaskService(
         answering.predictor,
         repository,
@@ -69,7 +66,7 @@ def build_service(settings: Settings) -> MaskService:
     return service
 
 
-def build_application(settings: Settings, service: MaskService) -> Application:
+def build_application(settings: Settings, service: MaskService) -> BotApplication:
     metrics = BotMetrics()
     service.watch_model(metrics.set_model)
     malformed = metrics.errors.labels(kind="malformed_update")
@@ -98,17 +95,17 @@ def build_application(settings: Settings, service: MaskService) -> Application:
     return application
 
 
-async def on_startup(application: Application) -> None:
+async def on_startup(application: BotApplication) -> None:
     """Owns start-up work that needs the Bot API: the command menus and the scheduled jobs."""
     settings = application.bot_data.settings
     # One menu per language: a client shows the one for its language, English otherwise.
     for language in LANGUAGES:
         code = None if language == DEFAULT_LANGUAGE else language
-        await application.bot.set_my_commands(menu(PUBLIC_COMMANDS, language), language_code=code)
+        await application.bot.set_my_commands(menu(language), language_code=code)
         for admin_id in settings.admin_ids:
             try:
                 await application.bot.set_my_commands(
-                    menu(ADMIN_COMMANDS, language), scope=BotCommandScopeChat(admin_id), language_code=code
+                    menu(language, admins=True), scope=BotCommandScopeChat(admin_id), language_code=code
                 )
             except TelegramError as error:  # an admin who never opened a chat with the bot
                 log.warning("event=admin_menu_failed error=%s", type(error).__name__)
@@ -117,7 +114,7 @@ async def on_startup(application: Application) -> None:
     jobs.schedule(application)
 
 
-async def on_shutdown(application: Application) -> None:
+async def on_shutdown(application: BotApplication) -> None:
     """Owns the resources: the inference threads and the database connections."""
     await application.bot_data.downloads.aclose()
     application.bot_data.service.close()
@@ -127,7 +124,7 @@ async def on_shutdown(application: Application) -> None:
 class BotRequestHandler(RequestHandler):
     """A tornado handler that can see the running bot application."""
 
-    def initialize(self, bot_application: Application) -> None:
+    def initialize(self, bot_application: BotApplication) -> None:
         self.bot_application = bot_application
 
 
@@ -151,12 +148,12 @@ class MetricsHandler(BotRequestHandler):
 
 
 @stream_request_body
-class WebhookHandler(BotRequestHandler):
+class WebhookHandler(RequestHandler):
     """Telegram's POSTs. The secret is checked from the headers, before any of the body is read,
     and the body is capped: a stranger's request costs a header check, not 100 MB of reading."""
 
-    def initialize(self, bot_application: Application, secret: str) -> None:
-        super().initialize(bot_application)
+    def initialize(self, bot_application: BotApplication, secret: str) -> None:
+        self.bot_application = bot_application
         self.secret = secret.encode()
         self.body = bytearray()
 
@@ -168,8 +165,10 @@ class WebhookHandler(BotRequestHandler):
         if web.declared_length(self.request) > MAX_WEBHOOK_BODY:
             raise HTTPError(413)
         # Past the server's web.MAX_BODY, now that the secret says it is Telegram (a chunked body,
-        # which announces no length, is cut off there too).
-        self.request.connection.set_max_body_size(MAX_WEBHOOK_BODY)
+        # which announces no length, is cut off there too). Tornado's HTTP server serves every
+        # request over an HTTP1Connection; any other kind keeps the server's limit.
+        if isinstance(self.request.connection, HTTP1Connection):
+            self.request.connection.set_max_body_size(MAX_WEBHOOK_BODY)
 
     def data_received(self, chunk: bytes) -> None:
         self.body.extend(chunk)
@@ -184,7 +183,7 @@ class WebhookHandler(BotRequestHandler):
         self.set_status(200)
 
 
-def parse_update(body: bytes, bot) -> Update | None:
+def parse_update(body: bytes, bot: Bot) -> Update | None:
     """An update from a webhook body, or None (logged by error type only) for anything that is
     not a JSON object Telegram could have sent: `[1, 2]`, `{"message": 5}`, no update_id, or one
     nested deeper than Python's recursion limit lets the parser or de_json follow."""
@@ -198,18 +197,21 @@ def parse_update(body: bytes, bot) -> Update | None:
         return None
 
 
-def http_routes(application: Application, settings: Settings) -> list:
-    routes = [
+def http_routes(application: BotApplication, settings: Settings) -> list[tuple[str, type[RequestHandler], dict]]:
+    routes: list[tuple[str, type[RequestHandler], dict]] = [
         (r"/healthz", HealthHandler, {"bot_application": application}),
         (r"/metrics", MetricsHandler, {"bot_application": application}),
     ]
     if settings.webhook_url:
+        # load_settings refuses webhook mode without a secret; Settings made any other way too.
+        if not settings.webhook_secret:
+            raise ConfigError("WEBHOOK_SECRET must be set in webhook mode")
         path = urlparse(settings.webhook_url).path or "/"
         routes.append((path, WebhookHandler, {"bot_application": application, "secret": settings.webhook_secret}))
     return routes
 
 
-async def serve(application: Application, stop: asyncio.Event | None = None) -> None:
+async def serve(application: BotApplication, stop: asyncio.Event | None = None) -> None:
     """Run `application` (from `build_application`) until `stop` is set or SIGTERM/SIGINT
     arrives; then finish in-flight replies and exit."""
     settings = application.bot_data.settings
@@ -224,16 +226,20 @@ async def serve(application: Application, stop: asyncio.Event | None = None) -> 
         # Listening before start-up lets an orchestrator see "starting" (503) rather than nothing.
         server = web.http_server(web.BodyLimitedApplication(http_routes(application, settings)), xheaders=True)
         server.listen(settings.port)
+    updater = application.updater
     await application.initialize()
     try:
-        await application.post_init(application)
+        if application.post_init is not None:
+            await application.post_init(application)
         await application.start()
         if settings.webhook_url:
             await application.bot.set_webhook(
                 settings.webhook_url, secret_token=settings.webhook_secret, allowed_updates=Update.ALL_TYPES
             )
+        elif updater is None:
+            raise RuntimeError("polling needs the Application's Updater (built without one)")
         else:
-            await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+            await updater.start_polling(allowed_updates=Update.ALL_TYPES)
         log.info(
             "event=started mode=%s model=%s port=%s",
             "webhook" if settings.webhook_url else "polling",
@@ -242,15 +248,16 @@ async def serve(application: Application, stop: asyncio.Event | None = None) -> 
         )
         await stop.wait()
         log.info("event=stopping")
-        if application.updater.running:
-            await application.updater.stop()
+        if updater is not None and updater.running:
+            await updater.stop()
         await application.stop()
     finally:
         if server is not None:
             server.stop()
             await server.close_all_connections()
         await application.shutdown()
-        await application.post_shutdown(application)
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
 
 
 QUIET_BELOW_INFO = ("telegram", "httpcore", "tornado.general")

@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt
 
 from bot.i18n import Translator
 from bot.replies import DRIFT_LEVELS, VERDICT
-from storage.repository import CLASS_NAMES, Stats
+from storage.repository import CLASS_NAMES
+from storage.stats import Stats
 
 COLOURS = {"with_mask": "#2e7d32", "without_mask": "#c62828", "mask_weared_incorrect": "#f9a825"}
 LEVEL_COLOURS = {"watch": "#ef6c00", "drift": "#b71c1c"}
@@ -32,14 +33,15 @@ def stats_chart(stats: Stats, t: Translator) -> bytes:
     bottom = [0] * len(days)
     for name in CLASS_NAMES:
         heights = [per_day[day][name] for day in days]
-        axis.bar(days, heights, bottom=bottom, color=COLOURS[name], label=t(VERDICT[name][1]))
+        # matplotlib converts dates itself (matplotlib.dates), which its type hints leave out.
+        axis.bar(days, heights, bottom=bottom, color=COLOURS[name], label=t(VERDICT[name][1]))  # type: ignore[arg-type]
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     top = max(bottom, default=0) or 1
     for name in ("watch", "drift"):
         marked = [day for day, level_name in level.items() if level_name == name]
         if marked:
             axis.scatter(
-                marked,
+                marked,  # type: ignore[arg-type]  # dates, as in bar() above
                 [sum(per_day[day].values()) + top * 0.06 for day in marked],
                 marker="v",
                 s=60,

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
+from typing import overload
 
 from storage.database import DEFAULT_DATABASE_URL
 
@@ -67,7 +68,12 @@ class Settings:
         return self.data_dir / "crops"
 
 
+@overload
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int: ...
+@overload
+def _int(env: Mapping[str, str], name: str, default: None, minimum: int = 0) -> int | None: ...
 def _int(env: Mapping[str, str], name: str, default: int | None, minimum: int = 0) -> int | None:
+    """The whole number `name` holds, at least `minimum`; `default` when it is unset or blank."""
     raw = env.get(name, "").strip()
     if not raw:
         return default

@@ -9,11 +9,10 @@ from datetime import UTC, timedelta
 
 from telegram import Bot
 from telegram.error import TelegramError
-from telegram.ext import Application
 
 from bot import replies
 from bot.charts import stats_chart
-from bot.context import BotContext, BotData
+from bot.context import BotApplication, BotContext, BotData
 from bot.i18n import Translator, translator
 from storage.repository import utc_now
 
@@ -105,10 +104,12 @@ async def expire_crops(context: BotContext) -> None:
         log.info("event=crops_expired count=%d", expired)
 
 
-def schedule(application: Application) -> None:
+def schedule(application: BotApplication) -> None:
     settings = application.bot_data.settings
     at = settings.summary_time.replace(tzinfo=UTC)
     job_queue = application.job_queue
+    if job_queue is None:  # python-telegram-bot without its job-queue extra (APScheduler)
+        raise RuntimeError("the scheduled jobs need python-telegram-bot[job-queue]")
     job_queue.run_daily(daily_summary, time=at, name="daily_summary")
     job_queue.run_daily(purge, time=at, name="purge")
     # Crops nobody agreed to share go within minutes of their hour, whichever replica is up.

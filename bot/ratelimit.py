@@ -7,7 +7,7 @@ import contextlib
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Hashable
+from collections.abc import Callable, Coroutine, Hashable
 from typing import Any, NamedTuple
 
 from telegram.constants import FloodLimit
@@ -36,7 +36,7 @@ class RateLimiter:
     """At most `limit` calls per key in any `window_seconds`; each check costs the same however
     many keys are active (the idle ones are dropped a few at a time, oldest first)."""
 
-    def __init__(self, limit: int, window_seconds: float = 60.0, clock=time.monotonic) -> None:
+    def __init__(self, limit: int, window_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
         self.window = window_seconds
         self._clock = clock
@@ -103,16 +103,17 @@ class GroupBudgetRateLimiter(AIORateLimiter):
 
     async def process_request(
         self,
-        callback,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
         args: Any,
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
         rate_limit_args: int | None,
-    ):
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         chat_id = data.get("chat_id")
-        with contextlib.suppress(ValueError, TypeError):
-            chat_id = int(chat_id)
+        if chat_id is not None:
+            with contextlib.suppress(ValueError, TypeError):
+                chat_id = int(chat_id)
         # Messages (not look-ups such as getChatMember) to groups and channels as AIORateLimiter
         # tells them apart: a negative id, or a @username.
         posts = endpoint.startswith(("send", "edit", "copy", "forward"))

@@ -3,7 +3,8 @@
 Constants are English message ids marked with `N_` for Babel's extraction; they are translated
 where they are sent, with the reader's `bot.i18n.Translator` (`t(...)`). Functions take that
 translator and return the whole text: sentences are never glued from translated fragments, and
-plural forms come from gettext (`t.ngettext`).
+plural forms come from gettext (`t.ngettext`). The command menus' descriptions are with the
+commands themselves (`bot.handlers.commands.COMMANDS`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from bot.explanations import FACE_SECONDS
 from bot.i18n import Translator
 from model.messages import N_
 from model.predictor import PhotoPrediction, Prediction
-from storage.repository import CLASS_NAMES, DaySummary, Deleted, Stats
+from storage.repository import CLASS_NAMES, Deleted
+from storage.stats import DaySummary, Stats
 
 VERDICT = {
     "with_mask": ("✅", N_("Mask on")),
@@ -119,18 +121,6 @@ OTHER_CONTENT = {
 STATS_USAGE = N_("Usage: /stats [days], with days from 1 to {most}.")
 NO_SUMMARIES = N_("No daily summaries yet: they are computed each day at the summary time.")
 DRIFT_LEVELS = {"none": N_("none"), "watch": N_("watch"), "drift": N_("drift")}
-COMMANDS = {
-    "start": N_("What I do and how to take a good photo"),
-    "help": N_("How to take a good photo"),
-    "privacy": N_("What I keep about you, and for how long"),
-    "forget": N_("Delete everything I keep about you"),
-    "language": N_("Choose my language: English or Spanish"),
-    "stats": N_("Counts per class, feedback, drift: /stats [days]"),
-    "drift": N_("Drift level of recent days"),
-    "model": N_("The model in use and its scores"),
-    "reload": N_("Switch to the registry's champion model"),
-}
-"""The command menus' descriptions, by command."""
 
 
 def verdict_key(prediction: Prediction) -> str:

@@ -36,14 +36,13 @@ from storage import summaries
 from storage.pseudonyms import Pseudonymizer
 from storage.repository import (
     CHAT_TYPES,
-    CLASS_NAMES,
     Deleted,
     FeedbackOutcome,
     OwnedFace,
     PredictionRecord,
     Repository,
-    Stats,
 )
+from storage.stats import Stats, recent_stats
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -233,7 +232,7 @@ class MaskService:
                 input_kind=input_kind,
                 label=prediction.label,
                 confidence=prediction.confidence,
-                probabilities=[prediction.probabilities[name] for name in CLASS_NAMES],
+                probabilities=prediction.probabilities,
                 unsure=prediction.unsure,
                 model_version=prediction.model_version,
                 face_found=prediction.framing.face_found,
@@ -345,7 +344,7 @@ class MaskService:
 
     async def stats(self, days: int) -> Stats:
         """The last `days` UTC days, today included."""
-        return await self.run_blocking(self.repository.recent_stats, days)
+        return await self.run_blocking(recent_stats, self.repository.database, days)
 
     async def summarise_days(self) -> list[date]:
         """Summarise every finished day not yet summarised, against the answering model's class mix."""

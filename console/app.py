@@ -4,7 +4,7 @@ server-rendered templates, no front-end build.
 Every change is a plain HTML form posted with Tornado's XSRF token, so reviewing works without
 JavaScript; `static/console.js` only adds keyboard shortcuts and "select all". The pages read and
 write through the same calls as the command line (`Repository.feedback_items` and `review`,
-`Repository.recent_stats`, `Registry.promote` and `rollback`), so the two cannot disagree.
+`storage.stats.recent_stats`, `Registry.promote` and `rollback`), so the two cannot disagree.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from console.auth import SESSION_COOKIE, SESSION_HOURS, Throttle, bearer, cookie
 from console.heatmaps import HeatMaps, NoHeatMap
 from model.registry import Registry, RegistryError, VersionInfo, open_registry
 from storage.repository import CLASS_NAMES, FeedbackFilter, Repository
+from storage.stats import recent_stats
 
 log = logging.getLogger("console")
 T = TypeVar("T")
@@ -432,7 +433,7 @@ class HeatMapHandler(ConsoleHandler):
 class DriftHandler(ConsoleHandler):
     async def get(self) -> None:
         days = self.integer("days", 7, 1, MAX_DAYS)
-        stats = await self.blocking(self.console.repository.recent_stats, days)
+        stats = await self.blocking(recent_stats, self.console.repository.database, days)
         self.render("drift.html", section="drift", stats=stats, days=days)
 
 
@@ -443,7 +444,7 @@ class DriftChartHandler(ConsoleHandler):
         days = self.integer("days", 7, 1, MAX_DAYS)
 
         def draw() -> bytes:
-            return stats_chart(self.console.repository.recent_stats(days), Translator(DEFAULT_LANGUAGE))
+            return stats_chart(recent_stats(self.console.repository.database, days), Translator(DEFAULT_LANGUAGE))
 
         self.set_header("Content-Type", "image/png")
         self.finish(await self.blocking(draw))

@@ -1,7 +1,9 @@
 """Model versions on disk: `v1/`, `v2/`, ... each a complete model folder, plus a champion pointer.
 
     MODEL_DIR/
-      v1/ v2/ ...        model.keras, metadata.json, split.json, pictures; gate.json for challengers
+      v1/ v2/ ...        model.onnx (what the bot serves), metadata.json (calibration, scores),
+                         model.keras (what training and retraining start from), split*.json,
+                         pictures; gate.json for challengers
       champion           the version answering users, e.g. "v2"
       history.jsonl      every promotion and rollback: when, what, from what, why, forced or not
 

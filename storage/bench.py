@@ -14,14 +14,14 @@ def prediction_rows_per_second(rows: int = 2000, database_url: str | None = None
     """One transaction per row, as the bot commits each answer on its own."""
     with tempfile.TemporaryDirectory() as folder:
         database = Database(database_url or f"sqlite:///{Path(folder) / 'bench.db'}")
-        repository = Repository(database, Path(folder) / "crops")
+        repository = Repository(database)
         record = PredictionRecord(
             user_hash="0" * 64,
             chat_type="private",
             input_kind="photo",
             label="with_mask",
             confidence=0.9,
-            probabilities=(0.9, 0.05, 0.05),
+            probabilities={"with_mask": 0.9, "without_mask": 0.05, "mask_weared_incorrect": 0.05},
             unsure=False,
             model_version="bench",
             face_found=True,

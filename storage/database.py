@@ -50,13 +50,19 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def upgrade(engine: Engine) -> None:
-    """Apply every pending Alembic migration (a no-op on an up-to-date database)."""
+def upgrade(engine: Engine, legacy_crops_dir: Path | None = None) -> None:
+    """Apply every pending Alembic migration (a no-op on an up-to-date database).
+
+    `legacy_crops_dir` is the folder crops were shared into before they moved into the database:
+    revision 0008 moves them, and their files are deleted once it has committed."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["legacy_crops_dir"] = legacy_crops_dir
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+    for moved in config.attributes.get("moved_crop_files", []):
+        moved.unlink(missing_ok=True)
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -69,11 +75,13 @@ def current_revision(engine: Engine) -> str | None:
 class Database:
     """An engine plus a session factory; migrates on construction unless told not to."""
 
-    def __init__(self, url: str = DEFAULT_DATABASE_URL, migrate: bool = True) -> None:
+    def __init__(
+        self, url: str = DEFAULT_DATABASE_URL, migrate: bool = True, legacy_crops_dir: Path | None = None
+    ) -> None:
         self.url = url
         self.engine = make_engine(url)
         if migrate:
-            upgrade(self.engine)
+            upgrade(self.engine, legacy_crops_dir)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property

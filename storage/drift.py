@@ -1,6 +1,6 @@
 """Drift statistics between today's class counts and a reference class mix.
 
-Levels (documented in the README's operator guide):
+Levels (documented in docs/operating.md, "Drift levels"):
 - fewer than `MIN_SAMPLE` predictions in the day: "none", statistics still computed but never alarming;
 - PSI >= 0.25 and chi-square p < 0.01: "drift";
 - PSI >= 0.10 and chi-square p < 0.05: "watch";

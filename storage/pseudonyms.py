@@ -6,6 +6,7 @@ every possible id. If the secret is lost a new one is made: old rows stay, unlin
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -15,6 +16,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 SECRET_FILE = "secret.key"
+PSEUDONYMS_KEPT = 4096
+"""Senders whose pseudonym a Pseudonymizer remembers (see `Pseudonymizer.__init__`)."""
 
 
 def load_secret(data_dir: Path | str, from_env: str | None = None) -> bytes:
@@ -43,9 +46,16 @@ class Pseudonymizer:
         if not secret:
             raise ValueError("the pseudonym secret must not be empty")
         self._secret = secret
+        # One update asks for its sender's pseudonym at every step (rate limit, language, rows,
+        # /forget's wait): the recent senders' are kept, so each is computed once, not per step.
+        # In memory only, like the ids the updates carry.
+        self._recent = functools.lru_cache(maxsize=PSEUDONYMS_KEPT)(self._pseudonym)
 
     def __call__(self, user_id: int | str) -> str:
-        return hmac.new(self._secret, str(user_id).encode(), hashlib.sha256).hexdigest()
+        return self._recent(str(user_id))
+
+    def _pseudonym(self, user_id: str) -> str:
+        return hmac.new(self._secret, user_id.encode(), hashlib.sha256).hexdigest()
 
     def digest(self, data: bytes) -> bytes:
         return hmac.new(self._secret, data, hashlib.sha256).digest()

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
-from pathlib import Path
 from typing import cast
 
 from sqlalchemy import CursorResult, Result, bindparam, delete, func, insert, select, update
@@ -16,8 +13,6 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.database import Database
 from storage.tables import Crop, DailySummary, Feedback, PredictionRow, UserSettings
-
-log = logging.getLogger(__name__)
 
 CLASS_NAMES = ("with_mask", "without_mask", "mask_weared_incorrect")
 CHAT_TYPES = ("private", "group", "supergroup", "channel")
@@ -34,7 +29,8 @@ class PredictionRecord:
     input_kind: str
     label: str
     confidence: float
-    probabilities: Sequence[float]
+    probabilities: Mapping[str, float]
+    """By class name, every one of CLASS_NAMES."""
     unsure: bool
     model_version: str
     face_found: bool
@@ -55,16 +51,13 @@ class PredictionRecord:
             raise ValueError(f"unknown label {self.label!r}")
         if self.chat_type not in CHAT_TYPES or self.input_kind not in INPUT_KINDS:
             raise ValueError(f"unknown chat type {self.chat_type!r} or input kind {self.input_kind!r}")
-        if len(self.probabilities) != len(CLASS_NAMES):
-            raise ValueError("one probability per class is needed")
+        if set(self.probabilities) != set(CLASS_NAMES):
+            raise ValueError(f"one probability per class is needed, not {sorted(self.probabilities)}")
 
 
 def _aware(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes for UTC columns; PostgreSQL aware ones."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-CROP_NAME = re.compile(r"[0-9]{1,18}\.png")
 
 
 class FeedbackOutcome(Enum):
@@ -156,7 +149,7 @@ class FeedbackFilter:
         if self.since is not None:
             query = query.where(Feedback.created_at >= day_bounds(self.since)[0])
         if self.with_crop:
-            query = query.where(_shared_png().is_not(None) | Feedback.crop_path.is_not(None))
+            query = query.where(_shared_png().is_not(None))
         if not self.include_right:
             query = query.where(Feedback.is_correct.is_(False))
         if self.label is not None:
@@ -165,132 +158,6 @@ class FeedbackFilter:
         if self.model_version is not None:
             query = query.where(PredictionRow.model_version == self.model_version)
         return query
-
-
-@dataclass(frozen=True)
-class Tally:
-    """Counts over a set of predictions: the one query behind /stats and the daily summaries."""
-
-    per_class: dict[str, int]
-    """Faces judged, by the label answered."""
-    unsure: int
-    mean_confidence: float | None
-    feedback: int
-    marked_wrong: int
-    photos: int
-    """Photos answered: a group photo counts once, however many faces it had."""
-
-    @property
-    def count(self) -> int:
-        """Faces judged."""
-        return sum(self.per_class.values())
-
-
-def tally(session, *conditions) -> Tally:
-    """Per-class counts, unsure count, mean confidence and feedback of the predictions matching
-    `conditions` (SQLAlchemy expressions on PredictionRow)."""
-    per_class = dict.fromkeys(CLASS_NAMES, 0)
-    for label, count in session.execute(
-        select(PredictionRow.label, func.count()).where(*conditions).group_by(PredictionRow.label)
-    ):
-        per_class[label] = count
-    unsure, mean_confidence, group_photos, single_photos = session.execute(
-        select(
-            func.count().filter(PredictionRow.unsure.is_(True)),
-            func.avg(PredictionRow.confidence),
-            func.count(PredictionRow.photo_id.distinct()),
-            # Rows from before group photos have no photo id: each was a photo of its own.
-            func.count().filter(PredictionRow.photo_id.is_(None)),
-        ).where(*conditions)
-    ).one()
-    feedback, marked_wrong = session.execute(
-        select(func.count(), func.count().filter(Feedback.is_correct.is_(False)))
-        .select_from(Feedback)
-        .join(PredictionRow)
-        .where(*conditions)
-    ).one()
-    return Tally(
-        per_class,
-        int(unsure or 0),
-        None if mean_confidence is None else float(mean_confidence),
-        int(feedback),
-        int(marked_wrong),
-        int(group_photos or 0) + int(single_photos or 0),
-    )
-
-
-@dataclass(frozen=True)
-class DaySummary:
-    """One stored daily summary, as /stats, /drift and the alerts read it."""
-
-    day: date
-    model_version: str
-    count: int
-    per_class: dict[str, int]
-    unsure_share: float
-    drift_level: str
-    psi: float | None
-    reference: str
-    reference_mix: dict[str, float] | None = None
-    """The class shares the day was compared with (None for days summarised before they were kept)."""
-    chi2_p_value: float | None = None
-
-    def as_dict(self) -> dict:
-        return {
-            "day": self.day.isoformat(),
-            "model_version": self.model_version,
-            "count": self.count,
-            **self.per_class,
-            "unsure_share": self.unsure_share,
-            "drift_level": self.drift_level,
-            "psi": self.psi,
-            "chi2_p_value": self.chi2_p_value,
-            "reference": self.reference,
-            "reference_mix": self.reference_mix,
-        }
-
-
-@dataclass
-class Stats:
-    start: date
-    end: date
-    count: int = 0
-    per_class: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CLASS_NAMES, 0))
-    unsure: int = 0
-    mean_confidence: float | None = None
-    feedback: int = 0
-    marked_wrong: int = 0
-    per_day: list[DaySummary] = field(default_factory=list)
-    photos: int = 0
-    """Photos answered; `count` and `per_class` count faces judged (a group photo has several)."""
-
-    @property
-    def worst_drift_level(self) -> str:
-        """ "drift" if any day drifted, else "watch" if any day was watched, else "none"."""
-        levels = {row.drift_level for row in self.per_day}
-        return "drift" if "drift" in levels else "watch" if "watch" in levels else "none"
-
-    @property
-    def unsure_share(self) -> float | None:
-        return self.unsure / self.count if self.count else None
-
-    @property
-    def disagreement_rate(self) -> float | None:
-        return self.marked_wrong / self.feedback if self.feedback else None
-
-    def as_dict(self) -> dict:
-        return {
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
-            "count": self.count,
-            "photos": self.photos,
-            "per_class": self.per_class,
-            "unsure_share": self.unsure_share,
-            "mean_confidence": self.mean_confidence,
-            "feedback": self.feedback,
-            "disagreement_rate": self.disagreement_rate,
-            "per_day": [day.as_dict() for day in self.per_day],
-        }
 
 
 _INSERT_PREDICTION = insert(PredictionRow).returning(PredictionRow.id)
@@ -320,9 +187,7 @@ def _row_values(record: PredictionRecord, now: datetime) -> dict:
         "input_kind": record.input_kind,
         "label": record.label,
         "confidence": float(record.confidence),
-        "p_with_mask": float(record.probabilities[0]),
-        "p_without_mask": float(record.probabilities[1]),
-        "p_mask_weared_incorrect": float(record.probabilities[2]),
+        **{f"p_{name}": float(record.probabilities[name]) for name in CLASS_NAMES},
         "unsure": bool(record.unsure),
         "model_version": record.model_version,
         "face_found": bool(record.face_found),
@@ -336,11 +201,6 @@ def _row_values(record: PredictionRecord, now: datetime) -> dict:
         "face_index": record.face_index,
         "face_side": record.face_side,
     }
-
-
-def _reference_mix(summary: DailySummary) -> dict[str, float] | None:
-    shares = {name: getattr(summary, f"reference_share_{name}") for name in CLASS_NAMES}
-    return None if None in shares.values() else shares
 
 
 def _rowcount(result: Result) -> int:
@@ -358,14 +218,15 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 class Repository:
-    """Records predictions and feedback, forgets users, purges old rows, reports stats.
+    """Records predictions and feedback, forgets users, purges old rows.
 
-    Face crops (shared only with consent) live as files under `crops_dir`, named by prediction id.
+    Face crops live in the `crops` table beside their predictions: pending for at most CROP_HOLD
+    while their user decides, kept only when they agree to share them. (The stats are
+    `storage.stats`.)
     """
 
-    def __init__(self, database: Database, crops_dir: Path | str) -> None:
+    def __init__(self, database: Database) -> None:
         self.database = database
-        self.crops_dir = Path(crops_dir)
 
     def record_prediction(self, record: PredictionRecord, crop_png: bytes | None = None) -> int:
         """Log one prediction; with `crop_png`, its face crop waits beside it, in the same
@@ -416,14 +277,9 @@ class Repository:
                     return FeedbackOutcome.NOT_YOURS
                 crop = session.get(Crop, prediction_id)
                 if prediction.feedback is not None:
-                    feedback = prediction.feedback
-                    if share_crop or (crop is None and feedback.crop_path is None):
+                    if share_crop or crop is None:
                         return FeedbackOutcome.ALREADY_ANSWERED
-                    if crop is not None:
-                        session.delete(crop)
-                    if feedback.crop_path is not None:
-                        self._remove_crops([feedback.crop_path])
-                        feedback.crop_path = None
+                    session.delete(crop)
                     return FeedbackOutcome.CONSENT_WITHDRAWN
                 session.add(
                     Feedback(
@@ -513,7 +369,7 @@ class Repository:
                 p.model_version,
                 f.created_at,
                 f.review_status,
-                png if png is not None else self._legacy_crop(f.crop_path),
+                png,
             )
             for f, p, png in rows
         ]
@@ -533,22 +389,8 @@ class Repository:
     def shared_crop(self, feedback_id: int) -> bytes | None:
         """The face crop its user agreed to share with this feedback; None when there is none, or
         no longer: a forgotten or purged user's crops are deleted with their feedback."""
-        query = select(_shared_png(), Feedback.crop_path).where(Feedback.id == feedback_id)
         with self.database.session() as session:
-            row = session.execute(query).one_or_none()
-        if row is None:
-            return None
-        png, legacy = row
-        return png if png is not None else self._legacy_crop(legacy)
-
-    def _legacy_crop(self, name: str | None) -> bytes | None:
-        """A crop shared before crops moved into the database, read from the crops folder."""
-        if name is None:
-            return None
-        try:
-            return self.crop_file(name).read_bytes()
-        except FileNotFoundError:
-            return None
+            return session.scalar(select(_shared_png()).where(Feedback.id == feedback_id))
 
     def review(self, feedback_ids: Sequence[int], status: str) -> int:
         """Mark feedback accepted or rejected (or back to pending); returns how many rows changed."""
@@ -583,44 +425,22 @@ class Repository:
         return self._delete_predictions(mine, Feedback.user_hash == user_hash, PredictionRow.user_hash == user_hash)
 
     def purge_older_than(self, days: int, now: datetime | None = None) -> Deleted:
-        """Retention: delete predictions (with their feedback and crops) older than `days` days."""
+        """Retention: delete predictions (with their feedback and crops) older than `days` days,
+        and language choices not made or renewed since: /privacy promises everything goes."""
         cutoff = (now or utc_now()) - timedelta(days=days)
+        with self.database.session() as session:
+            session.execute(delete(UserSettings).where(UserSettings.updated_at < cutoff))
         old = select(PredictionRow.id).where(PredictionRow.created_at < cutoff)
         return self._delete_predictions(old, Feedback.prediction_id.in_(old), PredictionRow.created_at < cutoff)
 
     def _delete_predictions(self, ids, feedback_rows, prediction_rows) -> Deleted:
-        """Crops, feedback and predictions in one transaction; then legacy crop files, if any."""
+        """Crops, feedback and predictions in one transaction."""
         with self.database.session() as session:
-            files = [
-                name for name in session.scalars(select(Feedback.crop_path).where(feedback_rows)) if name is not None
-            ]
             shared = session.scalar(select(func.count()).where(Crop.prediction_id.in_(ids), Crop.shared.is_(True)))
             session.execute(delete(Crop).where(Crop.prediction_id.in_(ids)))
             feedback = _rowcount(session.execute(delete(Feedback).where(feedback_rows)))
             predictions = _rowcount(session.execute(delete(PredictionRow).where(prediction_rows)))
-        return Deleted(predictions=predictions, feedback=feedback, crops=(shared or 0) + self._remove_crops(files))
-
-    def crop_file(self, name: str) -> Path:
-        """A stored crop's path. Only names this repository writes are accepted, so a tampered
-        row cannot point a deletion or an export outside the crops folder."""
-        if not CROP_NAME.fullmatch(name):
-            raise ValueError(f"not a crop file name: {name!r}")
-        return self.crops_dir / name
-
-    def _remove_crops(self, names: Sequence[str]) -> int:
-        removed = 0
-        for name in names:
-            try:
-                path = self.crop_file(name)
-            except ValueError:
-                log.warning("event=bad_crop_name skipped")
-                continue
-            try:
-                path.unlink()
-                removed += 1
-            except FileNotFoundError:
-                log.warning("crop %s was already gone", name)
-        return removed
+        return Deleted(predictions=predictions, feedback=feedback, crops=shared or 0)
 
     def claim_drift_alerts(self, since: date) -> set[tuple[date, str]]:
         """(day, model version) of every watch or drift day since `since` whose alert nobody has
@@ -638,48 +458,3 @@ class Repository:
         )
         with self.database.session() as session:
             return {(day, version) for day, version in session.execute(claim)}
-
-    def recent_stats(self, days: int) -> Stats:
-        """`stats` of the last `days` UTC days, today included: what /stats, the CLI and the
-        console's drift page show."""
-        end = utc_now().date()
-        return self.stats(end - timedelta(days=days - 1), end)
-
-    def stats(self, start: date, end: date) -> Stats:
-        """Counts per class, unsure share, confidence and feedback for the UTC days start..end."""
-        since, _ = day_bounds(start)
-        _, until = day_bounds(end)
-        with self.database.session() as session:
-            counts = tally(session, PredictionRow.created_at >= since, PredictionRow.created_at < until)
-            summaries = session.scalars(
-                select(DailySummary)
-                .where(DailySummary.day >= start, DailySummary.day <= end)
-                .order_by(DailySummary.day, DailySummary.model_version)
-            ).all()
-        per_day = [
-            DaySummary(
-                s.day,
-                s.model_version,
-                s.count,
-                {name: getattr(s, f"count_{name}") for name in CLASS_NAMES},
-                s.unsure_share,
-                s.drift_level,
-                s.psi,
-                s.reference,
-                _reference_mix(s),
-                s.chi2_p_value,
-            )
-            for s in summaries
-        ]
-        return Stats(
-            start,
-            end,
-            counts.count,
-            counts.per_class,
-            counts.unsure,
-            counts.mean_confidence,
-            counts.feedback,
-            counts.marked_wrong,
-            per_day,
-            counts.photos,
-        )

@@ -10,13 +10,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from storage import drift
 from storage.database import Database
-from storage.repository import CLASS_NAMES, day_bounds, tally, utc_now
+from storage.repository import CLASS_NAMES, day_bounds, utc_now
+from storage.stats import DaySummary, tally
 from storage.tables import DailySummary, PredictionRow
 
 TRAILING_DAYS = 28
 
 
-def summarise(database: Database, day: date, reference: Mapping[str, float] | None = None) -> list[DailySummary]:
+def summarise(database: Database, day: date, reference: Mapping[str, float] | None = None) -> list[DaySummary]:
     """Compute (or recompute) `day`'s rows, one per model version seen that day.
 
     The reference mix is the trailing `TRAILING_DAYS` days before `day` once they hold enough
@@ -36,11 +37,12 @@ def summarise(database: Database, day: date, reference: Mapping[str, float] | No
         for values in rows:
             _upsert(session, database.dialect, values)
     with database.session() as session:
-        return list(
-            session.scalars(
+        return [
+            DaySummary.of(row)
+            for row in session.scalars(
                 select(DailySummary).where(DailySummary.day == day).order_by(DailySummary.model_version)
-            ).all()
-        )
+            )
+        ]
 
 
 def _summary_values(session, day: date, version: str, reference: Mapping[str, float] | None) -> dict:

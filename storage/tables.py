@@ -70,8 +70,6 @@ class Feedback(Base):
     user_hash: Mapped[str] = mapped_column(String(64), index=True)
     is_correct: Mapped[bool] = mapped_column(Boolean)
     corrected_label: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    crop_path: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    """A crop file shared before crops moved into the `crops` table; new feedback leaves it empty."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     review_status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending", index=True)
     """pending, accepted or rejected: only accepted feedback is exported for retraining."""

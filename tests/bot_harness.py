@@ -134,7 +134,7 @@ def make_service(settings: Settings, predictor) -> MaskService:
     database = Database(settings.database_url)
     return MaskService(
         predictor,
-        Repository(database, settings.crops_dir),
+        Repository(database),
         Pseudonymizer(settings.secret.encode()),
         RateLimiter(settings.rate_limit_per_minute),
     )

@@ -61,4 +61,4 @@ def database(database_url):
 def repository(database, tmp_path):
     from storage.repository import Repository
 
-    return Repository(database, tmp_path / "crops")
+    return Repository(database)

@@ -20,14 +20,15 @@ from tornado.testing import bind_unused_port
 from tornado.web import create_signed_value
 
 from bot import web
-from bot.cli import main as cli
 from bot.config import ConfigError
+from cli import main as cli
 from console.app import Console, make_app, make_server
 from console.auth import SESSION_COOKIE, cookie_secret, load_token
 from model import CLASS_NAMES
 from model.registry import Registry
 from storage.database import Database
 from storage.repository import Repository
+from storage.stats import recent_stats
 from tests.conftest import cut_short
 from tests.console_data import GATE_REASON, TOKEN, Feedback, face_crops, registry_with_challenger, seed
 
@@ -45,7 +46,7 @@ class World:
 @pytest.fixture
 def world(tmp_path, shared_data):
     database = Database(f"sqlite:///{tmp_path / 'maskbot.db'}")
-    repository = Repository(database, tmp_path / "crops")
+    repository = Repository(database)
     registry = registry_with_challenger(tmp_path / "models")
     reference = json.loads((registry.champion_dir() / "metadata.json").read_text())["class_mix"]
     yield World(repository, registry, seed(repository, face_crops(shared_data), reference))
@@ -278,7 +279,7 @@ async def test_review_filters_by_the_users_label_and_the_model(client, world):
 async def test_the_drift_page_shows_the_numbers_of_stats(client, world):
     await log_in(client)
     page = unescape((await client.get("/drift?days=14")).text)
-    stats = world.repository.recent_stats(14)
+    stats = recent_stats(world.repository.database, 14)
     assert f"Photos checked: {stats.photos}, faces judged: {stats.count}" in page
     assert stats.count == 12 * 60 + 80 + 5  # today and the 13 days before
     levels = {row.day: row.drift_level for row in stats.per_day}

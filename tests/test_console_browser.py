@@ -1,6 +1,6 @@
 """The operator console in a real headless browser: Debian's chromium, driven by Selenium through
 Debian's chromedriver (nothing is downloaded), against `maskbot console` started as operators
-start it. Screenshots of every page go to $CONSOLE_SCREENSHOTS (the README's come from here), else
+start it. Screenshots of every page go to $CONSOLE_SCREENSHOTS (docs/console.md's, in docs/console/, come from here), else
 to the test's temporary folder."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def console(tmp_path, shared_data):
     """`maskbot console` on a seeded data folder; yields its address, the repository and the feedback."""
     data = tmp_path / "data"
     database = Database(f"sqlite:///{data / 'maskbot.db'}")
-    repository = Repository(database, data / "crops")
+    repository = Repository(database)
     registry = registry_with_challenger(data / "models")
     reference = json.loads((registry.champion_dir() / "metadata.json").read_text())["class_mix"]
     feedback = seed(repository, face_crops(shared_data), reference)
@@ -76,7 +76,7 @@ def console(tmp_path, shared_data):
     env.pop("DATABASE_URL", None)
     env.pop("MODEL_DIR", None)
     server = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "console", "--port", str(port)],
+        [sys.executable, "-m", "cli", "console", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -86,7 +86,7 @@ def test_compare_lists_the_images_found_in_both(tmp_path):
 def test_the_command_prints_the_report(tmp_path):
     data = build_folder(tmp_path / "data")
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "data", "report", str(data), "--out", str(tmp_path / "out")],
+        [sys.executable, "-m", "cli", "data", "report", str(data), "--out", str(tmp_path / "out")],
         capture_output=True,
         text=True,
         timeout=300,

@@ -160,7 +160,7 @@ def test_a_model_exported_without_maps_still_serves_without_why(tmp_path, predic
 
 
 def test_a_real_face_is_explained(predictor, crops):
-    """How often the region is right is measured on ilc3 (`python -m bench.why`, README "Why?")."""
+    """How often the region is right is measured on ilc3 (`python -m bench.why`, docs/model.md, "Why?")."""
     for face in crops:
         assert face.class_maps is not None
         answer = explain(face.pixels, face.class_maps, face.label, face.crop_landmarks)

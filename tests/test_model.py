@@ -16,7 +16,7 @@ from tests.conftest import encode, face_like, textured
 from training.architectures import maskbot_cnn, report_cnn
 from training.dataset import Split, cached_arrays, colour_signature, list_images, make_split, near_duplicate_groups
 
-MASKBOT = [sys.executable, "-m", "bot.cli"]
+MASKBOT = [sys.executable, "-m", "cli"]
 
 
 def test_report_network_is_reproduced_layer_for_layer():

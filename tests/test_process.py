@@ -17,7 +17,7 @@ from tests.bot_harness import free_port
 from tests.conftest import cut_short, encode, face_like
 from tests.fake_telegram import TOKEN, FakeTelegram
 
-MASKBOT = [sys.executable, "-m", "bot.cli"]
+MASKBOT = [sys.executable, "-m", "cli"]
 
 
 def maskbot_env(tmp_path, **extra) -> dict:
@@ -186,14 +186,14 @@ def test_storage_commands_round_trip(tmp_path, shipped_model_dir):
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    assert "revision 0007" in maskbot("db", "upgrade")
+    assert "revision 0008" in maskbot("db", "upgrade")
     from storage.database import Database
     from storage.pseudonyms import Pseudonymizer
     from storage.repository import Repository
     from tests.test_storage import record
 
     database = Database(env["DATABASE_URL"])
-    repository = Repository(database, tmp_path / "crops")
+    repository = Repository(database)
     pseudonym = Pseudonymizer(env["MASKBOT_SECRET"].encode())(4242)
     from datetime import datetime, timedelta
 
@@ -239,7 +239,7 @@ def test_operator_commands_review_export_and_manage_models(tmp_path, shipped_mod
         return result.stdout
 
     database = Database(env["DATABASE_URL"])
-    repository = Repository(database, tmp_path / "crops")
+    repository = Repository(database)
     for i in range(3):
         prediction_id = repository.record_prediction(
             record(f"u{i}", at=datetime.now(UTC), version="v2" if i else "v1"),

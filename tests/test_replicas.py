@@ -34,7 +34,7 @@ def postgres_url():
 def yesterdays_drift(database_url: str, version: str) -> None:
     """80 bare faces yesterday against a training mix of mostly masks: a drift day to alert about."""
     database = Database(database_url)
-    repository = Repository(database, "unused")
+    repository = Repository(database)
     yesterday = datetime.now(UTC).replace(hour=12) - timedelta(days=1)
     for i in range(80):
         repository.record_prediction(record(f"earlier{i}", "without_mask", at=yesterday, version=version))

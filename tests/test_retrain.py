@@ -93,7 +93,7 @@ def test_holdout_is_stable_and_near_its_share():
 def make_feedback(tmp_path, count: int = 24, label: str = "with_mask"):
     """Predictions and "wrong, it is `label`" feedback with shared crops, as the bot records them."""
     database = Database(f"sqlite:///{tmp_path / 'bot.db'}")
-    repository = Repository(database, tmp_path / "crops")
+    repository = Repository(database)
     ids = []
     for i in range(count):
         png = encode(Image.fromarray(checkerboard(i)), "PNG")

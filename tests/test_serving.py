@@ -79,8 +79,8 @@ def test_a_serving_only_install_says_what_training_needs():
     # `None` in sys.modules makes an import fail as it does where the package is not installed.
     script = (
         "import sys; sys.modules['tensorflow'] = sys.modules['keras'] = None\n"
-        "from bot.cli import main\n"
-        "main(['models', 'export', 'model/shipped/v2'])"
+        "from cli import main\n"
+        "sys.exit(main(['models', 'export', 'model/shipped/v2']))"
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1

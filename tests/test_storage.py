@@ -9,14 +9,23 @@ import threading
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import event, func, inspect, select
+from sqlalchemy import event, func, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from storage import summaries
+from storage import stats, summaries
 from storage.database import Database, current_revision
 from storage.pseudonyms import Pseudonymizer, load_secret
-from storage.repository import CROP_HOLD, FeedbackFilter, FeedbackOutcome, PredictionRecord, Repository
-from storage.tables import Crop, DailySummary, Feedback, PredictionRow
+from storage.repository import (
+    CLASS_NAMES,
+    CROP_HOLD,
+    Deleted,
+    FeedbackFilter,
+    FeedbackOutcome,
+    PredictionRecord,
+    Repository,
+    _row_values,
+)
+from storage.tables import Crop, DailySummary, Feedback, PredictionRow, UserSettings
 from tests.storage_fixtures import _postgres_database
 
 DAY = date(2026, 11, 20)
@@ -29,17 +38,13 @@ def record(
     unsure: bool = False,
     version: str = "1",
 ) -> PredictionRecord:
-    probabilities = {
-        "with_mask": [0.9, 0.05, 0.05],
-        "without_mask": [0.05, 0.9, 0.05],
-        "mask_weared_incorrect": [0.05, 0.05, 0.9],
-    }[label]
+    probabilities = {name: 0.9 if name == label else 0.05 for name in CLASS_NAMES}
     return PredictionRecord(
         user_hash=user_hash,
         chat_type="private",
         input_kind="photo",
         label=label,
-        confidence=max(probabilities),
+        confidence=max(probabilities.values()),
         probabilities=probabilities,
         unsure=unsure,
         model_version=version,
@@ -60,12 +65,11 @@ def count(database: Database, table) -> int:
 
 
 def test_storage_and_model_name_the_classes_alike():
-    # storage keeps its own copy so it never imports the model package (and TensorFlow with it);
-    # the probability columns follow this order, so the two lists must never drift apart.
+    # storage keeps its own copy so it never imports the model package; its probability columns
+    # are named after these, so the two lists must never drift apart.
     from model import CLASS_NAMES as model_classes
-    from storage.repository import CLASS_NAMES as storage_classes
 
-    assert storage_classes == tuple(model_classes)
+    assert model_classes == CLASS_NAMES
 
 
 def test_migrations_create_every_table_from_an_empty_database(database):
@@ -73,7 +77,7 @@ def test_migrations_create_every_table_from_an_empty_database(database):
     tables = set(inspect(database.engine).get_table_names())
     assert {"predictions", "feedback", "crops", "daily_summaries", "user_settings", "alembic_version"} <= tables
     Database(database.url).dispose()  # a second start migrates nothing and fails nothing
-    assert current_revision(database.engine) == "0007"
+    assert current_revision(database.engine) == "0008"
 
 
 def test_the_orm_models_match_the_migrations(database):
@@ -127,7 +131,7 @@ def test_every_model_round_trips(repository, database):
         )
         assert stored.created_at.replace(tzinfo=UTC) == AT
         feedback = session.scalars(select(Feedback)).one()
-        assert (feedback.is_correct, feedback.corrected_label, feedback.crop_path) == (False, "without_mask", None)
+        assert (feedback.is_correct, feedback.corrected_label) == (False, "without_mask")
         summary = session.scalars(select(DailySummary)).one()
         assert (summary.count, summary.count_with_mask, summary.feedback_count, summary.disagreement_rate) == (
             1,
@@ -266,11 +270,16 @@ def test_purge_removes_only_rows_older_than_the_retention(repository, database):
     repository.record_feedback(
         recent, "u1", False, "without_mask", share_crop=True, now=now - timedelta(days=29) + timedelta(minutes=1)
     )
+    for user_hash, chosen in (("chose-long-ago", now - timedelta(days=31)), ("chose-lately", now)):
+        repository.set_language(user_hash, "es")
+        with database.session() as session:
+            session.get(UserSettings, user_hash).updated_at = chosen
     purged = repository.purge_older_than(30, now=now)
     assert (purged.predictions, purged.feedback, purged.crops) == (1, 1, 1)
     with database.session() as session:
         assert session.scalars(select(PredictionRow.id)).all() == [recent]
     assert crops(database) == {recent: (b"new", True)}
+    assert (repository.language_of("chose-long-ago"), repository.language_of("chose-lately")) == (None, "es")
 
 
 def test_summarise_is_idempotent_and_flags_a_skewed_day(repository, database):
@@ -280,13 +289,14 @@ def test_summarise_is_idempotent_and_flags_a_skewed_day(repository, database):
     first = summaries.summarise(database, DAY, reference)
     second = summaries.summarise(database, DAY, reference)
     assert count(database, DailySummary) == 1
-    assert [s.id for s in first] == [s.id for s in second]
+    assert first == second
     summary = second[0]
-    assert (summary.count, summary.count_without_mask, summary.count_with_mask) == (60, 45, 15)
-    assert summary.share_without_mask == pytest.approx(0.75)
+    assert (summary.count, summary.per_class["without_mask"], summary.per_class["with_mask"]) == (60, 45, 15)
+    with database.session() as session:
+        assert session.scalars(select(DailySummary.share_without_mask)).one() == pytest.approx(0.75)
     assert summary.unsure_share == pytest.approx(0.1)
     assert summary.reference == "model" and summary.drift_level == "drift"
-    [day] = repository.stats(DAY, DAY).per_day
+    [day] = stats.stats(database, DAY, DAY).per_day
     assert day.reference_mix == reference and day.chi2_p_value == summary.chi2_p_value
 
 
@@ -295,7 +305,7 @@ def test_summaries_are_kept_per_model_version(repository, database):
     repository.record_prediction(record(version="2"))
     rows = summaries.summarise(database, DAY)
     assert [(row.model_version, row.count, row.reference) for row in rows] == [("1", 1, "none"), ("2", 1, "none")]
-    assert [day.reference_mix for day in repository.stats(DAY, DAY).per_day] == [None, None]
+    assert [day.reference_mix for day in stats.stats(database, DAY, DAY).per_day] == [None, None]
 
 
 def test_catch_up_fills_every_missing_day_once(repository, database):
@@ -313,11 +323,11 @@ def test_stats_cover_a_date_range(repository, database):
         repository.record_feedback(prediction_id, f"u{i}", i != 2, None if i != 2 else "with_mask")
     repository.record_prediction(record(at=datetime(2026, 10, 1, tzinfo=UTC)))
     summaries.summarise(database, DAY)
-    stats = repository.stats(DAY - timedelta(days=6), DAY)
-    assert stats.count == 4
-    assert stats.per_class == {"with_mask": 2, "without_mask": 1, "mask_weared_incorrect": 1}
-    assert stats.unsure_share == 0.25 and stats.disagreement_rate == 0.25
-    assert [row.day for row in stats.per_day] == [date(2026, 11, 20)]
+    week = stats.stats(database, DAY - timedelta(days=6), DAY)
+    assert week.count == 4
+    assert week.per_class == {"with_mask": 2, "without_mask": 1, "mask_weared_incorrect": 1}
+    assert week.unsure_share == 0.25 and week.disagreement_rate == 0.25
+    assert [row.day for row in week.per_day] == [date(2026, 11, 20)]
 
 
 def test_a_group_photos_faces_are_rows_of_one_photo(repository, database):
@@ -330,8 +340,8 @@ def test_a_group_photos_faces_are_rows_of_one_photo(repository, database):
     ids = repository.record_predictions(faces, [b"1", None, b"3"])
     single = repository.record_prediction(record("alice", "without_mask"))  # a row from before photo ids
     assert crops(database) == {ids[0]: (b"1", False), ids[2]: (b"3", False)}
-    stats = repository.stats(DAY, DAY)
-    assert (stats.photos, stats.count, stats.per_class["without_mask"]) == (2, 4, 2)
+    day = stats.stats(database, DAY, DAY)
+    assert (day.photos, day.count, day.per_class["without_mask"]) == (2, 4, 2)
     face = repository.owned_face(ids[1], "alice")
     assert (face.label, face.number, face.faces, face.in_group) == (
         "without_mask",
@@ -359,7 +369,7 @@ def test_concurrent_writers_from_threads_lose_no_row(repository, database):
 
 def _write_and_summarise(url: str, crops: str, worker: int) -> None:
     database = Database(url)
-    repository = Repository(database, crops)
+    repository = Repository(database)
     for i in range(100):
         repository.record_prediction(record(f"p{worker}-{i}"))
     for _ in range(5):
@@ -394,6 +404,19 @@ def test_a_lost_secret_starts_new_pseudonyms(tmp_path):
     assert before != after and len(after) == 64 and "12345" not in after
 
 
+def test_a_senders_pseudonym_is_computed_once_however_often_it_is_asked(monkeypatch):
+    import hmac
+
+    from storage import pseudonyms
+
+    computed, keyed_hash = [], hmac.new
+    monkeypatch.setattr(pseudonyms.hmac, "new", lambda *args: computed.append(args) or keyed_hash(*args))
+    pseudonymize = Pseudonymizer(b"k1")
+    assert len({pseudonymize(42) for _ in range(5)} | {pseudonymize("42")}) == 1
+    assert pseudonymize(43) != pseudonymize(42)
+    assert len(computed) == 2
+
+
 def test_pseudonyms_are_keyed_and_stable():
     alice = Pseudonymizer(b"k1")
     assert alice(42) == alice("42") != Pseudonymizer(b"k2")(42)
@@ -413,20 +436,55 @@ def test_the_trailing_window_becomes_the_reference_once_it_is_large_enough(repos
     assert first.reference == "model" and first.drift_level == "none"  # 40 photos: too few to alarm
 
 
-def test_the_database_is_private_and_legacy_crop_names_stay_in_their_folder(tmp_path):
+def test_the_database_file_is_private(tmp_path):
     database = Database(f"sqlite:///{tmp_path / 'data' / 'bot.db'}")
-    repository = Repository(database, tmp_path / "data" / "crops")
-    prediction_id = repository.record_prediction(record("alice"))
-    repository.record_feedback(prediction_id, "alice", False, "without_mask", now=SOON)
     assert stat.S_IMODE((tmp_path / "data" / "bot.db").stat().st_mode) == 0o600
-    victim = tmp_path / "data" / "keep.txt"
+    database.dispose()
+
+
+def test_crop_files_shared_before_0004_move_into_the_database_and_tampered_names_stay_out(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+
+    from storage.database import MIGRATIONS, make_engine, upgrade
+
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    engine = make_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0007")
+    crops_dir = tmp_path / "crops"
+    crops_dir.mkdir()
+    (crops_dir / "1.png").write_bytes(b"\x89PNG shared in 2025")
+    victim = tmp_path / "keep.txt"
     victim.write_text("not a crop")
-    with database.session() as session:  # a tampered row, in the column crops used to live in
-        session.scalars(select(Feedback)).one().crop_path = "../keep.txt"
-    with pytest.raises(ValueError, match="not a crop file name"):
-        repository.feedback_items()
-    assert repository.forget_user("alice").crops == 0
-    assert victim.read_text() == "not a crop"
+    with engine.begin() as connection:
+        for prediction_id, crop_path in ((1, "1.png"), (2, "../keep.txt"), (3, "3.png"), (4, None)):
+            values = {**_row_values(record(f"u{prediction_id}"), AT), "id": prediction_id}
+            connection.execute(insert(PredictionRow.__table__).values(values))
+            connection.exec_driver_sql(
+                "INSERT INTO feedback (id, prediction_id, user_hash, is_correct, corrected_label, crop_path,"
+                " created_at, review_status) VALUES (?, ?, ?, 0, 'without_mask', ?, ?, 'accepted')",
+                (prediction_id, prediction_id, f"u{prediction_id}", crop_path, SOON.isoformat()),
+            )
+    with pytest.raises(RuntimeError, match="point at crop files"):
+        upgrade(engine)
+    assert current_revision(engine) == "0007"  # refused whole: nothing half done
+    upgrade(engine, crops_dir)
+    database = Database(url)
+    assert current_revision(database.engine) == "0008"
+    assert crops(database) == {1: (b"\x89PNG shared in 2025", True)}
+    assert [item.crop for item in Repository(database).feedback_items()] == [
+        b"\x89PNG shared in 2025",
+        None,
+        None,
+        None,
+    ]
+    assert not (crops_dir / "1.png").exists() and victim.read_text() == "not a crop"
+    assert Repository(database).forget_user("u1") == Deleted(predictions=1, feedback=1, crops=1)
+    assert crops(database) == {}
     database.dispose()
 
 
@@ -439,7 +497,7 @@ def test_each_drift_alert_is_claimed_once_even_by_concurrent_replicas(repository
     barrier = threading.Barrier(4)
 
     def replica() -> None:
-        other = Repository(Database(database.url, migrate=False), repository.crops_dir)
+        other = Repository(Database(database.url, migrate=False))
         barrier.wait()
         claims.append(other.claim_drift_alerts(day - timedelta(days=1)))
         other.database.dispose()
@@ -462,7 +520,7 @@ def postgres_url():
 @pytest.mark.postgres
 def test_the_same_share_pressed_on_two_replicas_at_once_succeeds_on_both(postgres_url, tmp_path):
     first, second = Database(postgres_url), Database(postgres_url)
-    replica_1, replica_2 = Repository(first, tmp_path / "crops"), Repository(second, tmp_path / "crops")
+    replica_1, replica_2 = Repository(first), Repository(second)
     outcomes: list[FeedbackOutcome] = []
     pressed = {}
 

@@ -114,7 +114,7 @@ def test_the_synth_command_paints_training_faces_only(tmp_path):
         face_like(320, 240, seed=40 + seed).save(data / "with_mask" / f"masked_{seed}.jpg")
     out = tmp_path / "synth"
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "data", "synth", "--data", str(data), "--out", str(out)],
+        [sys.executable, "-m", "cli", "data", "synth", "--data", str(data), "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,

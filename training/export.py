@@ -2,8 +2,8 @@
 
 Answering needs no TensorFlow: the bot loads the ONNX file with ONNX Runtime (already here for the
 face finder), which measured on the 2-core machine at 1.5 ms a face on one thread against LiteRT's
-2.1 ms and the Keras `tf.function`'s 2.9 ms (README, "Speed"). Exporting needs TensorFlow and
-tf2onnx: the `train` extra.
+2.05 ms and the Keras `tf.function`'s 3.0 ms (docs/measurements.md, "Runtimes compared").
+Exporting needs TensorFlow and tf2onnx: the `train` extra.
 """
 
 from __future__ import annotations

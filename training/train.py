@@ -204,7 +204,7 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
     from training import plots
 
     # v3's 3.4 M weights in float32 would make a 28 MB model folder; float16 kernels halve it,
-    # measured within 0.001 of float32's balanced accuracy on every fixed test (README).
+    # measured within 0.001 of float32's balanced accuracy on every fixed test (docs/model.md, "The shipped model: v3").
     half_precision = config.recipe == "pretrained"
     save_for_inference(network, config.out_dir / "model.keras", half_precision)
     export_onnx(config.out_dir, half_precision)  # what the bot serves, without TensorFlow
@@ -448,7 +448,7 @@ def _soup(model_dirs: list[Path], say: ProgressCallback):
     """The weight-by-weight mean of networks fine-tuned from one starting point (batch-norm
     statistics too). Fine-tunings of the same pretrained weights stay in one basin of the loss,
     so their mean is a network of its own, steadier than any one of them: measured on ilc3's
-    validation photos, the soup of v3's three fine-tunings beat each of them (README)."""
+    validation photos, the soup of v3's three fine-tunings beat each of them (docs/model.md, "What each change bought")."""
     import keras
 
     say(f"averaging {len(model_dirs)} networks: {', '.join(map(str, model_dirs))} ...")

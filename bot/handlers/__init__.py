@@ -6,11 +6,11 @@ import logging
 from typing import NoReturn
 
 from telegram import Update
-from telegram.ext import Application, ApplicationHandlerStop, MessageHandler, TypeHandler, filters
+from telegram.ext import ApplicationHandlerStop, MessageHandler, TypeHandler, filters
 
 from bot import replies
-from bot.context import BotContext
-from bot.handlers import account, admin, errors, feedback, photos, videos
+from bot.context import BotApplication, BotContext
+from bot.handlers import account, commands, errors, feedback, photos, videos
 from bot.handlers.common import GROUP_CHATS, sender_id
 from bot.i18n import language_for, translator
 from bot.ratelimit import Admission
@@ -113,15 +113,15 @@ async def ignore(update: Update, context: BotContext) -> None:
     )
 
 
-def register(application: Application, admin_ids: frozenset[int]) -> None:
+def register(application: BotApplication, admin_ids: frozenset[int]) -> None:
     # Groups -3 to -1 run before every other handler: counting lets the update continue, the
     # rate limit may stop it, and what passes learns its sender's language.
     application.add_handler(TypeHandler(Update, count_update), group=-3)
     application.add_handler(TypeHandler(Update, limit_update), group=-2)
     application.add_handler(TypeHandler(Update, choose_language), group=-1)
     application.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POSTS | filters.UpdateType.EDITED, ignore))
+    commands.register(application, admin_ids)
     account.register(application)
-    admin.register(application, admin_ids)
     feedback.register(application)
     videos.register(application)
     photos.register(application)

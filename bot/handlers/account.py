@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
 from bot import replies
-from bot.callbacks import ForgetButton, LanguageButton, decode_forget, decode_language
-from bot.context import BotContext
+from bot.callbacks import ForgetButton, LanguageButton, Prefix, decode_forget, decode_language, matches
+from bot.context import BotApplication, BotContext
 from bot.handlers.common import group_answerable_by_presser, sender_id, with_retry
 from bot.i18n import LANGUAGES, language_for, translator
 
@@ -17,17 +17,23 @@ log = logging.getLogger("bot.account")
 
 
 async def on_start(update: Update, context: BotContext) -> None:
-    await with_retry(lambda: update.effective_message.reply_text(context.t(replies.START)))
+    message = update.effective_message
+    if message is None:
+        return
+    await with_retry(lambda: message.reply_text(context.t(replies.START)))
 
 
 async def on_privacy(update: Update, context: BotContext) -> None:
+    message = update.effective_message
+    if message is None:
+        return
     text = replies.privacy(context.bot_data.settings.retention_days, context.t)
-    await with_retry(lambda: update.effective_message.reply_text(text))
+    await with_retry(lambda: message.reply_text(text))
 
 
 async def on_forget(update: Update, context: BotContext) -> None:
-    sender = sender_id(update)
-    if sender is None:  # nobody's data to delete
+    sender, message = sender_id(update), update.effective_message
+    if sender is None or message is None:  # nobody's data to delete
         return
     t = context.t
     requester = context.bot_data.service.requester_tag(sender)
@@ -39,11 +45,13 @@ async def on_forget(update: Update, context: BotContext) -> None:
             ]
         ]
     )
-    await with_retry(lambda: update.effective_message.reply_text(t(replies.FORGET_CONFIRM), reply_markup=keyboard))
+    await with_retry(lambda: message.reply_text(t(replies.FORGET_CONFIRM), reply_markup=keyboard))
 
 
 async def on_forget_answer(update: Update, context: BotContext) -> None:
     query = update.callback_query
+    if query is None:
+        return
     service = context.bot_data.service
     button = decode_forget(query.data)
     sender = sender_id(update)
@@ -76,16 +84,19 @@ async def on_forget_answer(update: Update, context: BotContext) -> None:
 
 
 async def on_language(update: Update, context: BotContext) -> None:
+    message = update.effective_message
+    if message is None:
+        return
     keyboard = InlineKeyboardMarkup(
         [[InlineKeyboardButton(name, callback_data=LanguageButton(code).encode()) for code, name in LANGUAGES.items()]]
     )
-    await with_retry(
-        lambda: update.effective_message.reply_text(context.t(replies.LANGUAGE_CHOICE), reply_markup=keyboard)
-    )
+    await with_retry(lambda: message.reply_text(context.t(replies.LANGUAGE_CHOICE), reply_markup=keyboard))
 
 
 async def on_language_answer(update: Update, context: BotContext) -> None:
     query = update.callback_query
+    if query is None:
+        return
     button = decode_language(query.data)
     sender = sender_id(update)
     if button is None or sender is None:
@@ -99,32 +110,36 @@ async def on_language_answer(update: Update, context: BotContext) -> None:
 
 
 async def on_unknown_command(update: Update, context: BotContext) -> None:
-    await with_retry(lambda: update.effective_message.reply_text(context.t(replies.UNKNOWN_COMMAND)))
+    message = update.effective_message
+    if message is None:
+        return
+    await with_retry(lambda: message.reply_text(context.t(replies.UNKNOWN_COMMAND)))
 
 
 async def on_anything_else(update: Update, context: BotContext) -> None:
     """Locations, contacts, polls, dice...: never silence."""
-    if update.effective_message is not None:
-        await with_retry(lambda: update.effective_message.reply_text(context.t(replies.OTHER_CONTENT["other"])))
+    message = update.effective_message
+    if message is not None:
+        await with_retry(lambda: message.reply_text(context.t(replies.OTHER_CONTENT["other"])))
 
 
-def register(application: Application) -> None:
-    application.add_handler(CommandHandler(["start", "help"], on_start))
-    application.add_handler(CommandHandler("privacy", on_privacy))
-    application.add_handler(CommandHandler("forget", on_forget))
-    application.add_handler(CallbackQueryHandler(on_forget_answer, pattern=r"^forget\|"))
-    application.add_handler(CommandHandler("language", on_language))
-    application.add_handler(CallbackQueryHandler(on_language_answer, pattern=r"^lang\|"))
+def register(application: BotApplication) -> None:
+    """The /forget and /language buttons; the commands are bot.handlers.commands'."""
+    application.add_handler(CallbackQueryHandler(on_forget_answer, pattern=matches(Prefix.FORGET)))
+    application.add_handler(CallbackQueryHandler(on_language_answer, pattern=matches(Prefix.LANGUAGE)))
 
 
 async def on_unknown_button(update: Update, context: BotContext) -> None:
     """A button this bot never made (or one from a version long gone): answered, so the client
     stops its spinner, and nothing else."""
+    query = update.callback_query
+    if query is None:
+        return
     log.info("event=malformed_callback update_id=%s", update.update_id)
-    await with_retry(lambda: update.callback_query.answer(context.t(replies.BUTTON_EXPIRED)))
+    await with_retry(lambda: query.answer(context.t(replies.BUTTON_EXPIRED)))
 
 
-def register_fallbacks(application: Application) -> None:
+def register_fallbacks(application: BotApplication) -> None:
     application.add_handler(CallbackQueryHandler(on_unknown_button))
     application.add_handler(MessageHandler(filters.COMMAND, on_unknown_command))
     application.add_handler(MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, on_anything_else))

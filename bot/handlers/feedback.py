@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import logging
 
-from telegram import CallbackQuery, Update
-from telegram.ext import Application, CallbackQueryHandler
+from telegram import CallbackQuery, Message, Update
+from telegram.ext import CallbackQueryHandler
 
 from bot import keyboards, replies
-from bot.callbacks import decode_feedback
-from bot.context import BotContext
+from bot.callbacks import Prefix, decode_feedback, matches
+from bot.context import BotApplication, BotContext
 from bot.handlers.common import group_answerable_by_presser, sender_id, with_retry
 from bot.i18n import Translator
 from bot.service import MaskService
@@ -22,16 +22,21 @@ log = logging.getLogger("bot.feedback")
 
 async def on_feedback(update: Update, context: BotContext) -> None:
     query = update.callback_query
+    if query is None:
+        return
     t = context.t
     service = context.bot_data.service
     button = decode_feedback(query.data)
     sender = sender_id(update)
     # The bot sends no inline messages: a press under one was crafted, and is refused before
     # anything is stored. A token is bound to the chat it was shown in (RowTokens): a button
-    # of a photo answered in one group, pressed in another, stands for nothing.
-    chat = query.message.chat if query.message is not None else None
+    # of a photo answered in one group, pressed in another, stands for nothing. A message
+    # Telegram no longer lets the bot reach (an InaccessibleMessage) cannot be edited or
+    # replied to, so its buttons have expired too.
+    message = query.message if isinstance(query.message, Message) else None
+    chat = message.chat if message is not None else None
     prediction_id = service.prediction_of(button.token, chat.id) if button is not None and chat is not None else None
-    if button is None or chat is None or prediction_id is None or sender is None:
+    if button is None or message is None or chat is None or prediction_id is None or sender is None:
         log.info("event=malformed_callback update_id=%s inline=%s", update.update_id, query.message is None)
         await with_retry(lambda: query.answer(t(replies.BUTTON_EXPIRED)))
         return
@@ -49,7 +54,7 @@ async def on_feedback(update: Update, context: BotContext) -> None:
         await with_retry(lambda: query.edit_message_reply_markup(rating))
         return
     if button.action == "why":
-        await answer_why(query, service, face, button.token, t)
+        await answer_why(query, message, service, face, button.token, t)
         log.info("event=why update_id=%s group=%s", update.update_id, face.in_group)
         return
     if button.action == "faces":
@@ -87,16 +92,18 @@ async def on_feedback(update: Update, context: BotContext) -> None:
     else:
         thanks = "\n\n<i>" + t(replies.THANKS_LINE) + "</i>"
         await with_retry(lambda: query.answer(t(replies.THANKS)))
-        if query.message.photo:  # a clip's answer: the frame judged, the verdict its caption
-            await with_retry(lambda: query.edit_message_caption((query.message.caption_html or "") + thanks))
+        if message.photo:  # a clip's answer: the frame judged, the verdict its caption
+            await with_retry(lambda: query.edit_message_caption((message.caption_html or "") + thanks))
         else:
-            await with_retry(lambda: query.edit_message_text((query.message.text_html or "") + thanks))
+            await with_retry(lambda: query.edit_message_text((message.text_html or "") + thanks))
     if face.in_group:
         # Whatever became of this face, the other faces can still be rated: back to the numbers.
         await with_retry(lambda: query.edit_message_reply_markup(keyboards.faces(faces)))
 
 
-async def answer_why(query: CallbackQuery, service: MaskService, face: OwnedFace, token: str, t: Translator) -> None:
+async def answer_why(
+    query: CallbackQuery, message: Message, service: MaskService, face: OwnedFace, token: str, t: Translator
+) -> None:
     """The face crop with the heat map of its verdict, and the sentence naming where it falls,
     drawn in an inference thread from the crop held in memory; or "expired" when it is gone. Either
     way the button goes: it works once."""
@@ -108,15 +115,15 @@ async def answer_why(query: CallbackQuery, service: MaskService, face: OwnedFace
         await with_retry(lambda: query.answer())
         explanation = await service.run_blocking(explain, kept.pixels, kept.class_maps, kept.label, kept.landmarks)
         caption = replies.why(kept.label, explanation.region, number, t)
-        await with_retry(lambda: query.message.reply_photo(explanation.picture, caption=caption))
+        await with_retry(lambda: message.reply_photo(explanation.picture, caption=caption))
     # Only a keyboard that shows the button loses it: Telegram refuses an edit that changes
     # nothing, and a replayed press must not bring back Right / Wrong over another keyboard.
-    markup = getattr(query.message, "reply_markup", None)
+    markup = message.reply_markup
     if markup is not None and any(
         button.callback_data == query.data for row in markup.inline_keyboard for button in row
     ):
         await with_retry(lambda: query.edit_message_reply_markup(keyboards.rate(token, t, number)))
 
 
-def register(application: Application) -> None:
-    application.add_handler(CallbackQueryHandler(on_feedback, pattern=r"^fb\|"))
+def register(application: BotApplication) -> None:
+    application.add_handler(CallbackQueryHandler(on_feedback, pattern=matches(Prefix.FEEDBACK)))

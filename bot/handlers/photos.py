@@ -8,15 +8,16 @@ import contextlib
 import logging
 import tempfile
 import time
-from typing import IO
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import IO, Any
 
 from telegram import Update
 from telegram.constants import ChatAction
-from telegram.error import BadRequest
-from telegram.ext import Application, MessageHandler, filters
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import MessageHandler, filters
 
 from bot import keyboards, replies
-from bot.context import BotContext
+from bot.context import BotApplication, BotContext
 from bot.handlers.common import sender_id, with_retry
 from model.images import ImageError
 from model.messages import Message
@@ -36,12 +37,18 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".ti
 
 
 async def on_photo(update: Update, context: BotContext) -> None:
-    photo = update.effective_message.photo[-1]  # the largest size Telegram made
+    message = update.effective_message
+    if message is None or not message.photo:
+        return
+    photo = message.photo[-1]  # the largest size Telegram made
     await check_and_reply(update, context, photo.file_id, photo.file_size, "photo")
 
 
 async def on_image_document(update: Update, context: BotContext) -> None:
-    document = update.effective_message.document
+    message = update.effective_message
+    document = message.document if message is not None else None
+    if document is None:
+        return
     await check_and_reply(update, context, document.file_id, document.file_size, "document")
 
 
@@ -62,7 +69,7 @@ async def check_and_reply(
     message = update.effective_message
     service = context.bot_data.service
     sender = sender_id(update)
-    if sender is None:  # a shared account without its chat: nobody to answer for
+    if sender is None or message is None:  # e.g. a shared account without its chat: nobody to answer for
         return
     admission = service.allow(sender)
     if not admission.allowed:
@@ -84,6 +91,7 @@ async def check_and_reply(
     # Past SPOOL_ABOVE the download waits on disk, in a file without a name (mode 0600) that is
     # gone when it is closed, at the end of this update: memory holds only the photos being
     # decoded (MaskService.check_photo). /forget waits for the photos being answered.
+    bad_image: ImageError | None
     async with typing_when_slow(context, message.chat_id), service.answering(sender):
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_ABOVE) as spool:
             try:
@@ -115,17 +123,18 @@ async def check_and_reply(
     if ids is None:
         metrics.errors.labels(kind="database").inc()
     tokens = [service.button_token(prediction_id, message.chat_id) for prediction_id in ids or ()]
-    if result.photo.is_group:
+    annotated = result.annotated
+    if result.photo.is_group and annotated is not None:  # a group photo always has its annotated copy
         keyboard = keyboards.faces(tuple(enumerate(tokens, start=1))) if tokens else None
         caption = replies.group_caption(result.photo, t, can_rate=keyboard is not None)
-        await with_retry(lambda: message.reply_photo(result.annotated, caption=caption, reply_markup=keyboard))
+        await with_retry(lambda: message.reply_photo(annotated, caption=caption, reply_markup=keyboard))
     else:
         keyboard = keyboards.rate(tokens[0], t, why=service.recent_faces.has(ids[0])) if ids else None
         text = replies.verdict(result.prediction, t)
-        if result.annotated is None:
+        if annotated is None:
             await with_retry(lambda: message.reply_text(text, reply_markup=keyboard))
         else:  # a clip: the frame judged, the verdict its caption
-            await with_retry(lambda: message.reply_photo(result.annotated, caption=text, reply_markup=keyboard))
+            await with_retry(lambda: message.reply_photo(annotated, caption=text, reply_markup=keyboard))
     elapsed = time.perf_counter() - started
     metrics.reply_seconds.observe(elapsed)
     for prediction in result.photo.faces:
@@ -159,6 +168,8 @@ async def download(context: BotContext, file_id: str, into: IO[bytes]) -> None:
         raise
     if telegram_file.file_size is not None and telegram_file.file_size > MAX_DOWNLOAD_BYTES:
         raise FileTooLarge("declared")
+    if telegram_file.file_path is None:  # the Bot API gave no way to download it
+        raise TelegramError("getFile answered without a file path")
     received = 0
     async with context.bot_data.downloads.stream("GET", telegram_file.file_path) as response:
         response.raise_for_status()
@@ -170,7 +181,7 @@ async def download(context: BotContext, file_id: str, into: IO[bytes]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def typing_when_slow(context: BotContext, chat_id: int):
+async def typing_when_slow(context: BotContext, chat_id: int) -> AsyncIterator[None]:
     async def show_typing() -> None:
         await asyncio.sleep(TYPING_AFTER_SECONDS)
         with contextlib.suppress(Exception):  # a lost "typing..." is not worth an error
@@ -184,7 +195,10 @@ async def typing_when_slow(context: BotContext, chat_id: int):
 
 
 async def on_other_document(update: Update, context: BotContext) -> None:
-    document = update.effective_message.document
+    message = update.effective_message
+    document = message.document if message is not None else None
+    if message is None or document is None:
+        return
     name = (document.file_name or "").lower()
     if name.endswith(IMAGE_SUFFIXES):
         # An image whose sender's app declared no image MIME type: give it a try.
@@ -193,19 +207,22 @@ async def on_other_document(update: Update, context: BotContext) -> None:
     pdf = name.endswith(".pdf") or document.mime_type == "application/pdf"
     text = context.t(replies.NOT_AN_IMAGE_DOCUMENT if pdf else replies.NOT_AN_IMAGE_FILE)
     log.info("event=unsupported update_id=%s kind=document", update.update_id)
-    await with_retry(lambda: update.effective_message.reply_text(text))
+    await with_retry(lambda: message.reply_text(text))
 
 
-def _other(kind: str):
+def _other(kind: str) -> Callable[[Update, BotContext], Coroutine[Any, Any, None]]:
     async def reply(update: Update, context: BotContext) -> None:
+        message = update.effective_message
+        if message is None:
+            return
         log.info("event=unsupported update_id=%s kind=%s", update.update_id, kind)
-        await with_retry(lambda: update.effective_message.reply_text(context.t(replies.OTHER_CONTENT[kind])))
+        await with_retry(lambda: message.reply_text(context.t(replies.OTHER_CONTENT[kind])))
 
     reply.__name__ = f"on_{kind}"
     return reply
 
 
-def register(application: Application) -> None:
+def register(application: BotApplication) -> None:
     application.add_handler(MessageHandler(filters.PHOTO, on_photo))
     application.add_handler(MessageHandler(filters.Document.IMAGE, on_image_document))
     application.add_handler(MessageHandler(filters.Document.ALL, on_other_document))

@@ -7,9 +7,9 @@ import functools
 import operator
 
 from telegram import Animation, Document, Update, Video, VideoNote
-from telegram.ext import Application, MessageHandler, filters
+from telegram.ext import MessageHandler, filters
 
-from bot.context import BotContext
+from bot.context import BotApplication, BotContext
 from bot.handlers.photos import check_and_reply
 from model.video import ClipError, check_limits
 
@@ -23,22 +23,31 @@ CLIPS = filters.VIDEO_NOTE | filters.VIDEO | filters.ANIMATION | VIDEO_FILES
 
 
 async def on_video_note(update: Update, context: BotContext) -> None:
-    note = update.effective_message.video_note
-    await check_clip(update, context, note, "video_note", note.length, note.length)
+    message = update.effective_message
+    note = message.video_note if message is not None else None
+    if note is not None:
+        await check_clip(update, context, note, "video_note", note.length, note.length)
 
 
 async def on_video(update: Update, context: BotContext) -> None:
-    video = update.effective_message.video
-    await check_clip(update, context, video, "video", video.width, video.height)
+    message = update.effective_message
+    video = message.video if message is not None else None
+    if video is not None:
+        await check_clip(update, context, video, "video", video.width, video.height)
 
 
 async def on_animation(update: Update, context: BotContext) -> None:
-    animation = update.effective_message.animation
-    await check_clip(update, context, animation, "animation", animation.width, animation.height)
+    message = update.effective_message
+    animation = message.animation if message is not None else None
+    if animation is not None:
+        await check_clip(update, context, animation, "animation", animation.width, animation.height)
 
 
 async def on_video_document(update: Update, context: BotContext) -> None:
-    await check_clip(update, context, update.effective_message.document, "video_document")
+    message = update.effective_message
+    document = message.document if message is not None else None
+    if document is not None:
+        await check_clip(update, context, document, "video_document")
 
 
 async def check_clip(
@@ -64,7 +73,7 @@ async def check_clip(
     await check_and_reply(update, context, clip.file_id, clip.file_size, input_kind, clip=True, refused=refused)
 
 
-def register(application: Application) -> None:
+def register(application: BotApplication) -> None:
     """Before the photo handlers: Telegram sends an animation with a copy of it as a document."""
     application.add_handler(MessageHandler(filters.VIDEO_NOTE, on_video_note))
     application.add_handler(MessageHandler(filters.VIDEO, on_video))
