@@ -8,6 +8,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine, Hashable
+from enum import Enum
 from typing import Any, NamedTuple
 
 from telegram.constants import FloodLimit
@@ -30,6 +31,27 @@ class Admission(NamedTuple):
     first_refusal: bool
     """Only the first refusal in a window deserves an answer: answering every message of a flood
     would itself flood the chat and spend the bot's Telegram send quota."""
+
+
+class Limit(Enum):
+    """Which budget refused an update (`MaskService.admit`)."""
+
+    UPLOADS = "uploads"
+    """A sender's photos, image files and clips: each costs a download and a classification."""
+    UPDATES = "updates"
+    """A sender's every other update: texts, commands, buttons."""
+    GROUP = "group"
+    """The updates the bot answers in one group, whoever sends them."""
+
+    @property
+    def reason(self) -> str:
+        """How logs and the errors metric name the refusal."""
+        return "group_limited" if self is Limit.GROUP else "rate_limited"
+
+
+class Refusal(NamedTuple):
+    limit: Limit
+    admission: Admission
 
 
 class RateLimiter:

@@ -27,7 +27,7 @@ from bot.drawing import annotate, plain
 from bot.explanations import RecentFaces
 from bot.i18n import LANGUAGES, language_for
 from bot.memory import ByteBudget, give_back_memory
-from bot.ratelimit import GROUP_ANSWERS_PER_MINUTE, UPDATES_PER_MINUTE, Admission, RateLimiter
+from bot.ratelimit import GROUP_ANSWERS_PER_MINUTE, UPDATES_PER_MINUTE, Limit, RateLimiter, Refusal
 from model.images import slow_to_decode
 from model.predictor import PhotoPrediction, Prediction, Predictor
 from model.registry import RegistryError, UnusableModel, load_answering
@@ -95,6 +95,28 @@ def encode_png(pixels: np.ndarray) -> bytes:
     return encoded.tobytes()
 
 
+Answered = tuple[PhotoPrediction, list[bytes], bytes | None]
+"""A photo's verdicts, each judged face's crop (PNG) and the picture to answer with, if any."""
+
+
+def answer_photo(predictor: Predictor, data: bytes) -> Answered:
+    """The CPU work for one photo, all in an inference thread (the event loop only waits): its
+    verdicts, their crops, and a group photo's annotated copy. `maskbot bench` times this."""
+    return _with_pictures(predictor.predict_photo(data))
+
+
+def answer_clip(predictor: Predictor, data: bytes) -> Answered:
+    """The CPU work for one clip (`model.video.predict_clip`); the picture to answer with is the
+    frame judged, annotated when it holds several faces."""
+    photo, crops, annotated = _with_pictures(predict_clip(data, predictor))
+    return photo, crops, annotated if annotated is not None else plain(photo)
+
+
+def _with_pictures(photo: PhotoPrediction) -> Answered:
+    crops = [encode_png(prediction.pixels) for prediction in photo.faces]
+    return photo, crops, annotate(photo) if photo.is_group else None
+
+
 class MaskService:
     """A `user_id` here is whoever the bot tells apart (`bot.handlers.common.sender_id`): a user's
     id, or the chat an anonymous group admin or a channel speaks as."""
@@ -149,19 +171,22 @@ class MaskService:
         """Run blocking work (database, drawing) on the service's threads, off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
 
-    def allow(self, user_id: int) -> Admission:
-        """May this user send another photo now; if not, in how many seconds, and is this the
-        first refusal (the one to answer)."""
-        return self.rate_limiter.allow(self.pseudonymize(user_id))
+    def admit(self, user_id: int | None, upload: bool, group: int | None) -> Refusal | None:
+        """The rate limits of one update, all checked here: its sender's budget for photos and
+        clips (`upload`) or for every other update, then the budget of the group it came in
+        (`group`: the chat's id, None outside groups). The first that refuses, or None.
 
-    def allow_update(self, user_id: int) -> Admission:
-        """Like `allow`, for every other kind of update (texts, commands, buttons)."""
-        return self.update_limiter.allow(self.pseudonymize(user_id))
-
-    def allow_group(self, chat_id: int) -> Admission:
-        """May the bot answer one more update in this group now, whoever sent it. The group's
-        id is only a key in memory here: never stored, never logged."""
-        return self.group_limiter.allow(chat_id)
+        The group's id is only a key in memory here: never stored, never logged."""
+        if user_id is not None:
+            limit, limiter = (Limit.UPLOADS, self.rate_limiter) if upload else (Limit.UPDATES, self.update_limiter)
+            admission = limiter.allow(self.pseudonymize(user_id))
+            if not admission.allowed:
+                return Refusal(limit, admission)
+        if group is not None:
+            admission = self.group_limiter.allow(group)
+            if not admission.allowed:
+                return Refusal(Limit.GROUP, admission)
+        return None
 
     @contextlib.asynccontextmanager
     async def answering(self, user_id: int) -> AsyncIterator[None]:
@@ -196,7 +221,7 @@ class MaskService:
     async def _check(
         self,
         file: IO[bytes],
-        classify: Callable[[bytes], tuple[PhotoPrediction, list[bytes], bytes | None]],
+        classify: Callable[[bytes], Answered],
         slow: Callable[[bytes], bool],
         user_id: int,
         chat_type: str,
@@ -257,22 +282,11 @@ class MaskService:
         self.recent_faces.keep(user_hash, zip(ids, photo.faces, strict=True))
         return CheckResult(photo, tuple(ids), annotated)
 
-    def _classify(self, data: bytes) -> tuple[PhotoPrediction, list[bytes], bytes | None]:
-        """The CPU work for one photo, all in an inference thread: the event loop only waits.
-        A group photo is drawn on here too."""
-        return self._drawn(self.predictor.predict_photo(data))
+    def _classify(self, data: bytes) -> Answered:
+        return answer_photo(self.predictor, data)
 
-    def _classify_clip(self, data: bytes) -> tuple[PhotoPrediction, list[bytes], bytes | None]:
-        """The CPU work for one clip (`model.video.predict_clip`); the picture to answer with is
-        the frame judged, annotated when it holds several faces."""
-        photo, crops, annotated = self._drawn(predict_clip(data, self.predictor))
-        return photo, crops, annotated if annotated is not None else plain(photo)
-
-    @staticmethod
-    def _drawn(photo: PhotoPrediction) -> tuple[PhotoPrediction, list[bytes], bytes | None]:
-        """A photo's verdicts with their crops, and a group photo's annotated copy."""
-        crops = [encode_png(prediction.pixels) for prediction in photo.faces]
-        return photo, crops, annotate(photo) if photo.is_group else None
+    def _classify_clip(self, data: bytes) -> Answered:
+        return answer_clip(self.predictor, data)
 
     async def feedback(
         self,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cli.common import CommandError, model_dir
 from model.images import ImageError
-from model.predictor import NoFaceFound, PhotoPrediction, Predictor
+from model.predictor import NoFaceFound, Predictor
 from storage.bench import prediction_rows_per_second
 from training.dataset import default_cache_dir
 
@@ -117,21 +117,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from bot.drawing import annotate
-    from bot.service import encode_png
+    from bot.service import answer_photo
     from training.bench import run_benchmarks
-
-    def group_reply(photo: PhotoPrediction) -> None:
-        """What the bot does with a group photo's verdicts in the inference thread."""
-        [encode_png(prediction.pixels) for prediction in photo.faces]
-        annotate(photo)
 
     run_benchmarks(
         model_dir(args),
         baseline_dir=Path(args.baseline) if args.baseline else None,
         photos_dir=Path(args.photos) if args.photos else None,
         repeats=args.repeats,
-        group_reply=group_reply,
+        answer=answer_photo,
     )
     rates = sorted(prediction_rows_per_second() for _ in range(3))
     print(f"prediction log into SQLite, one transaction per row: {rates[1]:,.0f} rows/s (median of 3 runs)")

@@ -33,7 +33,7 @@ from console.auth import SESSION_COOKIE, SESSION_HOURS, Throttle, bearer, cookie
 from console.heatmaps import HeatMaps, NoHeatMap
 from model.registry import Registry, RegistryError, VersionInfo, open_registry
 from storage.repository import CLASS_NAMES, FeedbackFilter, Repository
-from storage.stats import recent_stats
+from storage.stats import MAX_DAYS, recent_stats
 
 log = logging.getLogger("console")
 T = TypeVar("T")
@@ -41,7 +41,6 @@ T = TypeVar("T")
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 48
 """Crops per review page: a screenful on a laptop, a short scroll on a phone."""
-MAX_DAYS = 365
 WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")
 """ASCII digits only: str.isdigit() also takes "²", which int() refuses."""
 MAX_REASON = 200

@@ -16,6 +16,10 @@ from storage.database import Database
 from storage.repository import CLASS_NAMES, day_bounds, utc_now
 from storage.tables import DailySummary, Feedback, PredictionRow
 
+MAX_DAYS = 365
+"""The longest span /stats, the console's drift page and `maskbot stats` report on: a year of
+daily summaries is still one query and one readable chart."""
+
 
 @dataclass(frozen=True)
 class Tally:

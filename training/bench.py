@@ -19,7 +19,7 @@ from model import IMAGE_SIZE
 from training.runtime import import_tensorflow
 
 if TYPE_CHECKING:
-    from model.predictor import PhotoPrediction
+    from model.predictor import Predictor
 
 
 def time_calls(call: Callable[[], object], repeats: int, warm_up: int = 5) -> dict[str, float]:
@@ -148,10 +148,11 @@ def run_benchmarks(
     photos_dir: Path | None = None,
     repeats: int = 200,
     say: Callable[[str], None] = print,
-    group_reply: Callable[[PhotoPrediction], object] | None = None,
+    answer: Callable[[Predictor, bytes], object] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Timings of the report's model and ours, face finding and the whole path. `group_reply`
-    is the bot's work on a group photo's verdicts (crops, the annotated copy), timed with them."""
+    """Timings of the report's model and ours, face finding and the whole path. `answer` is the
+    bot's work on one photo, from its bytes to its reply's parts (`bot.service.answer_photo`):
+    what "whole path" times; without it, the verdicts alone."""
     import_tensorflow()
     import keras
 
@@ -201,14 +202,14 @@ def run_benchmarks(
     results["face finding, 1280x960 JPEG decoded at reduced scale"] = time_calls(
         lambda: predictor.detector.faces(decoded), repeats
     )
-    results["whole path, 1280x960 JPEG"] = time_calls(lambda: predictor.predict(photo), max(repeats // 4, 10))
+    whole_path = answer or (lambda predictor, photo: predictor.predict_photo(photo))
+    results["whole path, 1280x960 JPEG"] = time_calls(lambda: whole_path(predictor, photo), max(repeats // 4, 10))
     group = group_photo(10)
     found = len(predictor.predict_photo(group).faces)
     if found != 10:
         raise RuntimeError(f"the benchmark's group photo shows 10 faces, the face finder found {found}")
-    reply = group_reply or (lambda photo: None)
     results["whole path, 1280x960 JPEG with 10 faces"] = time_calls(
-        lambda: reply(predictor.predict_photo(group)), max(repeats // 4, 10)
+        lambda: whole_path(predictor, group), max(repeats // 4, 10)
     )
 
     say(

@@ -11,9 +11,9 @@ from telegram.ext import ApplicationHandlerStop, MessageHandler, TypeHandler, fi
 from bot import replies
 from bot.context import BotApplication, BotContext
 from bot.handlers import account, commands, errors, feedback, photos, videos
-from bot.handlers.common import GROUP_CHATS, sender_id
-from bot.i18n import language_for, translator
-from bot.ratelimit import Admission
+from bot.handlers.common import GROUP_CHATS, sender_id, with_retry
+from bot.i18n import Translator, language_for, translator
+from bot.ratelimit import Limit, Refusal
 
 log = logging.getLogger("bot.handlers")
 CONTENT_KINDS = (
@@ -28,6 +28,14 @@ CONTENT_KINDS = (
     "location",
     "contact",
 )
+
+
+NOTICES = {
+    Limit.UPLOADS: replies.RATE_LIMITED,
+    Limit.UPDATES: replies.RATE_LIMITED_MESSAGES,
+    Limit.GROUP: replies.GROUP_FLOODED,
+}
+"""What the first refusal of a window says, by the limit that refused."""
 
 
 def update_kind(update: Update) -> str:
@@ -46,52 +54,53 @@ async def count_update(update: Update, context: BotContext) -> None:
 
 
 async def limit_update(update: Update, context: BotContext) -> None:
-    """Every update of a sender counts towards a per-minute limit, and every update the bot
-    answers in a group towards the group's; past either the update goes no further (one notice
-    per window), so a flood costs a check, not a handler and a reply each. Photos and clips are
-    limited per sender apart, before they are downloaded."""
-    service = context.bot_data.service
-    sender = sender_id(update)
-    message = update.effective_message
-    if sender is not None and not (
-        message is not None
-        and (
-            message.photo
-            or (message.document is not None and (message.document.mime_type or "").startswith("image/"))
-            or videos.CLIPS.check_update(update)
-        )
-    ):
-        admission = service.allow_update(sender)
-        if not admission.allowed:
-            await refuse(update, context, admission, "rate_limited", replies.RATE_LIMITED_MESSAGES)
-    chat = update.effective_chat
-    if (update.message or update.callback_query) and chat is not None and chat.type in GROUP_CHATS:
-        admission = service.allow_group(chat.id)
-        if not admission.allowed:
-            await refuse(update, context, admission, "group_limited", replies.GROUP_FLOODED)
+    """Every update of a sender counts towards a per-minute limit (photos and clips towards their
+    own, before they are downloaded), and every update the bot answers in a group towards the
+    group's; past any the update goes no further (one notice per window), so a flood costs a
+    check, not a handler and a reply each."""
+    message, chat = update.effective_message, update.effective_chat
+    upload = message is not None and bool(
+        message.photo
+        or (message.document is not None and (message.document.mime_type or "").startswith("image/"))
+        or videos.CLIPS.check_update(update)
+    )
+    answered_in_group = (update.message or update.callback_query) and chat is not None and chat.type in GROUP_CHATS
+    refusal = context.bot_data.service.admit(sender_id(update), upload, chat.id if answered_in_group and chat else None)
+    if refusal is not None:
+        await refuse(update, context, refusal)
 
 
-async def refuse(update: Update, context: BotContext, admission: Admission, reason: str, notice: str) -> NoReturn:
-    """Stop the update; the first refusal of a window is answered with `notice`."""
-    context.bot_data.metrics.errors.labels(kind=reason).inc()
+async def refuse(update: Update, context: BotContext, refusal: Refusal) -> NoReturn:
+    """Stop the update; the first refusal of a window is answered, in the sender's language."""
+    admission = refusal.admission
+    context.bot_data.metrics.errors.labels(kind=refusal.limit.reason).inc()
     log.info(
         "event=%s update_id=%s kind=%s answered=%s",
-        reason,
+        refusal.limit.reason,
         update.update_id,
         update_kind(update),
         admission.first_refusal,
     )
-    # The stored language choice is not looked up for a flood: the client's language serves.
-    user = update.effective_user
-    t = translator(language_for(user.language_code if user is not None else None))
-    text = t(notice).format(seconds=max(1, round(admission.retry_in)))
+    message, seconds = update.effective_message, max(1, round(admission.retry_in))
+    text = None
+    if admission.first_refusal:
+        text = (await _sender_translator(update, context))(NOTICES[refusal.limit]).format(seconds=seconds)
     if update.callback_query is not None:
         # Answering a press sends nothing to the chat: every press is answered (the client stops
         # its spinner), the notice given once.
-        await update.callback_query.answer(text if admission.first_refusal else None)
-    elif admission.first_refusal and update.effective_message is not None:
-        await update.effective_message.reply_text(text)
+        await update.callback_query.answer(text)
+    elif text is not None and message is not None:
+        await with_retry(lambda: message.reply_text(text))
     raise ApplicationHandlerStop
+
+
+async def _sender_translator(update: Update, context: BotContext) -> Translator:
+    """The sender's language, looked up only for a refusal that is answered: once a window."""
+    sender, user = sender_id(update), update.effective_user
+    code = user.language_code if user is not None else None
+    if sender is None:
+        return translator(language_for(code))
+    return translator(await context.bot_data.service.language_of(sender, code))
 
 
 async def choose_language(update: Update, context: BotContext) -> None:

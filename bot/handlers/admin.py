@@ -11,9 +11,9 @@ from bot import jobs, replies
 from bot.charts import stats_chart
 from bot.context import BotContext
 from bot.handlers.common import with_retry
+from storage.stats import MAX_DAYS
 
 log = logging.getLogger("bot.admin")
-MAX_DAYS = 365
 
 
 async def on_stats(update: Update, context: BotContext) -> None:

@@ -61,25 +61,16 @@ async def check_and_reply(
     clip: bool = False,
     refused: ImageError | None = None,
 ) -> None:
-    """Check a photo, or with `clip` a video (`MaskService.check_clip`), and answer. `refused`:
-    what the update itself tells of the file is reason enough to refuse it (bot.handlers.videos);
-    it is answered after the rate limit, without a download."""
+    """Check a photo, or with `clip` a video (`MaskService.check_clip`), and answer. The update
+    got here within its sender's rate limit (`bot.handlers.limit_update`). `refused`: what the
+    update itself tells of the file is reason enough to refuse it (bot.handlers.videos); it is
+    answered without a download."""
     started = time.perf_counter()
     t = context.t
     message = update.effective_message
     service = context.bot_data.service
     sender = sender_id(update)
     if sender is None or message is None:  # e.g. a shared account without its chat: nobody to answer for
-        return
-    admission = service.allow(sender)
-    if not admission.allowed:
-        log.info(
-            "event=rate_limited update_id=%s kind=%s answered=%s", update.update_id, input_kind, admission.first_refusal
-        )
-        context.bot_data.metrics.errors.labels(kind="rate_limited").inc()
-        if admission.first_refusal:
-            text = t(replies.RATE_LIMITED).format(seconds=max(1, round(admission.retry_in)))
-            await with_retry(lambda: message.reply_text(text))
         return
     if file_size is not None and file_size > MAX_DOWNLOAD_BYTES:
         log.info("event=too_large update_id=%s kind=%s bytes=%d", update.update_id, input_kind, file_size)
