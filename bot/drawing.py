@@ -28,17 +28,14 @@ COLOURS = {
 }
 
 
-@functools.cache
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """DejaVu Sans Bold (shipped inside matplotlib, a dependency), which has ✓ and ✗; Pillow's
-    own default font otherwise."""
-    import matplotlib
+FONT = Path(__file__).resolve().parent / "fonts" / "DejaVuSans-Bold.ttf"
+"""DejaVu Sans Bold (its licence beside it), which has ✓, ✗ and every letter of the bot's
+languages: the annotated photos and the admins' chart are written in it."""
 
-    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans-Bold.ttf"
-    try:
-        return ImageFont.truetype(str(path), size)
-    except OSError:
-        return ImageFont.load_default(size)
+
+@functools.cache
+def font(size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(FONT), size)
 
 
 def annotate(photo: PhotoPrediction) -> bytes:
@@ -48,7 +45,7 @@ def annotate(photo: PhotoPrediction) -> bytes:
     factor = image.width / photo.width  # photo pixels to drawing pixels
     draw = ImageDraw.Draw(image)
     line = max(2, round(max(image.size) / 400))
-    font = _font(max(12, round(max(image.size) / 45)))
+    tag_font = font(max(12, round(max(image.size) / 45)))
     for face in photo.too_small:
         draw.rectangle(_corners(face, factor), outline=COLOURS["too_small"], width=max(1, line // 2))
     for number, prediction in enumerate(photo.faces, start=1):
@@ -58,12 +55,12 @@ def annotate(photo: PhotoPrediction) -> bytes:
         left, top, right, bottom = _corners(prediction.face, factor)
         draw.rectangle((left, top, right, bottom), outline=COLOURS[key], width=line)
         label = f"{number} {SYMBOL[key]}"
-        text_box = draw.textbbox((0, 0), label, font=font)
+        text_box = draw.textbbox((0, 0), label, font=tag_font)
         width, height = text_box[2] - text_box[0] + 2 * line, text_box[3] - text_box[1] + 2 * line
         # The tag sits above the box, or inside its top edge when the box touches the photo's top.
         y = top - height if top - height >= 0 else top
         draw.rectangle((left, y, left + width, y + height), fill=COLOURS[key])
-        draw.text((left + line - text_box[0], y + line - text_box[1]), label, fill="white", font=font)
+        draw.text((left + line - text_box[0], y + line - text_box[1]), label, fill="white", font=tag_font)
     return _jpeg(image)
 
 

@@ -55,6 +55,10 @@ class Translator:
         pattern = "#,##0" + ("." + "0" * digits if digits else "")
         return format_decimal(value, format=pattern, locale=self.locale)
 
+    def short_date(self, day: date) -> str:
+        """Day and month ("20 Nov", "20 nov"): a chart's dates."""
+        return format_date(day, format="d MMM", locale=self.locale)
+
     def date(self, day: date) -> str:
         return format_date(day, format="medium", locale=self.locale)
 

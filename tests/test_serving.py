@@ -28,7 +28,7 @@ service = build_service(settings)
 build_application(settings, service)
 result = asyncio.run(service.check_photo(open({str(photo)!r}, "rb"), 1, "private", "photo"))
 service.close()
-heavy = sorted(name for name in sys.modules if name.split(".")[0] in ("tensorflow", "keras", "tf2onnx"))
+heavy = sorted(name for name in sys.modules if name.split(".")[0] in ("tensorflow", "keras", "tf2onnx", "matplotlib"))
 print(json.dumps({{"runtime": service.predictor.runtime, "faces": len(result.photo.faces), "heavy": heavy}}))
 """
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
