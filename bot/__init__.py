@@ -1,1 +1,2 @@
-"""The Telegram bot and the `maskbot` command line: wires `model` and `storage` together."""
+"""The Telegram bot: python-telegram-bot's application, its handlers, replies and jobs, wiring
+`model` (the verdicts) and `storage` (the log) together. The command line is `cli`."""
