@@ -19,10 +19,12 @@ COPY console ./console
 COPY model ./model
 COPY storage ./storage
 COPY training ./training
-RUN pip install --no-cache-dir --no-deps .
+# The bot installs nothing at run time: pip and setuptools (24 MB) stay in this stage.
+RUN pip install --no-cache-dir --no-deps . \
+    && pip uninstall --yes pip setuptools
 
 FROM python:3.11-slim-bookworm AS runtime
-# opencv-python-headless needs no system libraries, so this stage installs no apt packages.
+# The wheels bundle the libraries they need (ONNX Runtime, PyAV's FFmpeg), so this stage installs no apt packages.
 RUN groupadd --system --gid 10001 maskbot \
     && useradd --system --uid 10001 --gid maskbot --home-dir /data --no-create-home maskbot \
     && mkdir /data && chown maskbot:maskbot /data
