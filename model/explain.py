@@ -3,15 +3,17 @@
 The served networks end in global average pooling and one softmax layer, so their class
 activation maps are exact: a class's logit is the mean of its map plus the class's bias, and
 `training.export` makes the ONNX model return the maps beside the probabilities. Nothing here needs
-TensorFlow; a picture costs a few milliseconds of NumPy and OpenCV (README, "Why?").
+TensorFlow or OpenCV; a picture costs a few milliseconds of NumPy and Pillow (docs/model.md, "Why?").
 """
 
 from __future__ import annotations
 
+import functools
+import io
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+from PIL import Image
 
 from model import CLASS_NAMES, IMAGE_SIZE
 from model.faces import LANDMARK_NAMES
@@ -36,6 +38,23 @@ PAIR_SHARE = 0.5
 is at least this share of its heat in the other."""
 
 
+_LEVELS = np.arange(256)
+JET = np.clip(
+    np.stack(
+        [
+            np.minimum(4 * _LEVELS - 382, 1148 - 4 * _LEVELS),
+            np.minimum(4 * _LEVELS - 128, 892 - 4 * _LEVELS),
+            np.minimum(4 * _LEVELS + 128, 638 - 4 * _LEVELS),
+        ],
+        axis=1,
+    ),
+    0,
+    255,
+).astype(np.uint8)
+"""The "jet" colour map, RGB by heat level 0-255: dark blue, blue, cyan, yellow, red, dark red.
+OpenCV's COLORMAP_JET, but for one level of blue at level 159."""
+
+
 @dataclass(frozen=True)
 class Explanation:
     picture: bytes
@@ -57,8 +76,31 @@ def evidence(class_maps: np.ndarray, label: str) -> np.ndarray:
 
 def upsample(heat: np.ndarray, side: int) -> np.ndarray:
     """The coarse map (4x4 for 128-pixel crops) on the crop's pixels; bicubic, so its peak can
-    fall between the network's cells."""
-    return cv2.resize(heat.astype(np.float32), (side, side), interpolation=cv2.INTER_CUBIC)
+    fall between the network's cells. OpenCV's INTER_CUBIC (Keys' kernel with a = -0.75, edges
+    repeated), which named the regions measured in docs/model.md, as two small matrix products."""
+    rows, columns = heat.shape
+    across = heat.astype(np.float32) @ _cubic_weights(columns, side).T  # along x first, as OpenCV
+    return (_cubic_weights(rows, side) @ across).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def _cubic_weights(source: int, size: int) -> np.ndarray:
+    """(size, source): output pixel i is the sum of these weights times the source pixels."""
+    where = ((np.arange(size) + 0.5) * (1 / (size / source)) - 0.5).astype(np.float32)
+    position = np.floor(where)
+    t = where - position
+    a = np.float32(-0.75)  # OpenCV's interpolateCubic, in 32-bit floats as there
+    first = ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a
+    second = ((a + 2) * t - (a + 3)) * t * t + 1
+    third = ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1
+    weights = np.stack([first, second, third, 1 - first - second - third], axis=1)
+    matrix = np.zeros((size, source), dtype=np.float32)
+    for tap in range(4):
+        # Taps beyond an edge take the edge pixel (OpenCV's resize repeats it).
+        np.add.at(
+            matrix, (np.arange(size), np.clip(position.astype(np.intp) - 1 + tap, 0, source - 1)), weights[:, tap]
+        )
+    return matrix
 
 
 @dataclass(frozen=True)
@@ -130,12 +172,15 @@ def draw(pixels: np.ndarray, heat: np.ndarray, side: int = PICTURE_SIDE) -> byte
     # ripples around evidence against it stay faint instead of being stretched to full colour.
     strongest = float(np.abs(level).max())
     level = np.clip(level / strongest, 0.0, 1.0) if strongest > 0 else np.zeros_like(level)
-    colours = cv2.applyColorMap(np.round(level * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
+    colours = JET[np.round(level * 255).astype(np.uint8)]
     alpha = (OVERLAY * level)[..., None]
     blended = np.round(pixels * (1 - alpha) + colours * alpha).astype(np.uint8)
-    enlarged = cv2.resize(cv2.cvtColor(blended, cv2.COLOR_RGB2BGR), (side, side), interpolation=cv2.INTER_CUBIC)
-    _, encoded = cv2.imencode(".jpg", enlarged, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    return encoded.tobytes()
+    # Pillow's bicubic (a = -0.5) is a shade softer than OpenCV's (a = -0.75): the same picture to
+    # the eye, and it names no region (`upsample` does that).
+    enlarged = Image.fromarray(blended).resize((side, side), Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    enlarged.save(buffer, "JPEG", quality=JPEG_QUALITY)
+    return buffer.getvalue()
 
 
 def explain(

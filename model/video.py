@@ -5,8 +5,8 @@ showing the largest face is judged like a photo and shown in the answer, and the
 face is voted by all of them (`predict_clip`).
 
 Decoding goes through PyAV's FFmpeg, not the one inside OpenCV, because only PyAV passes options
-to the decoders (README says what OpenCV's let through). Every clip is read from memory, never
-from a file; recognised by its first bytes and opened with that one demuxer (no probing of
+to the decoders (docs/video.md, "The decoder", says what OpenCV's let through). Every clip is
+read from memory, never from a file; recognised by its first bytes and opened with that one demuxer (no probing of
 FFmpeg's hundreds of others); only the video codecs of phones and browsers are decoded, never
 the sound; on one thread; and every decoder refuses a picture larger than MAX_SIDE x MAX_SIDE,
 also one a stream switches to after its header (a 426 KB MP4 whose header says 480x480 took
@@ -19,18 +19,21 @@ import bisect
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-import av
-import cv2
 import numpy as np
+from PIL import Image
 
 from model import CLASS_NAMES
 from model.faces import FaceBox
-from model.framing import analyse, measure_light_and_focus
+from model.framing import analyse, grey, laplacian_variance, measure_light_and_focus
 from model.images import MIN_SIDE, ImageError
 from model.messages import N_, Message
 from model.predictor import DECODE_SIDE, NoFaceFound, PhotoPrediction, Predictor
 from model.preprocess import crop_square
+
+if TYPE_CHECKING:  # PyAV (FFmpeg, 20 MB in memory) loads with the first clip, not at the bot's start
+    import av
 
 MAX_BYTES = 20 * 1024 * 1024
 """The Bot API serves files up to 20 MB."""
@@ -184,6 +187,8 @@ def sample_frames(data: bytes, count: int = SAMPLES) -> Iterator[np.ndarray]:
     fmt = container_format(data[:12])
     if fmt is None:
         raise _damaged()
+    import av
+
     try:
         with av.open(io.BytesIO(data), "r", format=fmt, options=DECODER_OPTIONS) as container:
             if not container.streams.video:
@@ -243,6 +248,8 @@ def _decode(
     """The frames nearest `count` evenly spaced times. Reaching one means decoding on from the
     frame decoded last, or from the key frame before it; past the decoding budget a sample is
     that key frame instead."""
+    import av
+
     stamps = plan.stamps
     targets = sorted({stamps[min(len(stamps) - 1, int((i + 0.5) * len(stamps) / count))] for i in range(count)})
     budget = DECODE_BUDGET_PIXELS // max(1, stream.codec_context.width * stream.codec_context.height)
@@ -316,8 +323,7 @@ class Choice:
 def face_sharpness(rgb: np.ndarray, face: FaceBox) -> float:
     """Variance of the Laplacian on the face's crop as the classifier sees it: the motion blur
     and compression of a frame show where the verdict is made, whatever the background."""
-    gray = cv2.cvtColor(crop_square(rgb, face), cv2.COLOR_RGB2GRAY)
-    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+    return laplacian_variance(grey(crop_square(rgb, face)))
 
 
 def choose(data: bytes, find_faces: Callable[[np.ndarray], list[FaceBox]]) -> Choice:
@@ -355,7 +361,7 @@ def predict_clip(data: bytes, predictor: Predictor) -> PhotoPrediction:
     """A clip judged. Its chosen frame goes through the photo path (handed over as a lossless
     BMP), so every face in it is found, judged and boxed as in a photo; when that frame shows one
     face to judge, the verdict is voted instead: the mean of the calibrated probabilities of the
-    largest face in every sampled frame (README, "Video notes, videos and GIFs": it measured
+    largest face in every sampled frame (docs/video.md, "Vote or one frame": it measured
     better than the one frame's verdict). The vote is not taken for several faces: the largest
     face of one frame may be another person's in the next."""
     choice = choose(data, predictor.detector.faces)
@@ -376,5 +382,6 @@ def predict_clip(data: bytes, predictor: Predictor) -> PhotoPrediction:
 
 def encode_bmp(rgb: np.ndarray) -> bytes:
     """An RGB frame as a BMP: nothing to compress, nothing lost on the way to the photo path."""
-    _, encoded = cv2.imencode(".bmp", np.ascontiguousarray(rgb[..., ::-1]))
-    return encoded.tobytes()
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buffer, "BMP")
+    return buffer.getvalue()

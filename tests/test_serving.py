@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from model import CLASS_NAMES
-from tests.conftest import ROOT, encode, face_like
+from tests.support import ROOT
+from tests.support.photos import encode, face_like
 
 PARITY_PHOTOS = 200
 
@@ -28,7 +29,7 @@ service = build_service(settings)
 build_application(settings, service)
 result = asyncio.run(service.check_photo(open({str(photo)!r}, "rb"), 1, "private", "photo"))
 service.close()
-heavy = sorted(name for name in sys.modules if name.split(".")[0] in ("tensorflow", "keras", "tf2onnx", "matplotlib"))
+heavy = sorted(name for name in sys.modules if name.split(".")[0] in ("tensorflow", "keras", "tf2onnx", "matplotlib", "cv2", "av"))
 print(json.dumps({{"runtime": service.predictor.runtime, "faces": len(result.photo.faces), "heavy": heavy}}))
 """
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
