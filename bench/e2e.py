@@ -23,7 +23,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.support.fake_telegram import TOKEN, FakeTelegram
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from bot.replies import LOOKS_LIKE, VERDICT
 from model import CLASS_NAMES
 from model.registry import SHIPPED_MODEL
-from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.support.fake_telegram import TOKEN, FakeTelegram
 from training.dataset import Split
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from model.predictor import Predictor
 from model.registry import SHIPPED_MODEL
-from tests.bot_harness import RunningBot, make_service, make_settings
-from tests.conftest import encode, face_like
-from tests.fake_telegram import FakeTelegram
+from tests.support.bot_harness import RunningBot, make_service, make_settings
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.photos import encode, face_like
 
 PHOTOS = 20
 
@@ -30,7 +30,7 @@ def hostile_file_bytes() -> list[bytes]:
     than decoding them should, and this process's peak is what is measured."""
     folder = Path(tempfile.mkdtemp())
     script = (
-        "import sys; from tests.test_images import hostile_files\n"
+        "import sys; from tests.support.photos import hostile_files\n"
         "for i, (_, data) in enumerate(list(hostile_files())[:3]): open(f'{sys.argv[1]}/{i}', 'wb').write(data)"
     )
     subprocess.run([sys.executable, "-c", script, str(folder)], check=True, cwd=Path(__file__).resolve().parent.parent)

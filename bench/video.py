@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from bench.e2e import answers, cpu_seconds, peak_memory_mb, percentile, start_bot
-from tests.fake_telegram import FakeTelegram
+from tests.support.fake_telegram import FakeTelegram
 from training.bench import panned_clip
 
 

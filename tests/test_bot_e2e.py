@@ -27,9 +27,10 @@ from sqlalchemy import func, select
 from bot import replies
 from bot.i18n import translator
 from storage.tables import Crop, Feedback, PredictionRow
-from tests.bot_harness import ADMIN_ID, RunningBot, free_port, make_service, make_settings, verdict_of
-from tests.conftest import cut_short, encode, face_like, shipped_registry, textured
-from tests.test_storage import record
+from tests.support.bot_harness import ADMIN_ID, RunningBot, free_port, make_service, make_settings, verdict_of
+from tests.support.models import cut_short, shipped_registry
+from tests.support.photos import encode, face_like, textured
+from tests.support.storage_fixtures import record
 
 
 def count_rows(bot, table) -> int:

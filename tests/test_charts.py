@@ -43,7 +43,9 @@ def shows(picture: np.ndarray, colour: str) -> int:
     return int(np.all(picture == ImageColor.getrgb(colour), axis=-1).sum())
 
 
-@pytest.mark.parametrize(("highest", "step"), [(1, 1), (8, 1), (9, 2), (40, 5), (41, 10), (1300, 200), (7e6, 1_000_000)])
+@pytest.mark.parametrize(
+    ("highest", "step"), [(1, 1), (8, 1), (9, 2), (40, 5), (41, 10), (1300, 200), (7e6, 1_000_000)]
+)
 def test_the_y_axis_gets_a_round_step_and_at_most_eight_lines(highest, step):
     assert tick_step(highest) == step
 

@@ -29,8 +29,8 @@ from model.registry import Registry
 from storage.database import Database
 from storage.repository import Repository
 from storage.stats import recent_stats
-from tests.conftest import cut_short
-from tests.console_data import GATE_REASON, TOKEN, Feedback, face_crops, registry_with_challenger, seed
+from tests.support.console_data import GATE_REASON, TOKEN, Feedback, face_crops, registry_with_challenger, seed
+from tests.support.models import cut_short
 
 
 @dataclass

@@ -18,7 +18,7 @@ from model import CLASS_NAMES, IMAGE_SIZE, ONNX_FILE
 from model.explain import PICTURE_SIDE, REGIONS, draw, evidence, explain, region, upsample
 from model.predictor import Predictor, read_metadata
 from model.registry import shipped_versions
-from tests.conftest import encode, face_like
+from tests.support.photos import encode, face_like
 from training.export import keras_predictor
 
 UPRIGHT = ((48.0, 52.0), (80.0, 52.0), (64.0, 70.0), (52.0, 88.0), (76.0, 88.0))

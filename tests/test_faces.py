@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from model.faces import LANDMARK_NAMES, FaceDetector
-from tests.conftest import face_like, textured
+from tests.support.photos import face_like, textured
 
 
 @pytest.fixture(scope="module")

@@ -31,9 +31,9 @@ from bot.handlers.photos import SPOOL_ABOVE
 from bot.memory import ByteBudget
 from bot.ratelimit import GROUP_ANSWERS_PER_MINUTE
 from storage.tables import Crop, PredictionRow
-from tests.bot_harness import RunningBot, free_port, make_service, make_settings, verdict_of
-from tests.conftest import encode, face_like
-from tests.test_process import MASKBOT, bot_env
+from tests.support.bot_harness import RunningBot, free_port, make_service, make_settings, verdict_of
+from tests.support.photos import encode, face_like
+from tests.support.processes import MASKBOT, bot_env
 
 
 def verdicts(fake, chat_id=None):

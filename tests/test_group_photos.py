@@ -13,8 +13,8 @@ from bot import replies
 from bot.drawing import LONGEST_SIDE
 from model.predictor import MAX_FACES
 from storage.tables import Crop, Feedback, PredictionRow
-from tests.bot_harness import ADMIN_ID, verdict_of
-from tests.conftest import encode
+from tests.support.bot_harness import ADMIN_ID, verdict_of
+from tests.support.photos import encode
 
 SCENES = ["08805275a9b645e5.jpg", "0ba460fcdb00866a.jpg", "6b2d595decd8089d.jpg"]
 """Five faces and a small one; six faces and twelve small ones; a concert crowd (over 20 faces)."""
@@ -123,7 +123,7 @@ def test_stats_count_photos_and_faces(bot, fake, shared_data, known_photo):
 
 
 def test_a_photo_of_faces_too_small_to_judge_says_so(bot, fake, known_photo):
-    from tests.test_model import tiny_faces
+    from tests.support.photos import tiny_faces
 
     fake.send_photo(9, encode(tiny_faces(known_photo, 2)))
     text = fake.replies_to(9)[0].params["text"]

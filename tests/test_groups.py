@@ -9,8 +9,8 @@ from telegram.constants import ChatID
 
 from bot import replies
 from storage.tables import Crop, Feedback, PredictionRow
-from tests.bot_harness import RunningBot, make_service, make_settings
-from tests.conftest import encode, face_like
+from tests.support.bot_harness import RunningBot, make_service, make_settings
+from tests.support.photos import encode, face_like
 
 SHARED = int(ChatID.ANONYMOUS_ADMIN)
 """The one account Telegram names as the sender of every anonymous admin's message, in every group."""

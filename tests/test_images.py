@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from model.images import ImageTooLarge, ImageTooSmall, NotAnImage, decode_image
-from tests.conftest import encode, face_like
+from tests.support.photos import encode, face_like, hostile_files
 
 
 def test_plain_jpeg_decodes_to_rgb_uint8():
@@ -98,24 +98,6 @@ def test_a_large_jpeg_decodes_at_reduced_scale_but_reports_its_own_size():
     assert (decoded.width, decoded.height) == (3000, 4000)
     assert decoded.pixels.shape == (1000, 750, 3)  # 1/4 scale: the smallest that keeps 512 px
     assert decode_image(encode(face_like(400, 300)), max_side=512).pixels.shape == (300, 400, 3)
-
-
-def hostile_files():
-    """Small files that decode into huge arrays (each reproduced from the hardening issue)."""
-    side = 6300
-    deep = Image.fromarray(np.full((side, side), 40000, dtype=np.uint16))  # 16-bit grey
-    yield "16-bit png", encode(deep, "PNG", optimize=True)
-    yield (
-        "int32 tiff",
-        encode(
-            Image.fromarray(np.full((side, side), 70000, dtype=np.int32), "I"), "TIFF", compression="tiff_adobe_deflate"
-        ),
-    )
-    yield "lossless rgba webp", encode(Image.new("RGBA", (side, side), (200, 10, 10, 128)), "WEBP", lossless=True)
-    yield "8-bit png", encode(Image.new("RGB", (side, side), (30, 30, 30)), "PNG", optimize=True)
-    palette = Image.new("P", (side, side), 1)
-    palette.putpalette([0, 0, 0, 200, 120, 90] + [0] * 762)
-    yield "palette png", encode(palette, "PNG", optimize=True)
 
 
 @pytest.mark.parametrize("name", ["16-bit png", "int32 tiff", "lossless rgba webp", "8-bit png", "palette png"])

@@ -7,8 +7,8 @@ from sqlalchemy import select
 from bot import replies
 from bot.i18n import translator
 from storage.tables import UserSettings
-from tests.bot_harness import ADMIN_ID, RunningBot, make_service, make_settings
-from tests.conftest import encode
+from tests.support.bot_harness import ADMIN_ID, RunningBot, make_service, make_settings
+from tests.support.photos import encode
 
 SPANISH, ENGLISH = translator("es"), translator("en")
 

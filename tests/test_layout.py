@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from graphlib import CycleError, TopologicalSorter
 
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 PACKAGES = ("model", "training", "storage", "bot", "console", "cli", "bench")
 SERVING = ("model", "storage", "bot", "console")

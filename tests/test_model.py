@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from model import CLASS_NAMES
-from tests.conftest import encode, face_like, textured
+from tests.support.photos import encode, face_like, make_folder, textured, tiny_faces
 from training.architectures import maskbot_cnn, report_cnn
 from training.dataset import Split, cached_arrays, colour_signature, list_images, make_split, near_duplicate_groups
 
@@ -43,19 +42,6 @@ def test_shipped_architecture_is_small():
     assert network.count_params() < 0.1 * report_cnn().count_params()
     probabilities = np.asarray(network(np.zeros((2, 128, 128, 3), np.float32)))
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
-
-
-def make_folder(root: Path, per_class: int = 12) -> Path:
-    """Three classes told apart by where a bright band sits on a randomly coloured picture:
-    distinct photos to the near-duplicate grouping, learnable in two epochs."""
-    rng = np.random.default_rng(0)
-    for label, name in enumerate(CLASS_NAMES):
-        (root / name).mkdir(parents=True)
-        for i in range(per_class):
-            pixels = rng.normal(0, 12, (96, 96, 3)) + rng.integers(20, 235, 3)
-            pixels[label * 32 : (label + 1) * 32] = 250
-            Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(root / name / f"{name}_{i}.jpg")
-    return root
 
 
 def test_near_duplicates_are_grouped_even_when_mirrored(tmp_path):
@@ -305,15 +291,6 @@ def test_every_face_of_a_group_photo_is_judged_in_one_batch_largest_first(predic
 
 GROUP_PHOTO = "6b2d595decd8089d.jpg"
 """A concert crowd: 22 labelled faces and many more, some too small to judge."""
-
-
-def tiny_faces(known_photo, count: int):
-    """A picture with `count` faces of about 20 px: found, but too small to judge among several."""
-    canvas = textured(320, 240)
-    tiny = known_photo("without_mask").resize((24, 21))
-    for i in range(count):
-        canvas.paste(tiny, (60 + 100 * i, 100))
-    return canvas
 
 
 def test_faces_too_small_to_judge_get_no_verdict_but_an_only_face_does(predictor, known_photo):

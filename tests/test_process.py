@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import urllib.request
 from datetime import UTC, datetime
 
@@ -13,38 +11,11 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from model.registry import Registry
-from tests.bot_harness import free_port
-from tests.conftest import cut_short, encode, face_like
-from tests.fake_telegram import TOKEN, FakeTelegram
-
-MASKBOT = [sys.executable, "-m", "cli"]
-
-
-def maskbot_env(tmp_path, **extra) -> dict:
-    env = {key: value for key, value in os.environ.items() if key not in ("BOT_TOKEN", "DATABASE_URL")}
-    env.update(
-        {
-            "DATA_DIR": str(tmp_path),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'maskbot.db'}",
-            "MASKBOT_SECRET": "process-test-secret-of-32-characters",
-            "TF_CPP_MIN_LOG_LEVEL": "3",
-        }
-    )
-    env.update(extra)
-    return env
-
-
-def bot_env(tmp_path, fake, model_dir, **extra) -> dict:
-    """`maskbot_env` for `maskbot run` against the fake Bot API server `fake`."""
-    return maskbot_env(
-        tmp_path,
-        BOT_TOKEN=TOKEN,
-        TELEGRAM_API_BASE_URL=fake.base_url,
-        TELEGRAM_FILE_BASE_URL=fake.base_file_url,
-        MODEL_DIR=str(model_dir),
-        **extra,
-    )
-
+from tests.support.bot_harness import free_port
+from tests.support.fake_telegram import TOKEN, FakeTelegram
+from tests.support.models import cut_short
+from tests.support.photos import encode, face_like
+from tests.support.processes import MASKBOT, bot_env, maskbot_env
 
 WEBHOOK_SECRET = "a-webhook-secret-of-forty-characters-xyz"
 
@@ -190,7 +161,7 @@ def test_storage_commands_round_trip(tmp_path, shipped_model_dir):
     from storage.database import Database
     from storage.pseudonyms import Pseudonymizer
     from storage.repository import Repository
-    from tests.test_storage import record
+    from tests.support.storage_fixtures import record
 
     database = Database(env["DATABASE_URL"])
     repository = Repository(database)
@@ -229,7 +200,7 @@ def test_operator_commands_review_export_and_manage_models(tmp_path, shipped_mod
 
     from storage.database import Database
     from storage.repository import Repository
-    from tests.test_storage import record
+    from tests.support.storage_fixtures import record
 
     env = maskbot_env(tmp_path)
 

@@ -15,12 +15,11 @@ from sqlalchemy import create_engine, func, select, text
 from storage.database import Database
 from storage.repository import Repository
 from storage.tables import Crop, PredictionRow
-from tests.bot_harness import ADMIN_ID, free_port
-from tests.conftest import encode, face_like
-from tests.fake_telegram import FakeTelegram
-from tests.storage_fixtures import _postgres_database
-from tests.test_process import MASKBOT, bot_env
-from tests.test_storage import record
+from tests.support.bot_harness import ADMIN_ID, free_port
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.photos import encode, face_like
+from tests.support.processes import MASKBOT, bot_env
+from tests.support.storage_fixtures import _postgres_database, record
 
 WEBHOOK_SECRET = "replicas-share-this-webhook-secret-0123456789"
 USER = 70

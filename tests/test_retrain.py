@@ -18,9 +18,9 @@ from model.registry import ChampionChanged, Registry, RegistryError, shipped_ver
 from storage.database import Database
 from storage.export import export_feedback
 from storage.repository import FeedbackFilter, Repository
-from tests.conftest import cut_short, encode, shipped_registry
-from tests.test_model import make_folder
-from tests.test_storage import record
+from tests.support.models import cut_short, shipped_registry
+from tests.support.photos import encode, make_folder
+from tests.support.storage_fixtures import record
 from training.export import export_onnx
 from training.retrain import FINE_TUNING, gate, holdout_mask, load_feedback, retrain, score_models
 from training.train import TrainConfig, train

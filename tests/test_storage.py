@@ -21,42 +21,13 @@ from storage.repository import (
     Deleted,
     FeedbackFilter,
     FeedbackOutcome,
-    PredictionRecord,
     Repository,
     _row_values,
 )
 from storage.tables import Crop, DailySummary, Feedback, PredictionRow, UserSettings
-from tests.storage_fixtures import _postgres_database
+from tests.support.storage_fixtures import _postgres_database, record
 
 DAY = date(2026, 11, 20)
-
-
-def record(
-    user_hash: str = "u1",
-    label: str = "with_mask",
-    at: datetime | None = None,
-    unsure: bool = False,
-    version: str = "1",
-) -> PredictionRecord:
-    probabilities = {name: 0.9 if name == label else 0.05 for name in CLASS_NAMES}
-    return PredictionRecord(
-        user_hash=user_hash,
-        chat_type="private",
-        input_kind="photo",
-        label=label,
-        confidence=max(probabilities.values()),
-        probabilities=probabilities,
-        unsure=unsure,
-        model_version=version,
-        face_found=True,
-        face_fraction=0.2,
-        brightness=0.5,
-        sharpness=120.0,
-        image_width=1280,
-        image_height=960,
-        latency_ms=12.5,
-        created_at=at or datetime(2026, 11, 20, 12, tzinfo=UTC),
-    )
 
 
 def count(database: Database, table) -> int:
@@ -107,7 +78,7 @@ def test_the_orm_models_match_the_migrations(database):
 
 
 def test_without_a_postgresql_server_ci_fails_where_a_laptop_skips(monkeypatch):
-    from tests import storage_fixtures
+    from tests.support import storage_fixtures
 
     monkeypatch.setattr(storage_fixtures, "POSTGRES_URL", "postgresql+psycopg://nobody:x@127.0.0.1:9/postgres")
     monkeypatch.setenv("CI", "false")

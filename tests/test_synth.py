@@ -9,7 +9,7 @@ import pytest
 
 from model import CLASS_NAMES
 from model.faces import FaceDetector
-from tests.conftest import face_like
+from tests.support.photos import face_like
 from training.dataset import Split, list_images, make_split
 from training.synth import paint, read_sources, synthesise
 from training.train import Source, check_synthetic_sources

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.conftest import SHIPPED_MODEL
+from model.registry import SHIPPED_MODEL
 from training.train import TrainConfig, train
 
 

@@ -20,8 +20,8 @@ from sqlalchemy import select
 from model import video
 from model.images import ImageError
 from storage.tables import PredictionRow
-from tests.bot_harness import RunningBot, make_service, make_settings, verdict_of
-from tests.conftest import encode, textured
+from tests.support.bot_harness import RunningBot, make_service, make_settings, verdict_of
+from tests.support.photos import encode, textured
 from training.bench import drawn_face, group_photo, panned_clip
 
 

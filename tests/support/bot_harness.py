@@ -18,9 +18,9 @@ from bot.config import Settings
 from bot.ratelimit import RateLimiter
 from bot.service import MaskService
 from storage.database import Database
-from storage.pseudonyms import Pseudonymizer
+from storage.pseudonyms import Pseudonymizer, load_secret
 from storage.repository import Repository
-from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.support.fake_telegram import TOKEN, FakeTelegram
 
 ADMIN_ID = 900
 
@@ -88,6 +88,8 @@ class RunningBot:
         self.fake.wait_for(lambda: not self.fake.pending_updates(), timeout=timeout, what="updates to be fetched")
         # Every handled update is marked done on the application's queue (python-telegram-bot's
         # own bookkeeping), so joining the queue waits for the last handler to return.
+        if self._loop is None:
+            raise RuntimeError("the bot is not running: start() it first")
         asyncio.run_coroutine_threadsafe(self.application.update_queue.join(), self._loop).result(timeout)
 
     def stop(self, timeout: float = 30) -> None:
@@ -135,7 +137,7 @@ def make_service(settings: Settings, predictor) -> MaskService:
     return MaskService(
         predictor,
         Repository(database),
-        Pseudonymizer(settings.secret.encode()),
+        Pseudonymizer(load_secret(settings.data_dir, settings.secret)),
         RateLimiter(settings.rate_limit_per_minute),
     )
 

@@ -14,7 +14,7 @@ from PIL import Image
 from model.registry import Registry, shipped_versions
 from storage import summaries
 from storage.repository import Repository, utc_now
-from tests.test_storage import record
+from tests.support.storage_fixtures import record
 from training.retrain import gate
 
 TOKEN = "console-test-token-0123456789abcdefghij"

@@ -395,6 +395,8 @@ def decode_body(content_type: str, body: bytes) -> dict:
         for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
             payload = part.get_payload(decode=True)
+            if not isinstance(payload, bytes):
+                raise ValueError(f"form field {name!r} is not one part")
             params[name] = payload if part.get_filename() else payload.decode()
     elif content_type.startswith("application/json"):
         params = json.loads(body or b"{}")
