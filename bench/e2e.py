@@ -10,6 +10,7 @@ by the Bot API server), the bot's CPU use and peak memory, and the cold start to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import random
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from PIL import Image
@@ -68,8 +70,10 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def start_bot(fake: FakeTelegram, port: int) -> subprocess.Popen:
-    """`maskbot run` in a fresh process on a fresh data folder, polling `fake`."""
+@contextlib.contextmanager
+def running_bot(fake: FakeTelegram, port: int) -> Iterator[subprocess.Popen]:
+    """`maskbot run` in a fresh process on a fresh data folder, polling `fake` (already started);
+    the bot and `fake` are stopped however the benchmark ends."""
     env = {
         **os.environ,
         "BOT_TOKEN": TOKEN,
@@ -82,13 +86,15 @@ def start_bot(fake: FakeTelegram, port: int) -> subprocess.Popen:
         "TF_CPP_MIN_LOG_LEVEL": "3",
     }
     env.pop("DATABASE_URL", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "cli", "run"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "run"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(60)
+        fake.stop()
 
 
 def main() -> int:
@@ -107,8 +113,7 @@ def main() -> int:
     port = 18000 + os.getpid() % 1000
     started = time.perf_counter()
     fake.send_photo(1, photos[0])  # waiting for the bot before it even started: the cold start
-    process = start_bot(fake, port)
-    try:
+    with running_bot(fake, port) as process:
         fake.replies_to(1, timeout=120)
         cold_start = time.perf_counter() - started
         sent_at: dict[int, list[float]] = {}
@@ -148,10 +153,6 @@ def main() -> int:
             f"peak memory {peak_memory_mb(process.pid):.0f} MB"
         )
         print(f"cold start to first answer: {cold_start:.1f} s")
-    finally:
-        process.terminate()
-        process.wait(60)
-        fake.stop()
     return 0
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.e2e import answers, cpu_seconds, peak_memory_mb, percentile, start_bot
+from bench.e2e import answers, cpu_seconds, peak_memory_mb, percentile, running_bot
 from tests.support.fake_telegram import FakeTelegram
 from training.bench import panned_clip
 
@@ -43,8 +43,7 @@ def main() -> int:
     picture = np.asarray(Image.open(args.photo).convert("RGB"))
     note = panned_clip(picture, (480, 480), seconds=10, fps=30, blurred=0.2, codec="libx264")
     fake = FakeTelegram().start()
-    process = start_bot(fake, 18000 + os.getpid() % 1000)
-    try:
+    with running_bot(fake, 18000 + os.getpid() % 1000) as process:
         fake.send_clip(1, "video_note", note)  # the cold start, not counted
         fake.wait_for(lambda: answers(fake), timeout=120, what="the first answer")
         latencies = []
@@ -77,10 +76,6 @@ def main() -> int:
             f"{args.burst} notes at once: all answered in {last:.1f} s; bot memory {before:.0f} MB before, "
             f"peak {peak_memory_mb(process.pid):.0f} MB during"
         )
-    finally:
-        process.terminate()
-        process.wait(60)
-        fake.stop()
     return 0
 
 
