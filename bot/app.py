@@ -28,6 +28,7 @@ from bot.config import ConfigError, Settings
 from bot.context import CONTEXT_TYPES, BotApplication
 from bot.handlers.commands import menu
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
+from bot.memory import limit_malloc_arenas
 from bot.metrics import BotMetrics
 from bot.ratelimit import GroupBudgetRateLimiter, RateLimiter
 from bot.service import MaskService
@@ -319,6 +320,7 @@ def run(settings: Settings) -> int:
     from model.registry import RegistryError
 
     configure_logging(settings.log_level, settings.bot_token)
+    limit_malloc_arenas()
     try:
         service = build_service(settings)
     except RegistryError as error:  # no champion, present or past, loads; or the registry is unreadable

@@ -42,3 +42,41 @@ async def test_a_cancelled_wait_gives_its_place_back():
     await owner
     assert budget.idle
     give_back_memory()  # harmless at any time
+
+
+ARENAS_SCRIPT = """
+import ctypes, ctypes.util, re, sys, tempfile, threading
+if sys.argv[1] == "limited":
+    from bot.memory import limit_malloc_arenas
+    limit_malloc_arenas()
+start = threading.Barrier(8)
+def allocate():
+    start.wait()
+    for _ in range(50):
+        [bytearray(200_000) for _ in range(5)]
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for thread in threads: thread.start()
+for thread in threads: thread.join()
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.fopen.restype = ctypes.c_void_p
+with tempfile.NamedTemporaryFile("r") as report:
+    stream = ctypes.c_void_p(libc.fopen(report.name.encode(), b"w"))
+    libc.malloc_info(0, stream)
+    libc.fclose(stream)
+    print(len(re.findall(r'<heap nr="[0-9]+">', report.read())))
+"""
+
+
+def test_eight_threads_allocating_at_once_share_two_malloc_arenas():
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    def arenas(mode: str) -> int:
+        done = subprocess.run([sys.executable, "-c", ARENAS_SCRIPT, mode], cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return int(done.stdout)
+
+    assert arenas("default") > 2  # glibc gives contending threads arenas of their own
+    assert arenas("limited") == 2
