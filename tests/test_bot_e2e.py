@@ -416,6 +416,14 @@ def test_rate_limit_answers_politely(bot, fake):
     assert count_rows(bot, PredictionRow) == 10
 
 
+def test_image_files_without_an_image_type_count_as_photos(bot, fake):
+    for seed in range(11):
+        fake.send_document(71, encode(face_like(320, 240, seed=seed)), f"face{seed}.JPG", "application/octet-stream")
+    texts = [r.params["text"] for r in fake.replies_to(71, 11, timeout=60)]
+    assert sum("faster than I can" in t for t in texts) == 1
+    assert count_rows(bot, PredictionRow) == 10
+
+
 def test_a_burst_of_40_users_is_all_answered(bot, fake):
     photo = encode(face_like(640, 480))
     for user in range(1000, 1040):

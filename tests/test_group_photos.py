@@ -130,3 +130,17 @@ def test_a_photo_of_faces_too_small_to_judge_says_so(bot, fake, known_photo):
     assert text.startswith("I can see 2 faces, but too small to judge.")
     bot.wait_idle()
     assert not rows_of(bot)
+
+
+def test_pressing_a_group_photos_buttons_spends_no_photos(bot, fake, shared_data, known_photo):
+    # The press's message is the bot's annotated photo: it must not count as the sender's upload.
+    fake.send_photo(12, (shared_data / "ilc3" / "scenes" / SCENES[0]).read_bytes())
+    reply = fake.wait_for(lambda: fake.calls("sendPhoto", 12))[0]
+    face = reply.params["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
+    for _ in range(12):
+        fake.press(12, reply, face)
+    fake.wait_for(lambda: len(fake.calls("answerCallbackQuery")) >= 12, what="every press answered")
+    for _ in range(9):
+        fake.send_photo(12, encode(known_photo("without_mask")))
+    answers = fake.replies_to(12, 9, timeout=60)
+    assert [verdict_of(answer) for answer in answers] == ["without_mask"] * 9

@@ -30,6 +30,8 @@ CONTENT_KINDS = (
 )
 
 
+UPLOADS = photos.IMAGES | videos.CLIPS
+"""What the sender's photo budget counts (`Limit.UPLOADS`): everything the bot downloads and judges."""
 NOTICES = {
     Limit.UPLOADS: replies.RATE_LIMITED,
     Limit.UPDATES: replies.RATE_LIMITED_MESSAGES,
@@ -58,12 +60,10 @@ async def limit_update(update: Update, context: BotContext) -> None:
     own, before they are downloaded), and every update the bot answers in a group towards the
     group's; past any the update goes no further (one notice per window), so a flood costs a
     check, not a handler and a reply each."""
-    message, chat = update.effective_message, update.effective_chat
-    upload = message is not None and bool(
-        message.photo
-        or (message.document is not None and (message.document.mime_type or "").startswith("image/"))
-        or videos.CLIPS.check_update(update)
-    )
+    chat = update.effective_chat
+    # Only a new message uploads: a button press's effective message is the bot's own (a group
+    # photo's annotated copy, say), and edited messages are left alone (`ignore`).
+    upload = update.message is not None and bool(UPLOADS.check_update(update))
     answered_in_group = (update.message or update.callback_query) and chat is not None and chat.type in GROUP_CHATS
     refusal = context.bot_data.service.admit(sender_id(update), upload, chat.id if answered_in_group and chat else None)
     if refusal is not None:
@@ -82,15 +82,20 @@ async def refuse(update: Update, context: BotContext, refusal: Refusal) -> NoRet
         admission.first_refusal,
     )
     message, seconds = update.effective_message, max(1, round(admission.retry_in))
-    text = None
-    if admission.first_refusal:
-        text = (await _sender_translator(update, context))(NOTICES[refusal.limit]).format(seconds=seconds)
-    if update.callback_query is not None:
-        # Answering a press sends nothing to the chat: every press is answered (the client stops
-        # its spinner), the notice given once.
-        await update.callback_query.answer(text)
-    elif text is not None and message is not None:
-        await with_retry(lambda: message.reply_text(text))
+    try:
+        text = None
+        if admission.first_refusal:
+            text = (await _sender_translator(update, context))(NOTICES[refusal.limit]).format(seconds=seconds)
+        if update.callback_query is not None:
+            # Answering a press sends nothing to the chat: every press is answered (the client
+            # stops its spinner), the notice given once.
+            await update.callback_query.answer(text)
+        elif text is not None and message is not None:
+            await with_retry(lambda: message.reply_text(text))
+    except Exception:
+        # The notice is a courtesy; the refusal is not: a failed notice must not let the update
+        # through to a download and a classification.
+        log.exception("event=refusal_notice_failed update_id=%s", update.update_id)
     raise ApplicationHandlerStop
 
 

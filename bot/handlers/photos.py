@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import operator
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -34,6 +36,11 @@ TYPING_AFTER_SECONDS = 1.0
 """Most verdicts arrive in a fraction of a second; "typing..." is shown only when one is slow,
 which saves a Bot API call per photo at the rate Telegram allows."""
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic")
+IMAGES = filters.PHOTO | functools.reduce(
+    operator.or_, (filters.Document.FileExtension(suffix[1:]) for suffix in IMAGE_SUFFIXES), filters.Document.IMAGE
+)
+"""Every update with an image: a photo, an image file, or a file named like one whose sender's app
+declared no image MIME type (`on_other_document` tries those)."""
 
 
 async def on_photo(update: Update, context: BotContext) -> None:
