@@ -8,6 +8,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import logging
+import os
 from collections import deque
 from collections.abc import AsyncIterator
 
@@ -72,15 +73,16 @@ _MALLOPT = _glibc("mallopt")
 M_ARENA_MAX = -8
 """mallopt's parameter for the number of malloc arenas (glibc's malloc.h)."""
 MALLOC_ARENAS = 2
-"""One per inference thread. glibc's default, eight per core, let each of the threads that touch
-photos (inference, the slow lane, downloads, the event loop) keep freed buffers in an arena of its
-own: measured at 30 photos a second (docs/measurements.md, "Load"), the peak fell from 480 to 433 MB
-with two, at the same latency."""
+"""The main thread's arena and one that every other thread shares. glibc's default, eight per
+core, let each of the threads that touch photos (inference, the slow lane, downloads) keep freed
+buffers in an arena of its own: measured at 30 photos a second (docs/measurements.md,
+"Footprint"), the peak fell from 480 to 437 MB with two, at the same latency."""
 
 
 def limit_malloc_arenas() -> None:
-    """Call before the threads start: arenas are made as threads first allocate."""
-    if _MALLOPT is not None:
+    """Call before the threads start: arenas are made as threads first allocate. An operator's
+    own MALLOC_ARENA_MAX is left as they set it."""
+    if _MALLOPT is not None and "MALLOC_ARENA_MAX" not in os.environ:
         _MALLOPT(M_ARENA_MAX, MALLOC_ARENAS)
 
 

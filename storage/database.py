@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_DATABASE_URL = "sqlite:///data/maskbot.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+LEGACY_CROP_NAME = re.compile(r"[0-9]{1,18}\.png")
+"""The names crops were shared under before revision 0008 (`<prediction id>.png`)."""
+log = logging.getLogger(__name__)
 
 
 def make_engine(url: str) -> Engine:
@@ -59,8 +64,9 @@ def upgrade(engine: Engine, legacy_crops_dir: Path | None = None) -> None:
     A database already at the newest revision, as at every start but the first after an
     upgrade, is left without loading Alembic: a tenth of a second and 12 MB of each replica.
     `legacy_crops_dir` is the folder crops were shared into before they moved into the database:
-    revision 0008 moves them, and their files are deleted once it has committed."""
+    revision 0008 moves them, and the files there are deleted once it has committed."""
     if current_revision(engine) == newest_revision():
+        _remove_legacy_crop_files(legacy_crops_dir)
         return
     from alembic import command
     from alembic.config import Config
@@ -71,8 +77,21 @@ def upgrade(engine: Engine, legacy_crops_dir: Path | None = None) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
-    for moved in config.attributes.get("moved_crop_files", []):
-        moved.unlink(missing_ok=True)
+    _remove_legacy_crop_files(legacy_crops_dir)
+
+
+def _remove_legacy_crop_files(crops_dir: Path | None) -> None:
+    """Delete the crop files left in the old crops folder: from revision 0008 on every shared crop
+    is in the database, so a file there was moved into it (and a crash stopped its deletion) or
+    belonged to nobody any more; either way /forget and retention could no longer reach it."""
+    if crops_dir is None or not crops_dir.is_dir():
+        return
+    for path in crops_dir.iterdir():
+        if LEGACY_CROP_NAME.fullmatch(path.name):
+            try:
+                path.unlink()
+            except OSError as error:
+                log.warning("event=legacy_crop_not_deleted reason=%s", type(error).__name__)
 
 
 def current_revision(engine: Engine) -> str | None:

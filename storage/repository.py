@@ -426,12 +426,18 @@ class Repository:
 
     def purge_older_than(self, days: int, now: datetime | None = None) -> Deleted:
         """Retention: delete predictions (with their feedback and crops) older than `days` days,
-        and language choices not made or renewed since: /privacy promises everything goes."""
+        then the language choices older than that of users with no rows left: /privacy promises
+        everything goes, and someone still using the bot keeps the language they chose."""
         cutoff = (now or utc_now()) - timedelta(days=days)
-        with self.database.session() as session:
-            session.execute(delete(UserSettings).where(UserSettings.updated_at < cutoff))
         old = select(PredictionRow.id).where(PredictionRow.created_at < cutoff)
-        return self._delete_predictions(old, Feedback.prediction_id.in_(old), PredictionRow.created_at < cutoff)
+        deleted = self._delete_predictions(old, Feedback.prediction_id.in_(old), PredictionRow.created_at < cutoff)
+        with self.database.session() as session:
+            session.execute(
+                delete(UserSettings).where(
+                    UserSettings.updated_at < cutoff, UserSettings.user_hash.not_in(select(PredictionRow.user_hash))
+                )
+            )
+        return deleted
 
     def _delete_predictions(self, ids, feedback_rows, prediction_rows) -> Deleted:
         """Crops, feedback and predictions in one transaction."""

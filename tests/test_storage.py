@@ -256,7 +256,8 @@ def test_purge_removes_only_rows_older_than_the_retention(repository, database):
     repository.record_feedback(
         recent, "u1", False, "without_mask", share_crop=True, now=now - timedelta(days=29) + timedelta(minutes=1)
     )
-    for user_hash, chosen in (("chose-long-ago", now - timedelta(days=31)), ("chose-lately", now)):
+    choices = (("chose-long-ago", now - timedelta(days=31)), ("chose-lately", now), ("u1", now - timedelta(days=31)))
+    for user_hash, chosen in choices:
         repository.set_language(user_hash, "es")
         with database.session() as session:
             session.get(UserSettings, user_hash).updated_at = chosen
@@ -265,7 +266,8 @@ def test_purge_removes_only_rows_older_than_the_retention(repository, database):
     with database.session() as session:
         assert session.scalars(select(PredictionRow.id)).all() == [recent]
     assert crops(database) == {recent: (b"new", True)}
-    assert (repository.language_of("chose-long-ago"), repository.language_of("chose-lately")) == (None, "es")
+    # An old choice goes with its user's last rows; one whose user still has rows stays.
+    assert [repository.language_of(user) for user, _ in choices] == [None, "es", "es"]
 
 
 def test_summarise_is_idempotent_and_flags_a_skewed_day(repository, database):
@@ -455,8 +457,9 @@ def test_crop_files_shared_before_0004_move_into_the_database_and_tampered_names
                 " created_at, review_status) VALUES (?, ?, ?, 0, 'without_mask', ?, ?, 'accepted')",
                 (prediction_id, prediction_id, f"u{prediction_id}", crop_path, SOON.isoformat()),
             )
-    with pytest.raises(RuntimeError, match="point at crop files"):
-        upgrade(engine)
+    for elsewhere in (None, tmp_path / "not-the-data-folder"):  # every file would look lost
+        with pytest.raises(RuntimeError, match="point at crop files"):
+            upgrade(engine, elsewhere)
     assert current_revision(engine) == "0007"  # refused whole: nothing half done
     upgrade(engine, crops_dir)
     database = Database(url)
@@ -471,6 +474,9 @@ def test_crop_files_shared_before_0004_move_into_the_database_and_tampered_names
     assert not (crops_dir / "1.png").exists() and victim.read_text() == "not a crop"
     assert Repository(database).forget_user("u1") == Deleted(predictions=1, feedback=1, crops=1)
     assert crops(database) == {}
+    (crops_dir / "7.png").write_bytes(b"left by a crash after the move")
+    Database(url, legacy_crops_dir=crops_dir).dispose()  # the next start deletes it
+    assert sorted(path.name for path in crops_dir.iterdir()) == []
     database.dispose()
 
 
