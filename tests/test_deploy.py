@@ -126,3 +126,27 @@ def test_the_wheel_carries_the_model_and_migrations_and_runs_installed(tmp_path)
         timeout=120,
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_the_image_keeps_the_locale_data_of_every_language_the_bot_speaks(tmp_path):
+    from bot.i18n import LANGUAGES
+
+    [prune] = [rest for keyword, rest in instructions() if keyword == "RUN" and "locale-data" in rest]
+    assert set(re.findall(r"! -name (\w+)\.dat", prune)) == {"root", *LANGUAGES}
+    import babel
+
+    shutil.copytree(Path(babel.__file__).parent, tmp_path / "babel")
+    command = prune.replace("/opt/venv/lib/python3.11/site-packages", str(tmp_path))
+    subprocess.run(["sh", "-c", command], check=True)
+    assert len(list((tmp_path / "babel" / "locale-data").glob("*.dat"))) == len(LANGUAGES) + 1
+    script = (
+        "import sys, datetime; sys.path.insert(0, sys.argv[1]); import babel; from bot.i18n import translator\n"
+        "assert babel.__file__.startswith(sys.argv[1])\n"
+        "for code in sys.argv[2:]:\n"
+        "    t = translator(code); print(t.date(datetime.date(2026, 11, 30)), t.percent(0.953), t.number(12345.6, 1))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path), *LANGUAGES], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["Nov 30, 2026 95% 12,345.6", "30 nov 2026 95\u00a0% 12.345,6"]
