@@ -61,15 +61,16 @@ class ByteBudget:
             future.set_result(None)
 
 
-def _glibc(function: str):
-    """A glibc function, or None on a C library without it (musl, macOS)."""
-    with contextlib.suppress(OSError, AttributeError, TypeError):
-        return getattr(ctypes.CDLL(ctypes.util.find_library("c")), function)
+def _c_library() -> ctypes.CDLL | None:
+    with contextlib.suppress(OSError, TypeError):
+        return ctypes.CDLL(ctypes.util.find_library("c"))
     return None
 
 
-_TRIM = _glibc("malloc_trim")
-_MALLOPT = _glibc("mallopt")
+_LIBC = _c_library()  # found once: find_library asks ldconfig, milliseconds of every start
+# glibc's functions, None on a C library without them (musl, macOS).
+_TRIM = getattr(_LIBC, "malloc_trim", None)
+_MALLOPT = getattr(_LIBC, "mallopt", None)
 M_ARENA_MAX = -8
 """mallopt's parameter for the number of malloc arenas (glibc's malloc.h)."""
 MALLOC_ARENAS = 2

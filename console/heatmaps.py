@@ -4,23 +4,15 @@ accept a correction. Served from the champion's `model.onnx`: the console needs 
 
 from __future__ import annotations
 
-import io
 import threading
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 from model import CLASS_NAMES, IMAGE_SIZE, ONNX_FILE
 from model.explain import draw, evidence
+from model.images import ImageError, decode_image
 from model.predictor import Forward, load_network
 from model.preprocess import resize, to_input
 from model.registry import open_registry
-
-STORED_CROP_FORMATS = ("PNG", "JPEG", "WEBP", "BMP")
-"""What a stored crop may be (the bot writes PNG); Pillow tries no other decoder on one."""
-UNDECODABLE = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
-"""What Pillow raises on bytes it cannot decode (its UnidentifiedImageError is an OSError)."""
 
 
 class NoHeatMap(Exception):
@@ -52,11 +44,9 @@ class HeatMaps:
         """The crop (PNG) with the heat of `label`, else of the class the champion gives it; a
         JPEG, and the class drawn."""
         try:
-            with Image.open(io.BytesIO(png), formats=STORED_CROP_FORMATS) as image:
-                decoded = np.asarray(image.convert("RGB"))
-        except UNDECODABLE as error:
+            crop = resize(decode_image(png).pixels, IMAGE_SIZE)
+        except ImageError as error:
             raise NoHeatMap("the stored crop does not decode") from error
-        crop = resize(decoded, IMAGE_SIZE)
         probabilities, maps = self.network(model_dir)(to_input(crop[None]))
         if maps is None:
             raise NoHeatMap("the champion's model.onnx was exported without class maps: run maskbot models export")

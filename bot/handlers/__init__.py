@@ -100,7 +100,8 @@ async def refuse(update: Update, context: BotContext, refusal: Refusal) -> NoRet
 
 
 async def _sender_translator(update: Update, context: BotContext) -> Translator:
-    """The sender's language, looked up only for a refusal that is answered: once a window."""
+    """The sender's language: their /language choice, else their Telegram client's. A refusal
+    looks it up only when it is answered: once a window."""
     sender, user = sender_id(update), update.effective_user
     code = user.language_code if user is not None else None
     if sender is None:
@@ -111,10 +112,8 @@ async def _sender_translator(update: Update, context: BotContext) -> Translator:
 async def choose_language(update: Update, context: BotContext) -> None:
     """The sender's language for every reply to this update: their /language choice, else
     their Telegram client's."""
-    sender, user = sender_id(update), update.effective_user
-    if sender is not None:
-        code = user.language_code if user is not None else None
-        context.t = translator(await context.bot_data.service.language_of(sender, code))
+    if sender_id(update) is not None:
+        context.t = await _sender_translator(update, context)
 
 
 async def ignore(update: Update, context: BotContext) -> None:
