@@ -25,6 +25,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         version=args.version,
         epochs=args.epochs,
         batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
         seed=args.seed,
         split_file=Path(args.split) if args.split else None,
         per_class_limit=args.limit,
@@ -34,6 +35,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         synthetic_dirs=[Path(d) for d in args.synthetic],
         check_dirs=[Path(d) for d in args.check],
         cache_dir=Path(args.cache) if args.cache else default_cache_dir(),
+        initial_weights=Path(args.start_from) / "model.keras" if args.start_from else None,
+        class_offsets=args.class_offsets,
     )
     train(config, say=lambda line: print(line, flush=True))
     return 0
@@ -146,6 +149,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     train.add_argument("--version", default="1")
     train.add_argument("--epochs", type=int)
     train.add_argument("--batch-size", type=int)
+    train.add_argument("--learning-rate", type=float, help="peak learning rate (default: the recipe's)")
+    train.add_argument(
+        "--start-from",
+        metavar="MODEL_DIR",
+        help="fine-tune this model folder's network (of the same recipe) instead of starting from ImageNet",
+    )
+    train.add_argument(
+        "--no-class-offsets",
+        dest="class_offsets",
+        action="store_false",
+        help="fit no per-class logit offsets for macro-F1 on the validation faces (they are fitted by default)",
+    )
     train.add_argument("--seed", type=int, default=7)
     train.add_argument(
         "--add-data",

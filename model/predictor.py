@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from model import CLASS_NAMES, IMAGE_SIZE, INPUT_NAME, ONNX_FILE
-from model.calibration import apply_temperature
+from model.calibration import calibrate, offsets_of
 from model.faces import LANDMARK_NAMES, FaceBox, FaceDetector
 from model.framing import Framing, analyse, measure_light_and_focus
 from model.images import ImageError, decode_image
@@ -187,6 +187,7 @@ class Predictor:
         self.metadata = read_metadata(self.model_dir)
         self.version = str(self.metadata["version"])
         self.temperature = float(self.metadata.get("temperature", 1.0))
+        self.class_offsets = offsets_of(self.metadata, CLASS_NAMES)
         self.threshold = float(self.metadata.get("threshold", 0.0))
         self.preprocessing = self.metadata.get("preprocessing", "face_crop")
         self.runtime, self._forward = network or ("onnx", load_network(self.model_dir))
@@ -202,10 +203,11 @@ class Predictor:
 
     def classify(self, pixels_uint8: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """`probabilities` and the batch's class activation maps, (batch, h, w, classes), or None
-        when the served network gives none. Temperature scaling leaves the maps alone: it divides
-        every logit alike, so it changes neither the verdict nor where its evidence lies."""
+        when the served network gives none. Calibration leaves the maps alone: the temperature
+        divides every logit alike and an offset shifts a class's logit everywhere at once, so
+        neither moves where a class's evidence lies."""
         raw, maps = self._forward(to_input(pixels_uint8))
-        return apply_temperature(raw, self.temperature), maps
+        return calibrate(raw, self.temperature, self.class_offsets), maps
 
     def predict(self, image: bytes | Path | str) -> Prediction:
         """The verdict on the largest face of a photo (see `predict_photo`); raises

@@ -71,3 +71,39 @@ def test_threshold_is_the_lowest_confidence_that_meets_the_target():
     probabilities = np.stack([confidence, (1 - confidence) / 2, (1 - confidence) / 2], axis=1)
     truth = np.where(confidence < 0.7, 1, 0)  # everything under 0.7 is wrong
     assert metrics.choose_threshold(probabilities, truth, target_accuracy=0.97) == 0.7
+
+
+def test_f1_scores_weigh_precision_like_recall():
+    # truth: 4 bare faces, 2 incorrect; the network calls 2 bare faces incorrect and finds both
+    # incorrect ones. without_mask: precision 2/2, recall 2/4, F1 2/3; incorrect: precision 2/4,
+    # recall 2/2, F1 2/3. with_mask is absent from the truth and never said: left out.
+    labels = np.array([1, 1, 1, 1, 2, 2])
+    said = np.array([1, 1, 2, 2, 2, 2])
+    probabilities = np.eye(3)[said]
+    macro, lowest = metrics.f1_scores(labels, probabilities)
+    assert macro == pytest.approx(2 / 3)
+    assert lowest == pytest.approx(2 / 3)
+
+
+def test_class_offsets_stop_a_class_said_too_often():
+    # Bare faces that lean to "incorrect" at 0.55 against 0.45 are all called incorrect; the real
+    # incorrect faces say 0.9. An offset of -0.25 or more on incorrect's logit (log 0.55/0.45 is
+    # 0.2) calls the bare faces bare again and keeps every incorrect one (log 0.9/0.1 is 2.2).
+    bare = np.tile([0.0, 0.45, 0.55], (6, 1))
+    incorrect = np.tile([0.0, 0.1, 0.9], (3, 1))
+    masked = np.tile([0.9, 0.05, 0.05], (3, 1))
+    probabilities = np.concatenate([bare, incorrect, masked])
+    labels = np.array([1] * 6 + [2] * 3 + [0] * 3)
+    offsets = metrics.fit_class_offsets(probabilities, labels)
+    assert offsets[1] == 0.0
+    assert -2.2 < offsets[2] <= -0.25
+    from model.calibration import calibrate
+
+    assert (calibrate(probabilities, 1.0, offsets).argmax(axis=1) == labels).all()
+    assert metrics.f1_scores(labels, calibrate(probabilities, 1.0, offsets)) == (1.0, 1.0)
+
+
+def test_class_offsets_stay_zero_when_nothing_needs_moving():
+    probabilities = np.eye(3)[[0, 1, 2, 0, 1, 2]] * 0.8 + 0.2 / 3
+    offsets = metrics.fit_class_offsets(probabilities, np.array([0, 1, 2, 0, 1, 2]))
+    assert offsets.tolist() == [0.0, 0.0, 0.0]

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from model import CLASS_NAMES, IMAGE_SIZE
+from model.calibration import calibrate
 from model.faces import DETECTOR_SETTINGS
 from training import metrics
 from training.dataset import (
@@ -73,6 +74,8 @@ class TrainConfig:
     soup_of: list[Path] = field(default_factory=list)
     """Model folders of this recipe, fine-tuned from the same ImageNet weights, to average into one
     network ("model soup") instead of training: calibrated, scored and written as a training is."""
+    class_offsets: bool = True
+    """Fit per-class logit offsets for macro-F1 on the validation faces (`selection_crops`)."""
     verbose: int | str = "auto"
     """Keras' progress display: "auto" is a live bar in a terminal and one line per epoch
     otherwise (under nohup or CI the bar would be redrawn into the log hundreds of times)."""
@@ -183,23 +186,28 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
     val_probabilities = predict_array(network, calibration.arrays.view(view_name)[calibration.val])
     val_labels = calibration.arrays.labels[calibration.val]
     temperature = metrics.fit_temperature(val_probabilities, val_labels)
+    offsets = None
+    if config.class_offsets:
+        pixels, labels = selection_crops(sources, view_name)
+        offsets = metrics.fit_class_offsets(
+            metrics.apply_temperature(predict_array(network, pixels), temperature), labels
+        )
+        say(f"class offsets for macro-F1 on {len(labels)} validation faces: {offsets.round(2).tolist()}")
     threshold = metrics.choose_threshold(
-        metrics.apply_temperature(val_probabilities, temperature), val_labels, CONFIDENT_ACCURACY
+        calibrate(val_probabilities, temperature, offsets), val_labels, CONFIDENT_ACCURACY
     )
     scores = {}
     for index, source in enumerate(sources):
         raw = predict_array(network, source.arrays.view(view_name)[source.test])
         labels = source.arrays.labels[source.test]
         key = "test" if index == 0 else f"{source.name}_test"
-        scores[key] = metrics.summary(labels, metrics.apply_temperature(raw, temperature), threshold)
+        scores[key] = metrics.summary(labels, calibrate(raw, temperature, offsets), threshold)
         scores[key]["expected_calibration_error_uncalibrated"] = metrics.expected_calibration_error(raw, labels)
     for check_dir in config.check_dirs:
         say(f"scoring on {check_dir} ...")
         check = cached_arrays(check_dir, config.cache_dir)
         raw = predict_array(network, check.view(view_name))
-        scores[Path(check_dir).name] = metrics.summary(
-            check.labels, metrics.apply_temperature(raw, temperature), threshold
-        )
+        scores[Path(check_dir).name] = metrics.summary(check.labels, calibrate(raw, temperature, offsets), threshold)
 
     from training import plots
 
@@ -237,6 +245,7 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
         },
         "calibrated_on": f"{calibration.name} validation part ({len(calibration.val)} images)",
         "temperature": temperature,
+        **({} if offsets is None else {"class_offsets": dict(zip(CLASS_NAMES, map(float, offsets), strict=True))}),
         "threshold": threshold,
         "training": {
             **{
@@ -267,6 +276,17 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
         f"{scores['test']['balanced_accuracy']:.4f}"
     )
     return config.out_dir
+
+
+def selection_crops(sources: list[Source], view_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The validation faces that choose the epoch and the class offsets: every added folder's
+    validation part (real photos: ilc3, and the bare faces of utkface and wider), or the primary
+    folder's when nothing was added. masks3's augmented stock photos choose nothing."""
+    chosen = sources[1:] or sources
+    return (
+        np.concatenate([source.arrays.view(view_name)[source.val] for source in chosen]),
+        np.concatenate([source.arrays.labels[source.val] for source in chosen]),
+    )
 
 
 def _plain(value):
@@ -411,11 +431,9 @@ def _fit_faces(config: TrainConfig, views, sources: list[Source], say: ProgressC
             0.0, max(1, steps * config.epochs - warm_up), warmup_target=config.learning_rate, warmup_steps=warm_up
         )
         optimizer = keras.optimizers.AdamW(schedule, weight_decay=PRETRAINED_WEIGHT_DECAY)
-        calibration = sources[-1]
-        if len(calibration.val):
-            callbacks.append(
-                BestEpoch(calibration.arrays.face[calibration.val], calibration.arrays.labels[calibration.val], say)
-            )
+        chooser_pixels, chooser_labels = selection_crops(sources, "face_crop")
+        if len(chooser_labels):
+            callbacks.append(BestEpoch(chooser_pixels, chooser_labels, say))
     network.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["acc"])
     fitted = network.fit(
         dataset, epochs=config.epochs, validation_data=validation, callbacks=callbacks, verbose=config.verbose
