@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import sys
 from pathlib import Path
 
 from cli.common import CommandError, model_dir
@@ -44,6 +45,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from training.evaluate import (
+        Misjudged,
+        error_sheets,
         evaluate,
         evaluate_groups,
         evaluate_photos,
@@ -57,22 +60,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise CommandError("name data folders to score, or --scenes with group photos")
     predictor = Predictor(model_dir(args))
     cache = Path(args.cache) if args.cache else default_cache_dir()
+    # The whole photos are misjudged as their crops are: the sheets show the crops' mistakes.
+    errors: list[Misjudged] | None = [] if args.errors else None
     results = {}
     for data_dir in args.data:
-        results[Path(data_dir).name] = evaluate(predictor, Path(data_dir), cache)
+        results[Path(data_dir).name] = evaluate(predictor, Path(data_dir), cache, errors=errors)
         if not args.crops_only:
             results[f"{Path(data_dir).name}, whole photos"] = evaluate_photos(predictor, Path(data_dir))
     scenes = {}
     for scenes_dir in map(Path, args.scenes):
         # Scenes of a labelled folder (ilc3/scenes) are split as that folder's photos were.
         split_file = predictor.model_dir / f"split-{scenes_dir.resolve().parent.name}.json"
-        scenes[f"{scenes_dir.parent.name}/{scenes_dir.name}"] = evaluate_scenes(predictor, scenes_dir, split_file)
+        scenes[f"{scenes_dir.parent.name}/{scenes_dir.name}"] = evaluate_scenes(
+            predictor, scenes_dir, split_file, errors
+        )
     groups = {}
     for groups_file in map(Path, args.groups):
         for data_dir in map(Path, args.data):
             with contextlib.suppress(ValueError):  # that file labels none of this folder's faces
-                groups[f"{data_dir.name} by {groups_file.stem}"] = evaluate_groups(
-                    predictor, data_dir, cache, groups_file
+                groups[f"{data_dir.name} by {groups_file.parent.name}/{groups_file.stem}"] = evaluate_groups(
+                    predictor, data_dir, cache, groups_file, args.group_by or None
                 )
     if args.json:
         print(
@@ -86,6 +93,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         printed += [format_scene_scores(name, scores) for name, scores in scenes.items()]
         printed += [format_group_scores(name, scores) for name, scores in groups.items()]
         print("\n\n".join(printed))
+    if errors is not None:
+        sheets = error_sheets(errors, Path(args.errors))
+        print(f"\n{len(errors)} faces misjudged, in {len(sheets)} contact sheets in {args.errors}", file=sys.stderr)
     return 0
 
 
@@ -215,7 +225,20 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="append",
         default=[],
         metavar="CSV",
-        help="faces labelled by group (docs/fairness/ilc3-test-groups.csv): recall per group (repeatable)",
+        help="faces labelled by group (docs/fairness/ilc3-test-groups.csv, or a data folder's manifest.csv such as "
+        "utkface's): recall and bare faces misjudged per group, on the faces not trained on (repeatable)",
+    )
+    evaluate.add_argument(
+        "--group-by",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="with --groups: only these columns of the CSV (repeatable; default: every column but file)",
+    )
+    evaluate.add_argument(
+        "--errors",
+        metavar="DIR",
+        help="write one contact sheet per (truth, said) pair of the faces misjudged, <truth>-as-<said>.png",
     )
     evaluate.add_argument("--model", help="model folder (default $MODEL_DIR or the shipped model)")
     evaluate.add_argument("--cache")

@@ -221,18 +221,53 @@ def test_evaluate_reports_recall_per_group_of_people(tiny_model, tmp_path):
         writer.writerow(["without_mask/not-in-this-folder.jpg", "lighter"])
     predictor = Predictor(out)
     scores = evaluate_groups(predictor, data, cache, groups_file)
+    # The model trained on this folder: only its fixed test part counts, faces it never saw.
+    test = np.isin(arrays.files, Split.load(out / "split.json").files("test"))
     predicted = predictor.probabilities(arrays.face).argmax(axis=1)
-    darker = np.arange(len(arrays.files)) % 3 == 0
-    assert scores["faces"] == len(arrays.files)
+    darker = (np.arange(len(arrays.files)) % 3 == 0) & test
+    assert scores["part"] == "fixed test split" and scores["faces"] == int(test.sum())
     groups = scores["groups"]["skin"]
     assert list(groups) == ["all", "darker", "lighter"]
     assert groups["darker"]["faces"] == int(darker.sum())
     for index, name in enumerate(CLASS_NAMES):
         wanted = darker & (arrays.labels == index)
-        assert groups["darker"]["recall"][name] == pytest.approx(float(np.mean(predicted[wanted] == index)))
-    assert groups["all"]["bare_called_incorrect"] == int(np.sum((arrays.labels == 1) & (predicted == 2)))
+        expected = float(np.mean(predicted[wanted] == index)) if wanted.any() else None
+        assert groups["darker"]["recall"][name] == pytest.approx(expected)
+    bare = test & (arrays.labels == 1)
+    assert groups["all"]["bare_called_incorrect"] == int(np.sum(bare & (predicted == 2)))
+    assert groups["all"]["bare_called_mask_on"] == int(np.sum(bare & (predicted == 0)))
     table = format_group_scores("data by groups", scores)
-    assert "bare as incorrect" in table and "darker" in table.splitlines()[3]
+    assert "bare as incorrect" in table and "bare as mask on" in table and "darker" in table.splitlines()[3]
+    with pytest.raises(ValueError, match="none of the columns"):
+        evaluate_groups(predictor, data, cache, groups_file, ["race"])
+
+
+def test_evaluate_draws_the_misjudged_faces_by_truth_and_verdict(tiny_model, tmp_path):
+    from PIL import Image
+
+    from model.predictor import Predictor
+    from training.dataset import cached_arrays
+    from training.evaluate import Misjudged, error_sheets, evaluate
+
+    data, out, cache = tiny_model
+    predictor = Predictor(out)
+    errors: list[Misjudged] = []
+    scores = evaluate(predictor, data, cache, errors=errors)
+    matrix = np.asarray(scores["confusion_matrix"])
+    assert len(errors) == matrix.sum() - np.trace(matrix)
+    test = Split.load(out / "split.json").files("test")
+    assert {error.name for error in errors} <= set(test)
+    arrays = cached_arrays(data, cache)
+    for error in errors:
+        assert error.truth != error.said
+        assert matrix[CLASS_NAMES.index(error.truth), CLASS_NAMES.index(error.said)] > 0
+        assert (error.pixels == arrays.face[arrays.files.index(error.name)]).all()
+    sheets = error_sheets(errors, tmp_path / "errors")
+    pairs = {(error.truth, error.said) for error in errors}
+    assert sorted(path.name for path in sheets) == sorted(f"{truth}-as-{said}.png" for truth, said in pairs)
+    for path in sheets:
+        with Image.open(path) as sheet:
+            assert sheet.width == 6 * 96 and sheet.height % (96 + 24) == 0
 
 
 def test_evaluate_scores_whole_photos_through_the_bots_path(tiny_model, tmp_path):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from model import CLASS_NAMES
 from training.dataset import IMAGE_SUFFIXES, NEAR_DUPLICATE_SIMILARITY, colour_signature, near_duplicate_groups
@@ -227,16 +227,32 @@ def shared_images(first: FolderScan, second: FolderScan) -> list[dict]:
 def contact_sheet(folder: FolderScan, label: str, path: Path, seed: int = 0) -> None:
     readable = [f for f in folder.by_class()[label] if f.readable]
     sample = random.Random(seed).sample(readable, min(SHEET_SIDE * SHEET_SIDE, len(readable)))
-    rows = max(1, -(-len(sample) // SHEET_SIDE))
-    sheet = Image.new("RGB", (SHEET_SIDE * THUMB, rows * THUMB), (255, 255, 255))
-    for i, facts in enumerate(sample):
+    thumbs = []
+    for facts in sample:
         with Image.open(facts.path) as image:
             image.draft("RGB", (THUMB * 2, THUMB * 2))
-            thumb = image.convert("RGB")
-            thumb.thumbnail((THUMB, THUMB))
-        x, y = (i % SHEET_SIDE) * THUMB, (i // SHEET_SIDE) * THUMB
+            thumbs.append(image.convert("RGB"))
+    draw_sheet(thumbs).save(path)
+
+
+CAPTION_HEIGHT = 24
+
+
+def draw_sheet(images: list[Image.Image], captions: list[tuple[str, ...]] | None = None) -> Image.Image:
+    """SHEET_SIDE thumbnails a row, each centred in its THUMB square, with up to two short lines
+    of caption under it when `captions` are given."""
+    below = CAPTION_HEIGHT if captions else 0
+    rows = max(1, -(-len(images) // SHEET_SIDE))
+    sheet = Image.new("RGB", (SHEET_SIDE * THUMB, rows * (THUMB + below)), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    for i, image in enumerate(images):
+        thumb = image.convert("RGB")
+        thumb.thumbnail((THUMB, THUMB))
+        x, y = (i % SHEET_SIDE) * THUMB, (i // SHEET_SIDE) * (THUMB + below)
         sheet.paste(thumb, (x + (THUMB - thumb.width) // 2, y + (THUMB - thumb.height) // 2))
-    sheet.save(path)
+        for line, text in enumerate((captions[i] if captions else ())[:2]):
+            draw.text((x + 2, y + THUMB + line * 11), text[:16], fill=(0, 0, 0))
+    return sheet
 
 
 def histograms(scans: list[FolderScan], path: Path) -> None:

@@ -16,8 +16,28 @@ from training import metrics
 from training.dataset import Split, cached_arrays
 
 
-def evaluate(predictor: Predictor, data_dir: Path, cache_dir: Path, test_split_only: bool | None = None) -> dict:
-    """Scores on one folder. On the model's own training folder only its fixed test split counts."""
+@dataclass(frozen=True)
+class Misjudged:
+    """One face the model got wrong, for `error_sheets`."""
+
+    truth: str
+    said: str
+    confidence: float
+    name: str
+    """The file (or group photo) it came from."""
+    pixels: np.ndarray
+    """The 128x128 crop the network judged."""
+
+
+def evaluate(
+    predictor: Predictor,
+    data_dir: Path,
+    cache_dir: Path,
+    test_split_only: bool | None = None,
+    errors: list[Misjudged] | None = None,
+) -> dict:
+    """Scores on one folder. On the model's own training folder only its fixed test split counts.
+    Every face it gets wrong is added to `errors`, when given."""
     arrays = cached_arrays(data_dir, cache_dir)
     index = np.arange(len(arrays.files))
     split = own_split(predictor.model_dir, arrays.fingerprint)
@@ -35,11 +55,24 @@ def evaluate(predictor: Predictor, data_dir: Path, cache_dir: Path, test_split_o
     probabilities = np.concatenate(
         [predictor.probabilities(pixels[index[i : i + 256]]) for i in range(0, len(index), 256)]
     )
-    result = metrics.summary(arrays.labels[index], probabilities, predictor.threshold)
+    labels = arrays.labels[index]
+    if errors is not None:
+        said = probabilities.argmax(axis=1)
+        errors += [
+            Misjudged(
+                CLASS_NAMES[labels[i]],
+                CLASS_NAMES[said[i]],
+                float(probabilities[i, said[i]]),
+                arrays.files[index[i]],
+                pixels[index[i]],
+            )
+            for i in np.flatnonzero(said != labels)
+        ]
+    result = metrics.summary(labels, probabilities, predictor.threshold)
     return {**result, "data_dir": str(data_dir), "part": part, "unsure_share": 1 - result["coverage"]}
 
 
-def evaluate_photos(predictor: Predictor, data_dir: Path) -> dict:
+def evaluate_photos(predictor: Predictor, data_dir: Path, errors: list[Misjudged] | None = None) -> dict:
     """Scores through the bot's own path: each file decoded as a user's photo, its face found,
     cropped and classified. Photos in which no face is found are refused, as the bot refuses them:
     counted in `no_face_share`, left out of the other scores; so are images the bot refuses before
@@ -67,6 +100,10 @@ def evaluate_photos(predictor: Predictor, data_dir: Path) -> dict:
             continue
         labels.append(item.label)
         rows.append([result.probabilities[name] for name in CLASS_NAMES])
+        if errors is not None and result.label != CLASS_NAMES[item.label]:
+            errors.append(
+                Misjudged(CLASS_NAMES[item.label], result.label, result.confidence, item.relative, result.pixels)
+            )
     described = {
         "data_dir": str(data_dir),
         "part": f"{part}, whole photos through the bot's path",
@@ -120,6 +157,21 @@ def format_scores(name: str, scores: dict) -> str:
         f"accuracy {scores['accuracy']:.4f}   balanced accuracy {scores['balanced_accuracy']:.4f}   "
         f"mask-vs-no-mask {scores['mask_vs_no_mask_accuracy']:.4f}"
     )
+    incorrect = report["classes"].get("mask_weared_incorrect")
+    lines.append(
+        f"macro-F1 {scores['macro_f1']:.4f}"
+        + (
+            ""
+            if incorrect is None
+            else f"   worn incorrectly: precision {incorrect['precision']:.3f}, recall {incorrect['recall']:.3f}"
+        )
+    )
+    if "bare_faces" in scores:
+        lines.append(
+            f"bare faces called worn incorrectly {scores['bare_called_incorrect_share']:.1%} "
+            f"({scores['bare_called_incorrect']} of {scores['bare_faces']}), "
+            f"called mask on {scores['bare_called_mask_on_share']:.1%} ({scores['bare_called_mask_on']})"
+        )
     lines.append(
         f"expected calibration error {scores['expected_calibration_error']:.4f}   "
         f"unsure share {scores.get('unsure_share', float('nan')):.3f}"
@@ -138,7 +190,9 @@ MATCH_IOU = 0.4
 """A face found counts as a labelled one when their boxes overlap this much (intersection over union)."""
 
 
-def evaluate_scenes(predictor: Predictor, scenes_dir: Path, split_file: Path | None = None) -> dict:
+def evaluate_scenes(
+    predictor: Predictor, scenes_dir: Path, split_file: Path | None = None, errors: list[Misjudged] | None = None
+) -> dict:
     """Group photos through the bot's path: labelled faces found (recall at IoU >= MATCH_IOU, a
     too-small face counting as found), and the verdicts on the found faces that were judged.
 
@@ -172,8 +226,16 @@ def evaluate_scenes(predictor: Predictor, scenes_dir: Path, split_file: Path | N
     scores = {"data_dir": str(scenes_dir), "part": "all scenes", **_scene_scores(photos, predictor.threshold)}
     test_photos = _test_photos(split_file)
     if test_photos is not None:
-        chosen = [photo for photo in photos if photo.name in test_photos]
-        scores["test_photos"] = _scene_scores(chosen, predictor.threshold)
+        scores["part"] = "all scenes, partly trained on"
+        photos = [photo for photo in photos if photo.name in test_photos]
+        scores["test_photos"] = _scene_scores(photos, predictor.threshold)
+    if errors is not None:  # only faces the model never trained on
+        errors += [
+            Misjudged(face.label, face.prediction.label, face.prediction.confidence, photo.name, face.prediction.pixels)
+            for photo in photos
+            for face in photo.faces
+            if face.prediction is not None and face.prediction.label != face.label
+        ]
     return scores
 
 
@@ -241,7 +303,8 @@ def _scene_scores(photos: list[ScenePhoto], threshold: float) -> dict:
 def format_scene_scores(name: str, scores: dict) -> str:
     """Faces found, then the verdicts on them as `format_scores` prints them."""
     lines = []
-    for part, values in (("all scenes", scores), ("the model's test photos", scores.get("test_photos"))):
+    # The test photos first: the others were partly trained on, and flatter the model.
+    for part, values in (("the model's test photos", scores.get("test_photos")), (scores["part"], scores)):
         if values is None:
             continue
         lines.append(
@@ -267,7 +330,9 @@ def _test_photos(split_file: Path | None) -> set[str] | None:
     return {Path(name).stem.rsplit("_", 1)[0] for name, part in parts.items() if part == "test"}
 
 
-def evaluate_groups(predictor: Predictor, data_dir: Path, cache_dir: Path, groups_file: Path) -> dict:
+def evaluate_groups(
+    predictor: Predictor, data_dir: Path, cache_dir: Path, groups_file: Path, columns: list[str] | None = None
+) -> dict:
     """Scores per group of people, for the faces of `data_dir` that `groups_file` labels.
 
     `groups_file` is a CSV with a `file` column (`<class>/<name>`, as splits name files) and one
@@ -278,8 +343,19 @@ def evaluate_groups(predictor: Predictor, data_dir: Path, cache_dir: Path, group
 
     arrays = cached_arrays(data_dir, cache_dir)
     files = set(arrays.files)
+    split = own_split(predictor.model_dir, arrays.fingerprint)
+    part = "all images"
+    if split is not None:  # the faces the model never trained on
+        files &= set(split.files("test"))
+        part = "fixed test split"
     with groups_file.open(newline="") as handle:
-        rows = [row for row in csv.DictReader(handle) if row["file"] in files]
+        reader = csv.DictReader(handle)
+        present = [name for name in reader.fieldnames or () if name != "file"]
+        # Of the columns asked for, those this file has: one command scores several files.
+        groupings = [name for name in columns if name in present] if columns else present
+        if not groupings:
+            raise ValueError(f"{groups_file} has none of the columns {', '.join(columns or ())}")
+        rows = [row for row in reader if row["file"] in files]
     if not rows:
         raise ValueError(f"{groups_file} labels no image of {data_dir}")
     index = arrays.select(row["file"] for row in rows)
@@ -289,13 +365,19 @@ def evaluate_groups(predictor: Predictor, data_dir: Path, cache_dir: Path, group
     )
     labels = arrays.labels[index]
     scores: dict[str, dict[str, dict]] = {}
-    for grouping in (name for name in rows[0] if name != "file"):
+    for grouping in groupings:
         values = np.array([row[grouping] for row in rows])
         scores[grouping] = {"all": _group_scores(labels, predicted)} | {
             str(group): _group_scores(labels[values == group], predicted[values == group])
             for group in sorted(set(values))
         }
-    return {"data_dir": str(data_dir), "groups_file": str(groups_file), "faces": len(rows), "groups": scores}
+    return {
+        "data_dir": str(data_dir),
+        "part": part,
+        "groups_file": str(groups_file),
+        "faces": len(rows),
+        "groups": scores,
+    }
 
 
 def _group_scores(labels: np.ndarray, predicted: np.ndarray) -> dict:
@@ -307,20 +389,56 @@ def _group_scores(labels: np.ndarray, predicted: np.ndarray) -> dict:
             name: float(matrix[i, i] / support[i]) if support[i] else None for i, name in enumerate(CLASS_NAMES)
         },
         "support": {name: int(support[i]) for i, name in enumerate(CLASS_NAMES)},
-        "bare_called_incorrect": int(matrix[metrics.NO_MASK, CLASS_NAMES.index("mask_weared_incorrect")]),
+        "bare_called_incorrect": int(matrix[metrics.NO_MASK, metrics.INCORRECT]),
+        "bare_called_mask_on": int(matrix[metrics.NO_MASK, metrics.WITH_MASK]),
     }
 
 
 def format_group_scores(name: str, scores: dict) -> str:
-    """One table per grouping: faces, recall per class (with its support), bare faces called incorrect."""
-    lines = [f"== {name}: {scores['faces']} faces labelled in {scores['groups_file']}"]
+    """One table per grouping: faces, recall per class (with its support), and how many bare faces
+    were called *incorrect* or *mask on*, with their share of the group's bare faces."""
+    lines = [f"== {name} ({scores['part']}): {scores['faces']} faces labelled in {scores['groups_file']}"]
     header = "".join(f"{c[:12]:>20}" for c in CLASS_NAMES)
     for grouping, groups in scores["groups"].items():
-        lines.append(f"{grouping:<12}{'faces':>7}{header}{'bare as incorrect':>19}")
+        lines.append(f"{grouping:<12}{'faces':>7}{header}{'bare as incorrect':>21}{'bare as mask on':>21}")
         for group, row in groups.items():
             cells = "".join(
                 f"{'-':>20}" if row["recall"][c] is None else f"{row['recall'][c]:>11.3f} of {row['support'][c]:>4}"
                 for c in CLASS_NAMES
             )
-            lines.append(f"{group:<12}{row['faces']:>7}{cells}{row['bare_called_incorrect']:>19}")
+            bare = row["support"]["without_mask"]
+            shares = "".join(
+                f"{row[key]:>12} ({row[key] / bare:>5.1%})" if bare else f"{'-':>21}"
+                for key in ("bare_called_incorrect", "bare_called_mask_on")
+            )
+            lines.append(f"{group[:12]:<12}{row['faces']:>7}{cells}{shares}")
     return "\n".join(lines)
+
+
+ERRORS_PER_SHEET = 60
+
+
+def error_sheets(errors: list[Misjudged], out_dir: Path) -> list[Path]:
+    """One contact sheet per (truth, said) pair, `<truth>-as-<said>.png`: each misjudged face with
+    its confidence and file name, the surest mistakes first (at most ERRORS_PER_SHEET a sheet)."""
+    from collections import defaultdict
+
+    from PIL import Image
+
+    from training.datareport import draw_sheet
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pairs: dict[tuple[str, str], list[Misjudged]] = defaultdict(list)
+    for error in errors:
+        pairs[error.truth, error.said].append(error)
+    written = []
+    for (truth, said), faces in sorted(pairs.items()):
+        faces = sorted(faces, key=lambda face: -face.confidence)[:ERRORS_PER_SHEET]
+        sheet = draw_sheet(
+            [Image.fromarray(face.pixels) for face in faces],
+            [(f"{face.confidence:.0%}", Path(face.name).name) for face in faces],
+        )
+        path = out_dir / f"{truth}-as-{said}.png"
+        sheet.save(path)
+        written.append(path)
+    return written

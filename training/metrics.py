@@ -178,13 +178,35 @@ def summary(y_true: np.ndarray, probabilities: np.ndarray, threshold: float | No
     if threshold is not None:
         share, right = coverage(probabilities, y_true, threshold)
         confident = {"coverage": share, "confident_accuracy": right}
+    report = classification_report(matrix)
     return {
         **confident,
         "count": len(y_true),
+        "macro_f1": report["macro"]["f1"],
+        **bare_face_errors(matrix),
         "accuracy": accuracy(matrix),
         "balanced_accuracy": balanced_accuracy(matrix),
         "mask_vs_no_mask_accuracy": mask_vs_no_mask_accuracy(matrix),
         "expected_calibration_error": expected_calibration_error(probabilities, y_true),
         "confusion_matrix": matrix.tolist(),
-        "report": classification_report(matrix),
+        "report": report,
+    }
+
+
+INCORRECT = CLASS_NAMES.index("mask_weared_incorrect")
+WITH_MASK = CLASS_NAMES.index("with_mask")
+
+
+def bare_face_errors(matrix: np.ndarray) -> dict:
+    """How often a bare face is told it wears a mask wrong, or wears one: the errors a person
+    without a mask feels most. Empty when the truth holds no bare face."""
+    bare = int(matrix[NO_MASK].sum())
+    if not bare:
+        return {}
+    return {
+        "bare_faces": bare,
+        "bare_called_incorrect": int(matrix[NO_MASK, INCORRECT]),
+        "bare_called_incorrect_share": float(matrix[NO_MASK, INCORRECT] / bare),
+        "bare_called_mask_on": int(matrix[NO_MASK, WITH_MASK]),
+        "bare_called_mask_on_share": float(matrix[NO_MASK, WITH_MASK] / bare),
     }
