@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from training.dataset import default_cache_dir
+
 
 def cmd_data_report(args: argparse.Namespace) -> int:
     from training.datareport import build_report
@@ -42,6 +44,24 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_label_issues(args: argparse.Namespace) -> int:
+    from training.runtime import import_tensorflow
+
+    import_tensorflow()  # the ImageNet network; says so in one line on a serving install
+    from training.labelissues import find_candidates, write_candidates
+
+    say = functools.partial(print, file=sys.stderr, flush=True)
+    candidates = find_candidates(
+        [Path(d) for d in args.data], Path(args.cache) if args.cache else default_cache_dir(), say
+    )
+    write_candidates(candidates, Path(args.out))
+    print(
+        f"{len(candidates)} likely label errors in {Path(args.out) / 'candidates.csv'}, with contact sheets beside it"
+    )
+    print('record each decision in training/label_corrections.csv (docs/training.md, "Label errors")')
+    return 0
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     data = commands.add_parser("data", help="data folder tools")
     data_commands = data.add_subparsers(dest="data_command", required=True)
@@ -69,3 +89,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     synth.add_argument("--faces", type=int, help="paint at most this many faces (each twice)")
     synth.add_argument("--seed", type=int, default=7)
     synth.set_defaults(handler=cmd_data_synth)
+
+    issues = data_commands.add_parser(
+        "label-issues",
+        help="rank likely label errors (out-of-fold probabilities, cleanlab) and draw them for review",
+    )
+    issues.add_argument("data", nargs="+", help="labelled folders (each split into folds by its source photos)")
+    issues.add_argument("--out", default="label-issues", help="folder for candidates.csv and contact sheets")
+    issues.add_argument("--cache", help="folder for cached arrays (default $MASKBOT_CACHE or .cache)")
+    issues.set_defaults(handler=cmd_data_label_issues)

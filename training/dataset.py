@@ -26,6 +26,37 @@ NEAR_DUPLICATE_SIMILARITY = 0.975
 families, while 3,087 of 3,528 `with_mask` photos stay on their own."""
 
 
+LABEL_CORRECTIONS = Path(__file__).with_name("label_corrections.csv")
+"""Reviewed label errors of the shared data folders: folder, file, old_label, new_label, why.
+Training and evaluation apply them; the folders themselves are never edited."""
+
+
+def label_corrections(data_dir: Path | str) -> dict[str, int]:
+    """The corrected label (a class index) of each file of `data_dir` that LABEL_CORRECTIONS
+    corrects. Raises when a row's old label is not the folder's: the data changed under the review."""
+    path = LABEL_CORRECTIONS
+    if not path.exists():
+        return {}
+    folder = Path(data_dir).resolve().name
+    corrections = {}
+    with path.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["folder"] != folder:
+                continue
+            if row["file"].split("/", 1)[0] != row["old_label"]:
+                raise ValueError(f"{path}: {folder}/{row['file']} is not labelled {row['old_label']}")
+            corrections[row["file"]] = CLASS_NAMES.index(row["new_label"])
+    return corrections
+
+
+def corrected(data_dir: Path | str, files: list[str], labels: np.ndarray) -> np.ndarray:
+    """`labels` of `files` (relative names) with the reviewed corrections applied."""
+    corrections = label_corrections(data_dir)
+    if not corrections:
+        return labels
+    return np.array([corrections.get(name, label) for name, label in zip(files, labels, strict=True)], dtype=np.int64)
+
+
 def default_cache_dir() -> Path:
     """Where preprocessed arrays are cached: $MASKBOT_CACHE, else `.cache`."""
     return Path(os.environ.get("MASKBOT_CACHE", ".cache"))
@@ -221,9 +252,10 @@ def cached_arrays(data_dir: Path | str, cache_dir: Path | str, workers: int = 2,
     cache_file = cache_dir / f"{Path(data_dir).resolve().name}-{data_fingerprint}-{DETECTOR_SETTINGS}.npz"
     if cache_file.exists():
         stored = np.load(cache_file)
+        files = [str(name) for name in stored["files"]]
         return CachedArrays(
-            [str(name) for name in stored["files"]],
-            stored["labels"],
+            files,
+            corrected(data_dir, files, stored["labels"]),
             stored["squash"],
             stored["face"],
             data_fingerprint,
@@ -236,15 +268,18 @@ def cached_arrays(data_dir: Path | str, cache_dir: Path | str, workers: int = 2,
             results.append(result)
             if progress is not None:
                 progress(i + 1, len(items))
+    files = [item.relative for item in items]
+    folder_labels = np.array([item.label for item in items], dtype=np.int64)
     arrays = CachedArrays(
-        [item.relative for item in items],
-        np.array([item.label for item in items], dtype=np.int64),
+        files,
+        corrected(data_dir, files, folder_labels),
         np.stack([r[0] for r in results]),
         np.stack([r[1] for r in results]),
         data_fingerprint,
     )
     partial = cache_file.with_suffix(".tmp.npz")
-    np.savez(partial, files=np.array(arrays.files), labels=arrays.labels, squash=arrays.squash, face=arrays.face)
+    # The folder's own labels: the corrections are applied afresh at every load.
+    np.savez(partial, files=np.array(files), labels=folder_labels, squash=arrays.squash, face=arrays.face)
     partial.replace(cache_file)
     return arrays
 

@@ -72,16 +72,17 @@ def evaluate(
     return {**result, "data_dir": str(data_dir), "part": part, "unsure_share": 1 - result["coverage"]}
 
 
-def evaluate_photos(predictor: Predictor, data_dir: Path, errors: list[Misjudged] | None = None) -> dict:
+def evaluate_photos(predictor: Predictor, data_dir: Path) -> dict:
     """Scores through the bot's own path: each file decoded as a user's photo, its face found,
     cropped and classified. Photos in which no face is found are refused, as the bot refuses them:
     counted in `no_face_share`, left out of the other scores; so are images the bot refuses before
     looking (`unusable_share`: under 32 px, say). Own training folder: test split only."""
     from model.images import ImageError
     from model.predictor import NoFaceFound
-    from training.dataset import fingerprint, list_images
+    from training.dataset import fingerprint, label_corrections, list_images
 
     items = list_images(data_dir)
+    corrections = label_corrections(data_dir)
     split = own_split(predictor.model_dir, fingerprint(items))
     part = "all images"
     if split is not None:
@@ -98,12 +99,9 @@ def evaluate_photos(predictor: Predictor, data_dir: Path, errors: list[Misjudged
         except ImageError:  # too small or unreadable: the bot refuses these before looking for faces
             unusable += 1
             continue
-        labels.append(item.label)
+        label = corrections.get(item.relative, item.label)
+        labels.append(label)
         rows.append([result.probabilities[name] for name in CLASS_NAMES])
-        if errors is not None and result.label != CLASS_NAMES[item.label]:
-            errors.append(
-                Misjudged(CLASS_NAMES[item.label], result.label, result.confidence, item.relative, result.pixels)
-            )
     described = {
         "data_dir": str(data_dir),
         "part": f"{part}, whole photos through the bot's path",
