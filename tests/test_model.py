@@ -477,3 +477,21 @@ def test_the_benchmarks_group_photo_shows_ten_faces_to_judge(predictor):
 
     photo = predictor.predict_photo(group_photo(10))
     assert (len(photo.faces), photo.too_small, photo.width, photo.height) == (10, (), 1280, 960)
+
+
+def test_scene_scores_lead_with_the_photos_never_trained_on():
+    from training.evaluate import format_scene_scores
+
+    def part(photos: int) -> dict:
+        return {"photos": photos, "faces": 2 * photos, "recall": 1.0, "recall_24px": 1.0, "judged": 0}
+
+    scores = {
+        **part(50),
+        "part": "all scenes, partly trained on",
+        "unlabelled_found": 3,
+        "count": 0,
+        "test_photos": {**part(8), "unlabelled_found": 1, "count": 0},
+    }
+    first, second = [line for line in format_scene_scores("ilc3/scenes", scores).splitlines() if line.startswith("==")]
+    assert first.startswith("== ilc3/scenes, the model's test photos: 8 photos")
+    assert second.startswith("== ilc3/scenes, all scenes, partly trained on: 50 photos")
