@@ -75,3 +75,16 @@ def test_a_correction_that_no_longer_fits_the_folder_stops_training(tmp_path, mo
     write_corrections(corrections, [["faces", f"with_mask/{name}", "without_mask", "with_mask", "stale"]])
     with pytest.raises(ValueError, match="is not labelled without_mask"):
         dataset.cached_arrays(data, tmp_path / "cache")
+
+
+def test_every_recorded_correction_names_a_class_change_and_its_reason():
+    from model import CLASS_NAMES
+
+    with dataset.LABEL_CORRECTIONS.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows
+    for row in rows:
+        assert row["file"].split("/", 1)[0] == row["old_label"] != row["new_label"]
+        assert {row["old_label"], row["new_label"]} <= set(CLASS_NAMES)
+        assert row["why"].strip()
+    assert len({(row["folder"], row["file"]) for row in rows}) == len(rows)
