@@ -145,3 +145,45 @@ def test_slow_decodes_are_told_from_the_header_alone():
     assert not slow_to_decode(encode(face_like(4000, 3000)))  # a JPEG decodes at reduced scale
     assert not slow_to_decode(encode(face_like(2000, 1500), "PNG"))
     assert not slow_to_decode(b"not an image at all")
+
+
+def heic(image: Image.Image) -> bytes:
+    """An iPhone's format, made with pillow-heif's own HEVC encoder."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    return encode(image, "HEIF", quality=70)
+
+
+def test_an_iphone_heic_decodes_upright_like_a_jpeg():
+    image = face_like(480, 360)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned, as a phone held upright records it
+    decoded = decode_image(heic(image))
+    assert decoded.format == "HEIF" and decoded.pixels.shape == (360, 480, 3)
+    # HEVC is lossy: the picture stays the picture, within a few levels on average.
+    assert np.abs(decoded.pixels.astype(int) - np.asarray(image, dtype=int)).mean() < 8
+    assert decode_image(encode(image, "AVIF")).format == "AVIF"
+
+
+def test_a_heic_that_declares_a_huge_size_is_refused_before_decoding():
+    import struct
+
+    data = heic(face_like(320, 240))
+    size = data.index(b"ispe") + 8  # the image's spatial extent: version and flags, then width, height
+    bomb = data[:size] + struct.pack(">II", 60000, 60000) + data[size + 8 :]
+    with pytest.raises(ImageTooLarge, match="too large"):
+        decode_image(bomb)
+
+
+def test_a_broken_heic_is_refused_as_damaged():
+    data = heic(face_like(320, 240))
+    with pytest.raises(NotAnImage, match="damaged"):
+        decode_image(data[:-100])
+
+
+def test_a_big_heic_goes_to_the_slow_lane():
+    from model.images import slow_to_decode
+
+    assert slow_to_decode(heic(Image.new("RGB", (4032, 3024), (90, 120, 150))))
+    assert not slow_to_decode(heic(face_like(640, 480)))
