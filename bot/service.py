@@ -231,13 +231,15 @@ class MaskService:
         loop = asyncio.get_running_loop()
         size = file.seek(0, io.SEEK_END)
         file.seek(0)
-        async with self.decoding.hold(size):
-            data = await loop.run_in_executor(None, file.read)  # not queued behind inference
-            lane = self._slow_lane if slow(data) else self._executor
-            photo_prediction, crops, annotated = await loop.run_in_executor(lane, classify, data)
-            del data
-        if size > TRIM_AFTER_BYTES and self.decoding.idle:
-            await loop.run_in_executor(None, give_back_memory)
+        try:
+            async with self.decoding.hold(size):
+                data = await loop.run_in_executor(None, file.read)  # not queued behind inference
+                lane = self._slow_lane if slow(data) else self._executor
+                photo_prediction, crops, annotated = await loop.run_in_executor(lane, classify, data)
+                del data
+        finally:  # a refused photo took as much memory to decode as an answered one
+            if size > TRIM_AFTER_BYTES and self.decoding.idle:
+                await loop.run_in_executor(None, give_back_memory)
         return await self._record(photo_prediction, crops, annotated, user_id, chat_type, input_kind)
 
     async def _record(
