@@ -79,7 +79,7 @@ def test_anonymous_admins_of_two_groups_are_two_senders(fake, tmp_path, predicto
         fake.wait_for(lambda: len(answers(fake)) >= 7, what="two more refusals")
         assert sorted(answers(fake)[5:7]) == sorted([replies.BUTTON_EXPIRED, replies.NOT_YOUR_FORGET])
         fake.press(ADMIN_2, prompt, yes)
-        done = fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 2 and fake.calls("editMessageText"))[1]
+        done = fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 3 and fake.calls("editMessageText"))[2]
         assert "deleted 1 answer," in done.params["text"]
         assert [row.user_hash for row in rows(bot)] == hashes[:2]
         with bot.service.repository.database.session() as session:

@@ -70,6 +70,8 @@ async def on_forget_answer(update: Update, context: BotContext) -> None:
     if not button.confirm:
         await with_retry(lambda: query.edit_message_text(context.t(replies.NOTHING_DELETED)))
         return
+    # Deleting waits for the requester's photos being decoded, if any: say so at once.
+    await with_retry(lambda: query.edit_message_text(context.t(replies.DELETING)))
     forgotten = await service.forget(sender)
     log.info(
         "event=forget update_id=%s predictions=%d feedback=%d crops=%d",

@@ -88,12 +88,13 @@ async def check_and_reply(
         return
     # Past SPOOL_ABOVE the download waits on disk, in a file without a name (mode 0600) that is
     # gone when it is closed, at the end of this update: memory holds only the photos being
-    # decoded (MaskService.check_photo). /forget waits for the photos being answered.
+    # decoded (MaskService.check_photo). /forget cancels the sender's photos and clips not yet
+    # being decoded, and waits for the others (MaskService.forget).
     # A refusal keeps only its text: the error caught holds a traceback whose frames hold the
     # file (MaskService._check's `data`), and kept past its `except` it would keep it alive in a
     # reference cycle until the garbage collector ran.
     refusal: str | None
-    async with typing_when_slow(context, message.chat_id), service.answering(sender):
+    async with typing_when_slow(context, message.chat_id), service.answering(sender) as work:
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_ABOVE) as spool:
             try:
                 if refused is not None:
@@ -111,6 +112,12 @@ async def check_and_reply(
                 )
                 tips = error.framing.tips if isinstance(error, NoFaceFound) else ()
                 refusal = replies.no_verdict(t.message(error.message), [t.message(tip) for tip in tips])
+            except asyncio.CancelledError:
+                if not work.forgotten:  # the bot is stopping
+                    raise
+                work.task.uncancel()
+                log.info("event=forgotten_unchecked update_id=%s kind=%s", update.update_id, input_kind)
+                refusal = t(replies.FORGOTTEN_UNCHECKED)
             else:
                 refusal = None
     # Replies go out after the typing indicator is cancelled, so it cannot follow an answer.
