@@ -172,6 +172,7 @@ class MaskService:
         self.repository = repository
         self.pseudonymize = pseudonymize
         self._requester_tags = pseudonymize.derive("forget-requester")
+        self._chat_tags = pseudonymize.derive("forget-chat")
         self._row_tokens = RowTokens(pseudonymize)
         self.recent_faces = RecentFaces()
         """The faces a "Why?" button can still explain, in memory only (bot.explanations)."""
@@ -364,6 +365,10 @@ class MaskService:
             share_crop,
         )
 
+    async def answer_exists(self, prediction_id: int) -> bool:
+        """Whether this prediction's row is still kept (not deleted by /forget or retention)."""
+        return await self._in_database(self.repository.prediction_exists, prediction_id)
+
     async def owned_face(self, prediction_id: int, user_id: int) -> OwnedFace | None:
         """What the bot answered for this face and the faces of its photo, if it is this user's."""
         return await self._in_database(self.repository.owned_face, prediction_id, self.pseudonymize(user_id))
@@ -372,6 +377,11 @@ class MaskService:
         """A short tag of the user for buttons only they may press (the /forget prompt), under a
         key of its own: a copy of the database cannot link it to their pseudonym."""
         return self._requester_tags(user_id)[:12]
+
+    def chat_tag(self, chat_id: int) -> str:
+        """A short tag of the chat a button is shown in (the /forget prompt), so that it works
+        only there, under a key of its own."""
+        return self._chat_tags(chat_id)[:12]
 
     def button_token(self, prediction_id: int, chat_id: int) -> str:
         """What a button shown in this chat carries for this prediction (bot.callbacks.RowTokens)."""
