@@ -31,7 +31,7 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{21}[AQgw]")
 4 zero bits, so only A, Q, g or w end one: any other would decode to the same bytes as one of
 these, and be a token this module did not write."""
 _TAG = re.compile(r"[0-9a-f]{12}")
-"""A requester tag (`MaskService.requester_tag`)."""
+"""A requester or chat tag (`MaskService.requester_tag`, `MaskService.chat_tag`)."""
 _LABEL_INDEX = re.compile(r"[0-9]")
 """One ASCII digit: str.isdigit() also takes "²" (which int() refuses) and "٢" (which it reads as 2)."""
 
@@ -155,24 +155,28 @@ def _label(text: str) -> str | None:
 class ForgetButton:
     """The /forget prompt's answer. `requester` is a short keyed tag of the asker
     (`MaskService.requester_tag`), so that in a group only the person who asked can confirm,
-    without a Telegram id in the button."""
+    without a Telegram id in the button; `chat` one of the chat it is shown in
+    (`MaskService.chat_tag`), so that it works only there."""
 
     confirm: bool
     requester: str
+    chat: str
 
     def __post_init__(self) -> None:
-        if not _TAG.fullmatch(self.requester):
-            raise ValueError(f"not a requester tag: {self.requester!r}")
+        if not _TAG.fullmatch(self.requester) or not _TAG.fullmatch(self.chat):
+            raise ValueError(f"not a requester and a chat tag: {self.requester!r}, {self.chat!r}")
 
     def encode(self) -> str:
-        return _join(Prefix.FORGET.value, "yes" if self.confirm else "no", self.requester)
+        return _join(Prefix.FORGET.value, "yes" if self.confirm else "no", self.requester, self.chat)
 
 
 def decode_forget(data: str | None) -> ForgetButton | None:
     parts = (data or "").split(SEPARATOR)
-    if len(parts) != 3 or parts[0] != Prefix.FORGET or parts[1] not in ("yes", "no") or not _TAG.fullmatch(parts[2]):
+    if len(parts) != 4 or parts[0] != Prefix.FORGET or parts[1] not in ("yes", "no"):
         return None
-    return ForgetButton(parts[1] == "yes", parts[2])
+    if not _TAG.fullmatch(parts[2]) or not _TAG.fullmatch(parts[3]):
+        return None
+    return ForgetButton(parts[1] == "yes", parts[2], parts[3])
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,16 @@ NOT_YOUR_FORGET = N_("Only the person who sent /forget can answer this. Send /fo
 FORGET_CONFIRM = N_("This deletes every answer, feedback and shared photo crop I keep about you. Delete now?")
 FORGET_YES, FORGET_CANCEL = N_("Yes, delete everything"), N_("Cancel")
 NOTHING_DELETED = N_("Nothing was deleted.")
+ADMIN_CHECK_FAILED = N_("I couldn't check that you are an admin here; try again.")
+FORGET_CHANNEL = N_(
+    "A channel's /forget can't be confirmed: Telegram doesn't tell me who posts as a channel. "
+    "What I keep about this channel is deleted after {days} days."
+)
+ANSWER_DELETED = N_("This answer was deleted (by /forget, or after its time), so its buttons no longer work.")
+DELETING = N_("Deleting…")
+FORGOTTEN_UNCHECKED = N_(
+    "I didn't check this one: you asked me to delete your data while it was waiting. Send it again to have it checked."
+)
 NOTHING_STORED = N_("Done. I had nothing stored about you.")
 LANGUAGE_CHOICE = N_("Which language should I answer in?")
 LANGUAGE_SET = N_("Done: I'll answer in English.")

@@ -7,17 +7,19 @@ without a chat (inference off the event loop, pseudonyms, logging, crops kept fo
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import contextvars
 import io
 import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -71,6 +73,34 @@ class CheckResult:
     def prediction(self) -> Prediction:
         """The largest face's verdict: the whole answer when it is the only face."""
         return self.photo.faces[0]
+
+
+@dataclass(eq=False)
+class Work:
+    """One photo or clip of a user's being answered, from its download to its rows (see
+    `MaskService.answering`)."""
+
+    task: asyncio.Task[Any]
+    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    decoding: concurrent.futures.Future[Any] | None = None
+    """Its decoding while it is in a lane: it may wait there behind other users' work."""
+    decoded: bool = False
+    """Whether its decoding is over: its rows may be being written."""
+    forgotten: bool = False
+    """Whether /forget cancelled it before its decoding started: nothing of it was judged or kept."""
+
+    def cancel_unstarted(self) -> bool:
+        """Cancel it if its decoding has not started (downloading, waiting for the decoding
+        budget or queued in its lane); False once a thread is decoding it or after."""
+        if self.decoded or (self.decoding is not None and not self.decoding.cancel()):
+            return False  # running or done: its rows are being written, and /forget waits for them
+        self.forgotten = True
+        self.task.cancel()
+        return True
+
+
+_WORK: contextvars.ContextVar[Work | None] = contextvars.ContextVar("work", default=None)
+"""The `Work` the current task answers, for `MaskService._check` to note its decoding in."""
 
 
 @dataclass(frozen=True)
@@ -142,10 +172,14 @@ class MaskService:
         self.repository = repository
         self.pseudonymize = pseudonymize
         self._requester_tags = pseudonymize.derive("forget-requester")
+        self._chat_tags = pseudonymize.derive("forget-chat")
         self._row_tokens = RowTokens(pseudonymize)
         self.recent_faces = RecentFaces()
         """The faces a "Why?" button can still explain, in memory only (bot.explanations)."""
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inference")
+        # The database has threads of its own: /forget, a button's answer or a /language lookup
+        # never waits behind a burst of photos being decoded and judged.
+        self._database = ThreadPoolExecutor(max_workers=2, thread_name_prefix="database")
         # Huge PNGs, WebPs and TIFFs (slow_to_decode) and clips queue here, one at a time, so that
         # a user sending them delays only themselves, not everyone's photos on the inference
         # threads; one clip decoded at a time also keeps the memory they take to one clip's.
@@ -153,7 +187,7 @@ class MaskService:
         self._model_watchers: list[Callable[[str], None]] = []
         self.decoding = ByteBudget(DECODE_BUDGET_BYTES)
         """The photo bytes being read and decoded at once (see `check_photo`)."""
-        self._answering: dict[str, set[asyncio.Future[None]]] = {}
+        self._answering: dict[str, set[Work]] = {}
         """The photos being answered, by their user's pseudonym (see `answering`)."""
         self._languages: dict[str, tuple[str | None, float]] = {}
         """Recent /language lookups by pseudonym, with when they were read: a photo's language need
@@ -169,8 +203,13 @@ class MaskService:
         on_change(self.model_version)
 
     async def run_blocking(self, work: Callable[..., T], *args) -> T:
-        """Run blocking work (database, drawing) on the service's threads, off the event loop."""
+        """Run blocking CPU work (drawing, loading a model) on the inference threads, off the
+        event loop."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+
+    async def _in_database(self, work: Callable[..., T], *args) -> T:
+        """Run database work on the database's threads: never queued behind inference."""
+        return await asyncio.get_running_loop().run_in_executor(self._database, work, *args)
 
     def admit(self, user_id: int | None, upload: bool, group: int | None) -> Refusal | None:
         """The rate limits of one update, all checked here: its sender's budget for photos and
@@ -190,18 +229,25 @@ class MaskService:
         return None
 
     @contextlib.asynccontextmanager
-    async def answering(self, user_id: int) -> AsyncIterator[None]:
-        """While one of this user's photos is being answered, from its download to its rows:
-        `forget` waits for it, so nothing of theirs is written after /forget."""
+    async def answering(self, user_id: int) -> AsyncIterator[Work]:
+        """While one of this user's photos or clips is being answered, from its download to its
+        rows: `forget` cancels it while its decoding has not started (the task then gets
+        CancelledError, with the work's `forgotten` set), else waits for it, so nothing of
+        theirs is written after /forget."""
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("answering runs in a task")
         user_hash = self.pseudonymize(user_id)
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._answering.setdefault(user_hash, set()).add(done)
+        work = Work(task)
+        self._answering.setdefault(user_hash, set()).add(work)
+        token = _WORK.set(work)
         try:
-            yield
+            yield work
         finally:
-            done.set_result(None)
+            _WORK.reset(token)
+            work.done.set_result(None)
             pending = self._answering[user_hash]
-            pending.discard(done)
+            pending.discard(work)
             if not pending:
                 del self._answering[user_hash]
 
@@ -231,13 +277,25 @@ class MaskService:
         loop = asyncio.get_running_loop()
         size = file.seek(0, io.SEEK_END)
         file.seek(0)
-        async with self.decoding.hold(size):
-            data = await loop.run_in_executor(None, file.read)  # not queued behind inference
-            lane = self._slow_lane if slow(data) else self._executor
-            photo_prediction, crops, annotated = await loop.run_in_executor(lane, classify, data)
-            del data
-        if size > TRIM_AFTER_BYTES and self.decoding.idle:
-            await loop.run_in_executor(None, give_back_memory)
+        try:
+            async with self.decoding.hold(size):
+                data = await loop.run_in_executor(None, file.read)  # not queued behind inference
+                lane = self._slow_lane if slow(data) else self._executor
+                decoding = lane.submit(classify, data)
+                del data
+                work = _WORK.get()
+                if work is not None:
+                    work.decoding = decoding
+                try:
+                    photo_prediction, crops, annotated = await asyncio.wrap_future(decoding)
+                finally:
+                    # The future holds an error's traceback, which holds this frame: no cycle.
+                    del decoding
+                    if work is not None:
+                        work.decoding, work.decoded = None, True
+        finally:  # a refused photo took as much memory to decode as an answered one
+            if size > TRIM_AFTER_BYTES and self.decoding.idle:
+                await loop.run_in_executor(None, give_back_memory)
         return await self._record(photo_prediction, crops, annotated, user_id, chat_type, input_kind)
 
     async def _record(
@@ -276,7 +334,7 @@ class MaskService:
         ]
         try:
             # The crops wait in the database every replica shares, written with their rows.
-            ids = await self.run_blocking(self.repository.record_predictions, records, crops)
+            ids = await self._in_database(self.repository.record_predictions, records, crops)
         except Exception:
             log.exception("event=database_error action=record_prediction")
             return CheckResult(photo, None, annotated)
@@ -298,7 +356,7 @@ class MaskService:
         share_crop: bool = False,
     ) -> FeedbackOutcome:
         """Record a user's verdict on their own prediction; the crop is kept only with consent."""
-        return await self.run_blocking(
+        return await self._in_database(
             self.repository.record_feedback,
             prediction_id,
             self.pseudonymize(user_id),
@@ -307,14 +365,23 @@ class MaskService:
             share_crop,
         )
 
+    async def answer_exists(self, prediction_id: int) -> bool:
+        """Whether this prediction's row is still kept (not deleted by /forget or retention)."""
+        return await self._in_database(self.repository.prediction_exists, prediction_id)
+
     async def owned_face(self, prediction_id: int, user_id: int) -> OwnedFace | None:
         """What the bot answered for this face and the faces of its photo, if it is this user's."""
-        return await self.run_blocking(self.repository.owned_face, prediction_id, self.pseudonymize(user_id))
+        return await self._in_database(self.repository.owned_face, prediction_id, self.pseudonymize(user_id))
 
     def requester_tag(self, user_id: int) -> str:
         """A short tag of the user for buttons only they may press (the /forget prompt), under a
         key of its own: a copy of the database cannot link it to their pseudonym."""
         return self._requester_tags(user_id)[:12]
+
+    def chat_tag(self, chat_id: int) -> str:
+        """A short tag of the chat a button is shown in (the /forget prompt), so that it works
+        only there, under a key of its own."""
+        return self._chat_tags(chat_id)[:12]
 
     def button_token(self, prediction_id: int, chat_id: int) -> str:
         """What a button shown in this chat carries for this prediction (bot.callbacks.RowTokens)."""
@@ -333,7 +400,7 @@ class MaskService:
         if cached is not None and time.monotonic() - cached[1] < LANGUAGE_CACHE_SECONDS:
             chosen = cached[0]
         else:
-            chosen = await self.run_blocking(self.repository.language_of, user_hash)
+            chosen = await self._in_database(self.repository.language_of, user_hash)
             if len(self._languages) > 10_000:  # one entry per recent user: cleared, never grown past this
                 self._languages.clear()
             self._languages[user_hash] = (chosen, time.monotonic())
@@ -343,37 +410,41 @@ class MaskService:
         if language not in LANGUAGES:
             raise ValueError(f"no catalog for {language!r}")
         user_hash = self.pseudonymize(user_id)
-        await self.run_blocking(self.repository.set_language, user_hash, language)
+        await self._in_database(self.repository.set_language, user_hash, language)
         self._languages[user_hash] = (language, time.monotonic())
 
     async def forget(self, user_id: int) -> Deleted:
-        """Delete everything of this user, once the photos of theirs being answered have written
-        their rows: those go too, instead of arriving after."""
+        """Delete everything of this user. Their photos and clips not yet being decoded are
+        cancelled (`Work.cancel_unstarted`); the ones being decoded are waited for, and their
+        rows go too instead of arriving after. Other users' work is never waited for: the
+        database has threads of its own."""
         user_hash = self.pseudonymize(user_id)
-        pending = self._answering.get(user_hash)
+        pending = list(self._answering.get(user_hash, ()))
+        for work in pending:
+            work.cancel_unstarted()
         if pending:
-            await asyncio.wait(list(pending))
+            await asyncio.wait([work.done for work in pending])
         self._languages.pop(user_hash, None)
         self.recent_faces.forget(user_hash)
-        return await self.run_blocking(self.repository.forget_user, user_hash)
+        return await self._in_database(self.repository.forget_user, user_hash)
 
     async def stats(self, days: int) -> Stats:
         """The last `days` UTC days, today included."""
-        return await self.run_blocking(recent_stats, self.repository.database, days)
+        return await self._in_database(recent_stats, self.repository.database, days)
 
     async def summarise_days(self) -> list[date]:
         """Summarise every finished day not yet summarised, against the answering model's class mix."""
         reference = self.predictor.metadata.get("class_mix")
-        return await self.run_blocking(lambda: summaries.catch_up(self.repository.database, reference=reference))
+        return await self._in_database(lambda: summaries.catch_up(self.repository.database, reference=reference))
 
     async def claim_drift_alerts(self, since: date) -> set[tuple[date, str]]:
-        return await self.run_blocking(self.repository.claim_drift_alerts, since)
+        return await self._in_database(self.repository.claim_drift_alerts, since)
 
     async def purge(self, retention_days: int) -> Deleted:
-        return await self.run_blocking(self.repository.purge_older_than, retention_days)
+        return await self._in_database(self.repository.purge_older_than, retention_days)
 
     async def expire_crops(self) -> int:
-        return await self.run_blocking(self.repository.expire_pending_crops)
+        return await self._in_database(self.repository.expire_pending_crops)
 
     async def reload(self) -> Reloaded:
         """Load the registry's champion if it changed, or, when it cannot answer, the last champion
@@ -429,4 +500,5 @@ class MaskService:
         """Finish the work in flight, then release the threads and the database connections."""
         self._slow_lane.shutdown(wait=True)
         self._executor.shutdown(wait=True)
+        self._database.shutdown(wait=True)
         self.repository.database.dispose()

@@ -195,7 +195,9 @@ def sample_frames(data: bytes, count: int = SAMPLES) -> Iterator[np.ndarray]:
                 raise _empty()
             stream = container.streams.video[0]
             codec = stream.codec_context
-            if codec is None or codec.codec.canonical_name not in CODECS:
+            if codec is None or codec.codec.canonical_name not in CODECS or not codec.width or not codec.height:
+                # No size: first bytes of one container before another's data (an MP4 that
+                # starts as a GIF), not a picture too small.
                 raise _damaged()
             check_limits(width=codec.width, height=codec.height)
             plan = _read_packets(container, stream)

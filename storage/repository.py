@@ -325,6 +325,10 @@ class Repository:
         with self.database.session() as session:
             return _rowcount(session.execute(delete(Crop).where(Crop.shared.is_(False), Crop.created_at < cutoff)))
 
+    def prediction_exists(self, prediction_id: int) -> bool:
+        with self.database.session() as session:
+            return session.scalar(select(PredictionRow.id).where(PredictionRow.id == prediction_id)) is not None
+
     def owned_face(self, prediction_id: int, user_hash: str) -> OwnedFace | None:
         """What the bot answered for this prediction and the faces of its photo, when the
         prediction exists and belongs to this pseudonym; else None."""

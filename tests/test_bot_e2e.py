@@ -265,7 +265,7 @@ def test_forget_deletes_after_confirmation_by_the_requester_only(bot, fake):
     cancelled = fake.wait_for(lambda: fake.calls("editMessageText"))[0]
     assert cancelled.params["text"] == "Nothing was deleted." and count_rows(bot, PredictionRow) == 3
     fake.press(50, confirm, yes)
-    done = fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 2 and fake.calls("editMessageText"))[1]
+    done = fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 3 and fake.calls("editMessageText"))[2]
     assert "deleted 2 answers" in done.params["text"]
     assert count_rows(bot, PredictionRow) == 1
     assert len(bot.service.recent_faces) == 1  # their faces went from memory too: "Why?" is gone

@@ -29,6 +29,7 @@ from storage.repository import CLASS_NAMES
 TOKEN = "AbCdEfGhIjKlMnOpQrSt-w"
 """A well-formed row token: 22 URL-safe base64 characters, the last one of A, Q, g, w."""
 TAG = "0123456789ab"
+CHAT = "fedcba987654"
 SECRET = b"k" * 16 + b"0123456789abcdef"
 
 
@@ -44,13 +45,14 @@ def every_feedback_button(token: str = TOKEN) -> list[FeedbackButton]:
 def every_button() -> list[FeedbackButton | ForgetButton | LanguageButton]:
     return [
         *every_feedback_button(),
-        ForgetButton(True, TAG),
-        ForgetButton(False, TAG),
+        ForgetButton(True, TAG, CHAT),
+        ForgetButton(False, TAG, CHAT),
         *(LanguageButton(language) for language in LANGUAGES),
     ]
 
 
-# What buttons already shown in chats carry: these strings must keep decoding.
+# What buttons already shown in chats carry: these strings must keep decoding (but /forget prompts
+# shown before they were bound to their chat, which must no longer work).
 @pytest.mark.parametrize(
     "button, data",
     [
@@ -66,8 +68,8 @@ def every_button() -> list[FeedbackButton | ForgetButton | LanguageButton]:
         (FeedbackButton(TOKEN, "share", None, False), f"fb|{TOKEN}|share|right|0"),
         (FeedbackButton(TOKEN, "share", "without_mask", True), f"fb|{TOKEN}|share|1|1"),
         (FeedbackButton(TOKEN, "share", "mask_weared_incorrect", False), f"fb|{TOKEN}|share|2|0"),
-        (ForgetButton(True, TAG), f"forget|yes|{TAG}"),
-        (ForgetButton(False, TAG), f"forget|no|{TAG}"),
+        (ForgetButton(True, TAG, CHAT), f"forget|yes|{TAG}|{CHAT}"),
+        (ForgetButton(False, TAG, CHAT), f"forget|no|{TAG}|{CHAT}"),
         (LanguageButton("en"), "lang|en"),
         (LanguageButton("es"), "lang|es"),
     ],
@@ -86,7 +88,7 @@ def test_every_feedback_button_round_trips(button):
     assert decode_feedback(button.encode()) == button
 
 
-@pytest.mark.parametrize("button", [ForgetButton(True, TAG), ForgetButton(False, TAG)], ids=repr)
+@pytest.mark.parametrize("button", [ForgetButton(True, TAG, CHAT), ForgetButton(False, TAG, CHAT)], ids=repr)
 def test_every_forget_button_round_trips(button):
     assert decode_forget(button.encode()) == button
 
@@ -102,7 +104,7 @@ def test_every_button_fits_telegrams_64_bytes():
     for button in every_button():
         name = type(button).__name__
         lengths[name] = max(lengths[name], len(button.encode().encode()))
-    assert lengths == {"FeedbackButton": 39, "ForgetButton": 23, "LanguageButton": 7}
+    assert lengths == {"FeedbackButton": 39, "ForgetButton": 36, "LanguageButton": 7}
 
 
 @pytest.mark.parametrize(
@@ -118,9 +120,11 @@ def test_every_button_fits_telegrams_64_bytes():
         lambda: FeedbackButton(TOKEN, "ok", share=True),
         lambda: FeedbackButton(TOKEN, "share"),
         lambda: FeedbackButton(TOKEN, "share", "beard", True),
-        lambda: ForgetButton(True, "x" * 100),
-        lambda: ForgetButton(True, TAG.upper()),
-        lambda: ForgetButton(True, ""),
+        lambda: ForgetButton(True, "x" * 100, CHAT),
+        lambda: ForgetButton(True, TAG.upper(), CHAT),
+        lambda: ForgetButton(True, "", CHAT),
+        lambda: ForgetButton(True, TAG, ""),
+        lambda: ForgetButton(True, TAG, CHAT + "0"),
         lambda: LanguageButton("fr"),
         lambda: LanguageButton("en|es"),
     ],
@@ -176,7 +180,7 @@ def test_a_button_its_decoder_would_refuse_cannot_be_made(make):
         f"fb|{TOKEN}|ok|" + "x" * 10_000,
         "fb" + "|" * 100,
         "\x00" * 64,
-        f"forget|yes|{TAG}",
+        f"forget|yes|{TAG}|{CHAT}",
         "lang|en",
     ],
 )
@@ -191,15 +195,18 @@ def test_anything_else_is_no_feedback_button(data):
         "",
         "forget",
         "forget|yes",
+        f"forget|yes|{TAG}",  # a prompt bound to no chat (before they were)
         f"forget|yes|{TAG}|x",
-        f"forget|maybe|{TAG}",
-        f"forget|YES|{TAG}",
-        f"forget|yes|{TAG.upper()}",
-        f"forget|yes|{TAG[:-1]}",
-        f"forget|yes|{TAG}0",
-        f"forget|yes|{TAG}\n",
-        "forget|yes|" + "g" * 12,
-        f"Forget|yes|{TAG}",
+        f"forget|yes|{TAG}|{CHAT}|{CHAT}",
+        f"forget|maybe|{TAG}|{CHAT}",
+        f"forget|YES|{TAG}|{CHAT}",
+        f"forget|yes|{TAG.upper()}|{CHAT}",
+        f"forget|yes|{TAG[:-1]}|{CHAT}",
+        f"forget|yes|{TAG}0|{CHAT}",
+        f"forget|yes|{TAG}|{CHAT}\n",
+        "forget|yes|" + "g" * 12 + f"|{CHAT}",
+        f"forget|yes|{TAG}|" + "g" * 12,
+        f"Forget|yes|{TAG}|{CHAT}",
         f"fb|{TOKEN}|ok",
         "lang|en",
     ],

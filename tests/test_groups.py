@@ -79,7 +79,7 @@ def test_anonymous_admins_of_two_groups_are_two_senders(fake, tmp_path, predicto
         fake.wait_for(lambda: len(answers(fake)) >= 7, what="two more refusals")
         assert sorted(answers(fake)[5:7]) == sorted([replies.BUTTON_EXPIRED, replies.NOT_YOUR_FORGET])
         fake.press(ADMIN_2, prompt, yes)
-        done = fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 2 and fake.calls("editMessageText"))[1]
+        done = fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 3 and fake.calls("editMessageText"))[2]
         assert "deleted 1 answer," in done.params["text"]
         assert [row.user_hash for row in rows(bot)] == hashes[:2]
         with bot.service.repository.database.session() as session:
@@ -144,3 +144,70 @@ def test_buttons_carry_neither_row_ids_nor_any_part_of_the_stored_pseudonym(bot,
     other = make_service(replace(bot.settings, secret="another-secret", data_dir=tmp_path / "other"), predictor)
     assert other.button_token(row.id, 46) != token and other.requester_tag(46) != requester
     other.close()
+
+
+def forget_prompt(fake, chat: int, count: int):
+    """The /forget prompt the bot sent `chat`, its `count`-th message there, and its Yes."""
+    prompt = fake.replies_to(chat, count)[count - 1]
+    return prompt, prompt.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+
+
+def test_an_admin_is_told_when_telegram_cannot_say_they_are_one(bot, fake):
+    fake.chat_admins = {GROUP_1: {ADMIN_1}}
+    fake.send_photo(SHARED, encode(face_like(640, 480)), **as_group(fake, GROUP_1))
+    fake.replies_to(GROUP_1)
+    fake.send_text(SHARED, "/forget", **as_group(fake, GROUP_1))
+    prompt, yes = forget_prompt(fake, GROUP_1, 2)
+    bad_gateway = (502, {"ok": False, "error_code": 502, "description": "Bad Gateway"})
+    fake.failures["getChatMember"] = [(400, {"ok": False, "error_code": 400, "description": "Bad Request: x"})]
+    fake.press(ADMIN_1, prompt, yes)
+    fake.wait_for(lambda: answers(fake), what="the first answer")
+    fake.failures["getChatMember"] = [bad_gateway] * 4
+    fake.press(ADMIN_1, prompt, yes)
+    fake.wait_for(lambda: len(answers(fake)) >= 2, timeout=60, what="the second answer")
+    assert answers(fake) == [replies.ADMIN_CHECK_FAILED] * 2 and len(rows(bot)) == 1
+    fake.press(ADMIN_1, prompt, yes)  # Telegram answers again: the admin's "Yes" works
+    done = fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 2 and fake.calls("editMessageText"))[1]
+    assert "deleted 1 answer," in done.params["text"] and rows(bot) == []
+
+
+def test_a_channels_forget_says_it_cannot_be_confirmed(bot, fake):
+    channel = {"id": -1009, "type": "channel", "title": "News"}
+    fake.send_text(int(ChatID.FAKE_CHANNEL), "/forget", chat=fake.chat(GROUP_1), sender_chat=channel)
+    [reply] = fake.replies_to(GROUP_1)
+    assert reply.params["text"] == replies.FORGET_CHANNEL.format(days=bot.settings.retention_days)
+    assert not reply.params.get("reply_markup")
+
+
+def test_forget_works_only_in_the_chat_it_was_asked_in(bot, fake):
+    member = 48  # a member of both groups
+    fake.send_photo(member, encode(face_like(640, 480)), chat=fake.chat(GROUP_1))
+    fake.replies_to(GROUP_1)
+    fake.send_text(member, "/forget", chat=fake.chat(GROUP_1))
+    prompt, yes = forget_prompt(fake, GROUP_1, 2)
+    fake.send_text(member, "/help", chat=fake.chat(GROUP_2))
+    elsewhere = fake.replies_to(GROUP_2)[0]
+    fake.press(member, elsewhere, yes)  # their own "Yes", under a message in another group
+    fake.wait_for(lambda: answers(fake), what="the refusal")
+    bot.wait_idle()
+    assert answers(fake) == [replies.BUTTON_EXPIRED] and len(rows(bot)) == 1 and not fake.calls("editMessageText")
+    fake.press(member, prompt, yes)  # where it was shown, it works
+    fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 2, what="Done")
+    assert rows(bot) == []
+
+
+def test_after_forget_the_old_buttons_say_the_answer_was_deleted(bot, fake):
+    fake.send_photo(49, encode(face_like(640, 480)))
+    verdict = fake.replies_to(49)[0]
+    fake.send_text(49, "/forget")
+    prompt, yes = forget_prompt(fake, 49, 2)
+    fake.press(49, prompt, yes)
+    fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 2, what="Done")
+    fake.press(49, verdict, verdict.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+    fake.wait_for(lambda: len(answers(fake)) >= 2, what="the old button's answer")
+    assert answers(fake)[1] == replies.ANSWER_DELETED
+    fake.send_photo(50, encode(face_like(640, 480, seed=1)))  # someone else's button is still not theirs
+    other = fake.replies_to(50)[0]
+    fake.press(49, other, other.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+    fake.wait_for(lambda: len(answers(fake)) >= 3, what="the refusal")
+    assert answers(fake)[2] == replies.NOT_YOUR_PHOTO

@@ -62,9 +62,10 @@ def test_language_choice_persists_across_a_restart_and_goes_with_forget(fake, tm
         confirm = fake.replies_to(31, 3)[2]
         assert confirm.params["text"] == SPANISH(replies.FORGET_CONFIRM)
         fake.press(31, confirm, confirm.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
-        fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 2)
+        fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 3)
+        assert fake.calls("editMessageText")[1].params["text"] == SPANISH(replies.DELETING)
         # The choice went with everything else: back to the client's own language.
-        assert fake.calls("editMessageText")[1].params["text"] == ENGLISH(replies.NOTHING_STORED)
+        assert fake.calls("editMessageText")[2].params["text"] == ENGLISH(replies.NOTHING_STORED)
         with restarted.service.repository.database.session() as session:
             assert session.scalars(select(UserSettings)).all() == []
         fake.send_text(31, "/help")

@@ -136,7 +136,7 @@ def test_two_replicas_share_crops_consent_forget_and_the_drift_alert(tmp_path, p
         post(ports[1], message=message(text="/forget", entities=[{"type": "bot_command", "offset": 0, "length": 7}]))
         prompt = fake.replies_to(USER, 2)[1]
         press(ports[0], prompt, prompt.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
-        done = fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 2 and fake.calls("editMessageText"))[1]
+        done = fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 3 and fake.calls("editMessageText"))[2]
         assert "deleted 1 answer, 1 feedback note and 1 shared photo crop" in done.params["text"]
         with engine.connect() as connection:
             assert connection.execute(select(func.count()).select_from(Crop)).scalar() == 0

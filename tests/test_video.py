@@ -311,3 +311,9 @@ def test_only_mp4_matroska_and_gif_containers_are_opened(tmp_path):
     with pytest.raises(video.NotAClip):
         next(video.sample_frames(path.read_bytes()))
     assert issubclass(video.ClipError, ImageError)  # the bot answers it like a bad photo
+
+
+def test_a_clip_whose_first_bytes_claim_another_container_is_damaged_not_tiny():
+    mp4 = coded_clip(20)
+    with pytest.raises(video.NotAClip, match="damaged"):
+        next(video.sample_frames(b"GIF89a" + mp4[6:]))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
 from bot import replies
 from bot.callbacks import ForgetButton, LanguageButton, Prefix, decode_forget, decode_language, matches
 from bot.context import BotApplication, BotContext
-from bot.handlers.common import group_answerable_by_presser, sender_id, with_retry
+from bot.handlers.common import AdminCheckFailed, group_of_admin_presser, sender_id, with_retry
 from bot.i18n import LANGUAGES, language_for, translator
 
 log = logging.getLogger("bot.account")
@@ -36,12 +36,21 @@ async def on_forget(update: Update, context: BotContext) -> None:
     if sender is None or message is None:  # nobody's data to delete
         return
     t = context.t
-    requester = context.bot_data.service.requester_tag(sender)
+    sender_chat = update.effective_sender
+    if isinstance(sender_chat, Chat) and sender_chat.type == Chat.CHANNEL:
+        # Telegram never says who posts as a channel: nobody could confirm its prompt.
+        text = t(replies.FORGET_CHANNEL).format(days=context.bot_data.settings.retention_days)
+        await with_retry(lambda: message.reply_text(text))
+        return
+    service = context.bot_data.service
+    requester, chat = service.requester_tag(sender), service.chat_tag(message.chat_id)
     keyboard = InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(t(replies.FORGET_YES), callback_data=ForgetButton(True, requester).encode()),
-                InlineKeyboardButton(t(replies.FORGET_CANCEL), callback_data=ForgetButton(False, requester).encode()),
+                InlineKeyboardButton(t(replies.FORGET_YES), callback_data=ForgetButton(True, requester, chat).encode()),
+                InlineKeyboardButton(
+                    t(replies.FORGET_CANCEL), callback_data=ForgetButton(False, requester, chat).encode()
+                ),
             ]
         ]
     )
@@ -55,14 +64,20 @@ async def on_forget_answer(update: Update, context: BotContext) -> None:
     service = context.bot_data.service
     button = decode_forget(query.data)
     sender = sender_id(update)
-    if button is None or sender is None:
+    # A prompt works only in the chat it was shown in (never under an inline message).
+    chat = query.message.chat if isinstance(query.message, Message) else None
+    if button is None or sender is None or chat is None or button.chat != service.chat_tag(chat.id):
         await with_retry(lambda: query.answer(context.t(replies.BUTTON_EXPIRED)))
         return
     # In a group anyone sees the prompt; only its requester may answer it (for an anonymous
     # admin's /forget, the group's: one of its admins).
     if button.requester != service.requester_tag(sender):
-        group = await group_answerable_by_presser(update)
-        if group is None or button.requester != service.requester_tag(group):
+        try:
+            group = await group_of_admin_presser(update) if button.requester == service.requester_tag(chat.id) else None
+        except AdminCheckFailed:
+            await with_retry(lambda: query.answer(context.t(replies.ADMIN_CHECK_FAILED), show_alert=True))
+            return
+        if group is None:
             await with_retry(lambda: query.answer(context.t(replies.NOT_YOUR_FORGET), show_alert=True))
             return
         sender = group
@@ -70,6 +85,8 @@ async def on_forget_answer(update: Update, context: BotContext) -> None:
     if not button.confirm:
         await with_retry(lambda: query.edit_message_text(context.t(replies.NOTHING_DELETED)))
         return
+    # Deleting waits for the requester's photos being decoded, if any: say so at once.
+    await with_retry(lambda: query.edit_message_text(context.t(replies.DELETING)))
     forgotten = await service.forget(sender)
     log.info(
         "event=forget update_id=%s predictions=%d feedback=%d crops=%d",

@@ -39,12 +39,17 @@ def sender_id(update: Update) -> int | None:
     return sender.id
 
 
-async def group_answerable_by_presser(update: Update) -> int | None:
+class AdminCheckFailed(Exception):
+    """Telegram did not say whether the presser is an admin: getChatMember failed."""
+
+
+async def group_of_admin_presser(update: Update) -> int | None:
     """The group a button is pressed in, when the person pressing it is one of its admins; else
-    None. What an anonymous admin sends is the group's (`sender_id`), but Telegram names the real
-    person in a button press: the group's admins are who can speak as the group, so they may
-    answer its buttons (confirm its /forget, rate its photos). One getChatMember call, made only
-    for a button that is not the presser's own."""
+    None; raises AdminCheckFailed when Telegram could not tell (a 400, or server errors past the
+    retries). What an anonymous admin sends is the group's (`sender_id`), but Telegram names the
+    real person in a button press: the group's admins are who can speak as the group, so they
+    may answer its buttons (confirm its /forget, rate its photos). One getChatMember call, made
+    only for a button that is not the presser's own."""
     query, chat = update.callback_query, update.effective_chat
     if query is None or chat is None or chat.type not in GROUP_CHATS:
         return None
@@ -52,8 +57,16 @@ async def group_answerable_by_presser(update: Update) -> int | None:
         member = await with_retry(lambda: chat.get_member(query.from_user.id))
     except TelegramError as error:
         log.warning("event=admin_check_failed error=%s", type(error).__name__)
-        return None
+        raise AdminCheckFailed from None
     return chat.id if member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR) else None
+
+
+async def group_answerable_by_presser(update: Update) -> int | None:
+    """`group_of_admin_presser`, None when Telegram could not tell."""
+    try:
+        return await group_of_admin_presser(update)
+    except AdminCheckFailed:
+        return None
 
 
 async def with_retry(send: Callable[[], Awaitable[T]]) -> T:

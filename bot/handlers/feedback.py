@@ -45,7 +45,9 @@ async def on_feedback(update: Update, context: BotContext) -> None:
         # An anonymous admin's photo is the group's: its admins answer for it.
         sender, face = group, await service.owned_face(prediction_id, group)
     if face is None:
-        await with_retry(lambda: query.answer(t(replies.NOT_YOUR_PHOTO), show_alert=True))
+        deleted = not await service.answer_exists(prediction_id)
+        refusal = t(replies.ANSWER_DELETED if deleted else replies.NOT_YOUR_PHOTO)
+        await with_retry(lambda: query.answer(refusal, show_alert=True))
         return
     faces = tuple((number, service.button_token(face_id, chat.id)) for number, face_id in face.faces)
     if button.action == "face":

@@ -88,9 +88,13 @@ async def check_and_reply(
         return
     # Past SPOOL_ABOVE the download waits on disk, in a file without a name (mode 0600) that is
     # gone when it is closed, at the end of this update: memory holds only the photos being
-    # decoded (MaskService.check_photo). /forget waits for the photos being answered.
-    bad_image: ImageError | None
-    async with typing_when_slow(context, message.chat_id), service.answering(sender):
+    # decoded (MaskService.check_photo). /forget cancels the sender's photos and clips not yet
+    # being decoded, and waits for the others (MaskService.forget).
+    # A refusal keeps only its text: the error caught holds a traceback whose frames hold the
+    # file (MaskService._check's `data`), and kept past its `except` it would keep it alive in a
+    # reference cycle until the garbage collector ran.
+    refusal: str | None
+    async with typing_when_slow(context, message.chat_id), service.answering(sender) as work:
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_ABOVE) as spool:
             try:
                 if refused is not None:
@@ -101,18 +105,24 @@ async def check_and_reply(
             except FileTooLarge as error:
                 log.info("event=too_large update_id=%s kind=%s when=%s", update.update_id, input_kind, error.when)
                 limit = MAX_DOWNLOAD_BYTES // 1024 // 1024
-                bad_image = ImageError(Message(replies.TOO_LARGE_UNKNOWN, {"limit": limit}))
+                refusal = replies.no_verdict(t.message(Message(replies.TOO_LARGE_UNKNOWN, {"limit": limit})), [])
             except ImageError as error:
                 log.info(
                     "event=bad_image update_id=%s kind=%s reason=%s", update.update_id, input_kind, type(error).__name__
                 )
-                bad_image = error
+                tips = error.framing.tips if isinstance(error, NoFaceFound) else ()
+                refusal = replies.no_verdict(t.message(error.message), [t.message(tip) for tip in tips])
+            except asyncio.CancelledError:
+                if not work.forgotten:  # the bot is stopping
+                    raise
+                work.task.uncancel()
+                log.info("event=forgotten_unchecked update_id=%s kind=%s", update.update_id, input_kind)
+                refusal = t(replies.FORGOTTEN_UNCHECKED)
             else:
-                bad_image = None
+                refusal = None
     # Replies go out after the typing indicator is cancelled, so it cannot follow an answer.
-    if bad_image is not None:
-        tips = bad_image.framing.tips if isinstance(bad_image, NoFaceFound) else ()
-        text = replies.no_verdict(t.message(bad_image.message), [t.message(tip) for tip in tips])
+    if refusal is not None:
+        text = refusal
         await with_retry(lambda: message.reply_text(text))
         return
     metrics = context.bot_data.metrics
