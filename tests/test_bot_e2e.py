@@ -68,6 +68,8 @@ def test_a_photo_gets_one_verdict_and_feedback_buttons(bot, fake, known_photo):
     assert [r.method for r in fake.requests if r.method in ("getFile", "download")] == ["getFile", "download"]
     buttons = reply.params["reply_markup"]["inline_keyboard"][0]
     assert [b["text"] for b in buttons] == ["👍 Right", "👎 Wrong", "🔍 Why?"]
+    # It replies to the photo, in a private chat too: "Why?" finds the photo there.
+    assert reply.params["reply_parameters"]["message_id"] == fake.sent_message(reply)["reply_to_message"]["message_id"]
     assert count_rows(bot, PredictionRow) == 1
     with bot.service.repository.database.session() as session:
         row = session.scalars(select(PredictionRow)).one()
