@@ -102,6 +102,7 @@ NOT_AN_IMAGE_FILE = N_(
 TOO_LARGE = N_("This file is {size} MB; I can check files up to {limit} MB. Please send it as a photo instead.")
 TOO_LARGE_UNKNOWN = N_("This file is larger than the {limit} MB I can check. Please send it as a photo instead.")
 RATE_LIMITED_MESSAGES = N_("You're sending messages faster than I can answer. Please wait {seconds} s and try again.")
+RATE_LIMITED_BUTTONS = N_("You're pressing buttons faster than I can answer. Please wait {seconds} s and try again.")
 GROUP_FLOODED = N_(
     "This group is sending me more than I can answer, so I'm skipping messages for now. "
     "I'll answer again in {seconds} s."

@@ -27,7 +27,14 @@ from bot.drawing import annotate, plain
 from bot.explanations import RecentFaces
 from bot.i18n import LANGUAGES, language_for
 from bot.memory import ByteBudget, give_back_memory
-from bot.ratelimit import GROUP_ANSWERS_PER_MINUTE, UPDATES_PER_MINUTE, Limit, RateLimiter, Refusal
+from bot.ratelimit import (
+    BUTTON_PRESSES_PER_MINUTE,
+    GROUP_ANSWERS_PER_MINUTE,
+    UPDATES_PER_MINUTE,
+    Limit,
+    RateLimiter,
+    Refusal,
+)
 from model.images import slow_to_decode
 from model.predictor import PhotoPrediction, Prediction, Predictor
 from model.registry import RegistryError, UnusableModel, load_answering
@@ -138,6 +145,7 @@ class MaskService:
         """Why the champion could not answer at the last load (see `note_model_failures`)."""
         self.rate_limiter = rate_limiter
         self.update_limiter = RateLimiter(UPDATES_PER_MINUTE)
+        self.button_limiter = RateLimiter(BUTTON_PRESSES_PER_MINUTE)
         self.group_limiter = RateLimiter(GROUP_ANSWERS_PER_MINUTE)
         self.repository = repository
         self.pseudonymize = pseudonymize
@@ -172,14 +180,19 @@ class MaskService:
         """Run blocking work (database, drawing) on the service's threads, off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
 
-    def admit(self, user_id: int | None, upload: bool, group: int | None) -> Refusal | None:
-        """The rate limits of one update, all checked here: its sender's budget for photos and
-        clips (`upload`) or for every other update, then the budget of the group it came in
-        (`group`: the chat's id, None outside groups). The first that refuses, or None.
+    def admit(self, user_id: int | None, limit: Limit, group: int | None) -> Refusal | None:
+        """The rate limits of one update, all checked here: its sender's budget of its kind
+        (`limit`: photos and clips, button presses, or other messages), then the budget of the
+        group it came in (`group`: the chat's id, None outside groups). The first that refuses,
+        or None.
 
         The group's id is only a key in memory here: never stored, never logged."""
         if user_id is not None:
-            limit, limiter = (Limit.UPLOADS, self.rate_limiter) if upload else (Limit.UPDATES, self.update_limiter)
+            limiter = {
+                Limit.UPLOADS: self.rate_limiter,
+                Limit.BUTTONS: self.button_limiter,
+                Limit.UPDATES: self.update_limiter,
+            }[limit]
             admission = limiter.allow(self.pseudonymize(user_id))
             if not admission.allowed:
                 return Refusal(limit, admission)

@@ -817,3 +817,24 @@ def test_why_expires_after_its_minutes_and_after_declining_to_share(bot, fake, k
     fake.wait_for(lambda: alerts(fake).count(expired) == 2, what="the second expired answer")
     bot.wait_idle()
     assert not fake.calls("sendPhoto", 71)
+
+
+def test_button_presses_have_a_budget_of_their_own_answered_once(bot, fake, known_photo):
+    from bot.ratelimit import BUTTON_PRESSES_PER_MINUTE, UPDATES_PER_MINUTE
+
+    fake.send_photo(73, encode(known_photo("with_mask")))
+    reply = fake.replies_to(73)[0]
+    for i in range(UPDATES_PER_MINUTE):  # a minute's worth of texts leaves the buttons alone
+        fake.send_text(73, f"hello {i}")
+    fake.replies_to(73, 1 + UPDATES_PER_MINUTE)
+    presses = BUTTON_PRESSES_PER_MINUTE + 20
+    for _ in range(presses):
+        fake.press(73, reply, "fb|0|ok")  # malformed: answered quietly, with no work
+    notice = replies.RATE_LIMITED_BUTTONS.split("{")[0]
+    fake.wait_for(lambda: any(text and text.startswith(notice) for text in alerts(fake)), what="the notice")
+    limited = f'maskbot_errors_total{{kind="rate_limited"}} {presses - BUTTON_PRESSES_PER_MINUTE}.0'
+    fake.wait_for(lambda: limited in bot.metrics_text(), what="every refusal counted")
+    bot.wait_idle()
+    # Each admitted press is answered, and of the refused ones only the first: a flood of presses
+    # costs no Bot API call each.
+    assert len(fake.calls("answerCallbackQuery")) == BUTTON_PRESSES_PER_MINUTE + 1
