@@ -24,7 +24,6 @@ from PIL import Image
 
 from bot.callbacks import RowTokens
 from bot.drawing import annotate, plain
-from bot.explanations import RecentFaces
 from bot.i18n import LANGUAGES, language_for
 from bot.memory import ByteBudget, give_back_memory
 from bot.ratelimit import (
@@ -35,6 +34,7 @@ from bot.ratelimit import (
     RateLimiter,
     Refusal,
 )
+from model.explain import Explanation, explain_again
 from model.images import slow_to_decode
 from model.predictor import PhotoPrediction, Prediction, Predictor
 from model.registry import RegistryError, UnusableModel, load_answering
@@ -151,8 +151,6 @@ class MaskService:
         self.pseudonymize = pseudonymize
         self._requester_tags = pseudonymize.derive("forget-requester")
         self._row_tokens = RowTokens(pseudonymize)
-        self.recent_faces = RecentFaces()
-        """The faces a "Why?" button can still explain, in memory only (bot.explanations)."""
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inference")
         # Huge PNGs, WebPs and TIFFs (slow_to_decode) and clips queue here, one at a time, so that
         # a user sending them delays only themselves, not everyone's photos on the inference
@@ -293,7 +291,6 @@ class MaskService:
         except Exception:
             log.exception("event=database_error action=record_prediction")
             return CheckResult(photo, None, annotated)
-        self.recent_faces.keep(user_hash, zip(ids, photo.faces, strict=True))
         return CheckResult(photo, tuple(ids), annotated)
 
     def _classify(self, data: bytes) -> Answered:
@@ -301,6 +298,27 @@ class MaskService:
 
     def _classify_clip(self, data: bytes) -> Answered:
         return answer_clip(self.predictor, data)
+
+    def _explain(self, data: bytes, face: OwnedFace, clip: bool) -> Explanation | None:
+        photo = predict_clip(data, self.predictor) if clip else self.predictor.predict_photo(data)
+        return explain_again(photo, face.number, face.face_share, face.label)
+
+    async def explain(self, file: IO[bytes], face: OwnedFace, clip: bool) -> Explanation | None:
+        """Why one of a user's faces got its verdict, from what they sent (a file, read from its
+        start; with `clip`, a clip) downloaded again: judged again as it was and explained
+        (`model.explain.explain_again`), within the decoding budget and on the lanes `check_photo`
+        and `check_clip` use. Nothing of it is kept; raises `model.images.ImageError`."""
+        loop = asyncio.get_running_loop()
+        size = file.seek(0, io.SEEK_END)
+        file.seek(0)
+        async with self.decoding.hold(size):
+            data = await loop.run_in_executor(None, file.read)
+            lane = self._slow_lane if clip or slow_to_decode(data) else self._executor
+            explanation = await loop.run_in_executor(lane, self._explain, data, face, clip)
+            del data
+        if size > TRIM_AFTER_BYTES and self.decoding.idle:
+            await loop.run_in_executor(None, give_back_memory)
+        return explanation
 
     async def feedback(
         self,
@@ -367,7 +385,6 @@ class MaskService:
         if pending:
             await asyncio.wait(list(pending))
         self._languages.pop(user_hash, None)
-        self.recent_faces.forget(user_hash)
         return await self.run_blocking(self.repository.forget_user, user_hash)
 
     async def stats(self, days: int) -> Stats:

@@ -132,7 +132,7 @@ async def check_and_reply(
             lambda: message.reply_photo(annotated, caption=caption, reply_markup=keyboard, reply_parameters=quoted)
         )
     else:
-        keyboard = keyboards.rate(tokens[0], t, why=service.recent_faces.has(ids[0])) if ids else None
+        keyboard = keyboards.rate(tokens[0], t, why=result.prediction.explainable) if ids else None
         text = replies.verdict(result.prediction, t)
         if annotated is None:
             await with_retry(lambda: message.reply_text(text, reply_markup=keyboard, reply_parameters=quoted))
