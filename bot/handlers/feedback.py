@@ -107,7 +107,7 @@ async def answer_why(query: CallbackQuery, message: Message, context: BotContext
     button goes."""
     t = context.t
     number = face.number if face.in_group else None
-    explanation = await explain_again(context, message, face)
+    explanation = await explanation_of(context, message, face)
     if explanation is None:
         await with_retry(lambda: query.answer(t(replies.WHY_UNAVAILABLE), show_alert=True))
     else:
@@ -130,9 +130,10 @@ PHOTO_KINDS = ("photo", "document")
 
 
 def answered_file(message: Message, face: OwnedFace) -> str | None:
-    """The file id of what the user sent: the verdict message replies to it (a photo's text
-    verdict, a group photo's annotated copy, a clip's frame). None when Telegram no longer shows
-    it (it was deleted)."""
+    """The file id of what the user sent, which the verdict `message` (a photo's text, a group
+    photo's annotated copy, a clip's frame) replies to. Telegram, not the client, gives the
+    message with the press, so it is the photo the verdict was about. None when Telegram no longer
+    shows it (it was deleted)."""
     sent = message.reply_to_message
     if sent is None:
         return None
@@ -144,7 +145,7 @@ def answered_file(message: Message, face: OwnedFace) -> str | None:
     return attachment.file_id if attachment is not None else None
 
 
-async def explain_again(context: BotContext, message: Message, face: OwnedFace) -> Explanation | None:
+async def explanation_of(context: BotContext, message: Message, face: OwnedFace) -> Explanation | None:
     """The explanation of `face` from what the user sent, downloaded within the photos' limits;
     None when it or the face in it cannot be found again."""
     file_id = answered_file(message, face)
