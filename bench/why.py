@@ -1,4 +1,4 @@
-"""How often the "Why?" sentence agrees with the truth, and what its picture costs.
+"""How often the "Why?" sentence agrees with the truth, and what its picture and a press cost.
 
 Each face photo of a fixed split part goes through the bot's path (decode, find faces, crop,
 classify, `Predictor.predict_photo`); for the faces judged right, the sentence names a region of
@@ -6,6 +6,10 @@ the face (`model.explain.region`). It agrees with the truth when that region is 
 evidence lies: the nose, mouth or chin, which a mask covers when it is worn, leaves bare when it is
 not, and leaves partly bare when it is worn below the nose. "Your eyes" or "outside your face" is
 no explanation of a mask verdict, so those count as disagreeing.
+
+A press keeps nothing from the answer: it judges the photo again and explains the same face
+(`model.explain.explain_again`), so its CPU time is timed too (the download is not: it depends on
+the Bot API).
 
     python -m bench.why --model model/shipped/v2 --split model/shipped/v2/split-ilc3.json \
         ../shared/data/ilc3
@@ -21,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 from model import CLASS_NAMES
-from model.explain import MASK_REGIONS, REGIONS, evidence, explain, region, upsample
+from model.explain import MASK_REGIONS, REGIONS, evidence, explain, explain_again, region, upsample
 from model.images import ImageError
 from model.predictor import Predictor
 from training.dataset import list_images
@@ -40,13 +44,14 @@ def main(argv: list[str] | None = None) -> int:
     items = [item for item in list_images(args.data) if parts.get(item.relative) == args.part]
     regions: dict[str, Counter[str]] = {name: Counter() for name in CLASS_NAMES}
     refused = wrong = 0
-    times_ms, sizes = [], []
+    times_ms, press_ms, sizes = [], [], []
     for item in items:
         try:
-            face = predictor.predict_photo(item.path).faces[0]
+            photo = predictor.predict_photo(item.path)
         except ImageError:
             refused += 1
             continue
+        face = photo.faces[0]
         if not face.explainable:
             raise SystemExit(f"{args.model}'s model.onnx gives no class maps: export it again")
         if face.label != CLASS_NAMES[item.label]:
@@ -58,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         times_ms.append((time.perf_counter() - started) * 1000)
         sizes.append(len(picture))
         heat = upsample(evidence(face.class_maps, face.label), face.pixels.shape[0])
+        share = None if face.face is None else face.face.side / max(photo.width, photo.height)
+        data = item.path.read_bytes()
+        started = time.perf_counter()
+        explain_again(predictor.predict_photo(data), 1, share, face.label)
+        press_ms.append((time.perf_counter() - started) * 1000)
         regions[face.label][region(heat, face.crop_landmarks)] += 1
 
     right = sum(sum(counts.values()) for counts in regions.values())
@@ -78,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
             f'"Why?" picture and sentence: p50 {statistics.median(ordered):.2f} ms, '
             f"p95 {ordered[int(0.95 * (len(ordered) - 1))]:.2f} ms over {len(ordered)} faces; "
             f"JPEG {statistics.median(sizes) / 1024:.0f} KB median, {max(sizes) / 1024:.0f} KB largest"
+        )
+        ordered = sorted(press_ms)
+        print(
+            f'a "Why?" press (the photo judged again, then explained): p50 {statistics.median(ordered):.1f} ms, '
+            f"p95 {ordered[int(0.95 * (len(ordered) - 1))]:.1f} ms"
         )
     return 0
 

@@ -16,8 +16,13 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter
 
 UPDATES_PER_MINUTE = 30
-"""Texts, commands, stickers and button presses one user may send a minute (photos have their own
-limit, RATE_LIMIT_PER_MINUTE): far above a person's pace, far below a script's."""
+"""Texts, commands and stickers one user may send a minute (photos have their own limit,
+RATE_LIMIT_PER_MINUTE, and button presses BUTTON_PRESSES_PER_MINUTE): far above a person's pace,
+far below a script's."""
+BUTTON_PRESSES_PER_MINUTE = 30
+"""Button presses one user may make a minute. A press may cost a download and a classification
+("Why?" judges its photo again), so presses have a budget of their own, checked before any work:
+rating every face of a group photo takes three presses a face, at a person's pace."""
 GROUP_ANSWERS_PER_MINUTE = 15
 """Updates the bot answers in one group a minute, whoever sends them. Telegram lets a bot send 20
 messages a minute to a group; the other 5 leave room for the "slow down" notice, "typing..." and
@@ -39,7 +44,9 @@ class Limit(Enum):
     UPLOADS = "uploads"
     """A sender's photos, image files and clips: each costs a download and a classification."""
     UPDATES = "updates"
-    """A sender's every other update: texts, commands, buttons."""
+    """A sender's other messages: texts, commands, stickers."""
+    BUTTONS = "buttons"
+    """A sender's button presses."""
     GROUP = "group"
     """The updates the bot answers in one group, whoever sends them."""
 

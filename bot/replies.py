@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import Counter
 from html import escape
 
-from bot.explanations import FACE_SECONDS
 from bot.i18n import Translator
 from model.messages import N_
 from model.predictor import PhotoPrediction, Prediction
@@ -65,8 +64,8 @@ PRIVACY = N_(
     "chose with /language is kept against that pseudonym too.\n"
     "• Your photo or video is <b>not</b> stored. Only if you rate an answer (<i>Right</i> or <i>Wrong</i>) and then "
     "agree, a small 128x128 crop of the face (without any photo metadata) is kept to improve the model. "
-    "Changed your mind? /forget deletes it with everything else. <i>Why?</i> draws on the crop, which I "
-    "hold only in memory, for {minutes} minutes at most.\n\n"
+    "Changed your mind? /forget deletes it with everything else. <i>Why?</i> downloads your photo from "
+    "Telegram again when you press it, and keeps nothing of it.\n\n"
     "<b>For how long</b>\nEverything is deleted after {days} days.\n\n"
     "<b>Delete it now</b>\nSend /forget to delete everything about you at once."
 )
@@ -112,6 +111,7 @@ NOT_AN_IMAGE_FILE = N_(
 TOO_LARGE = N_("This file is {size} MB; I can check files up to {limit} MB. Please send it as a photo instead.")
 TOO_LARGE_UNKNOWN = N_("This file is larger than the {limit} MB I can check. Please send it as a photo instead.")
 RATE_LIMITED_MESSAGES = N_("You're sending messages faster than I can answer. Please wait {seconds} s and try again.")
+RATE_LIMITED_BUTTONS = N_("You're pressing buttons faster than I can answer. Please wait {seconds} s and try again.")
 GROUP_FLOODED = N_(
     "This group is sending me more than I can answer, so I'm skipping messages for now. "
     "I'll answer again in {seconds} s."
@@ -295,10 +295,8 @@ FACE_WHY_ELSEWHERE = {
     ),
     "outside": N_("On face {number} I looked mostly around the face rather than at it, so take this answer with care."),
 }
-WHY_EXPIRED = N_(
-    "This button has expired: I hold a photo's faces in memory for {minutes} minutes only, and let them go "
-    "when you don't share the crop. Send the photo again to ask why."
-)
+WHY_UNAVAILABLE = N_("I can't find this face again: the photo may have been deleted. Send the photo again to ask why.")
+WHY_NEWER_MODEL = N_("My model has changed since this answer: the map shows where today's model looks.")
 
 
 def why(label: str, region: str, number: int | None, t: Translator) -> str:
@@ -309,12 +307,8 @@ def why(label: str, region: str, number: int | None, t: Translator) -> str:
     return t(text).format(number=number)
 
 
-def why_expired(t: Translator) -> str:
-    return t(WHY_EXPIRED).format(minutes=FACE_SECONDS // 60)
-
-
 def privacy(retention_days: int, t: Translator) -> str:
-    return t(PRIVACY).format(days=retention_days, minutes=FACE_SECONDS // 60)
+    return t(PRIVACY).format(days=retention_days)
 
 
 def forgotten(result: Deleted, t: Translator) -> str:

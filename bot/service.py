@@ -26,10 +26,17 @@ from PIL import Image
 
 from bot.callbacks import RowTokens
 from bot.drawing import annotate, plain
-from bot.explanations import RecentFaces
 from bot.i18n import LANGUAGES, language_for
 from bot.memory import ByteBudget, give_back_memory
-from bot.ratelimit import GROUP_ANSWERS_PER_MINUTE, UPDATES_PER_MINUTE, Limit, RateLimiter, Refusal
+from bot.ratelimit import (
+    BUTTON_PRESSES_PER_MINUTE,
+    GROUP_ANSWERS_PER_MINUTE,
+    UPDATES_PER_MINUTE,
+    Limit,
+    RateLimiter,
+    Refusal,
+)
+from model.explain import Explanation, explain_again
 from model.images import slow_to_decode
 from model.predictor import PhotoPrediction, Prediction, Predictor
 from model.registry import RegistryError, UnusableModel, load_answering
@@ -168,14 +175,13 @@ class MaskService:
         """Why the champion could not answer at the last load (see `note_model_failures`)."""
         self.rate_limiter = rate_limiter
         self.update_limiter = RateLimiter(UPDATES_PER_MINUTE)
+        self.button_limiter = RateLimiter(BUTTON_PRESSES_PER_MINUTE)
         self.group_limiter = RateLimiter(GROUP_ANSWERS_PER_MINUTE)
         self.repository = repository
         self.pseudonymize = pseudonymize
         self._requester_tags = pseudonymize.derive("forget-requester")
         self._chat_tags = pseudonymize.derive("forget-chat")
         self._row_tokens = RowTokens(pseudonymize)
-        self.recent_faces = RecentFaces()
-        """The faces a "Why?" button can still explain, in memory only (bot.explanations)."""
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inference")
         # The database has threads of its own: /forget, a button's answer or a /language lookup
         # never waits behind a burst of photos being decoded and judged.
@@ -211,14 +217,19 @@ class MaskService:
         """Run database work on the database's threads: never queued behind inference."""
         return await asyncio.get_running_loop().run_in_executor(self._database, work, *args)
 
-    def admit(self, user_id: int | None, upload: bool, group: int | None) -> Refusal | None:
-        """The rate limits of one update, all checked here: its sender's budget for photos and
-        clips (`upload`) or for every other update, then the budget of the group it came in
-        (`group`: the chat's id, None outside groups). The first that refuses, or None.
+    def admit(self, user_id: int | None, limit: Limit, group: int | None) -> Refusal | None:
+        """The rate limits of one update, all checked here: its sender's budget of its kind
+        (`limit`: photos and clips, button presses, or other messages), then the budget of the
+        group it came in (`group`: the chat's id, None outside groups). The first that refuses,
+        or None.
 
         The group's id is only a key in memory here: never stored, never logged."""
         if user_id is not None:
-            limit, limiter = (Limit.UPLOADS, self.rate_limiter) if upload else (Limit.UPDATES, self.update_limiter)
+            limiter = {
+                Limit.UPLOADS: self.rate_limiter,
+                Limit.BUTTONS: self.button_limiter,
+                Limit.UPDATES: self.update_limiter,
+            }[limit]
             admission = limiter.allow(self.pseudonymize(user_id))
             if not admission.allowed:
                 return Refusal(limit, admission)
@@ -338,7 +349,6 @@ class MaskService:
         except Exception:
             log.exception("event=database_error action=record_prediction")
             return CheckResult(photo, None, annotated)
-        self.recent_faces.keep(user_hash, zip(ids, photo.faces, strict=True))
         return CheckResult(photo, tuple(ids), annotated)
 
     def _classify(self, data: bytes) -> Answered:
@@ -346,6 +356,27 @@ class MaskService:
 
     def _classify_clip(self, data: bytes) -> Answered:
         return answer_clip(self.predictor, data)
+
+    def _explain(self, data: bytes, face: OwnedFace, clip: bool) -> Explanation | None:
+        photo = predict_clip(data, self.predictor) if clip else self.predictor.predict_photo(data)
+        return explain_again(photo, face.number, face.face_share, face.label)
+
+    async def explain(self, file: IO[bytes], face: OwnedFace, clip: bool) -> Explanation | None:
+        """Why one of a user's faces got its verdict, from what they sent (a file, read from its
+        start; with `clip`, a clip) downloaded again: judged again as it was and explained
+        (`model.explain.explain_again`), within the decoding budget and on the lanes `check_photo`
+        and `check_clip` use. Nothing of it is kept; raises `model.images.ImageError`."""
+        loop = asyncio.get_running_loop()
+        size = file.seek(0, io.SEEK_END)
+        file.seek(0)
+        async with self.decoding.hold(size):
+            data = await loop.run_in_executor(None, file.read)
+            lane = self._slow_lane if clip or slow_to_decode(data) else self._executor
+            explanation = await loop.run_in_executor(lane, self._explain, data, face, clip)
+            del data
+        if size > TRIM_AFTER_BYTES and self.decoding.idle:
+            await loop.run_in_executor(None, give_back_memory)
+        return explanation
 
     async def feedback(
         self,
@@ -425,7 +456,6 @@ class MaskService:
         if pending:
             await asyncio.wait([work.done for work in pending])
         self._languages.pop(user_hash, None)
-        self.recent_faces.forget(user_hash)
         return await self._in_database(self.repository.forget_user, user_hash)
 
     async def stats(self, days: int) -> Stats:

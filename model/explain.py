@@ -11,12 +11,16 @@ from __future__ import annotations
 import functools
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from model import CLASS_NAMES, IMAGE_SIZE
 from model.faces import LANDMARK_NAMES
+
+if TYPE_CHECKING:
+    from model.predictor import PhotoPrediction
 
 REGIONS = ("nose_and_mouth", "nose", "mouth", "chin", "eyes", "outside")
 """What a sentence can name. The first four are where a mask sits or should sit: evidence about
@@ -189,3 +193,26 @@ def explain(
     """The "Why?" of one verdict: the crop's picture with the heat of `label`, and its region."""
     heat = evidence(class_maps, label)
     return Explanation(draw(pixels, heat), region(upsample(heat, pixels.shape[0]), landmarks))
+
+
+SAME_FACE_TOLERANCE = 0.25
+"""How far a face's size (over the photo's longest side) may differ, judged again, from what was
+recorded before it counts as another face: a newer model may find the faces a little differently."""
+
+
+def explain_again(photo: PhotoPrediction, number: int, face_share: float | None, label: str) -> Explanation | None:
+    """The "Why?" of a verdict given earlier, from its photo judged again: face `number` (largest
+    first, as in the answer) explained for `label`, the answer the user saw. Judging is
+    deterministic for the same bytes and model, so it is the same face; after a change of model it
+    is checked by its size (`face_share`, its side over the photo's longest, as recorded). None
+    when that face is not found again or cannot be explained (a model without maps)."""
+    if not 1 <= number <= len(photo.faces):
+        return None
+    face = photo.faces[number - 1]
+    if face.class_maps is None or not face.explainable:
+        return None
+    if face_share is not None and face.face is not None:
+        share = face.face.side / max(photo.width, photo.height)
+        if abs(share - face_share) > SAME_FACE_TOLERANCE * face_share:
+            return None
+    return explain(face.pixels, face.class_maps, label, face.crop_landmarks)

@@ -8,6 +8,7 @@ draws (`model.explain`).
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -196,6 +197,11 @@ class Predictor:
         self.group_detector = FaceDetector(side=GROUP_SEARCH_SIDE, threads=2)
         if warm_up:
             self.probabilities(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8))
+
+    @functools.cached_property
+    def gives_maps(self) -> bool:
+        """Whether the served network gives class activation maps: whether "Why?" can be answered."""
+        return self.classify(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8))[1] is not None
 
     def probabilities(self, pixels_uint8: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities for a batch of prepared 128x128 uint8 images."""

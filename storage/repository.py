@@ -82,6 +82,13 @@ class OwnedFace:
     """The face's number in the reply: 1 for a photo with one face."""
     faces: tuple[tuple[int, int], ...]
     """(number, prediction id) of every face of the same photo, this one included."""
+    input_kind: str
+    """What was sent: "photo", "document", or a clip's kind ("video_note", "video", ...)."""
+    model_version: str
+    """The model that answered."""
+    face_share: float | None
+    """The face's side over the photo's longest side; None when no face was boxed. "Why?" finds
+    the same face again by its number and this (`model.explain.explain_again`)."""
 
     @property
     def in_group(self) -> bool:
@@ -334,13 +341,20 @@ class Repository:
         prediction exists and belongs to this pseudonym; else None."""
         with self.database.session() as session:
             row = session.execute(
-                select(PredictionRow.label, PredictionRow.photo_id, PredictionRow.face_index).where(
-                    PredictionRow.id == prediction_id, PredictionRow.user_hash == user_hash
-                )
+                select(
+                    PredictionRow.label,
+                    PredictionRow.photo_id,
+                    PredictionRow.face_index,
+                    PredictionRow.input_kind,
+                    PredictionRow.model_version,
+                    PredictionRow.face_side,
+                    PredictionRow.image_width,
+                    PredictionRow.image_height,
+                ).where(PredictionRow.id == prediction_id, PredictionRow.user_hash == user_hash)
             ).one_or_none()
             if row is None:
                 return None
-            label, photo_id, face_index = row
+            label, photo_id, face_index, input_kind, model_version, face_side, width, height = row
             siblings: list[tuple[int, int]] = []
             if photo_id is not None:
                 siblings = [
@@ -351,7 +365,17 @@ class Repository:
                         .order_by(PredictionRow.face_index)
                     )
                 ]
-        return OwnedFace(prediction_id, label, face_index or 1, tuple(siblings) or ((face_index or 1, prediction_id),))
+        number = face_index or 1
+        longest = max(width, height)
+        return OwnedFace(
+            prediction_id,
+            label,
+            number,
+            tuple(siblings) or ((number, prediction_id),),
+            input_kind,
+            model_version,
+            face_side / longest if face_side is not None and longest > 0 else None,
+        )
 
     def feedback_items(
         self, which: FeedbackFilter | None = None, limit: int | None = None, offset: int = 0

@@ -23,9 +23,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from PIL import Image
 from sqlalchemy import func, select
+from sqlalchemy import update as sql_update
 
 from bot import replies
 from bot.i18n import translator
+from model.explain import explain
 from storage.tables import Crop, Feedback, PredictionRow
 from tests.support.bot_harness import ADMIN_ID, RunningBot, free_port, make_service, make_settings, verdict_of
 from tests.support.models import cut_short, shipped_registry
@@ -68,6 +70,8 @@ def test_a_photo_gets_one_verdict_and_feedback_buttons(bot, fake, known_photo):
     assert [r.method for r in fake.requests if r.method in ("getFile", "download")] == ["getFile", "download"]
     buttons = reply.params["reply_markup"]["inline_keyboard"][0]
     assert [b["text"] for b in buttons] == ["👍 Right", "👎 Wrong", "🔍 Why?"]
+    # It replies to the photo, in a private chat too: "Why?" finds the photo there.
+    assert reply.params["reply_parameters"]["message_id"] == fake.sent_message(reply)["reply_to_message"]["message_id"]
     assert count_rows(bot, PredictionRow) == 1
     with bot.service.repository.database.session() as session:
         row = session.scalars(select(PredictionRow)).one()
@@ -268,7 +272,6 @@ def test_forget_deletes_after_confirmation_by_the_requester_only(bot, fake):
     done = fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 3 and fake.calls("editMessageText"))[2]
     assert "deleted 2 answers" in done.params["text"]
     assert count_rows(bot, PredictionRow) == 1
-    assert len(bot.service.recent_faces) == 1  # their faces went from memory too: "Why?" is gone
 
 
 @pytest.mark.parametrize(
@@ -764,54 +767,81 @@ def alerts(fake) -> list[str]:
     return [a.params.get("text") for a in fake.calls("answerCallbackQuery")]
 
 
-def test_why_answers_once_with_the_heat_map_and_a_sentence_and_stores_nothing(bot, fake, known_photo):
-    fake.send_photo(70, encode(known_photo("without_mask")))
+def test_why_judges_the_photo_again_and_stores_nothing(bot, fake, known_photo, predictor):
+    data = encode(known_photo("without_mask"))
+    fake.send_photo(70, data)
     reply = fake.replies_to(70)[0]
     why = why_of(reply)
     assert why.endswith("|why") and "70" not in why
     stored = (count_rows(bot, PredictionRow), count_rows(bot, Crop), count_rows(bot, Feedback))
     fake.press(70, reply, why)
     picture = fake.wait_for(lambda: fake.calls("sendPhoto", 70))[0]
+    # The photo was downloaded again, and its face explained as it was when answered.
+    assert [r.params["file_id"] for r in fake.calls("download")] == ["file1", "file1"]
+    [face] = predictor.predict_photo(data).faces
+    assert face.class_maps is not None
+    assert picture.params["photo"] == explain(face.pixels, face.class_maps, face.label, face.crop_landmarks).picture
     sentences = {*replies.WHY_SENTENCE["without_mask"].values(), *replies.WHY_ELSEWHERE.values()}
     assert picture.params["caption"] in sentences
-    assert len(picture.params["photo"]) < 100_000
     with Image.open(io.BytesIO(picture.params["photo"])) as image:
         assert image.format == "JPEG" and image.size == (384, 384)
     rating = fake.wait_for(lambda: fake.calls("editMessageReplyMarkup", 70))[0].params["reply_markup"]
-    assert [b["text"] for b in rating["inline_keyboard"][0]] == ["👍 Right", "👎 Wrong"]  # it works once
-    fake.press(70, reply, why)  # pressed again all the same (a replayed button)
-    expired = replies.why_expired(translator("en"))
-    fake.wait_for(lambda: expired in alerts(fake), what="the expired answer")
+    assert [b["text"] for b in rating["inline_keyboard"][0]] == ["👍 Right", "👎 Wrong"]  # the button goes
     bot.wait_idle()
-    assert len(fake.calls("sendPhoto", 70)) == 1
     assert (count_rows(bot, PredictionRow), count_rows(bot, Crop), count_rows(bot, Feedback)) == stored
     fake.press(70, reply, reply.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"])  # Right still works
-    assert fake.wait_for(lambda: len(fake.calls("editMessageReplyMarkup", 70)) >= 3)
+    assert fake.wait_for(lambda: len(fake.calls("editMessageReplyMarkup", 70)) >= 2)
 
 
-def test_why_expires_after_its_minutes_and_after_declining_to_share(bot, fake, known_photo, monkeypatch):
-    from bot.explanations import FACE_SECONDS
-
-    expired = replies.why_expired(translator("en"))
+def test_why_answers_whenever_the_photo_is_there_with_the_model_that_answers_now(bot, fake, known_photo):
+    """Nothing expires: not after "No, don't" share, not after a busy while; only a deleted photo
+    cannot be explained, and a map drawn by a newer model than the answer's says so."""
     fake.send_photo(71, encode(known_photo("with_mask")))
     first = fake.replies_to(71)[0]
-    faces = bot.service.recent_faces
-    monkeypatch.setattr(faces, "clock", lambda now=faces.clock: now() + FACE_SECONDS)
+    fake.press(71, first, first.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"])  # Right
+    consent = fake.wait_for(lambda: fake.calls("editMessageReplyMarkup", 71))[0].params["reply_markup"]
+    fake.press(71, first, consent["inline_keyboard"][0][1]["callback_data"])  # No, don't
+    fake.wait_for(lambda: fake.calls("editMessageText", 71))
+    for seed in range(3):  # other people's photos in between
+        fake.send_photo(72 + seed, encode(face_like(640, 480, seed=seed)))
+        fake.replies_to(72 + seed)
     fake.press(71, first, why_of(first))
-    fake.wait_for(lambda: expired in alerts(fake), what="the expired answer")
-    keyboard = fake.wait_for(lambda: fake.calls("editMessageReplyMarkup", 71))[0].params["reply_markup"]
-    assert [b["text"] for b in keyboard["inline_keyboard"][0]] == ["👍 Right", "👎 Wrong"]
-    monkeypatch.undo()
+    picture = fake.wait_for(lambda: fake.calls("sendPhoto", 71))[0]
+    assert picture.params["caption"] in {*replies.WHY_SENTENCE["with_mask"].values(), *replies.WHY_ELSEWHERE.values()}
 
     fake.send_photo(71, encode(known_photo("with_mask")))
     second = fake.replies_to(71, 2)[1]
-    fake.press(71, second, second.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"])  # Right
-    consent = fake.wait_for(
-        lambda: len(fake.calls("editMessageReplyMarkup", 71)) >= 2 and fake.calls("editMessageReplyMarkup", 71)
-    )[1].params["reply_markup"]["inline_keyboard"][0]
-    fake.press(71, second, consent[1]["callback_data"])  # No, don't
-    fake.wait_for(lambda: fake.calls("editMessageText", 71))
+    with bot.service.repository.database.session() as session:
+        session.execute(sql_update(PredictionRow).values(model_version="v0"))  # answered by an older model
     fake.press(71, second, why_of(second))
-    fake.wait_for(lambda: alerts(fake).count(expired) == 2, what="the second expired answer")
+    newer = fake.wait_for(lambda: len(fake.calls("sendPhoto", 71)) >= 2 and fake.calls("sendPhoto", 71))[1]
+    assert newer.params["caption"].endswith("<i>" + replies.WHY_NEWER_MODEL + "</i>")
+
+    fake.send_photo(71, encode(known_photo("with_mask")))
+    third = fake.replies_to(71, 3)[2]
+    fake.delete(71, third.params["reply_parameters"]["message_id"])  # the user deleted the photo
+    fake.press(71, third, why_of(third))
+    fake.wait_for(lambda: replies.WHY_UNAVAILABLE in alerts(fake), what="the unavailable answer")
     bot.wait_idle()
-    assert not fake.calls("sendPhoto", 71)
+    assert len(fake.calls("sendPhoto", 71)) == 2
+
+
+def test_button_presses_have_a_budget_of_their_own_answered_once(bot, fake, known_photo):
+    from bot.ratelimit import BUTTON_PRESSES_PER_MINUTE, UPDATES_PER_MINUTE
+
+    fake.send_photo(73, encode(known_photo("with_mask")))
+    reply = fake.replies_to(73)[0]
+    for i in range(UPDATES_PER_MINUTE):  # a minute's worth of texts leaves the buttons alone
+        fake.send_text(73, f"hello {i}")
+    fake.replies_to(73, 1 + UPDATES_PER_MINUTE)
+    presses = BUTTON_PRESSES_PER_MINUTE + 20
+    for _ in range(presses):
+        fake.press(73, reply, "fb|0|ok")  # malformed: answered quietly, with no work
+    notice = replies.RATE_LIMITED_BUTTONS.split("{")[0]
+    fake.wait_for(lambda: any(text and text.startswith(notice) for text in alerts(fake)), what="the notice")
+    limited = f'maskbot_errors_total{{kind="rate_limited"}} {presses - BUTTON_PRESSES_PER_MINUTE}.0'
+    fake.wait_for(lambda: limited in bot.metrics_text(), what="every refusal counted")
+    bot.wait_idle()
+    # Each admitted press is answered, and of the refused ones only the first: a flood of presses
+    # costs no Bot API call each.
+    assert len(fake.calls("answerCallbackQuery")) == BUTTON_PRESSES_PER_MINUTE + 1

@@ -1,5 +1,5 @@
 """The "Why?" button: the class activation maps the served model gives, the region they name, the picture,
-and the faces kept in memory for it."""
+and the same face found again in its photo."""
 
 from __future__ import annotations
 
@@ -12,10 +12,9 @@ from PIL import Image
 
 from bot import replies
 from bot.callbacks import FeedbackButton, decode_feedback
-from bot.explanations import FACE_SECONDS, RecentFaces
 from bot.i18n import translator
 from model import CLASS_NAMES, IMAGE_SIZE, ONNX_FILE
-from model.explain import PICTURE_SIDE, REGIONS, draw, evidence, explain, region, upsample
+from model.explain import PICTURE_SIDE, REGIONS, draw, evidence, explain, explain_again, region, upsample
 from model.predictor import Predictor, read_metadata
 from model.registry import shipped_versions
 from tests.support.photos import encode, face_like
@@ -157,6 +156,8 @@ def test_a_model_exported_without_maps_still_serves_without_why(tmp_path, predic
     np.testing.assert_array_equal(probabilities, predictor.classify(np.stack([face.pixels for face in crops]))[0])
     face = old.predict(encode(face_like(640, 480)))
     assert face.class_maps is None and not face.explainable
+    assert not old.gives_maps and predictor.gives_maps
+    assert explain_again(old.predict_photo(encode(face_like(640, 480))), 1, None, face.label) is None
 
 
 def test_a_real_face_is_explained(predictor, crops):
@@ -179,7 +180,6 @@ def test_every_verdict_and_region_has_its_sentence_in_every_language():
     assert replies.why("mask_weared_incorrect", "chin", None, translator("en")) == (
         "I looked mostly at your chin: the mask sits below your nose."
     )
-    assert "15" in replies.why_expired(translator("es"))
 
 
 def test_the_why_button_carries_only_the_row_token():
@@ -190,40 +190,21 @@ def test_the_why_button_carries_only_the_row_token():
     assert decode_feedback(f"fb|{token}|why|5") is None
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_faces_are_kept_in_memory_for_a_while_and_a_bounded_number(crops):
-    clock = Clock()
-    faces = RecentFaces(capacity=3, clock=clock)
-    faces.keep("ana", [(1, crops[0]), (2, crops[1])])
-    assert faces.has(1) and faces.has(2)
-    kept = faces.take(1)
-    assert kept is not None and kept.label == crops[0].label and kept.user_hash == "ana"
-    assert kept.pixels.base is None  # a copy, not a view holding the photo's whole batch
-    assert faces.take(1) is None  # answered once
-    faces.keep("bruno", [(3, crops[0]), (4, crops[0]), (5, crops[1])])
-    assert not faces.has(2) and len(faces) == 3  # the oldest went first
-    faces.forget("bruno")
-    assert len(faces) == 0
-    faces.keep("ana", [(6, crops[0])])
-    clock.now += FACE_SECONDS - 1
-    assert faces.has(6)
-    clock.now += 1
-    assert not faces.has(6) and faces.take(6) is None
-    faces.keep("ana", [(7, crops[0])])
-    faces.drop(7)
-    assert not faces.has(7)
-
-
-def test_faces_without_maps_are_not_kept(crops):
-    from dataclasses import replace
-
-    faces = RecentFaces()
-    faces.keep("ana", [(1, replace(crops[0], class_maps=None)), (2, replace(crops[0], crop_landmarks=()))])
-    assert len(faces) == 0
+def test_the_same_face_is_explained_again_from_its_photo(predictor, known_photo):
+    """A "Why?" keeps nothing: it judges the photo again, and the same bytes give the same face, so
+    the same picture as when it was answered."""
+    data = encode(known_photo("without_mask"))
+    photo = predictor.predict_photo(data)
+    [face] = photo.faces
+    assert face.face is not None and face.class_maps is not None
+    share = face.face.side / max(photo.width, photo.height)
+    again = predictor.predict_photo(data)
+    answer = explain_again(again, 1, share, face.label)
+    assert answer == explain(face.pixels, face.class_maps, face.label, face.crop_landmarks)
+    # The answer the user saw is what is explained, whatever the photo is judged now.
+    other = explain_again(again, 1, share, "with_mask")
+    assert other == explain(face.pixels, face.class_maps, "with_mask", face.crop_landmarks) != answer
+    assert explain_again(again, 1, None, face.label) == answer  # a face without a recorded size
+    assert explain_again(again, 2, share, face.label) is None  # no such face any more
+    assert explain_again(again, 1, share * 1.5, face.label) is None  # another face than it was
+    assert explain_again(again, 1, share * 1.2, face.label) == answer  # found a little differently

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bot import replies
 from bot.drawing import LONGEST_SIDE
+from model.explain import explain
 from model.predictor import MAX_FACES
 from storage.tables import Crop, Feedback, PredictionRow
 from tests.support.bot_harness import ADMIN_ID, verdict_of
@@ -98,17 +99,20 @@ def test_each_face_is_rated_on_its_own_and_its_crop_shared_only_with_consent(bot
     assert not fake.calls("editMessageText")  # the photo's caption stays as it was
 
 
-def test_why_on_one_face_of_a_group_photo_explains_that_face(bot, fake, shared_data):
-    fake.send_photo(10, (shared_data / "ilc3" / "scenes" / SCENES[0]).read_bytes())
+def test_why_on_one_face_of_a_group_photo_explains_that_face(bot, fake, predictor, shared_data):
+    data = (shared_data / "ilc3" / "scenes" / SCENES[0]).read_bytes()
+    fake.send_photo(10, data)
     reply = fake.wait_for(lambda: fake.calls("sendPhoto", 10))[0]
     fake.press(10, reply, reply.params["reply_markup"]["inline_keyboard"][0][1]["callback_data"])  # face 2
     rate = fake.wait_for(lambda: fake.calls("editMessageReplyMarkup"))[0].params["reply_markup"]["inline_keyboard"]
     fake.press(10, reply, rate[0][2]["callback_data"])  # 2: Why?
     picture = fake.wait_for(lambda: len(fake.calls("sendPhoto", 10)) >= 2 and fake.calls("sendPhoto", 10))[1]
     assert picture.params["caption"].startswith("On face 2 I looked mostly ")
-    assert len(picture.params["photo"]) < 100_000
-    assert bot.service.recent_faces.has(rows_of(bot)[0].id)  # the other faces can still be explained
-    assert not bot.service.recent_faces.has(rows_of(bot)[1].id)
+    # The user's photo (which the annotated copy replies to) judged again: face 2 of it.
+    assert [r.params["file_id"] for r in fake.calls("download")] == ["file1", "file1"]
+    face = predictor.predict_photo(data).faces[1]
+    assert face.class_maps is not None
+    assert picture.params["photo"] == explain(face.pixels, face.class_maps, face.label, face.crop_landmarks).picture
 
 
 def test_stats_count_photos_and_faces(bot, fake, shared_data, known_photo):

@@ -86,13 +86,15 @@ def test_two_replicas_share_crops_consent_forget_and_the_drift_alert(tmp_path, p
                 assert response.status == 200
 
         def message(**content) -> dict:
-            return {
-                "message_id": next(update_ids) + 500,
-                "date": int(datetime.now().timestamp()),
-                "chat": fake.chat(USER),
-                "from": fake.user(USER),
-                **content,
-            }
+            return fake.keep(
+                {
+                    "message_id": next(update_ids) + 500,
+                    "date": int(datetime.now().timestamp()),
+                    "chat": fake.chat(USER),
+                    "from": fake.user(USER),
+                    **content,
+                }
+            )
 
         def press(port: int, reply, data: str) -> None:
             post(
@@ -120,6 +122,12 @@ def test_two_replicas_share_crops_consent_forget_and_the_drift_alert(tmp_path, p
         press(ports[1], verdict, consent["inline_keyboard"][0][0]["callback_data"])  # yes, share
         thanks = fake.wait_for(lambda: fake.calls("editMessageText"))[0]
         assert "Thanks for your feedback" in thanks.params["text"]
+        # "Why?" on B, which never saw the photo: it downloads the photo again and explains it.
+        [why] = [b for b in verdict.params["reply_markup"]["inline_keyboard"][0] if b["callback_data"].endswith("|why")]
+        press(ports[1], verdict, why["callback_data"])
+        picture = fake.wait_for(lambda: fake.calls("sendPhoto", USER), timeout=60, what="the Why? picture")[0]
+        assert picture.params["caption"].startswith("I looked mostly")
+        assert [r.params["file_id"] for r in fake.calls("download")] == [file_id, file_id]
         engine = create_engine(postgres_url)
         with engine.connect() as connection:
             assert connection.execute(

@@ -18,6 +18,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from model import video
+from model.explain import explain
 from model.images import ImageError
 from storage.tables import PredictionRow
 from tests.support.bot_harness import RunningBot, make_service, make_settings, verdict_of
@@ -82,6 +83,19 @@ def test_a_video_note_is_answered_once_with_its_frame_and_verdict(bot, fake, kno
     assert (row.input_kind, row.image_width, row.image_height, row.face_index) == ("video_note", 480, 480, 1)
 
 
+def test_why_under_a_clip_judges_the_clip_again(bot, fake, known_photo, predictor):
+    data = clip_of(known_photo("without_mask"), blurred=0.3)
+    clip = fake.send_clip(302, "video_note", data)
+    reply = fake.wait_for(lambda: answers(fake, 302))[0]
+    [why] = [b for b in reply.params["reply_markup"]["inline_keyboard"][0] if b["text"] == "🔍 Why?"]
+    fake.press(302, reply, why["callback_data"])
+    picture = fake.wait_for(lambda: len(fake.calls("sendPhoto", 302)) >= 2 and fake.calls("sendPhoto", 302))[1]
+    assert [r.params["file_id"] for r in fake.calls("download")] == [clip, clip]
+    [face] = video.predict_clip(data, predictor).faces
+    assert face.class_maps is not None
+    assert picture.params["photo"] == explain(face.pixels, face.class_maps, "without_mask", face.crop_landmarks).picture
+
+
 CLIP_KINDS = {
     # name: (how Telegram sends it, the picture's size or None for a GIF file, the row's input kind)
     "video": ("video", (640, 360), "video"),
@@ -105,13 +119,22 @@ def test_videos_gifs_and_video_files_are_checked_like_photos(bot, fake, known_ph
     assert row.input_kind == input_kind
 
 
-def test_a_clip_of_a_group_is_answered_as_a_group_photo(bot, fake):
+def test_a_clip_of_a_group_is_answered_as_a_group_photo(bot, fake, predictor):
     group = Image.open(io.BytesIO(group_photo(4, (960, 720))))
-    fake.send_clip(302, "video", clip_of(group, size=(960, 720), zoom=1.0), width=960, height=720)
+    data = clip_of(group, size=(960, 720), zoom=1.0)
+    fake.send_clip(302, "video", data, width=960, height=720)
     reply = fake.wait_for(lambda: answers(fake, 302))[0]
     assert reply.method == "sendPhoto" and reply.params["caption"].startswith("<b>4 faces</b>")
     numbers = [b["text"] for row in reply.params["reply_markup"]["inline_keyboard"] for b in row]
     assert numbers == ["1", "2", "3", "4"]
+    # "Why?" on face 2 judges the clip again, not the annotated frame, whose boxes would move the map.
+    fake.press(302, reply, reply.params["reply_markup"]["inline_keyboard"][0][1]["callback_data"])
+    rate = fake.wait_for(lambda: fake.calls("editMessageReplyMarkup"))[0].params["reply_markup"]["inline_keyboard"]
+    fake.press(302, reply, rate[0][2]["callback_data"])
+    picture = fake.wait_for(lambda: len(fake.calls("sendPhoto", 302)) >= 2 and fake.calls("sendPhoto", 302))[1]
+    face = video.predict_clip(data, predictor).faces[1]
+    assert face.class_maps is not None and picture.params["caption"].startswith("On face 2 ")
+    assert picture.params["photo"] == explain(face.pixels, face.class_maps, face.label, face.crop_landmarks).picture
 
 
 def test_rating_a_clip_answer_thanks_in_its_caption(bot, fake, known_photo):

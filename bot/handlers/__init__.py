@@ -34,6 +34,7 @@ UPLOADS = photos.IMAGES | videos.CLIPS
 """What the sender's photo budget counts (`Limit.UPLOADS`): everything the bot downloads and judges."""
 NOTICES = {
     Limit.UPLOADS: replies.RATE_LIMITED,
+    Limit.BUTTONS: replies.RATE_LIMITED_BUTTONS,
     Limit.UPDATES: replies.RATE_LIMITED_MESSAGES,
     Limit.GROUP: replies.GROUP_FLOODED,
 }
@@ -57,15 +58,20 @@ async def count_update(update: Update, context: BotContext) -> None:
 
 async def limit_update(update: Update, context: BotContext) -> None:
     """Every update of a sender counts towards a per-minute limit (photos and clips towards their
-    own, before they are downloaded), and every update the bot answers in a group towards the
-    group's; past any the update goes no further (one notice per window), so a flood costs a
-    check, not a handler and a reply each."""
+    own, before they are downloaded; button presses towards theirs, before any work), and every
+    update the bot answers in a group towards the group's; past any the update goes no further
+    (one notice per window), so a flood costs a check, not a handler and a reply each."""
     chat = update.effective_chat
     # Only a new message uploads: a button press's effective message is the bot's own (a group
     # photo's annotated copy, say), and edited messages are left alone (`ignore`).
-    upload = update.message is not None and bool(UPLOADS.check_update(update))
+    if update.callback_query is not None:
+        limit = Limit.BUTTONS
+    elif update.message is not None and UPLOADS.check_update(update):
+        limit = Limit.UPLOADS
+    else:
+        limit = Limit.UPDATES
     answered_in_group = (update.message or update.callback_query) and chat is not None and chat.type in GROUP_CHATS
-    refusal = context.bot_data.service.admit(sender_id(update), upload, chat.id if answered_in_group and chat else None)
+    refusal = context.bot_data.service.admit(sender_id(update), limit, chat.id if answered_in_group and chat else None)
     if refusal is not None:
         await refuse(update, context, refusal)
 
@@ -83,15 +89,16 @@ async def refuse(update: Update, context: BotContext, refusal: Refusal) -> NoRet
     )
     message, seconds = update.effective_message, max(1, round(admission.retry_in))
     try:
-        text = None
         if admission.first_refusal:
             text = (await _sender_translator(update, context))(NOTICES[refusal.limit]).format(seconds=seconds)
-        if update.callback_query is not None:
-            # Answering a press sends nothing to the chat: every press is answered (the client
-            # stops its spinner), the notice given once.
-            await update.callback_query.answer(text)
-        elif text is not None and message is not None:
-            await with_retry(lambda: message.reply_text(text))
+            # A press is answered with the notice (an answer sends nothing to the chat). The
+            # other refused presses of the window get no answer, as refused messages get none:
+            # answering each would spend a Bot API call per press of a flood, and the client
+            # stops its spinner by itself.
+            if update.callback_query is not None:
+                await update.callback_query.answer(text)
+            elif message is not None:
+                await with_retry(lambda: message.reply_text(text))
     except Exception:
         # The notice is a courtesy; the refusal is not: a failed notice must not let the update
         # through to a download and a classification.

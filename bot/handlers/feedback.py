@@ -4,17 +4,19 @@ face crop be kept; and "Why?": where the network looked."""
 from __future__ import annotations
 
 import logging
+import tempfile
 
 from telegram import CallbackQuery, Message, Update
+from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler
 
 from bot import keyboards, replies
 from bot.callbacks import Prefix, decode_feedback, matches
 from bot.context import BotApplication, BotContext
 from bot.handlers.common import group_answerable_by_presser, sender_id, with_retry
-from bot.i18n import Translator
-from bot.service import MaskService
-from model.explain import explain
+from bot.handlers.photos import SPOOL_ABOVE, FileTooLarge, download
+from model.explain import Explanation
+from model.images import ImageError
 from storage.repository import FeedbackOutcome, OwnedFace
 
 log = logging.getLogger("bot.feedback")
@@ -51,12 +53,12 @@ async def on_feedback(update: Update, context: BotContext) -> None:
         return
     faces = tuple((number, service.button_token(face_id, chat.id)) for number, face_id in face.faces)
     if button.action == "face":
-        rating = keyboards.rate(button.token, t, face.number, why=service.recent_faces.has(face.prediction_id))
+        rating = keyboards.rate(button.token, t, face.number, why=service.predictor.gives_maps)
         await with_retry(lambda: query.answer(t(replies.FACE_CHOSEN).format(number=face.number)))
         await with_retry(lambda: query.edit_message_reply_markup(rating))
         return
     if button.action == "why":
-        await answer_why(query, message, service, face, button.token, t)
+        await answer_why(query, message, context, face, button.token)
         log.info("event=why update_id=%s group=%s", update.update_id, face.in_group)
         return
     if button.action == "faces":
@@ -72,9 +74,6 @@ async def on_feedback(update: Update, context: BotContext) -> None:
         await with_retry(lambda: query.answer(question))
         await with_retry(lambda: query.edit_message_reply_markup(keyboards.consent(button.token, button.label, t)))
         return
-    if not button.share:
-        # "No, don't": the crop goes from memory too, so its "Why?" expires.
-        service.recent_faces.drop(face.prediction_id)
     outcome = await service.feedback(
         face.prediction_id,
         sender,
@@ -103,20 +102,21 @@ async def on_feedback(update: Update, context: BotContext) -> None:
         await with_retry(lambda: query.edit_message_reply_markup(keyboards.faces(faces)))
 
 
-async def answer_why(
-    query: CallbackQuery, message: Message, service: MaskService, face: OwnedFace, token: str, t: Translator
-) -> None:
+async def answer_why(query: CallbackQuery, message: Message, context: BotContext, face: OwnedFace, token: str) -> None:
     """The face crop with the heat map of its verdict, and the sentence naming where it falls,
-    drawn in an inference thread from the crop held in memory; or "expired" when it is gone. Either
-    way the button goes: it works once."""
+    from the photo (or clip) downloaded again and judged again (`MaskService.explain`): nothing
+    was kept for it, so any replica answers it, as long as the photo is there. Either way the
+    button goes."""
+    t = context.t
     number = face.number if face.in_group else None
-    kept = service.recent_faces.take(face.prediction_id)
-    if kept is None:
-        await with_retry(lambda: query.answer(replies.why_expired(t), show_alert=True))
+    explanation = await explanation_of(context, message, face)
+    if explanation is None:
+        await with_retry(lambda: query.answer(t(replies.WHY_UNAVAILABLE), show_alert=True))
     else:
         await with_retry(lambda: query.answer())
-        explanation = await service.run_blocking(explain, kept.pixels, kept.class_maps, kept.label, kept.landmarks)
-        caption = replies.why(kept.label, explanation.region, number, t)
+        caption = replies.why(face.label, explanation.region, number, t)
+        if face.model_version != context.bot_data.service.model_version:
+            caption += "\n\n<i>" + t(replies.WHY_NEWER_MODEL) + "</i>"
         await with_retry(lambda: message.reply_photo(explanation.picture, caption=caption))
     # Only a keyboard that shows the button loses it: Telegram refuses an edit that changes
     # nothing, and a replayed press must not bring back Right / Wrong over another keyboard.
@@ -125,6 +125,45 @@ async def answer_why(
         button.callback_data == query.data for row in markup.inline_keyboard for button in row
     ):
         await with_retry(lambda: query.edit_message_reply_markup(keyboards.rate(token, t, number)))
+
+
+PHOTO_KINDS = ("photo", "document")
+"""The input kinds judged as a photo; the others (video notes, videos, GIFs, video files) are clips."""
+
+
+def answered_file(message: Message, face: OwnedFace) -> str | None:
+    """The file id of what the user sent, which the verdict `message` (a photo's text, a group
+    photo's annotated copy, a clip's frame) replies to. Telegram, not the client, gives the
+    message with the press, so it is the photo the verdict was about. None when Telegram no longer
+    shows it (it was deleted)."""
+    sent = message.reply_to_message
+    if sent is None:
+        return None
+    if face.input_kind == "photo":
+        return sent.photo[-1].file_id if sent.photo else None
+    attachment = {"video_note": sent.video_note, "video": sent.video, "animation": sent.animation}.get(
+        face.input_kind, sent.document
+    )
+    return attachment.file_id if attachment is not None else None
+
+
+async def explanation_of(context: BotContext, message: Message, face: OwnedFace) -> Explanation | None:
+    """The explanation of `face` from what the user sent, downloaded within the photos' limits;
+    None when it or the face in it cannot be found again."""
+    file_id = answered_file(message, face)
+    if file_id is None:
+        log.info("event=why_unavailable reason=no_photo")
+        return None
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_ABOVE) as spool:
+        try:
+            await download(context, file_id, spool)
+            explanation = await context.bot_data.service.explain(spool, face, face.input_kind not in PHOTO_KINDS)
+        except (BadRequest, FileTooLarge, ImageError) as error:  # deleted, or no longer the same photo
+            log.info("event=why_unavailable reason=%s", type(error).__name__)
+            return None
+    if explanation is None:
+        log.info("event=why_unavailable reason=face_not_found")
+    return explanation
 
 
 def register(application: BotApplication) -> None:

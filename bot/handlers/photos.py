@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import IO, Any
 
-from telegram import Update
+from telegram import ReplyParameters, Update
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import MessageHandler, filters
@@ -132,17 +132,24 @@ async def check_and_reply(
         metrics.errors.labels(kind="database").inc()
     tokens = [service.button_token(prediction_id, message.chat_id) for prediction_id in ids or ()]
     annotated = result.annotated
+    # The verdict replies to the photo in every chat, not only in groups: what it answers stays
+    # beside it, for "Why?" too.
+    quoted = ReplyParameters(message.message_id, allow_sending_without_reply=True)
     if result.photo.is_group and annotated is not None:  # a group photo always has its annotated copy
         keyboard = keyboards.faces(tuple(enumerate(tokens, start=1))) if tokens else None
         caption = replies.group_caption(result.photo, t, can_rate=keyboard is not None)
-        await with_retry(lambda: message.reply_photo(annotated, caption=caption, reply_markup=keyboard))
+        await with_retry(
+            lambda: message.reply_photo(annotated, caption=caption, reply_markup=keyboard, reply_parameters=quoted)
+        )
     else:
-        keyboard = keyboards.rate(tokens[0], t, why=service.recent_faces.has(ids[0])) if ids else None
+        keyboard = keyboards.rate(tokens[0], t, why=result.prediction.explainable) if ids else None
         text = replies.verdict(result.prediction, t)
         if annotated is None:
-            await with_retry(lambda: message.reply_text(text, reply_markup=keyboard))
+            await with_retry(lambda: message.reply_text(text, reply_markup=keyboard, reply_parameters=quoted))
         else:  # a clip: the frame judged, the verdict its caption
-            await with_retry(lambda: message.reply_photo(annotated, caption=text, reply_markup=keyboard))
+            await with_retry(
+                lambda: message.reply_photo(annotated, caption=text, reply_markup=keyboard, reply_parameters=quoted)
+            )
     elapsed = time.perf_counter() - started
     metrics.reply_seconds.observe(elapsed)
     for prediction in result.photo.faces:

@@ -29,14 +29,14 @@ class Request:
     at: float
 
 
-SENT_PHOTO = [{"file_id": "sent", "file_unique_id": "sent", "width": 720, "height": 324}]
-
-
 class FakeTelegram:
     def __init__(self, token: str = TOKEN) -> None:
         self.token = token
         self.requests: list[Request] = []
         self.files: dict[str, bytes] = {}
+        self.messages: dict[tuple[int, int], dict] = {}
+        """Every message in the chats, users' and the bot's, by (chat id, message id): what a
+        reply's `reply_to_message` shows. A message deleted from here is shown no longer."""
         self.languages: dict[int, str] = {}
         """Telegram clients' `language_code` by user id; a user not in it sends none."""
         self._updates: list[dict] = []
@@ -106,17 +106,24 @@ class FakeTelegram:
         return {"id": chat_id, "type": "private", "first_name": f"User{chat_id}"}
 
     def message(self, user_id: int, **content) -> int:
-        return self.push(
-            {
-                "message": {
-                    "message_id": next(self._message_ids),
-                    "date": int(time.time()),
-                    "chat": self.chat(user_id),
-                    "from": self.user(user_id),
-                    **content,
-                }
-            }
-        )
+        message = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": self.chat(user_id),
+            "from": self.user(user_id),
+            **content,
+        }
+        self.keep(message)
+        return self.push({"message": message})
+
+    def keep(self, message: dict) -> dict:
+        """Remember a message sent into a chat, so that replies to it show it."""
+        self.messages[(message["chat"]["id"], message["message_id"])] = message
+        return message
+
+    def delete(self, chat_id: int, message_id: int) -> None:
+        """The user deletes a message: replies to it no longer show it, as in Telegram."""
+        del self.messages[(chat_id, message_id)]
 
     def send_photo(self, user_id: int, data: bytes, size: int | None = None, **extra) -> int:
         file_id, file_size = self.add_file(data, size)
@@ -203,18 +210,24 @@ class FakeTelegram:
         )
 
     def sent_message(self, request: Request) -> dict:
+        """The message a sendMessage or sendPhoto request made, as a button press shows it: with
+        the message it replies to, when that is still there."""
         params = request.params
         if request.method == "sendPhoto":
-            content = {"photo": SENT_PHOTO, **({"caption": params["caption"]} if params.get("caption") else {})}
+            content = {"photo": params["_photo"], **({"caption": params["caption"]} if params.get("caption") else {})}
         else:
             content = {"text": params.get("text", "")}
+        chat_id = int(params["chat_id"])
+        reply_to = replied_to(params)
+        replied = None if reply_to is None else self.messages.get((chat_id, reply_to))
         return {
             "message_id": params["_message_id"],
             "date": int(request.at),
-            "chat": self.chat(int(params["chat_id"])),
+            "chat": self.chat(chat_id),
             "from": self.bot_user(),
             **content,
             **({"reply_markup": params["reply_markup"]} if params.get("reply_markup") else {}),
+            **({"reply_to_message": replied} if replied is not None else {}),
         }
 
     def calls(self, method: str, chat_id: int | None = None) -> list[Request]:
@@ -297,8 +310,8 @@ class FakeTelegram:
                 "from": self.bot_user(),
                 "text": params.get("text", ""),
             }
-            if method in ("sendPhoto", "editMessageCaption"):
-                result["photo"] = SENT_PHOTO
+            if "_photo" in params:
+                result["photo"] = params["_photo"]
             return 200, {"ok": True, "result": result}
         if method in (
             "sendChatAction",
@@ -373,6 +386,18 @@ class FakeTelegram:
                 if method in ("sendMessage", "sendPhoto", "editMessageText", "editMessageCaption"):
                     # Numbered before the request is visible to tests, which press buttons under it.
                     params["_message_id"] = int(params.get("message_id") or next(fake._message_ids))
+                if method == "sendPhoto":
+                    # Kept as a file, as Telegram keeps what a bot sends: it can be downloaded again.
+                    file_id, size = fake.add_file(params["photo"])
+                    params["_photo"] = [
+                        {
+                            "file_id": file_id,
+                            "file_unique_id": f"{file_id}-u",
+                            "width": 720,
+                            "height": 324,
+                            "file_size": size,
+                        }
+                    ]
                 request = Request(method, params, time.time())
                 if method != "getUpdates":
                     fake.requests.append(request)
@@ -383,6 +408,14 @@ class FakeTelegram:
                 self._send(status, json.dumps(answer).encode(), "application/json")
 
         return Handler
+
+
+def replied_to(params: dict) -> int | None:
+    """The id of the message a send request replies to, if any."""
+    reply = params.get("reply_parameters")
+    if isinstance(reply, dict):
+        return int(reply["message_id"])
+    return int(params["reply_to_message_id"]) if params.get("reply_to_message_id") else None
 
 
 def decode_body(content_type: str, body: bytes) -> dict:
