@@ -95,7 +95,7 @@ class RowTokens:
         return int.from_bytes(plain, "big")
 
 
-FEEDBACK_ACTIONS = ("ok", "no", "is", "share", "why", "face", "faces")
+FEEDBACK_ACTIONS = ("ok", "no", "is", "share", "why", "face", "faces", "everyone")
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,8 @@ class FeedbackButton:
     """One press under a verdict: "ok" (right), "no" (wrong), "is" (the right label), "share"
     (consent for the crop, after a right answer when `label` is None, else after a correction),
     "why" (where the network looked); on a group photo also "face" (rate this face) and "faces"
-    (back to the faces' numbers). `token` stands for the prediction (RowTokens)."""
+    (back to the faces' numbers); under the answer about a photo's main face, "everyone" (the
+    group answer for every face). `token` stands for the prediction (RowTokens)."""
 
     token: str
     action: str
@@ -134,7 +135,7 @@ def decode_feedback(data: str | None) -> FeedbackButton | None:
     if len(parts) < 3 or parts[0] != Prefix.FEEDBACK or not _TOKEN.fullmatch(parts[1]):
         return None
     token, action, rest = parts[1], parts[2], parts[3:]
-    if action in ("ok", "no", "why", "face", "faces") and not rest:
+    if action in ("ok", "no", "why", "face", "faces", "everyone") and not rest:
         return FeedbackButton(token, action)
     if action == "is" and len(rest) == 1 and (label := _label(rest[0])) is not None:
         return FeedbackButton(token, action, label)

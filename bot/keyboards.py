@@ -13,9 +13,12 @@ from storage.repository import CLASS_NAMES
 FACES_PER_ROW = 5
 
 
-def rate(token: str, t: Translator, number: int | None = None, why: bool = False) -> InlineKeyboardMarkup:
+def rate(
+    token: str, t: Translator, number: int | None = None, why: bool = False, everyone: bool = False
+) -> InlineKeyboardMarkup:
     """Right / Wrong for one answer, and Why? when the answer can be explained; with `number`, for
-    that face of a group photo, and a way back."""
+    that face of a group photo, and a way back; with `everyone`, under the answer about a photo's
+    main face, a button for the group answer about every face."""
     answers = [(replies.RIGHT, "ok"), (replies.WRONG, "no")] + ([(replies.WHY, "why")] if why else [])
     rows = [
         [
@@ -28,7 +31,18 @@ def rate(token: str, t: Translator, number: int | None = None, why: bool = False
     ]
     if number is not None:
         rows.append([InlineKeyboardButton(t(replies.ALL_FACES), callback_data=FeedbackButton(token, "faces").encode())])
+    if everyone:
+        rows.append(
+            [InlineKeyboardButton(t(replies.CHECK_EVERYONE), callback_data=FeedbackButton(token, "everyone").encode())]
+        )
     return InlineKeyboardMarkup(rows)
+
+
+def everyone(token: str, t: Translator) -> InlineKeyboardMarkup:
+    """Only the way from the answer about a photo's main face to the group answer."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(t(replies.CHECK_EVERYONE), callback_data=FeedbackButton(token, "everyone").encode())]]
+    )
 
 
 def faces(numbered: tuple[tuple[int, str], ...]) -> InlineKeyboardMarkup:

@@ -74,6 +74,7 @@ WHY = N_("🔍 Why?")
 FACE_BUTTON = N_("{number}: {answer}")
 """A Right, Wrong or Why? button for one face of a group photo."""
 ALL_FACES = N_("◀ All faces")
+CHECK_EVERYONE = N_("👥 Check everyone")
 SHARE_YES, SHARE_NO = N_("Yes, share the face crop"), N_("No, don't")
 CONSENT_QUESTION = N_("May I keep the 128x128 face crop to improve the model?")
 WHICH_LABEL = N_("Which answer is right?")
@@ -138,8 +139,9 @@ def verdict_key(prediction: Prediction) -> str:
     return "unsure" if prediction.unsure else prediction.label
 
 
-def verdict(prediction: Prediction, t: Translator) -> str:
-    """First line: exactly one verdict phrase and the confidence; then tips; then advice."""
+def verdict(prediction: Prediction, t: Translator, background: int = 0) -> str:
+    """First line: exactly one verdict phrase and the confidence; then tips; then advice; then,
+    about a photo's main face, how many other people are in it (`background`)."""
     percent = t.percent(prediction.confidence)
     if prediction.unsure:
         lines = [
@@ -154,6 +156,16 @@ def verdict(prediction: Prediction, t: Translator) -> str:
         lines.extend(f"• {escape(t.message(tip), quote=False)}" for tip in prediction.framing.tips)
     lines.append("")
     lines.append(t(UNSURE_ADVICE) if prediction.unsure else t(ADVICE[prediction.label]))
+    if background:
+        lines.append("")
+        lines.append(
+            "👥 "
+            + t.ngettext(
+                "I also see {count} person in the background.",
+                "I also see {count} people in the background.",
+                background,
+            ).format(count=background)
+        )
     return "\n".join(lines)
 
 
@@ -295,6 +307,9 @@ FACE_WHY_ELSEWHERE = {
     ),
     "outside": N_("On face {number} I looked mostly around the face rather than at it, so take this answer with care."),
 }
+EVERYONE_UNAVAILABLE = N_(
+    "I can't find these faces again: the photo may have been deleted. Send it again to check everyone."
+)
 WHY_UNAVAILABLE = N_("I can't find this face again: the photo may have been deleted. Send the photo again to ask why.")
 WHY_NEWER_MODEL = N_("My model has changed since this answer: the map shows where today's model looks.")
 

@@ -357,26 +357,41 @@ class MaskService:
     def _classify_clip(self, data: bytes) -> Answered:
         return answer_clip(self.predictor, data)
 
-    def _explain(self, data: bytes, face: OwnedFace, clip: bool) -> Explanation | None:
-        photo = predict_clip(data, self.predictor) if clip else self.predictor.predict_photo(data)
-        return explain_again(photo, face.number, face.face_share, face.label)
-
     async def explain(self, file: IO[bytes], face: OwnedFace, clip: bool) -> Explanation | None:
         """Why one of a user's faces got its verdict, from what they sent (a file, read from its
         start; with `clip`, a clip) downloaded again: judged again as it was and explained
-        (`model.explain.explain_again`), within the decoding budget and on the lanes `check_photo`
-        and `check_clip` use. Nothing of it is kept; raises `model.images.ImageError`."""
+        (`model.explain.explain_again`). Nothing of it is kept; raises `model.images.ImageError`."""
+        return await self._judge_again(
+            file, clip, lambda photo: explain_again(photo, face.number, face.face_share, face.label)
+        )
+
+    async def everyone(self, file: IO[bytes], face: OwnedFace, clip: bool) -> tuple[PhotoPrediction, bytes] | None:
+        """The group answer for a photo first answered about its main face (one of its faces is
+        `face`): every face judged again, and the annotated picture. None when the photo no longer
+        shows the faces that were answered (a new model may find others)."""
+
+        def draw(photo: PhotoPrediction) -> tuple[PhotoPrediction, bytes] | None:
+            return (photo, annotate(photo)) if len(photo.faces) == len(face.faces) else None
+
+        return await self._judge_again(file, clip, draw)
+
+    async def _judge_again(self, file: IO[bytes], clip: bool, then: Callable[[PhotoPrediction], T]) -> T:
+        """`then` of a photo or clip judged again as `check_photo` and `check_clip` judge it:
+        within the decoding budget, on their lanes, in an inference thread."""
         loop = asyncio.get_running_loop()
         size = file.seek(0, io.SEEK_END)
         file.seek(0)
         async with self.decoding.hold(size):
             data = await loop.run_in_executor(None, file.read)
             lane = self._slow_lane if clip or slow_to_decode(data) else self._executor
-            explanation = await loop.run_in_executor(lane, self._explain, data, face, clip)
+            result = await loop.run_in_executor(lane, self._judged_again, data, clip, then)
             del data
         if size > TRIM_AFTER_BYTES and self.decoding.idle:
             await loop.run_in_executor(None, give_back_memory)
-        return explanation
+        return result
+
+    def _judged_again(self, data: bytes, clip: bool, then: Callable[[PhotoPrediction], T]) -> T:
+        return then(predict_clip(data, self.predictor) if clip else self.predictor.predict_photo(data))
 
     async def feedback(
         self,

@@ -364,8 +364,9 @@ def predict_clip(data: bytes, predictor: Predictor) -> PhotoPrediction:
     BMP), so every face in it is found, judged and boxed as in a photo; when that frame shows one
     face to judge, the verdict is voted instead: the mean of the calibrated probabilities of the
     largest face in every sampled frame (docs/video.md, "Vote or one frame": it measured
-    better than the one frame's verdict). The vote is not taken for several faces: the largest
-    face of one frame may be another person's in the next."""
+    better than the one frame's verdict). The vote is not taken for a group of faces: the largest
+    face of one frame may be another person's in the next; it is for a main face with people far
+    behind (`PhotoPrediction.main_face`), whose other faces keep their frame's verdicts."""
     choice = choose(data, predictor.detector.faces)
     photo = predictor.predict_photo(encode_bmp(choice.frame))
     if photo.is_group:
@@ -379,7 +380,7 @@ def predict_clip(data: bytes, predictor: Predictor) -> PhotoPrediction:
         probabilities={name: float(value) for name, value in zip(CLASS_NAMES, mean, strict=True)},
         unsure=bool(mean[best] < predictor.threshold),
     )
-    return replace(photo, faces=(voted,))
+    return replace(photo, faces=(voted, *photo.faces[1:]))
 
 
 def encode_bmp(rgb: np.ndarray) -> bytes:

@@ -89,10 +89,19 @@ class OwnedFace:
     face_share: float | None
     """The face's side over the photo's longest side; None when no face was boxed. "Why?" finds
     the same face again by its number and this (`model.explain.explain_again`)."""
+    sides: tuple[int | None, ...] = ()
+    """The side in pixels of every face in `faces`, in the same order (None for rows without one)."""
 
-    @property
-    def in_group(self) -> bool:
-        return len(self.faces) > 1
+    def answered_face_by_face(self, main_face_ratio: float) -> bool:
+        """Whether its photo got the group answer: several faces judged, and the first (the
+        largest) less than `main_face_ratio` times every other, the serving rule's ratio
+        (`model.predictor.MAIN_FACE_RATIO`). Else the answer was about the first face alone."""
+        if len(self.faces) < 2:
+            return False
+        if None in self.sides or len(self.sides) != len(self.faces):
+            return True
+        largest, *others = (side or 0 for side in self.sides)
+        return largest < main_face_ratio * max(others)
 
 
 @dataclass(frozen=True)
@@ -356,15 +365,15 @@ class Repository:
                 return None
             label, photo_id, face_index, input_kind, model_version, face_side, width, height = row
             siblings: list[tuple[int, int]] = []
+            sides: list[int | None] = []
             if photo_id is not None:
-                siblings = [
-                    (int(number or 0), int(sibling))
-                    for sibling, number in session.execute(
-                        select(PredictionRow.id, PredictionRow.face_index)
-                        .where(PredictionRow.photo_id == photo_id, PredictionRow.user_hash == user_hash)
-                        .order_by(PredictionRow.face_index)
-                    )
-                ]
+                for sibling, number, side in session.execute(
+                    select(PredictionRow.id, PredictionRow.face_index, PredictionRow.face_side)
+                    .where(PredictionRow.photo_id == photo_id, PredictionRow.user_hash == user_hash)
+                    .order_by(PredictionRow.face_index)
+                ):
+                    siblings.append((int(number or 0), int(sibling)))
+                    sides.append(None if side is None else int(side))
         number = face_index or 1
         longest = max(width, height)
         return OwnedFace(
@@ -375,6 +384,7 @@ class Repository:
             input_kind,
             model_version,
             face_side / longest if face_side is not None and longest > 0 else None,
+            tuple(sides) if siblings else (face_side,),
         )
 
     def feedback_items(

@@ -148,3 +148,43 @@ def test_pressing_a_group_photos_buttons_spends_no_photos(bot, fake, shared_data
         fake.send_photo(12, encode(known_photo("without_mask")))
     answers = fake.replies_to(12, 9, timeout=60)
     assert [verdict_of(answer) for answer in answers] == ["without_mask"] * 9
+
+
+def test_a_selfie_with_people_behind_gets_the_answer_about_its_sender(bot, fake, predictor):
+    from bot.i18n import translator
+    from tests.support.fake_telegram import replied_to
+    from tests.support.photos import selfie_with_people_behind
+
+    data = selfie_with_people_behind(behind=2)
+    expected = predictor.predict_photo(data)
+    assert expected.main_face and len(expected.faces) == 3
+    fake.send_photo(75, data)
+    reply = fake.replies_to(75)[0]
+    # The one-face answer, about the sender's face, with one line about the others.
+    assert reply.method == "sendMessage"
+    text = reply.params["text"]
+    assert text.startswith(replies.verdict(expected.faces[0], translator("en")).split("\n")[0])
+    assert text.endswith("👥 I also see 2 people in the background.")
+    keyboard = reply.params["reply_markup"]["inline_keyboard"]
+    assert [button["text"] for button in keyboard[-1]] == ["👥 Check everyone"]
+    # Every face judged is recorded, as for a group photo: drift and statistics do not change.
+    assert [row.face_index for row in rows_of(bot)] == [1, 2, 3]
+
+    fake.press(75, reply, keyboard[-1][0]["callback_data"])
+    group = fake.wait_for(lambda: fake.calls("sendPhoto", 75))[0]
+    assert group.params["caption"].startswith("<b>3 faces</b>: ")
+    assert numbers_in(group.params["caption"]) == [1, 2, 3]
+    assert replied_to(group.params) == replied_to(reply.params) is not None  # both answer the user's photo
+    buttons = [b["text"] for row in group.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == ["1", "2", "3"]
+    assert len(rows_of(bot)) == 3  # judged again, not recorded again
+    # The button goes; Right / Wrong / Why? stay.
+    edited = fake.wait_for(lambda: fake.calls("editMessageReplyMarkup", 75))[0].params["reply_markup"]
+    assert [b["text"] for b in edited["inline_keyboard"][0]] == ["👍 Right", "👎 Wrong", "🔍 Why?"]
+    assert len(edited["inline_keyboard"]) == 1
+
+    # Face 2 of the group answer is rated as a face of a group photo.
+    fake.press(75, group, group.params["reply_markup"]["inline_keyboard"][0][1]["callback_data"])
+    fake.wait_for(lambda: len(fake.calls("editMessageReplyMarkup", 75)) >= 2)
+    face_keyboard = fake.calls("editMessageReplyMarkup", 75)[1].params["reply_markup"]["inline_keyboard"]
+    assert face_keyboard[0][0]["text"].startswith("2: ")

@@ -495,3 +495,17 @@ def test_scene_scores_lead_with_the_photos_never_trained_on():
     first, second = [line for line in format_scene_scores("ilc3/scenes", scores).splitlines() if line.startswith("==")]
     assert first.startswith("== ilc3/scenes, the model's test photos: 8 photos")
     assert second.startswith("== ilc3/scenes, all scenes, partly trained on: 50 photos")
+
+
+def test_a_selfie_with_people_far_behind_is_answered_about_its_main_face(predictor):
+    from model.predictor import MAIN_FACE_RATIO
+    from tests.support.photos import selfie_with_people_behind
+    from training.bench import group_photo
+
+    selfie = predictor.predict_photo(selfie_with_people_behind(behind=2))
+    sides = [prediction.face.side for prediction in selfie.faces]
+    assert len(sides) == 3 and sides[0] >= MAIN_FACE_RATIO * max(sides[1:])
+    assert selfie.main_face and not selfie.is_group and selfie.background == 2
+    # People at similar distances keep the group answer.
+    group = predictor.predict_photo(group_photo(4))
+    assert len(group.faces) == 4 and not group.main_face and group.is_group

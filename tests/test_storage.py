@@ -331,15 +331,17 @@ def test_a_group_photos_faces_are_rows_of_one_photo(repository, database):
     day = stats.stats(database, DAY, DAY)
     assert (day.photos, day.count, day.per_class["without_mask"]) == (2, 4, 2)
     face = repository.owned_face(ids[1], "alice")
-    assert (face.label, face.number, face.faces, face.in_group) == (
+    assert (face.label, face.number, face.faces, face.sides) == (
         "without_mask",
         2,
         tuple(zip((1, 2, 3), ids, strict=True)),
-        True,
+        (41, 42, 43),
     )
+    # Sides 41, 42, 43: no face is three times the others, so the photo got the group answer.
+    assert face.answered_face_by_face(3.0) and not face.answered_face_by_face(0.9)
     assert repository.owned_face(ids[1], "bob") is None
     alone = repository.owned_face(single, "alice")
-    assert (alone.number, alone.faces, alone.in_group) == (1, ((1, single),), False)
+    assert (alone.number, alone.faces, alone.answered_face_by_face(3.0)) == (1, ((1, single),), False)
 
 
 def test_concurrent_writers_from_threads_lose_no_row(repository, database):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import tempfile
 
-from telegram import CallbackQuery, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, ReplyParameters, Update
 from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler
 
@@ -17,6 +17,7 @@ from bot.handlers.common import group_answerable_by_presser, sender_id, with_ret
 from bot.handlers.photos import SPOOL_ABOVE, FileTooLarge, download
 from model.explain import Explanation
 from model.images import ImageError
+from model.predictor import MAIN_FACE_RATIO
 from storage.repository import FeedbackOutcome, OwnedFace
 
 log = logging.getLogger("bot.feedback")
@@ -52,14 +53,19 @@ async def on_feedback(update: Update, context: BotContext) -> None:
         await with_retry(lambda: query.answer(refusal, show_alert=True))
         return
     faces = tuple((number, service.button_token(face_id, chat.id)) for number, face_id in face.faces)
+    grouped = under_group_answer(face, message)
     if button.action == "face":
         rating = keyboards.rate(button.token, t, face.number, why=service.predictor.gives_maps)
         await with_retry(lambda: query.answer(t(replies.FACE_CHOSEN).format(number=face.number)))
         await with_retry(lambda: query.edit_message_reply_markup(rating))
         return
     if button.action == "why":
-        await answer_why(query, message, context, face, button.token)
-        log.info("event=why update_id=%s group=%s", update.update_id, face.in_group)
+        await answer_why(query, message, context, face, button.token, grouped)
+        log.info("event=why update_id=%s group=%s", update.update_id, grouped)
+        return
+    if button.action == "everyone":
+        await answer_everyone(query, message, context, face, faces)
+        log.info("event=everyone update_id=%s", update.update_id)
         return
     if button.action == "faces":
         await with_retry(lambda: query.answer())
@@ -70,7 +76,7 @@ async def on_feedback(update: Update, context: BotContext) -> None:
         await with_retry(lambda: query.edit_message_reply_markup(keyboards.labels(button.token, face.label, t)))
         return
     if button.action in ("is", "ok"):
-        question = replies.consent_question(face.number if face.in_group else None, t)
+        question = replies.consent_question(face.number if grouped else None, t)
         await with_retry(lambda: query.answer(question))
         await with_retry(lambda: query.edit_message_reply_markup(keyboards.consent(button.token, button.label, t)))
         return
@@ -81,34 +87,98 @@ async def on_feedback(update: Update, context: BotContext) -> None:
         corrected_label=button.label,
         share_crop=bool(button.share),
     )
-    log.info("event=feedback update_id=%s outcome=%s group=%s", update.update_id, outcome.value, face.in_group)
+    log.info("event=feedback update_id=%s outcome=%s group=%s", update.update_id, outcome.value, grouped)
     if outcome is FeedbackOutcome.NOT_YOURS:
         await with_retry(lambda: query.answer(t(replies.NOT_YOUR_PHOTO), show_alert=True))
     elif outcome is FeedbackOutcome.ALREADY_ANSWERED:
         await with_retry(lambda: query.answer(t(replies.ALREADY_RATED)))
     elif outcome is FeedbackOutcome.CONSENT_WITHDRAWN:
         await with_retry(lambda: query.answer(t(replies.CONSENT_WITHDRAWN), show_alert=True))
-    elif face.in_group:
+    elif grouped:
         await with_retry(lambda: query.answer(t(replies.FACE_THANKS).format(number=face.number)))
     else:
         thanks = "\n\n<i>" + t(replies.THANKS_LINE) + "</i>"
         await with_retry(lambda: query.answer(t(replies.THANKS)))
+        # A main face's answer keeps its way to everyone's (an edit without a keyboard drops it).
+        still = keyboards.everyone(button.token, t) if has_button(message, "everyone") else None
         if message.photo:  # a clip's answer: the frame judged, the verdict its caption
-            await with_retry(lambda: query.edit_message_caption((message.caption_html or "") + thanks))
+            await with_retry(
+                lambda: query.edit_message_caption((message.caption_html or "") + thanks, reply_markup=still)
+            )
         else:
-            await with_retry(lambda: query.edit_message_text((message.text_html or "") + thanks))
-    if face.in_group:
+            await with_retry(lambda: query.edit_message_text((message.text_html or "") + thanks, reply_markup=still))
+    if grouped:
         # Whatever became of this face, the other faces can still be rated: back to the numbers.
         await with_retry(lambda: query.edit_message_reply_markup(keyboards.faces(faces)))
 
 
-async def answer_why(query: CallbackQuery, message: Message, context: BotContext, face: OwnedFace, token: str) -> None:
+def under_group_answer(face: OwnedFace, message: Message) -> bool:
+    """Whether the press came under a group answer (numbered faces), not under the answer about
+    one face. A photo's answer about one face is a text, and its group answer (at once, or after
+    "Check everyone") the annotated picture; a clip's answers are both pictures, so its stored
+    faces tell, by the serving rule (`model.predictor.MAIN_FACE_RATIO`)."""
+    if len(face.faces) < 2:
+        return False
+    if face.input_kind in PHOTO_KINDS:
+        return bool(message.photo)
+    return face.number > 1 or face.answered_face_by_face(MAIN_FACE_RATIO)
+
+
+def has_button(message: Message, action: str) -> bool:
+    """Whether the message's keyboard still shows a button of this action."""
+    markup = message.reply_markup
+    return markup is not None and any(
+        (pressed := decode_feedback(button.callback_data if isinstance(button.callback_data, str) else None))
+        is not None
+        and pressed.action == action
+        for row in markup.inline_keyboard
+        for button in row
+    )
+
+
+async def answer_everyone(
+    query: CallbackQuery, message: Message, context: BotContext, face: OwnedFace, faces: tuple[tuple[int, str], ...]
+) -> None:
+    """The group answer for a photo first answered about its main face: the photo (or clip)
+    downloaded again and judged again (`MaskService.everyone`), every face boxed and numbered,
+    a button per face, replying to the user's photo as group answers do. The button goes."""
+    t = context.t
+    file_id = answered_file(message, face)
+    drawn = None
+    if file_id is not None:
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_ABOVE) as spool:
+            try:
+                await download(context, file_id, spool)
+                drawn = await context.bot_data.service.everyone(spool, face, face.input_kind not in PHOTO_KINDS)
+            except (BadRequest, FileTooLarge, ImageError) as error:
+                log.info("event=everyone_unavailable reason=%s", type(error).__name__)
+    if drawn is None or message.reply_to_message is None:
+        await with_retry(lambda: query.answer(t(replies.EVERYONE_UNAVAILABLE), show_alert=True))
+    else:
+        photo, annotated = drawn
+        await with_retry(lambda: query.answer())
+        quoted = ReplyParameters(message.reply_to_message.message_id, allow_sending_without_reply=True)
+        caption = replies.group_caption(photo, t)
+        await with_retry(
+            lambda: message.reply_photo(
+                annotated, caption=caption, reply_markup=keyboards.faces(faces), reply_parameters=quoted
+            )
+        )
+    markup = message.reply_markup
+    if markup is not None and has_button(message, "everyone"):
+        rows = [row for row in markup.inline_keyboard if not any(b.callback_data == query.data for b in row)]
+        await with_retry(lambda: query.edit_message_reply_markup(InlineKeyboardMarkup(rows) if rows else None))
+
+
+async def answer_why(
+    query: CallbackQuery, message: Message, context: BotContext, face: OwnedFace, token: str, grouped: bool
+) -> None:
     """The face crop with the heat map of its verdict, and the sentence naming where it falls,
     from the photo (or clip) downloaded again and judged again (`MaskService.explain`): nothing
     was kept for it, so any replica answers it, as long as the photo is there. Either way the
     button goes."""
     t = context.t
-    number = face.number if face.in_group else None
+    number = face.number if grouped else None
     explanation = await explanation_of(context, message, face)
     if explanation is None:
         await with_retry(lambda: query.answer(t(replies.WHY_UNAVAILABLE), show_alert=True))

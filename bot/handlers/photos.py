@@ -142,8 +142,10 @@ async def check_and_reply(
             lambda: message.reply_photo(annotated, caption=caption, reply_markup=keyboard, reply_parameters=quoted)
         )
     else:
-        keyboard = keyboards.rate(tokens[0], t, why=result.prediction.explainable) if ids else None
-        text = replies.verdict(result.prediction, t)
+        # A main face with people behind: its answer, and the group answer one press away.
+        everyone = len(result.photo.faces) > 1
+        keyboard = keyboards.rate(tokens[0], t, why=result.prediction.explainable, everyone=everyone) if ids else None
+        text = replies.verdict(result.prediction, t, result.photo.background)
         if annotated is None:
             await with_retry(lambda: message.reply_text(text, reply_markup=keyboard, reply_parameters=quoted))
         else:  # a clip: the frame judged, the verdict its caption

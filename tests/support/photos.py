@@ -71,3 +71,20 @@ def make_folder(root: Path, per_class: int = 12) -> Path:
             pixels[label * 32 : (label + 1) * 32] = 250
             Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(root / name / f"{name}_{i}.jpg")
     return root
+
+
+def selfie_with_people_behind(behind: int = 2, size: tuple[int, int] = (960, 720)) -> bytes:
+    """A JPEG of one large drawn face in front and `behind` small ones far behind it, along the
+    top edge, each a tenth of the large one's height: a selfie in a street."""
+    from training.bench import drawn_face
+
+    width, height = size
+    canvas = np.asarray(textured(width, height, seed=3)).copy()
+    side = height // 8
+    for index in range(behind):
+        left = 10 + index * (side + 20) if index % 2 == 0 else width - (index // 2 + 1) * (side + 20)
+        tile = canvas[10 : 10 + side, left : left + side]
+        canvas[10 : 10 + side, left : left + side] = drawn_face(tile, seed=10 + index, size=0.8)
+    middle = canvas[height // 6 :, width // 4 : 3 * width // 4]
+    canvas[height // 6 :, width // 4 : 3 * width // 4] = drawn_face(middle, seed=1, size=0.75)
+    return encode(Image.fromarray(canvas))
