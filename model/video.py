@@ -11,14 +11,29 @@ FFmpeg's hundreds of others); only the video codecs of phones and browsers are d
 the sound; on one thread; and every decoder refuses a picture larger than MAX_SIDE x MAX_SIDE,
 also one a stream switches to after its header (a 426 KB MP4 whose header says 480x480 took
 600 MB more to decode with OpenCV's).
+
+FFmpeg allocates while it opens a container, before any check of ours can run (an MP4 index that
+claims 85 M samples took a gigabyte), so the bot never opens one itself: each clip is decoded by a
+child process (`model.clip_process`) under limits on memory, CPU time and open files, killed
+after DECODER_SECONDS, and a child that fails answers "I couldn't read this video"
+(`decoded_frames`). The decoding is bounded by what it decodes, not what the header says: the
+pixels of every frame decoded count against DECODE_BUDGET_PIXELS, and CPU_SECONDS of decoding
+ends a clip.
 """
 
 from __future__ import annotations
 
 import bisect
 import io
+import json
+import logging
+import struct
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,6 +46,8 @@ from model.images import MIN_SIDE, ImageError
 from model.messages import N_, Message
 from model.predictor import DECODE_SIDE, NoFaceFound, PhotoPrediction, Predictor
 from model.preprocess import crop_square
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # PyAV (FFmpeg, 20 MB in memory) loads with the first clip, not at the bot's start
     import av
@@ -47,7 +64,13 @@ SAMPLES = 8
 DECODE_BUDGET_PIXELS = 150_000_000
 """Pixels decoded for one clip at most, besides one key frame per sample (about 0.3 s of one
 core for H.264): every frame of a 10 s 480 px video note, or a few frames after each key frame of a long
-HD video, whose samples are then its key frames."""
+HD video, whose samples are then its key frames. Counted in the pixels of the frames decoded: a
+header can claim 64 px before thousands of 1,920 px pictures."""
+CPU_SECONDS = 2.0
+"""A clip's decoding stops past this much CPU time (of its thread), and the clip is refused."""
+DECODER_SECONDS = 10.0
+"""Wall-clock time a decoding child process is given (it runs at a lower priority than the bot:
+photos go first) before it is killed."""
 LARGEST_FACE_SHARE = 0.8
 """Frames whose largest face is at least this share of the largest seen count as showing the
 largest face; the sharpest of them is judged."""
@@ -93,6 +116,14 @@ class EmptyClip(ClipError):
 
 class NotAClip(ClipError):
     pass
+
+
+class ClipTooSlow(ClipError):
+    """Decoding took more than CPU_SECONDS."""
+
+
+class ClipUnreadable(ClipError):
+    """The decoding child process failed: out of memory, CPU time or wall-clock time, or killed."""
 
 
 class NoFaceInClip(NoFaceFound):
@@ -152,6 +183,20 @@ def _damaged() -> NotAClip:
     )
 
 
+def _too_slow() -> ClipTooSlow:
+    return ClipTooSlow(
+        Message(
+            N_(
+                "This video takes more work to decode than I can give one clip. Send a shorter or smaller clip, or a photo of your face."
+            )
+        )
+    )
+
+
+def _unreadable() -> ClipUnreadable:
+    return ClipUnreadable(Message(N_("I couldn't read this video. Send a normal clip, or a photo of your face.")))
+
+
 def _empty() -> EmptyClip:
     return EmptyClip(Message(N_("This video is empty. Send it again, or a photo of your face.")))
 
@@ -181,7 +226,9 @@ class _Plan:
 def sample_frames(data: bytes, count: int = SAMPLES) -> Iterator[np.ndarray]:
     """About `count` upright RGB frames spread over the clip, in order, each shrunk by a whole
     factor that keeps its short side at least DECODE_SIDE. Raises `ClipError` for a clip over
-    the limits, damaged, in another format, or without frames."""
+    the limits, damaged, in another format, without frames, or past CPU_SECONDS of decoding.
+
+    This opens the clip in the calling process: the bot calls `decoded_frames` instead."""
     if not data:
         raise _empty()
     fmt = container_format(data[:12])
@@ -189,6 +236,7 @@ def sample_frames(data: bytes, count: int = SAMPLES) -> Iterator[np.ndarray]:
         raise _damaged()
     import av
 
+    deadline = time.thread_time() + CPU_SECONDS
     try:
         with av.open(io.BytesIO(data), "r", format=fmt, options=DECODER_OPTIONS) as container:
             if not container.streams.video:
@@ -198,9 +246,9 @@ def sample_frames(data: bytes, count: int = SAMPLES) -> Iterator[np.ndarray]:
             if codec is None or codec.codec.canonical_name not in CODECS:
                 raise _damaged()
             check_limits(width=codec.width, height=codec.height)
-            plan = _read_packets(container, stream)
+            plan = _read_packets(container, stream, deadline)
             codec.options = DECODER_OPTIONS
-            yield from _decode(container, stream, plan, count)
+            yield from _decode(container, stream, plan, count, deadline)
     except ClipError:
         raise
     except (av.FFmpegError, ValueError, OverflowError) as error:
@@ -209,7 +257,80 @@ def sample_frames(data: bytes, count: int = SAMPLES) -> Iterator[np.ndarray]:
         raise _damaged() from error
 
 
-def _read_packets(container: av.container.InputContainer, stream: av.VideoStream) -> _Plan:
+def _check_time(deadline: float) -> None:
+    if time.thread_time() > deadline:
+        raise _too_slow()
+
+
+def decoded_frames(data: bytes, count: int = SAMPLES) -> list[np.ndarray]:
+    """`sample_frames`, run in a child process (`model.clip_process`) that limits its own memory,
+    CPU time and open files: what FFmpeg allocates for a hostile clip is never the bot's. A child
+    that dies, or runs past DECODER_SECONDS and is killed, makes the clip `ClipUnreadable`; its
+    refusals are raised here as they were there."""
+    if not data:
+        raise _empty()
+    if container_format(data[:12]) is None:
+        raise _damaged()
+    # Nothing of the bot's environment (its token, its database) goes to the process that opens
+    # untrusted files: only where to find this package, and one thread for NumPy's libraries.
+    environment = {
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+    try:
+        child = subprocess.run(
+            [sys.executable, "-m", "model.clip_process", str(count)],
+            input=data,
+            capture_output=True,
+            timeout=DECODER_SECONDS,
+            env=environment,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as error:  # run() has killed it
+        log.warning("event=clip_decoder_killed reason=timeout seconds=%s", DECODER_SECONDS)
+        raise _unreadable() from error
+    try:
+        frames, refusal = _read_records(child.stdout)
+    except (ValueError, KeyError, TypeError) as error:
+        log.warning("event=clip_decoder_failed reason=output returncode=%s", child.returncode)
+        raise _unreadable() from error
+    if child.returncode != 0:
+        reason = child.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["-"]
+        log.warning("event=clip_decoder_failed returncode=%s error=%s", child.returncode, reason[0][:200])
+        raise _unreadable()
+    if refusal is not None:
+        raise refusal
+    return frames
+
+
+def _read_records(output: bytes) -> tuple[list[np.ndarray], ClipError | None]:
+    """The frames and the refusal a child wrote (`model.clip_process`)."""
+    frames: list[np.ndarray] = []
+    refusal: ClipError | None = None
+    at = 0
+    while at < len(output):
+        tag = output[at : at + 1]
+        (size,) = struct.unpack(">I", output[at + 1 : at + 5])
+        payload = output[at + 5 : at + 5 + size]
+        if len(payload) != size:
+            raise ValueError("a record cut short")
+        at += 5 + size
+        if tag == b"F":
+            frames.append(np.load(io.BytesIO(payload), allow_pickle=False))
+        elif tag == b"E":
+            refused = json.loads(payload)
+            kind = globals().get(refused["kind"])
+            if not (isinstance(kind, type) and issubclass(kind, ClipError)):
+                raise ValueError(f"not a refusal: {refused['kind']}")
+            refusal = kind(Message(refused["template"], refused["values"]))
+        else:
+            raise ValueError(f"an unknown record {tag!r}")
+    return frames, refusal
+
+
+def _read_packets(container: av.container.InputContainer, stream: av.VideoStream, deadline: float) -> _Plan:
     """Count the frames and note the key frames, reading packets without decoding them."""
     stamps: list[int] = []
     keys: list[int] = []
@@ -227,6 +348,8 @@ def _read_packets(container: av.container.InputContainer, stream: av.VideoStream
                     {"limit": MAX_FRAMES},
                 )
             )
+        if frames % 64 == 0:
+            _check_time(deadline)
         if packet.pts is not None:
             stamps.append(packet.pts)
             if packet.is_keyframe:
@@ -243,16 +366,20 @@ def _read_packets(container: av.container.InputContainer, stream: av.VideoStream
 
 
 def _decode(
-    container: av.container.InputContainer, stream: av.VideoStream, plan: _Plan, count: int
+    container: av.container.InputContainer, stream: av.VideoStream, plan: _Plan, count: int, deadline: float
 ) -> Iterator[np.ndarray]:
     """The frames nearest `count` evenly spaced times. Reaching one means decoding on from the
-    frame decoded last, or from the key frame before it; past the decoding budget a sample is
-    that key frame instead."""
+    frame decoded last, or from the key frame before it; when the frames on the way would take
+    the decoding budget past its end, a sample is that key frame instead, and only key frames
+    are decoded to reach it (`skip_frame`). The budget counts the pixels of every frame decoded;
+    the frames still to decode are reckoned at the largest picture decoded yet."""
     import av
 
+    codec = stream.codec_context
     stamps = plan.stamps
     targets = sorted({stamps[min(len(stamps) - 1, int((i + 0.5) * len(stamps) / count))] for i in range(count)})
-    budget = DECODE_BUDGET_PIXELS // max(1, stream.codec_context.width * stream.codec_context.height)
+    left = DECODE_BUDGET_PIXELS
+    largest = max(1, codec.width * codec.height)
     frames: Iterator[av.VideoFrame] | None = None
     position: int | None = None
     """The stamp of the frame decoded last: decoding goes on from there without a seek."""
@@ -264,18 +391,25 @@ def _decode(
         else:
             resume, after = False, bisect.bisect_left(stamps, key)
         target = wanted
-        if bisect.bisect_right(stamps, wanted) - after > budget:
+        if (bisect.bisect_right(stamps, wanted) - after) * largest > left:
             target, resume = key, False
         if target in taken:
             continue
+        keys_only = False
         if not resume or frames is None:
+            keys_only = target == key
+            codec.skip_frame = "NONKEY" if keys_only else "DEFAULT"
             container.seek(key, stream=stream, backward=True, any_frame=False)
             frames = container.decode(stream)
         try:
             for frame in frames:
-                budget -= 1
-                if budget < -count:  # past one key frame a sample: stamps that never reach the target
-                    return
+                # Every picture decoded, not only those kept, is held to the limits and counted.
+                check_limits(width=frame.width, height=frame.height)
+                left -= frame.width * frame.height
+                largest = max(largest, frame.width * frame.height)
+                _check_time(deadline)
+                if left < -count * MAX_SIDE * MAX_SIDE:
+                    return  # past one key frame a sample: stamps that never reach the target
                 position = frame.pts
                 if frame.pts is None or frame.pts >= target:
                     taken.add(target)
@@ -287,6 +421,8 @@ def _decode(
             # A damaged stretch, or a picture over max_pixels the decoder refused: the frames
             # before it are judged (none: the clip is refused as damaged).
             return
+        if keys_only:
+            frames = None  # the decoder skipped what followed the key frame: seek for the next
 
 
 def _upright(frame: av.VideoFrame) -> np.ndarray:
@@ -333,7 +469,7 @@ def choose(data: bytes, find_faces: Callable[[np.ndarray], list[FaceBox]]) -> Ch
     crops: list[np.ndarray] = []
     sharpest: tuple[float, np.ndarray] | None = None
     """The sharpest frame overall, for the tips when no frame shows a face."""
-    for rgb in sample_frames(data):
+    for rgb in decoded_frames(data):
         faces = find_faces(rgb)
         if faces:
             share = faces[0].side / min(rgb.shape[:2])
