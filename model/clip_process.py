@@ -47,6 +47,7 @@ def main() -> int:
     import io
     import json
 
+    import av  # loaded before the clip comes: a spare child waits here, ready  # noqa: F401
     import numpy as np
 
     from model.video import SAMPLES, ClipError, sample_frames

@@ -30,6 +30,7 @@ import logging
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -68,7 +69,7 @@ HD video, whose samples are then its key frames. Counted in the pixels of the fr
 header can claim 64 px before thousands of 1,920 px pictures."""
 CPU_SECONDS = 2.0
 """A clip's decoding stops past this much CPU time (of its thread), and the clip is refused."""
-DECODER_SECONDS = 10.0
+DECODER_SECONDS = 20.0
 """Wall-clock time a decoding child process is given (it runs at a lower priority than the bot:
 photos go first) before it is killed."""
 LARGEST_FACE_SHARE = 0.8
@@ -266,11 +267,53 @@ def decoded_frames(data: bytes, count: int = SAMPLES) -> list[np.ndarray]:
     """`sample_frames`, run in a child process (`model.clip_process`) that limits its own memory,
     CPU time and open files: what FFmpeg allocates for a hostile clip is never the bot's. A child
     that dies, or runs past DECODER_SECONDS and is killed, makes the clip `ClipUnreadable`; its
-    refusals are raised here as they were there."""
+    refusals are raised here as they were there. Each clip has a fresh child: one started ahead,
+    its imports done, while the clip before was decoded."""
     if not data:
         raise _empty()
     if container_format(data[:12]) is None:
         raise _damaged()
+    child = _take_child(count)
+    try:
+        output, errors = child.communicate(data, timeout=DECODER_SECONDS)
+    except subprocess.TimeoutExpired as error:
+        child.kill()
+        child.communicate()
+        log.warning("event=clip_decoder_killed reason=timeout seconds=%s", DECODER_SECONDS)
+        raise _unreadable() from error
+    try:
+        frames, refusal = _read_records(output)
+    except (ValueError, KeyError, TypeError) as error:
+        log.warning("event=clip_decoder_failed reason=output returncode=%s", child.returncode)
+        raise _unreadable() from error
+    if child.returncode != 0:
+        reason = errors.decode(errors="replace").strip().splitlines()[-1:] or ["-"]
+        log.warning("event=clip_decoder_failed returncode=%s error=%s", child.returncode, reason[0][:200])
+        raise _unreadable()
+    if refusal is not None:
+        raise refusal
+    return frames
+
+
+_spare: subprocess.Popen | None = None
+"""A decoding child started ahead, for the next clip."""
+_spare_lock = threading.Lock()
+
+
+def _take_child(count: int) -> subprocess.Popen:
+    """The spare child, if it is alive, and another started in its place."""
+    global _spare
+    with _spare_lock:
+        child, _spare = _spare, _start_child(SAMPLES)
+    if child is None or child.poll() is not None or count != SAMPLES:
+        if child is not None:
+            child.kill()
+            child.communicate()
+        child = _start_child(count)
+    return child
+
+
+def _start_child(count: int) -> subprocess.Popen:
     # Nothing of the bot's environment (its token, its database) goes to the process that opens
     # untrusted files: only where to find this package, and one thread for NumPy's libraries.
     environment = {
@@ -279,30 +322,13 @@ def decoded_frames(data: bytes, count: int = SAMPLES) -> list[np.ndarray]:
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
     }
-    try:
-        child = subprocess.run(
-            [sys.executable, "-m", "model.clip_process", str(count)],
-            input=data,
-            capture_output=True,
-            timeout=DECODER_SECONDS,
-            env=environment,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as error:  # run() has killed it
-        log.warning("event=clip_decoder_killed reason=timeout seconds=%s", DECODER_SECONDS)
-        raise _unreadable() from error
-    try:
-        frames, refusal = _read_records(child.stdout)
-    except (ValueError, KeyError, TypeError) as error:
-        log.warning("event=clip_decoder_failed reason=output returncode=%s", child.returncode)
-        raise _unreadable() from error
-    if child.returncode != 0:
-        reason = child.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["-"]
-        log.warning("event=clip_decoder_failed returncode=%s error=%s", child.returncode, reason[0][:200])
-        raise _unreadable()
-    if refusal is not None:
-        raise refusal
-    return frames
+    return subprocess.Popen(
+        [sys.executable, "-m", "model.clip_process", str(count)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment,
+    )
 
 
 def _read_records(output: bytes) -> tuple[list[np.ndarray], ClipError | None]:

@@ -338,6 +338,16 @@ def test_the_decoder_child_sends_frames_and_refusals_as_they_were():
         video.decoded_frames(coded_clip(3700, (32, 32), fps=120))
 
 
+def test_each_clip_has_a_fresh_decoder_and_a_dead_spare_is_replaced():
+    video.decoded_frames(coded_clip(20))
+    spare = video._spare
+    assert spare is not None and spare.poll() is None  # started ahead for the next clip
+    spare.kill()
+    spare.wait()
+    assert len(video.decoded_frames(coded_clip(20))) == video.SAMPLES
+    assert video._spare is not spare and video._spare is not None
+
+
 JUDGE_A_CLIP = """
 import sys
 from model import video
