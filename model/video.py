@@ -214,6 +214,136 @@ def container_format(head: bytes) -> str | None:
     return None
 
 
+MAX_TRACKS = 8
+"""A phone's clip has a video and a sound track, sometimes a few of metadata."""
+MAX_TABLE_ENTRIES = 4_000_000
+"""Entries of one MP4 sample table (a minute of 48 kHz sound stored sample by sample is 2.9 M);
+FFmpeg's index takes 24 bytes for each sample claimed."""
+MAX_EDITS = 1000
+"""Entries of one MP4 edit list; a phone writes one or two."""
+MAX_ELEMENTS_READ = 10_000
+"""Boxes or elements `check_structure` reads at most (in the bot's process, holding the GIL):
+a file of millions of empty boxes is left to the decoding process."""
+_MP4_CONTAINERS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts"})
+_MP4_TABLES = {
+    # box: where its entry count is (after the box's 8-byte header)
+    b"stts": 4,
+    b"ctts": 4,
+    b"stss": 4,
+    b"stsc": 4,
+    b"stco": 4,
+    b"co64": 4,
+    b"stsz": 8,
+    b"stz2": 8,
+    b"elst": 4,
+}
+
+
+def check_structure(data: bytes) -> None:
+    """Refuse, before FFmpeg sees it, a container whose structure alone would make it allocate
+    for nothing: more than MAX_TRACKS tracks, an MP4 sample table claiming more than
+    MAX_TABLE_ENTRIES entries, an edit list of more than MAX_EDITS. Reads the boxes and elements
+    that say so, never the media; what it cannot parse is left to the decoding process."""
+    fmt = container_format(data[:12])
+    counts = _mp4_counts(data) if fmt == "mov" else _matroska_counts(data) if fmt == "matroska" else {}
+    if (
+        counts.get("tracks", 0) > MAX_TRACKS
+        or counts.get("table", 0) > MAX_TABLE_ENTRIES
+        or counts.get("edits", 0) > MAX_EDITS
+    ):
+        log.info("event=clip_structure_refused counts=%s", counts)
+        raise _damaged()
+
+
+def _mp4_counts(data: bytes) -> dict[str, int]:
+    """The tracks, and the largest sample table and edit list, of an MP4's boxes."""
+    counts = {"tracks": 0, "table": 0, "edits": 0}
+    spans = [(0, len(data))]
+    read = 0
+    while spans:
+        at, end = spans.pop()
+        while at + 8 <= end and read < MAX_ELEMENTS_READ:
+            read += 1
+            size, kind = struct.unpack(">I4s", data[at : at + 8])
+            header = 8
+            if size == 1 and at + 16 <= end:  # a 64-bit size follows
+                (size,) = struct.unpack(">Q", data[at + 8 : at + 16])
+                header = 16
+            elif size == 0:  # to the end
+                size = end - at
+            if size < header:
+                break
+            if kind in _MP4_CONTAINERS:
+                spans.append((at + header, min(end, at + size)))
+                counts["tracks"] += kind == b"trak"
+            elif kind in _MP4_TABLES and at + header + _MP4_TABLES[kind] + 4 <= end:
+                offset = at + header + _MP4_TABLES[kind]
+                (entries,) = struct.unpack(">I", data[offset : offset + 4])
+                name = "edits" if kind == b"elst" else "table"
+                counts[name] = max(counts[name], entries)
+            at += size
+    return counts
+
+
+_SEGMENT, _TRACKS, _TRACK_ENTRY, _CLUSTER = 0x18538067, 0x1654AE6B, 0xAE, 0x1F43B675
+
+
+def _matroska_counts(data: bytes) -> dict[str, int]:
+    """The tracks of a Matroska file: the entries of its Tracks elements, read up to its first
+    cluster (where they come, before the media)."""
+    tracks = 0
+    at = 0
+    end = len(data)
+    read = 0
+    while at < end and read < MAX_ELEMENTS_READ:
+        read += 1
+        element = _ebml_element(data, at)
+        if element is None:
+            break
+        ident, start, size = element
+        if ident == _SEGMENT:  # into it
+            at = start
+            continue
+        if ident == _CLUSTER or size is None:
+            break
+        if ident == _TRACKS:
+            inner = start
+            while inner < min(end, start + size) and read < MAX_ELEMENTS_READ:
+                read += 1
+                entry = _ebml_element(data, inner)
+                if entry is None or entry[2] is None:
+                    break
+                tracks += entry[0] == _TRACK_ENTRY
+                inner = entry[1] + entry[2]
+        at = start + size
+    return {"tracks": tracks}
+
+
+def _ebml_element(data: bytes, at: int) -> tuple[int, int, int | None] | None:
+    """(id, where its content starts, its size or None when unknown) of the EBML element at `at`."""
+    ident = _ebml_number(data, at, 4, keep_marker=True)
+    if ident is None:
+        return None
+    size = _ebml_number(data, ident[1], 8, keep_marker=False)
+    if size is None:
+        return None
+    unknown = size[0] == (1 << (7 * (size[1] - ident[1]))) - 1
+    return ident[0], size[1], None if unknown else size[0]
+
+
+def _ebml_number(data: bytes, at: int, longest: int, keep_marker: bool) -> tuple[int, int] | None:
+    """An EBML variable-length number at `at`, and where it ends."""
+    if at >= len(data) or data[at] == 0:
+        return None
+    length = 8 - data[at].bit_length() + 1
+    if length > longest or at + length > len(data):
+        return None
+    value = int.from_bytes(data[at : at + length], "big")
+    if not keep_marker:
+        value &= (1 << (7 * length)) - 1
+    return value, at + length
+
+
 @dataclass(frozen=True)
 class _Plan:
     """What one pass over a clip's packets (no decoding) found."""
@@ -273,6 +403,7 @@ def decoded_frames(data: bytes, count: int = SAMPLES) -> list[np.ndarray]:
         raise _empty()
     if container_format(data[:12]) is None:
         raise _damaged()
+    check_structure(data)
     child = _take_child(count)
     try:
         output, errors = child.communicate(data, timeout=DECODER_SECONDS)

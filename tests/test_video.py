@@ -27,7 +27,7 @@ from model.messages import Message
 from storage.tables import PredictionRow
 from tests.support import ROOT
 from tests.support.bot_harness import RunningBot, make_service, make_settings, verdict_of
-from tests.support.clips import coded_clip, resize_bomb, sample_table_bomb
+from tests.support.clips import coded_clip, edit_list_bomb, many_tracks_mkv, resize_bomb, sample_table_bomb
 from tests.support.photos import encode, textured
 from training.bench import drawn_face, group_photo, panned_clip
 
@@ -356,6 +356,7 @@ def peak_mb():
     return next(int(line.split()[1]) // 1024 for line in open("/proc/self/status") if line.startswith("VmHWM"))
 
 data = sys.stdin.buffer.read()
+video.check_structure = lambda data: None  # this test is of the decoding process alone
 import av  # FFmpeg's libraries loaded before the peak is read, as in a bot that has seen a clip
 before = peak_mb()
 try:
@@ -431,3 +432,21 @@ def test_a_user_has_one_clip_judged_at_a_time(bot, fake, known_photo, monkeypatc
     bot.wait_idle(timeout=60)
     assert [r.method for r in answers(fake, 350)] == ["sendMessage", "sendPhoto"]
     assert [r.method for r in answers(fake, 351)] == ["sendPhoto"]
+
+
+def test_containers_built_to_make_ffmpeg_allocate_are_refused_before_any_decoder(monkeypatch):
+    def no_decoder(count: int):
+        raise AssertionError("a decoding process was started")
+
+    monkeypatch.setattr(video, "_take_child", no_decoder)
+    bombs = {
+        "85 M samples": sample_table_bomb(),
+        "two tracks of 85 M samples": sample_table_bomb(tracks=2),
+        "2,000 edits": edit_list_bomb(entries=2000, frames=3),
+        "12 Matroska tracks": many_tracks_mkv(tracks=12, side=64),
+    }
+    for bomb in bombs.values():
+        with pytest.raises(video.NotAClip, match="damaged"):
+            video.decoded_frames(bomb)
+    for plain in (coded_clip(30), many_tracks_mkv(tracks=2, side=64), edit_list_bomb(entries=2, frames=3)):
+        video.check_structure(plain)
