@@ -529,7 +529,9 @@ def _decode(
     frame decoded last, or from the key frame before it; when the frames on the way would take
     the decoding budget past its end, a sample is that key frame instead, and only key frames
     are decoded to reach it (`skip_frame`). The budget counts the pixels of every frame decoded;
-    the frames still to decode are reckoned at the largest picture decoded yet."""
+    the frames still to decode are reckoned at the largest picture decoded yet, and when they
+    prove larger, the budget's end on the way to a sample makes the frame reached the sample.
+    Samples are in order: a key frame before the last sample is not taken."""
     import av
 
     codec = stream.codec_context
@@ -541,6 +543,8 @@ def _decode(
     position: int | None = None
     """The stamp of the frame decoded last: decoding goes on from there without a seek."""
     taken: set[int] = set()
+    last: int | None = None
+    """The stamp of the frame yielded last: samples never go back before it."""
     for wanted in targets:
         key = plan.keys[max(0, bisect.bisect_right(plan.keys, wanted) - 1)]
         if frames is not None and position is not None and key <= position < wanted:
@@ -550,7 +554,7 @@ def _decode(
         target = wanted
         if (bisect.bisect_right(stamps, wanted) - after) * largest > left:
             target, resume = key, False
-        if target in taken:
+        if target in taken or (target != wanted and last is not None and target <= last):
             continue
         keys_only = False
         if not resume or frames is None:
@@ -568,8 +572,11 @@ def _decode(
                 if left < -count * MAX_SIDE * MAX_SIDE:
                     return  # past one key frame a sample: stamps that never reach the target
                 position = frame.pts
-                if frame.pts is None or frame.pts >= target:
+                # Out of budget on the way (the pictures were larger than reckoned), the frame
+                # reached is the sample.
+                if frame.pts is None or frame.pts >= target or (left < 0 and not keys_only):
                     taken.add(target)
+                    last = frame.pts
                     yield _upright(frame)
                     break
             else:

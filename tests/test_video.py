@@ -315,6 +315,16 @@ def test_the_decoding_budget_counts_the_pixels_decoded_not_those_the_header_clai
     assert all(frame.shape == (640, 640, 3) for frame in frames)
 
 
+def test_pictures_larger_than_reckoned_end_the_way_to_a_sample_at_the_frame_reached(monkeypatch):
+    # Reckoned at 64 px, the way to the first sample (frame 20) fits the budget; at 640 px the
+    # budget ends at the second picture: that frame is the sample, not a clip without one.
+    bomb = resize_bomb(64, 640, frames=80)
+    monkeypatch.setattr(video, "DECODE_BUDGET_PIXELS", 640 * 640)
+    monkeypatch.setattr(video, "MAX_SIDE", 640)  # the stop for stamps that never come, sooner
+    frames = list(video.sample_frames(bomb, count=2))
+    assert len(frames) == 1 and frames[0].shape == (640, 640, 3)
+
+
 def test_a_clip_is_refused_past_its_cpu_budget(monkeypatch):
     monkeypatch.setattr(video, "CPU_SECONDS", 0.0)
     with pytest.raises(video.ClipTooSlow) as refused:
