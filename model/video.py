@@ -397,8 +397,8 @@ def decoded_frames(data: bytes, count: int = SAMPLES) -> list[np.ndarray]:
     """`sample_frames`, run in a child process (`model.clip_process`) that limits its own memory,
     CPU time and open files: what FFmpeg allocates for a hostile clip is never the bot's. A child
     that dies, or runs past DECODER_SECONDS and is killed, makes the clip `ClipUnreadable`; its
-    refusals are raised here as they were there. Each clip has a fresh child: one started ahead,
-    its imports done, while the clip before was decoded."""
+    refusals are raised here as they were there. Each clip has a fresh child: one started after
+    the clip before was decoded, its imports done by the time the next clip comes."""
     if not data:
         raise _empty()
     if container_format(data[:12]) is None:
@@ -412,6 +412,8 @@ def decoded_frames(data: bytes, count: int = SAMPLES) -> list[np.ndarray]:
         child.communicate()
         log.warning("event=clip_decoder_killed reason=timeout seconds=%s", DECODER_SECONDS)
         raise _unreadable() from error
+    finally:
+        _start_spare()
     try:
         frames, refusal = _read_records(output)
     except (ValueError, KeyError, TypeError) as error:
@@ -432,16 +434,25 @@ _spare_lock = threading.Lock()
 
 
 def _take_child(count: int) -> subprocess.Popen:
-    """The spare child, if it is alive, and another started in its place."""
+    """The spare child if it is alive, else a new one."""
     global _spare
     with _spare_lock:
-        child, _spare = _spare, _start_child(SAMPLES)
+        child, _spare = _spare, None
     if child is None or child.poll() is not None or count != SAMPLES:
         if child is not None:
             child.kill()
             child.communicate()
         child = _start_child(count)
     return child
+
+
+def _start_spare() -> None:
+    """A spare child for the next clip, started once a clip is decoded: its imports would take
+    the cores from the child decoding."""
+    global _spare
+    with _spare_lock:
+        if _spare is None:
+            _spare = _start_child(SAMPLES)
 
 
 def _start_child(count: int) -> subprocess.Popen:
