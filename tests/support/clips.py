@@ -32,7 +32,7 @@ def coded_clip(frames: int, size: tuple[int, int] = (64, 64), fps: int = 10, cod
 def resize_bomb(header_side: int = 64, side: int = 1920, frames: int = 3598, head: int = 2) -> bytes:
     """An H.264 MP4 whose header (and first `head` frames) say `header_side` pixels, then
     `frames` pictures of `side` pixels, one key frame among them: each picture is cheap to store
-    (one noisy row in grey) and costs a full `side` x `side` picture to decode."""
+    (half a row of noise in grey) and costs a full `side` x `side` picture to decode."""
     stream_bytes = b""
     rng = np.random.default_rng(0)
     for picture_side, count in ((header_side, head), (side, frames)):
@@ -44,7 +44,7 @@ def resize_bomb(header_side: int = 64, side: int = 1920, frames: int = 3598, hea
         codec.options = {"x264-params": "repeat-headers=1:keyint=100000:scenecut=0", "preset": "ultrafast"}
         picture = np.full((picture_side, picture_side, 3), 90, np.uint8)
         for index in range(count):
-            picture[:1] = rng.integers(0, 255, (1, picture_side, 3), np.uint8)
+            picture[:1, : picture_side // 2] = rng.integers(0, 255, (1, picture_side // 2, 3), np.uint8)
             frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
             frame.pts = index
             stream_bytes += b"".join(bytes(packet) for packet in codec.encode(frame))
