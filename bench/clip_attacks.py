@@ -126,9 +126,14 @@ def decode_one(path: str) -> None:
         outcome = f"{len(video.decoded_frames(data))} frames"
     except video.ClipError as error:
         outcome = type(error).__name__
+    seconds = time.perf_counter() - started
+    server = video._server.process
+    if server is not None and server.stdin is not None:  # ended, so that its clip's process is counted
+        server.stdin.close()
+        server.wait()
     child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
-        f"{outcome} in {time.perf_counter() - started:.1f} s; this process's peak {before:.0f} -> "
+        f"{outcome} in {seconds:.1f} s; this process's peak {before:.0f} -> "
         f"{peak_memory_mb(os.getpid()):.0f} MB, its decoding process's {child:.0f} MB"
     )
 

@@ -27,6 +27,8 @@ import bisect
 import io
 import json
 import logging
+import os
+import select
 import struct
 import subprocess
 import sys
@@ -394,69 +396,72 @@ def _check_time(deadline: float) -> None:
 
 
 def decoded_frames(data: bytes, count: int = SAMPLES) -> list[np.ndarray]:
-    """`sample_frames`, run in a child process (`model.clip_process`) that limits its own memory,
-    CPU time and open files: what FFmpeg allocates for a hostile clip is never the bot's. A child
-    that dies, or runs past DECODER_SECONDS and is killed, makes the clip `ClipUnreadable`; its
-    refusals are raised here as they were there. Each clip has a fresh child: one started after
-    the clip before was decoded, its imports done by the time the next clip comes."""
+    """`sample_frames`, run in a process of its own, forked for this clip by the decoding server
+    (`model.clip_process`), under limits on memory, CPU time and open files: what FFmpeg
+    allocates for a hostile clip is never the bot's. A clip whose process dies, or runs past
+    DECODER_SECONDS and is killed, is `ClipUnreadable`; its refusals are raised here as they were
+    there."""
     if not data:
         raise _empty()
     if container_format(data[:12]) is None:
         raise _damaged()
     check_structure(data)
-    child = _take_child(count)
     try:
-        output, errors = child.communicate(data, timeout=DECODER_SECONDS)
-    except subprocess.TimeoutExpired as error:
-        child.kill()
-        child.communicate()
-        log.warning("event=clip_decoder_killed reason=timeout seconds=%s", DECODER_SECONDS)
+        output, exit_code = _server.decode(data, count)
+    except (OSError, ValueError, TimeoutError, EOFError) as error:
+        log.warning("event=clip_decoder_failed reason=server error=%s", type(error).__name__)
         raise _unreadable() from error
-    finally:
-        _start_spare()
     try:
         frames, refusal = _read_records(output)
     except (ValueError, KeyError, TypeError) as error:
-        log.warning("event=clip_decoder_failed reason=output returncode=%s", child.returncode)
+        log.warning("event=clip_decoder_failed reason=output exit=%s", exit_code)
         raise _unreadable() from error
-    if child.returncode != 0:
-        reason = errors.decode(errors="replace").strip().splitlines()[-1:] or ["-"]
-        log.warning("event=clip_decoder_failed returncode=%s error=%s", child.returncode, reason[0][:200])
+    if exit_code != 0:
+        log.warning("event=clip_decoder_failed exit=%s", exit_code)
         raise _unreadable()
     if refusal is not None:
         raise refusal
     return frames
 
 
-_spare: subprocess.Popen | None = None
-"""A decoding child started ahead, for the next clip."""
-_spare_lock = threading.Lock()
+class _DecodingServer:
+    """The decoding server (`model.clip_process`), started with the first clip and again whenever
+    it is found dead; one clip at a time."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+
+    def decode(self, data: bytes, count: int) -> tuple[bytes, int]:
+        """What the clip's process wrote, and its exit code."""
+        with self._lock:
+            if self.process is None or self.process.poll() is not None:
+                self.process = _start_server()
+            process = self.process
+            assert process.stdin is not None and process.stdout is not None
+            deadline = time.monotonic() + DECODER_SECONDS + SERVER_GRACE_SECONDS
+            try:
+                head = struct.pack(">II", count, round(DECODER_SECONDS * 1000))
+                process.stdin.write(b"C" + struct.pack(">I", len(head) + len(data)) + head)
+                process.stdin.write(data)
+                process.stdin.flush()
+                output = _read_record(process.stdout.fileno(), b"R", deadline)
+                ended = json.loads(_read_record(process.stdout.fileno(), b"S", deadline))
+            except (OSError, ValueError, TimeoutError, EOFError):
+                process.kill()  # a server that hangs, dies or speaks nonsense is replaced
+                process.wait()
+                self.process = None
+                raise
+            return output, int(ended["exit"])
 
 
-def _take_child(count: int) -> subprocess.Popen:
-    """The spare child if it is alive, else a new one."""
-    global _spare
-    with _spare_lock:
-        child, _spare = _spare, None
-    if child is None or child.poll() is not None or count != SAMPLES:
-        if child is not None:
-            child.kill()
-            child.communicate()
-        child = _start_child(count)
-    return child
+SERVER_GRACE_SECONDS = 10.0
+"""Past a clip's own wall-clock limit, how long the server has to answer before it is replaced."""
+_server = _DecodingServer()
 
 
-def _start_spare() -> None:
-    """A spare child for the next clip, started once a clip is decoded: its imports would take
-    the cores from the child decoding."""
-    global _spare
-    with _spare_lock:
-        if _spare is None:
-            _spare = _start_child(SAMPLES)
-
-
-def _start_child(count: int) -> subprocess.Popen:
-    # Nothing of the bot's environment (its token, its database) goes to the process that opens
+def _start_server() -> subprocess.Popen:
+    # Nothing of the bot's environment (its token, its database) goes to the processes that open
     # untrusted files: only where to find this package, and one thread for NumPy's libraries.
     environment = {
         "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
@@ -465,12 +470,30 @@ def _start_child(count: int) -> subprocess.Popen:
         "OPENBLAS_NUM_THREADS": "1",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "model.clip_process", str(count)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=environment,
+        [sys.executable, "-m", "model.clip_process"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment
     )
+
+
+def _read_record(fd: int, tag: bytes, deadline: float) -> bytes:
+    head = _read_exactly(fd, 5, deadline)
+    if head[:1] != tag:
+        raise ValueError(f"expected a {tag!r} record, got {head[:1]!r}")
+    return _read_exactly(fd, struct.unpack(">I", head[1:])[0], deadline)
+
+
+def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
+    chunks: list[bytes] = []
+    left = size
+    while left:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            raise TimeoutError("the decoding server did not answer")
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError("the decoding server exited")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def _read_records(output: bytes) -> tuple[list[np.ndarray], ClipError | None]:

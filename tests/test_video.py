@@ -348,14 +348,21 @@ def test_the_decoder_child_sends_frames_and_refusals_as_they_were():
         video.decoded_frames(coded_clip(3700, (32, 32), fps=120))
 
 
-def test_each_clip_has_a_fresh_decoder_and_a_dead_spare_is_replaced():
+def test_each_clip_is_decoded_in_a_process_of_its_own_and_a_dead_server_is_replaced():
     video.decoded_frames(coded_clip(20))
-    spare = video._spare
-    assert spare is not None and spare.poll() is None  # started ahead for the next clip
-    spare.kill()
-    spare.wait()
+    server = video._server.process
+    assert server is not None and server.poll() is None
+    # A clip whose process is killed leaves the server, and the next clip, as they were.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(video, "DECODER_SECONDS", 0.01)
+        with pytest.raises(video.ClipUnreadable):
+            video.decoded_frames(coded_clip(20))
     assert len(video.decoded_frames(coded_clip(20))) == video.SAMPLES
-    assert video._spare is not spare and video._spare is not None
+    assert video._server.process is server
+    server.kill()
+    server.wait()
+    assert len(video.decoded_frames(coded_clip(20))) == video.SAMPLES
+    assert video._server.process is not server
 
 
 JUDGE_A_CLIP = """
@@ -445,10 +452,10 @@ def test_a_user_has_one_clip_judged_at_a_time(bot, fake, known_photo, monkeypatc
 
 
 def test_containers_built_to_make_ffmpeg_allocate_are_refused_before_any_decoder(monkeypatch):
-    def no_decoder(count: int):
-        raise AssertionError("a decoding process was started")
+    def no_decoder(data: bytes, count: int):
+        raise AssertionError("a clip was sent to be decoded")
 
-    monkeypatch.setattr(video, "_take_child", no_decoder)
+    monkeypatch.setattr(video._server, "decode", no_decoder)
     bombs = {
         "85 M samples": sample_table_bomb(),
         "two tracks of 85 M samples": sample_table_bomb(tracks=2),
