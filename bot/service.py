@@ -153,7 +153,7 @@ class MaskService:
         # sending them delays only themselves, not everyone's photos on the inference threads.
         self._slow_lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slow-decode")
         # Clips have a lane and a byte budget of their own: however many are queued, photos never
-        # wait behind them. One clip is judged at a time (decoded in a child process, then its
+        # wait behind them. One clip is judged at a time (decoded in a process of its own, then its
         # frames searched for faces here).
         self._clip_lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clips")
         self._model_watchers: list[Callable[[str], None]] = []

@@ -13,9 +13,10 @@ also one a stream switches to after its header (a 426 KB MP4 whose header says 4
 600 MB more to decode with OpenCV's).
 
 FFmpeg allocates while it opens a container, before any check of ours can run (an MP4 index that
-claims 85 M samples took a gigabyte), so the bot never opens one itself: each clip is decoded by a
-child process (`model.clip_process`) under limits on memory, CPU time and open files, killed
-after DECODER_SECONDS, and a child that fails answers "I couldn't read this video"
+claims 85 M samples took a gigabyte), so the bot never opens one itself: after a structural check
+(`check_structure`), each clip is decoded in a process of its own, forked by a decoding server
+(`model.clip_process`), under limits on memory, CPU time and open files, killed after
+DECODER_SECONDS; a clip whose process fails is answered "I couldn't read this video"
 (`decoded_frames`). The decoding is bounded by what it decodes, not what the header says: the
 pixels of every frame decoded count against DECODE_BUDGET_PIXELS, and CPU_SECONDS of decoding
 ends a clip.
@@ -72,7 +73,7 @@ header can claim 64 px before thousands of 1,920 px pictures."""
 CPU_SECONDS = 2.0
 """A clip's decoding stops past this much CPU time (of its thread), and the clip is refused."""
 DECODER_SECONDS = 20.0
-"""Wall-clock time a decoding child process is given (it runs at a lower priority than the bot:
+"""Wall-clock time a clip's decoding process is given (it runs at a lower priority than the bot:
 photos go first) before it is killed."""
 LARGEST_FACE_SHARE = 0.8
 """Frames whose largest face is at least this share of the largest seen count as showing the
@@ -126,7 +127,7 @@ class ClipTooSlow(ClipError):
 
 
 class ClipUnreadable(ClipError):
-    """The decoding child process failed: out of memory, CPU time or wall-clock time, or killed."""
+    """The clip's decoding process failed: out of memory, CPU time or wall-clock time, or killed."""
 
 
 class NoFaceInClip(NoFaceFound):
@@ -497,7 +498,7 @@ def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
 
 
 def _read_records(output: bytes) -> tuple[list[np.ndarray], ClipError | None]:
-    """The frames and the refusal a child wrote (`model.clip_process`)."""
+    """The frames and the refusal a clip's process wrote (`model.clip_process`)."""
     frames: list[np.ndarray] = []
     refusal: ClipError | None = None
     at = 0
