@@ -29,6 +29,7 @@ import io
 import json
 import logging
 import os
+import re
 import select
 import struct
 import subprocess
@@ -475,11 +476,17 @@ def _start_server() -> subprocess.Popen:
     )
 
 
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+"""What a clip's process may send back (`model.clip_process.MAX_OUTPUT_BYTES`): eight frames take
+at most 10 MB."""
+
+
 def _read_record(fd: int, tag: bytes, deadline: float) -> bytes:
     head = _read_exactly(fd, 5, deadline)
-    if head[:1] != tag:
-        raise ValueError(f"expected a {tag!r} record, got {head[:1]!r}")
-    return _read_exactly(fd, struct.unpack(">I", head[1:])[0], deadline)
+    (size,) = struct.unpack(">I", head[1:])
+    if head[:1] != tag or size > MAX_ANSWER_BYTES:
+        raise ValueError(f"expected a {tag!r} record, got {head[:1]!r} of {size} bytes")
+    return _read_exactly(fd, size, deadline)
 
 
 def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
@@ -504,9 +511,9 @@ def _read_records(output: bytes) -> tuple[list[np.ndarray], ClipError | None]:
     at = 0
     while at < len(output):
         tag = output[at : at + 1]
-        (size,) = struct.unpack(">I", output[at + 1 : at + 5])
+        size = int.from_bytes(output[at + 1 : at + 5], "big")
         payload = output[at + 5 : at + 5 + size]
-        if len(payload) != size:
+        if len(output) < at + 5 or len(payload) != size:
             raise ValueError("a record cut short")
         at += 5 + size
         if tag == b"F":
@@ -516,7 +523,13 @@ def _read_records(output: bytes) -> tuple[list[np.ndarray], ClipError | None]:
             kind = globals().get(refused["kind"])
             if not (isinstance(kind, type) and issubclass(kind, ClipError)):
                 raise ValueError(f"not a refusal: {refused['kind']}")
-            refusal = kind(Message(refused["template"], refused["values"]))
+            template, values = str(refused["template"]), dict(refused["values"])
+            # The text is formatted in the bot: only plain {name} fields, nothing str.format
+            # would look up or pad.
+            fields = re.findall(r"\{([^{}]*)\}", template)
+            if not all(re.fullmatch(r"[a-z_]+", field) and field in values for field in fields):
+                raise ValueError("a refusal's template with fields other than names")
+            refusal = kind(Message(template, values))
         else:
             raise ValueError(f"an unknown record {tag!r}")
     return frames, refusal

@@ -8,6 +8,7 @@ MPEG-4 in MP4), GIFs written by Pillow, an AVI written by OpenCV, and hostile cl
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -467,3 +468,28 @@ def test_containers_built_to_make_ffmpeg_allocate_are_refused_before_any_decoder
             video.decoded_frames(bomb)
     for plain in (coded_clip(30), many_tracks_mkv(tracks=2, side=64), edit_list_bomb(entries=2, frames=3)):
         video.check_structure(plain)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"F\x00\x00\x00\x10short",  # cut short
+        b"E" + (22).to_bytes(4, "big") + b'{"kind": "ValueError"}',  # not a refusal
+        b"X\x00\x00\x00\x00",
+    ],
+)
+def test_what_a_decoding_process_sends_back_is_read_as_data_only(answer):
+    with pytest.raises(ValueError):
+        video._read_records(answer)
+
+
+def test_a_refusal_from_a_decoding_process_cannot_make_the_bot_look_anything_up():
+    def refusal(template: str) -> bytes:
+        payload = json.dumps({"kind": "NotAClip", "template": template, "values": {"size": "1"}}).encode()
+        return b"E" + len(payload).to_bytes(4, "big") + payload
+
+    _, refused = video._read_records(refusal("This video is {size} pixels."))
+    assert str(refused) == "This video is 1 pixels."
+    for hostile in ("{size.__class__}", "{size:>999999999}", "{size[0]}", "{other}"):
+        with pytest.raises(ValueError):
+            video._read_records(refusal(hostile))
