@@ -110,6 +110,7 @@ NOT_AN_IMAGE_FILE = N_(
     "I can only check photos. Please send a photo of your face (JPEG or PNG), not this kind of file."
 )
 TOO_LARGE = N_("This file is {size} MB; I can check files up to {limit} MB. Please send it as a photo instead.")
+CLIP_IN_FLIGHT = N_("I'm still checking the last video you sent. Wait for its answer, then send this one again.")
 TOO_LARGE_UNKNOWN = N_("This file is larger than the {limit} MB I can check. Please send it as a photo instead.")
 RATE_LIMITED_MESSAGES = N_("You're sending messages faster than I can answer. Please wait {seconds} s and try again.")
 RATE_LIMITED_BUTTONS = N_("You're pressing buttons faster than I can answer. Please wait {seconds} s and try again.")

@@ -14,7 +14,7 @@ import io
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -59,6 +59,9 @@ DECODE_BUDGET_BYTES = 40 * 1024 * 1024
 """Photo bytes read and decoded at once, all users together: two of the largest files Telegram
 serves. A 20 MB image takes several times its size while it is decoded; 60 of them at once took
 the bot from 234 MB to 1.6 GB."""
+CLIP_BUDGET_BYTES = 40 * 1024 * 1024
+"""Clip bytes held in memory at once, all users together, apart from photos' budget: the clip
+being decoded and the next. Clips waiting beyond that wait on disk."""
 TRIM_AFTER_BYTES = 1024 * 1024
 """After a photo this big, once no other is being decoded, freed memory is handed back."""
 LANGUAGE_CACHE_SECONDS = 60.0
@@ -186,13 +189,20 @@ class MaskService:
         # The database has threads of its own: /forget, a button's answer or a /language lookup
         # never waits behind a burst of photos being decoded and judged.
         self._database = ThreadPoolExecutor(max_workers=2, thread_name_prefix="database")
-        # Huge PNGs, WebPs and TIFFs (slow_to_decode) and clips queue here, one at a time, so that
-        # a user sending them delays only themselves, not everyone's photos on the inference
-        # threads; one clip decoded at a time also keeps the memory they take to one clip's.
+        # Huge PNGs, WebPs and TIFFs (slow_to_decode) queue here, one at a time, so that a user
+        # sending them delays only themselves, not everyone's photos on the inference threads.
         self._slow_lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slow-decode")
+        # Clips have a lane and a byte budget of their own: however many are queued, photos never
+        # wait behind them. One clip is judged at a time (decoded in a process of its own, then its
+        # frames searched for faces here).
+        self._clip_lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clips")
         self._model_watchers: list[Callable[[str], None]] = []
         self.decoding = ByteBudget(DECODE_BUDGET_BYTES)
         """The photo bytes being read and decoded at once (see `check_photo`)."""
+        self.clip_bytes = ByteBudget(CLIP_BUDGET_BYTES)
+        """The clip bytes held in memory at once (see `check_clip`)."""
+        self._clipping: set[str] = set()
+        """The pseudonyms of the users one of whose clips is being answered (see `one_clip`)."""
         self._answering: dict[str, set[Work]] = {}
         """The photos being answered, by their user's pseudonym (see `answering`)."""
         self._languages: dict[str, tuple[str | None, float]] = {}
@@ -262,25 +272,47 @@ class MaskService:
             if not pending:
                 del self._answering[user_hash]
 
+    @contextlib.contextmanager
+    def one_clip(self, user_id: int) -> Iterator[bool]:
+        """Whether this user may send a clip now: False while another clip of theirs is being
+        answered (from its download to its answer), True otherwise, and then theirs until the
+        block ends. A user cannot fill the clip lane by themselves."""
+        user_hash = self.pseudonymize(user_id)
+        if user_hash in self._clipping:
+            yield False
+            return
+        self._clipping.add(user_hash)
+        try:
+            yield True
+        finally:
+            self._clipping.discard(user_hash)
+
     async def check_photo(self, photo: IO[bytes], user_id: int, chat_type: str, input_kind: str) -> CheckResult:
         """Classify every face of one photo (a file, read from its start) off the event loop and
         log a row per face; raises `model.images.ImageError`.
 
         The photo is read into memory only within the decoding budget: a burst of big photos
         waits where it is (on disk) instead of all being decoded at once."""
-        return await self._check(photo, self._classify, slow_to_decode, user_id, chat_type, input_kind)
+        return await self._check(photo, self._classify, self._photo_lane, self.decoding, user_id, chat_type, input_kind)
 
     async def check_clip(self, clip: IO[bytes], user_id: int, chat_type: str, input_kind: str) -> CheckResult:
         """`check_photo` for a video note, video or GIF: its best frame is judged, and the answer
         shows that frame; raises `model.images.ImageError` (`model.video.ClipError` for a clip it
-        cannot judge). Clips are decoded from memory, one at a time, in the slow lane."""
-        return await self._check(clip, self._classify_clip, lambda data: True, user_id, chat_type, input_kind)
+        cannot judge). Clips go one at a time through a lane and a byte budget of their own,
+        never the photos'."""
+        return await self._check(
+            clip, self._classify_clip, lambda data: self._clip_lane, self.clip_bytes, user_id, chat_type, input_kind
+        )
+
+    def _photo_lane(self, data: bytes) -> ThreadPoolExecutor:
+        return self._slow_lane if slow_to_decode(data) else self._executor
 
     async def _check(
         self,
         file: IO[bytes],
         classify: Callable[[bytes], Answered],
-        slow: Callable[[bytes], bool],
+        lane_for: Callable[[bytes], ThreadPoolExecutor],
+        budget: ByteBudget,
         user_id: int,
         chat_type: str,
         input_kind: str,
@@ -289,10 +321,9 @@ class MaskService:
         size = file.seek(0, io.SEEK_END)
         file.seek(0)
         try:
-            async with self.decoding.hold(size):
+            async with budget.hold(size):
                 data = await loop.run_in_executor(None, file.read)  # not queued behind inference
-                lane = self._slow_lane if slow(data) else self._executor
-                decoding = lane.submit(classify, data)
+                decoding = lane_for(data).submit(classify, data)
                 del data
                 work = _WORK.get()
                 if work is not None:
@@ -305,7 +336,7 @@ class MaskService:
                     if work is not None:
                         work.decoding, work.decoded = None, True
         finally:  # a refused photo took as much memory to decode as an answered one
-            if size > TRIM_AFTER_BYTES and self.decoding.idle:
+            if size > TRIM_AFTER_BYTES and self.decoding.idle and self.clip_bytes.idle:
                 await loop.run_in_executor(None, give_back_memory)
         return await self._record(photo_prediction, crops, annotated, user_id, chat_type, input_kind)
 
@@ -377,16 +408,16 @@ class MaskService:
 
     async def _judge_again(self, file: IO[bytes], clip: bool, then: Callable[[PhotoPrediction], T]) -> T:
         """`then` of a photo or clip judged again as `check_photo` and `check_clip` judge it:
-        within the decoding budget, on their lanes, in an inference thread."""
+        within their byte budgets, on their lanes."""
         loop = asyncio.get_running_loop()
         size = file.seek(0, io.SEEK_END)
         file.seek(0)
-        async with self.decoding.hold(size):
+        async with (self.clip_bytes if clip else self.decoding).hold(size):
             data = await loop.run_in_executor(None, file.read)
-            lane = self._slow_lane if clip or slow_to_decode(data) else self._executor
+            lane = self._clip_lane if clip else self._photo_lane(data)
             result = await loop.run_in_executor(lane, self._judged_again, data, clip, then)
             del data
-        if size > TRIM_AFTER_BYTES and self.decoding.idle:
+        if size > TRIM_AFTER_BYTES and self.decoding.idle and self.clip_bytes.idle:
             await loop.run_in_executor(None, give_back_memory)
         return result
 
@@ -543,6 +574,7 @@ class MaskService:
 
     def close(self) -> None:
         """Finish the work in flight, then release the threads and the database connections."""
+        self._clip_lane.shutdown(wait=True)
         self._slow_lane.shutdown(wait=True)
         self._executor.shutdown(wait=True)
         self._database.shutdown(wait=True)

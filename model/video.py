@@ -11,14 +11,34 @@ FFmpeg's hundreds of others); only the video codecs of phones and browsers are d
 the sound; on one thread; and every decoder refuses a picture larger than MAX_SIDE x MAX_SIDE,
 also one a stream switches to after its header (a 426 KB MP4 whose header says 480x480 took
 600 MB more to decode with OpenCV's).
+
+FFmpeg allocates while it opens a container, before any check of ours can run (an MP4 index that
+claims 85 M samples took a gigabyte), so the bot never opens one itself: after a structural check
+(`check_structure`), each clip is decoded in a process of its own, forked by a decoding server
+(`model.clip_process`), under limits on memory, CPU time and open files, killed after
+DECODER_SECONDS; a clip whose process fails is answered "I couldn't read this video"
+(`decoded_frames`). The decoding is bounded by what it decodes, not what the header says: the
+pixels of every frame decoded count against DECODE_BUDGET_PIXELS, and CPU_SECONDS of decoding
+ends a clip.
 """
 
 from __future__ import annotations
 
 import bisect
 import io
+import json
+import logging
+import os
+import re
+import select
+import struct
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,6 +51,8 @@ from model.images import MIN_SIDE, ImageError
 from model.messages import N_, Message
 from model.predictor import DECODE_SIDE, NoFaceFound, PhotoPrediction, Predictor
 from model.preprocess import crop_square
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # PyAV (FFmpeg, 20 MB in memory) loads with the first clip, not at the bot's start
     import av
@@ -47,7 +69,13 @@ SAMPLES = 8
 DECODE_BUDGET_PIXELS = 150_000_000
 """Pixels decoded for one clip at most, besides one key frame per sample (about 0.3 s of one
 core for H.264): every frame of a 10 s 480 px video note, or a few frames after each key frame of a long
-HD video, whose samples are then its key frames."""
+HD video, whose samples are then its key frames. Counted in the pixels of the frames decoded: a
+header can claim 64 px before thousands of 1,920 px pictures."""
+CPU_SECONDS = 2.0
+"""A clip's decoding stops past this much CPU time (of its thread), and the clip is refused."""
+DECODER_SECONDS = 20.0
+"""Wall-clock time a clip's decoding process is given (it runs at a lower priority than the bot:
+photos go first) before it is killed."""
 LARGEST_FACE_SHARE = 0.8
 """Frames whose largest face is at least this share of the largest seen count as showing the
 largest face; the sharpest of them is judged."""
@@ -93,6 +121,14 @@ class EmptyClip(ClipError):
 
 class NotAClip(ClipError):
     pass
+
+
+class ClipTooSlow(ClipError):
+    """Decoding took more than CPU_SECONDS."""
+
+
+class ClipUnreadable(ClipError):
+    """The clip's decoding process failed: out of memory, CPU time or wall-clock time, or killed."""
 
 
 class NoFaceInClip(NoFaceFound):
@@ -152,6 +188,20 @@ def _damaged() -> NotAClip:
     )
 
 
+def _too_slow() -> ClipTooSlow:
+    return ClipTooSlow(
+        Message(
+            N_(
+                "This video takes more work to decode than I can give one clip. Send a shorter or smaller clip, or a photo of your face."
+            )
+        )
+    )
+
+
+def _unreadable() -> ClipUnreadable:
+    return ClipUnreadable(Message(N_("I couldn't read this video. Send a normal clip, or a photo of your face.")))
+
+
 def _empty() -> EmptyClip:
     return EmptyClip(Message(N_("This video is empty. Send it again, or a photo of your face.")))
 
@@ -168,6 +218,136 @@ def container_format(head: bytes) -> str | None:
     return None
 
 
+MAX_TRACKS = 8
+"""A phone's clip has a video and a sound track, sometimes a few of metadata."""
+MAX_TABLE_ENTRIES = 4_000_000
+"""Entries of one MP4 sample table (a minute of 48 kHz sound stored sample by sample is 2.9 M);
+FFmpeg's index takes 24 bytes for each sample claimed."""
+MAX_EDITS = 1000
+"""Entries of one MP4 edit list; a phone writes one or two."""
+MAX_ELEMENTS_READ = 10_000
+"""Boxes or elements `check_structure` reads at most (in the bot's process, holding the GIL):
+a file of millions of empty boxes is left to the decoding process."""
+_MP4_CONTAINERS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts"})
+_MP4_TABLES = {
+    # box: where its entry count is (after the box's 8-byte header)
+    b"stts": 4,
+    b"ctts": 4,
+    b"stss": 4,
+    b"stsc": 4,
+    b"stco": 4,
+    b"co64": 4,
+    b"stsz": 8,
+    b"stz2": 8,
+    b"elst": 4,
+}
+
+
+def check_structure(data: bytes) -> None:
+    """Refuse, before FFmpeg sees it, a container whose structure alone would make it allocate
+    for nothing: more than MAX_TRACKS tracks, an MP4 sample table claiming more than
+    MAX_TABLE_ENTRIES entries, an edit list of more than MAX_EDITS. Reads the boxes and elements
+    that say so, never the media; what it cannot parse is left to the decoding process."""
+    fmt = container_format(data[:12])
+    counts = _mp4_counts(data) if fmt == "mov" else _matroska_counts(data) if fmt == "matroska" else {}
+    if (
+        counts.get("tracks", 0) > MAX_TRACKS
+        or counts.get("table", 0) > MAX_TABLE_ENTRIES
+        or counts.get("edits", 0) > MAX_EDITS
+    ):
+        log.info("event=clip_structure_refused counts=%s", counts)
+        raise _damaged()
+
+
+def _mp4_counts(data: bytes) -> dict[str, int]:
+    """The tracks, and the largest sample table and edit list, of an MP4's boxes."""
+    counts = {"tracks": 0, "table": 0, "edits": 0}
+    spans = [(0, len(data))]
+    read = 0
+    while spans:
+        at, end = spans.pop()
+        while at + 8 <= end and read < MAX_ELEMENTS_READ:
+            read += 1
+            size, kind = struct.unpack(">I4s", data[at : at + 8])
+            header = 8
+            if size == 1 and at + 16 <= end:  # a 64-bit size follows
+                (size,) = struct.unpack(">Q", data[at + 8 : at + 16])
+                header = 16
+            elif size == 0:  # to the end
+                size = end - at
+            if size < header:
+                break
+            if kind in _MP4_CONTAINERS:
+                spans.append((at + header, min(end, at + size)))
+                counts["tracks"] += kind == b"trak"
+            elif kind in _MP4_TABLES and at + header + _MP4_TABLES[kind] + 4 <= end:
+                offset = at + header + _MP4_TABLES[kind]
+                (entries,) = struct.unpack(">I", data[offset : offset + 4])
+                name = "edits" if kind == b"elst" else "table"
+                counts[name] = max(counts[name], entries)
+            at += size
+    return counts
+
+
+_SEGMENT, _TRACKS, _TRACK_ENTRY, _CLUSTER = 0x18538067, 0x1654AE6B, 0xAE, 0x1F43B675
+
+
+def _matroska_counts(data: bytes) -> dict[str, int]:
+    """The tracks of a Matroska file: the entries of its Tracks elements, read up to its first
+    cluster (where they come, before the media)."""
+    tracks = 0
+    at = 0
+    end = len(data)
+    read = 0
+    while at < end and read < MAX_ELEMENTS_READ:
+        read += 1
+        element = _ebml_element(data, at)
+        if element is None:
+            break
+        ident, start, size = element
+        if ident == _SEGMENT:  # into it
+            at = start
+            continue
+        if ident == _CLUSTER or size is None:
+            break
+        if ident == _TRACKS:
+            inner = start
+            while inner < min(end, start + size) and read < MAX_ELEMENTS_READ:
+                read += 1
+                entry = _ebml_element(data, inner)
+                if entry is None or entry[2] is None:
+                    break
+                tracks += entry[0] == _TRACK_ENTRY
+                inner = entry[1] + entry[2]
+        at = start + size
+    return {"tracks": tracks}
+
+
+def _ebml_element(data: bytes, at: int) -> tuple[int, int, int | None] | None:
+    """(id, where its content starts, its size or None when unknown) of the EBML element at `at`."""
+    ident = _ebml_number(data, at, 4, keep_marker=True)
+    if ident is None:
+        return None
+    size = _ebml_number(data, ident[1], 8, keep_marker=False)
+    if size is None:
+        return None
+    unknown = size[0] == (1 << (7 * (size[1] - ident[1]))) - 1
+    return ident[0], size[1], None if unknown else size[0]
+
+
+def _ebml_number(data: bytes, at: int, longest: int, keep_marker: bool) -> tuple[int, int] | None:
+    """An EBML variable-length number at `at`, and where it ends."""
+    if at >= len(data) or data[at] == 0:
+        return None
+    length = 8 - data[at].bit_length() + 1
+    if length > longest or at + length > len(data):
+        return None
+    value = int.from_bytes(data[at : at + length], "big")
+    if not keep_marker:
+        value &= (1 << (7 * length)) - 1
+    return value, at + length
+
+
 @dataclass(frozen=True)
 class _Plan:
     """What one pass over a clip's packets (no decoding) found."""
@@ -181,7 +361,9 @@ class _Plan:
 def sample_frames(data: bytes, count: int = SAMPLES) -> Iterator[np.ndarray]:
     """About `count` upright RGB frames spread over the clip, in order, each shrunk by a whole
     factor that keeps its short side at least DECODE_SIDE. Raises `ClipError` for a clip over
-    the limits, damaged, in another format, or without frames."""
+    the limits, damaged, in another format, without frames, or past CPU_SECONDS of decoding.
+
+    This opens the clip in the calling process: the bot calls `decoded_frames` instead."""
     if not data:
         raise _empty()
     fmt = container_format(data[:12])
@@ -189,6 +371,7 @@ def sample_frames(data: bytes, count: int = SAMPLES) -> Iterator[np.ndarray]:
         raise _damaged()
     import av
 
+    deadline = time.thread_time() + CPU_SECONDS
     try:
         with av.open(io.BytesIO(data), "r", format=fmt, options=DECODER_OPTIONS) as container:
             if not container.streams.video:
@@ -200,9 +383,9 @@ def sample_frames(data: bytes, count: int = SAMPLES) -> Iterator[np.ndarray]:
                 # starts as a GIF), not a picture too small.
                 raise _damaged()
             check_limits(width=codec.width, height=codec.height)
-            plan = _read_packets(container, stream)
+            plan = _read_packets(container, stream, deadline)
             codec.options = DECODER_OPTIONS
-            yield from _decode(container, stream, plan, count)
+            yield from _decode(container, stream, plan, count, deadline)
     except ClipError:
         raise
     except (av.FFmpegError, ValueError, OverflowError) as error:
@@ -211,7 +394,150 @@ def sample_frames(data: bytes, count: int = SAMPLES) -> Iterator[np.ndarray]:
         raise _damaged() from error
 
 
-def _read_packets(container: av.container.InputContainer, stream: av.VideoStream) -> _Plan:
+def _check_time(deadline: float) -> None:
+    if time.thread_time() > deadline:
+        raise _too_slow()
+
+
+def decoded_frames(data: bytes, count: int = SAMPLES) -> list[np.ndarray]:
+    """`sample_frames`, run in a process of its own, forked for this clip by the decoding server
+    (`model.clip_process`), under limits on memory, CPU time and open files: what FFmpeg
+    allocates for a hostile clip is never the bot's. A clip whose process dies, or runs past
+    DECODER_SECONDS and is killed, is `ClipUnreadable`; its refusals are raised here as they were
+    there."""
+    if not data:
+        raise _empty()
+    if container_format(data[:12]) is None:
+        raise _damaged()
+    check_structure(data)
+    try:
+        output, exit_code = _server.decode(data, count)
+    except (OSError, ValueError, TimeoutError, EOFError) as error:
+        log.warning("event=clip_decoder_failed reason=server error=%s", type(error).__name__)
+        raise _unreadable() from error
+    try:
+        frames, refusal = _read_records(output)
+    except (ValueError, KeyError, TypeError) as error:
+        log.warning("event=clip_decoder_failed reason=output exit=%s", exit_code)
+        raise _unreadable() from error
+    if exit_code != 0:
+        log.warning("event=clip_decoder_failed exit=%s", exit_code)
+        raise _unreadable()
+    if refusal is not None:
+        raise refusal
+    return frames
+
+
+class _DecodingServer:
+    """The decoding server (`model.clip_process`), started with the first clip and again whenever
+    it is found dead; one clip at a time."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+
+    def decode(self, data: bytes, count: int) -> tuple[bytes, int]:
+        """What the clip's process wrote, and its exit code."""
+        with self._lock:
+            if self.process is None or self.process.poll() is not None:
+                self.process = _start_server()
+            process = self.process
+            assert process.stdin is not None and process.stdout is not None
+            deadline = time.monotonic() + DECODER_SECONDS + SERVER_GRACE_SECONDS
+            try:
+                head = struct.pack(">II", count, round(DECODER_SECONDS * 1000))
+                process.stdin.write(b"C" + struct.pack(">I", len(head) + len(data)) + head)
+                process.stdin.write(data)
+                process.stdin.flush()
+                output = _read_record(process.stdout.fileno(), b"R", deadline)
+                ended = json.loads(_read_record(process.stdout.fileno(), b"S", deadline))
+            except (OSError, ValueError, TimeoutError, EOFError):
+                process.kill()  # a server that hangs, dies or speaks nonsense is replaced
+                process.wait()
+                self.process = None
+                raise
+            return output, int(ended["exit"])
+
+
+SERVER_GRACE_SECONDS = 10.0
+"""Past a clip's own wall-clock limit, how long the server has to answer before it is replaced."""
+_server = _DecodingServer()
+
+
+def _start_server() -> subprocess.Popen:
+    # Nothing of the bot's environment (its token, its database) goes to the processes that open
+    # untrusted files: only where to find this package, and one thread for NumPy's libraries.
+    environment = {
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "model.clip_process"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment
+    )
+
+
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+"""What a clip's process may send back (`model.clip_process.MAX_OUTPUT_BYTES`): eight frames take
+at most 10 MB."""
+
+
+def _read_record(fd: int, tag: bytes, deadline: float) -> bytes:
+    head = _read_exactly(fd, 5, deadline)
+    (size,) = struct.unpack(">I", head[1:])
+    if head[:1] != tag or size > MAX_ANSWER_BYTES:
+        raise ValueError(f"expected a {tag!r} record, got {head[:1]!r} of {size} bytes")
+    return _read_exactly(fd, size, deadline)
+
+
+def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
+    chunks: list[bytes] = []
+    left = size
+    while left:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            raise TimeoutError("the decoding server did not answer")
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError("the decoding server exited")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_records(output: bytes) -> tuple[list[np.ndarray], ClipError | None]:
+    """The frames and the refusal a clip's process wrote (`model.clip_process`)."""
+    frames: list[np.ndarray] = []
+    refusal: ClipError | None = None
+    at = 0
+    while at < len(output):
+        tag = output[at : at + 1]
+        size = int.from_bytes(output[at + 1 : at + 5], "big")
+        payload = output[at + 5 : at + 5 + size]
+        if len(output) < at + 5 or len(payload) != size:
+            raise ValueError("a record cut short")
+        at += 5 + size
+        if tag == b"F":
+            frames.append(np.load(io.BytesIO(payload), allow_pickle=False))
+        elif tag == b"E":
+            refused = json.loads(payload)
+            kind = globals().get(refused["kind"])
+            if not (isinstance(kind, type) and issubclass(kind, ClipError)):
+                raise ValueError(f"not a refusal: {refused['kind']}")
+            template, values = str(refused["template"]), dict(refused["values"])
+            # The text is formatted in the bot: only plain {name} fields, nothing str.format
+            # would look up or pad.
+            fields = re.findall(r"\{([^{}]*)\}", template)
+            if not all(re.fullmatch(r"[a-z_]+", field) and field in values for field in fields):
+                raise ValueError("a refusal's template with fields other than names")
+            refusal = kind(Message(template, values))
+        else:
+            raise ValueError(f"an unknown record {tag!r}")
+    return frames, refusal
+
+
+def _read_packets(container: av.container.InputContainer, stream: av.VideoStream, deadline: float) -> _Plan:
     """Count the frames and note the key frames, reading packets without decoding them."""
     stamps: list[int] = []
     keys: list[int] = []
@@ -229,6 +555,8 @@ def _read_packets(container: av.container.InputContainer, stream: av.VideoStream
                     {"limit": MAX_FRAMES},
                 )
             )
+        if frames % 64 == 0:
+            _check_time(deadline)
         if packet.pts is not None:
             stamps.append(packet.pts)
             if packet.is_keyframe:
@@ -245,20 +573,28 @@ def _read_packets(container: av.container.InputContainer, stream: av.VideoStream
 
 
 def _decode(
-    container: av.container.InputContainer, stream: av.VideoStream, plan: _Plan, count: int
+    container: av.container.InputContainer, stream: av.VideoStream, plan: _Plan, count: int, deadline: float
 ) -> Iterator[np.ndarray]:
     """The frames nearest `count` evenly spaced times. Reaching one means decoding on from the
-    frame decoded last, or from the key frame before it; past the decoding budget a sample is
-    that key frame instead."""
+    frame decoded last, or from the key frame before it; when the frames on the way would take
+    the decoding budget past its end, a sample is that key frame instead, and only key frames
+    are decoded to reach it (`skip_frame`). The budget counts the pixels of every frame decoded;
+    the frames still to decode are reckoned at the largest picture decoded yet, and when they
+    prove larger, the budget's end on the way to a sample makes the frame reached the sample.
+    Samples are in order: a key frame before the last sample is not taken."""
     import av
 
+    codec = stream.codec_context
     stamps = plan.stamps
     targets = sorted({stamps[min(len(stamps) - 1, int((i + 0.5) * len(stamps) / count))] for i in range(count)})
-    budget = DECODE_BUDGET_PIXELS // max(1, stream.codec_context.width * stream.codec_context.height)
+    left = DECODE_BUDGET_PIXELS
+    largest = max(1, codec.width * codec.height)
     frames: Iterator[av.VideoFrame] | None = None
     position: int | None = None
     """The stamp of the frame decoded last: decoding goes on from there without a seek."""
     taken: set[int] = set()
+    last: int | None = None
+    """The stamp of the frame yielded last: samples never go back before it."""
     for wanted in targets:
         key = plan.keys[max(0, bisect.bisect_right(plan.keys, wanted) - 1)]
         if frames is not None and position is not None and key <= position < wanted:
@@ -266,21 +602,31 @@ def _decode(
         else:
             resume, after = False, bisect.bisect_left(stamps, key)
         target = wanted
-        if bisect.bisect_right(stamps, wanted) - after > budget:
+        if (bisect.bisect_right(stamps, wanted) - after) * largest > left:
             target, resume = key, False
-        if target in taken:
+        if target in taken or (target != wanted and last is not None and target <= last):
             continue
+        keys_only = False
         if not resume or frames is None:
+            keys_only = target == key
+            codec.skip_frame = "NONKEY" if keys_only else "DEFAULT"
             container.seek(key, stream=stream, backward=True, any_frame=False)
             frames = container.decode(stream)
         try:
             for frame in frames:
-                budget -= 1
-                if budget < -count:  # past one key frame a sample: stamps that never reach the target
-                    return
+                # Every picture decoded, not only those kept, is held to the limits and counted.
+                check_limits(width=frame.width, height=frame.height)
+                left -= frame.width * frame.height
+                largest = max(largest, frame.width * frame.height)
+                _check_time(deadline)
+                if left < -count * MAX_SIDE * MAX_SIDE:
+                    return  # past one key frame a sample: stamps that never reach the target
                 position = frame.pts
-                if frame.pts is None or frame.pts >= target:
+                # Out of budget on the way (the pictures were larger than reckoned), the frame
+                # reached is the sample.
+                if frame.pts is None or frame.pts >= target or (left < 0 and not keys_only):
                     taken.add(target)
+                    last = frame.pts
                     yield _upright(frame)
                     break
             else:
@@ -289,6 +635,8 @@ def _decode(
             # A damaged stretch, or a picture over max_pixels the decoder refused: the frames
             # before it are judged (none: the clip is refused as damaged).
             return
+        if keys_only:
+            frames = None  # the decoder skipped what followed the key frame: seek for the next
 
 
 def _upright(frame: av.VideoFrame) -> np.ndarray:
@@ -335,7 +683,7 @@ def choose(data: bytes, find_faces: Callable[[np.ndarray], list[FaceBox]]) -> Ch
     crops: list[np.ndarray] = []
     sharpest: tuple[float, np.ndarray] | None = None
     """The sharpest frame overall, for the tips when no frame shows a face."""
-    for rgb in sample_frames(data):
+    for rgb in decoded_frames(data):
         faces = find_faces(rgb)
         if faces:
             share = faces[0].side / min(rgb.shape[:2])

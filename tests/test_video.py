@@ -8,6 +8,11 @@ MPEG-4 in MP4), GIFs written by Pillow, an AVI written by OpenCV, and hostile cl
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
+import sys
+import threading
 from fractions import Fraction
 
 import av
@@ -20,8 +25,11 @@ from sqlalchemy import select
 from model import video
 from model.explain import explain
 from model.images import ImageError
+from model.messages import Message
 from storage.tables import PredictionRow
+from tests.support import ROOT
 from tests.support.bot_harness import RunningBot, make_service, make_settings, verdict_of
+from tests.support.clips import coded_clip, edit_list_bomb, many_tracks_mkv, resize_bomb, sample_table_bomb
 from tests.support.photos import encode, textured
 from training.bench import drawn_face, group_photo, panned_clip
 
@@ -37,23 +45,6 @@ def gif_of(picture: Image.Image, frames: int = 12) -> bytes:
         picture.crop((i * 2, i * 2, width - i * 2, height - i * 2)).resize((width, height)) for i in range(frames)
     ]
     return encode(zoomed[0], "GIF", save_all=True, append_images=zoomed[1:], duration=100, loop=0)
-
-
-def coded_clip(frames: int, size: tuple[int, int] = (64, 64), fps: int = 10) -> bytes:
-    """Flat grey frames whose brightness is their number times 3, which tells which frame a
-    sample is; MPEG-4 with a key frame every 12 frames (no extra ones where the grey changes)."""
-    output = io.BytesIO()
-    with av.open(output, "w", format="mp4") as container:
-        stream = container.add_stream("mpeg4", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
-        stream.codec_context.gop_size = 12
-        stream.codec_context.options = {"sc_threshold": "1000000000"}
-        container.start_encoding()  # the header, also of a clip without frames
-        for index in range(frames):
-            grey = np.full((size[1], size[0], 3), min(255, index * 3), np.uint8)
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(grey, format="rgb24")))
-        container.mux(stream.encode(None))
-    return output.getvalue()
 
 
 def frame_number(frame: np.ndarray) -> int:
@@ -279,7 +270,7 @@ def test_of_the_frames_with_the_largest_face_the_sharpest_is_judged(predictor, m
     small = drawn_face(background, size=0.3)
     large = drawn_face(background, size=0.6)
     shaken = cv2.blur(large, (21, 1))
-    monkeypatch.setattr(video, "sample_frames", lambda data: iter([small, shaken, textured_array(), large, shaken]))
+    monkeypatch.setattr(video, "decoded_frames", lambda data: iter([small, shaken, textured_array(), large, shaken]))
     choice = video.choose(b"", predictor.detector.faces)
     assert choice.frame is large and len(choice.faces) == 4  # every frame with a face votes
 
@@ -287,7 +278,7 @@ def test_of_the_frames_with_the_largest_face_the_sharpest_is_judged(predictor, m
 def test_one_face_is_voted_by_every_frame_showing_it(predictor, known_photo, monkeypatch):
     masked = np.asarray(known_photo("with_mask").resize((480, 480)))
     bare = np.asarray(known_photo("without_mask").resize((480, 480)))
-    monkeypatch.setattr(video, "sample_frames", lambda data: iter([masked, bare, masked, masked]))
+    monkeypatch.setattr(video, "decoded_frames", lambda data: iter([masked, bare, masked, masked]))
     photo = video.predict_clip(b"", predictor)
     choice = video.choose(b"", predictor.detector.faces)
     expected = predictor.probabilities(choice.faces).mean(axis=0)
@@ -302,7 +293,7 @@ def textured_array() -> np.ndarray:
 
 def test_a_clip_without_a_face_says_so_with_tips(predictor, monkeypatch):
     dark = (np.asarray(textured(480, 480)) * 0.15).astype(np.uint8)
-    monkeypatch.setattr(video, "sample_frames", lambda data: iter([dark, dark]))
+    monkeypatch.setattr(video, "decoded_frames", lambda data: iter([dark, dark]))
     with pytest.raises(video.NoFaceInClip) as refused:
         video.choose(b"", predictor.detector.faces)
     assert "can't find a face in this video" in str(refused.value)
@@ -340,3 +331,194 @@ def test_a_clip_whose_first_bytes_claim_another_container_is_damaged_not_tiny():
     mp4 = coded_clip(20)
     with pytest.raises(video.NotAClip, match="damaged"):
         next(video.sample_frames(b"GIF89a" + mp4[6:]))
+
+
+def test_the_decoding_budget_counts_the_pixels_decoded_not_those_the_header_claims(monkeypatch):
+    # A resize bomb: 64 px in its header and first frames, then 80 pictures of 640 px after one
+    # key frame. Reckoned from the header, a budget of 20 such pictures covers 2,000 frames.
+    bomb = resize_bomb(64, 640, frames=80)
+    monkeypatch.setattr(video, "DECODE_BUDGET_PIXELS", 20 * 640 * 640)
+    frames = list(video.sample_frames(bomb))
+    # The samples past the budget are the one key frame, already taken: 20 pictures decoded
+    # give two samples, where all eight took decoding every frame.
+    assert 1 <= len(frames) <= 3
+    assert all(frame.shape == (640, 640, 3) for frame in frames)
+
+
+def test_pictures_larger_than_reckoned_end_the_way_to_a_sample_at_the_frame_reached(monkeypatch):
+    # Reckoned at 64 px, the way to the first sample (frame 20) fits the budget; at 640 px the
+    # budget ends at the second picture: that frame is the sample, not a clip without one.
+    bomb = resize_bomb(64, 640, frames=80)
+    monkeypatch.setattr(video, "DECODE_BUDGET_PIXELS", 640 * 640)
+    monkeypatch.setattr(video, "MAX_SIDE", 640)  # the stop for stamps that never come, sooner
+    frames = list(video.sample_frames(bomb, count=2))
+    assert len(frames) == 1 and frames[0].shape == (640, 640, 3)
+
+
+def test_a_clip_is_refused_past_its_cpu_budget(monkeypatch):
+    monkeypatch.setattr(video, "CPU_SECONDS", 0.0)
+    with pytest.raises(video.ClipTooSlow) as refused:
+        list(video.sample_frames(coded_clip(80)))
+    assert "more work to decode" in str(refused.value)
+
+
+def test_a_decoder_that_overruns_is_killed_and_the_clip_unreadable(monkeypatch):
+    monkeypatch.setattr(video, "DECODER_SECONDS", 0.01)
+    with pytest.raises(video.ClipUnreadable) as refused:
+        video.decoded_frames(coded_clip(20))
+    assert "couldn't read this video" in str(refused.value)
+
+
+def test_the_decoder_child_sends_frames_and_refusals_as_they_were():
+    frames = video.decoded_frames(coded_clip(80))
+    assert [frame_number(frame) for frame in frames] == [
+        frame_number(frame) for frame in video.sample_frames(coded_clip(80))
+    ]
+    with pytest.raises(video.TooManyFrames):
+        video.decoded_frames(coded_clip(3700, (32, 32), fps=120))
+
+
+def test_each_clip_is_decoded_in_a_process_of_its_own_and_a_dead_server_is_replaced():
+    video.decoded_frames(coded_clip(20))
+    server = video._server.process
+    assert server is not None and server.poll() is None
+    # A clip whose process is killed leaves the server, and the next clip, as they were.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(video, "DECODER_SECONDS", 0.01)
+        with pytest.raises(video.ClipUnreadable):
+            video.decoded_frames(coded_clip(20))
+    assert len(video.decoded_frames(coded_clip(20))) == video.SAMPLES
+    assert video._server.process is server
+    server.kill()
+    server.wait()
+    assert len(video.decoded_frames(coded_clip(20))) == video.SAMPLES
+    assert video._server.process is not server
+
+
+JUDGE_A_CLIP = """
+import sys
+from model import video
+
+def peak_mb():
+    return next(int(line.split()[1]) // 1024 for line in open("/proc/self/status") if line.startswith("VmHWM"))
+
+data = sys.stdin.buffer.read()
+video.check_structure = lambda data: None  # this test is of the decoding process alone
+import av  # FFmpeg's libraries loaded before the peak is read, as in a bot that has seen a clip
+before = peak_mb()
+try:
+    video.choose(data, lambda rgb: [])
+except video.ClipError as error:
+    print(type(error).__name__)
+print(peak_mb() - before)
+"""
+
+
+@pytest.mark.parametrize("name", ["index claims 85 M samples", "the same with two tracks"])
+def test_a_container_bomb_costs_the_bots_process_no_memory(name):
+    # In the process that judges clips (a fresh one: its high-water mark is this clip's), the
+    # container is never opened: FFmpeg's index of 85 M samples took a gigabyte there.
+    bomb = sample_table_bomb(tracks=1 if name == "index claims 85 M samples" else 2)
+    judged = subprocess.run(
+        [sys.executable, "-c", JUDGE_A_CLIP],
+        input=bomb,
+        capture_output=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        timeout=60,
+    )
+    refusal, grown = judged.stdout.decode().split()
+    assert refusal in {"ClipTooSmall", "NotAClip", "ClipUnreadable"}
+    assert int(grown) < 50, f"the judging process grew by {grown} MB"
+
+
+def test_photos_never_wait_behind_queued_clips(bot, fake, known_photo, monkeypatch):
+    # Three users' 15 MB clips: one being judged (held here), two waiting. Sharing the photos'
+    # 40 MB budget, the third held every later photo behind it.
+    release = threading.Event()
+
+    def judging(data: bytes):
+        release.wait(30)
+        raise video.NotAClip(Message("held"))
+
+    monkeypatch.setattr(bot.service, "_classify_clip", judging)
+    big = np.random.default_rng(0).bytes(15 * 1024 * 1024)
+    for user in (340, 341, 342):
+        fake.send_clip(user, "video", big)
+    fake.wait_for(lambda: bot.service.clip_bytes.held >= 30 * 1024 * 1024)
+    try:
+        fake.send_photo(343, encode(known_photo("with_mask")))
+        assert verdict_of(fake.replies_to(343, timeout=20)[0]) == "with_mask"
+        assert not any(answers(fake, user) for user in (340, 341, 342))
+    finally:
+        release.set()
+    bot.wait_idle(timeout=60)
+    assert all(len(answers(fake, user)) == 1 for user in (340, 341, 342))
+
+
+def test_a_user_has_one_clip_judged_at_a_time(bot, fake, known_photo, monkeypatch):
+    release = threading.Event()
+    judge = bot.service._classify_clip
+
+    def judging(data: bytes):
+        release.wait(30)
+        return judge(data)
+
+    monkeypatch.setattr(bot.service, "_classify_clip", judging)
+    fake.send_clip(350, "video_note", clip_of(known_photo("with_mask")))
+    fake.wait_for(lambda: bot.service.clip_bytes.held)
+    second = fake.send_clip(350, "video_note", clip_of(known_photo("with_mask")))
+    fake.send_clip(351, "video_note", clip_of(known_photo("with_mask")))  # another user's waits its turn
+    try:
+        (busy,) = fake.replies_to(350, timeout=20)
+        assert "still checking the last video you sent" in busy.params["text"]
+        assert second not in {r.params["file_id"] for r in fake.calls("getFile")}
+    finally:
+        release.set()
+    bot.wait_idle(timeout=60)
+    assert [r.method for r in answers(fake, 350)] == ["sendMessage", "sendPhoto"]
+    assert [r.method for r in answers(fake, 351)] == ["sendPhoto"]
+
+
+def test_containers_built_to_make_ffmpeg_allocate_are_refused_before_any_decoder(monkeypatch):
+    def no_decoder(data: bytes, count: int):
+        raise AssertionError("a clip was sent to be decoded")
+
+    monkeypatch.setattr(video._server, "decode", no_decoder)
+    bombs = {
+        "85 M samples": sample_table_bomb(),
+        "two tracks of 85 M samples": sample_table_bomb(tracks=2),
+        "2,000 edits": edit_list_bomb(entries=2000, frames=3),
+        "12 Matroska tracks": many_tracks_mkv(tracks=12, side=64),
+    }
+    for bomb in bombs.values():
+        with pytest.raises(video.NotAClip, match="damaged"):
+            video.decoded_frames(bomb)
+    for plain in (coded_clip(30), many_tracks_mkv(tracks=2, side=64), edit_list_bomb(entries=2, frames=3)):
+        video.check_structure(plain)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"F\x00\x00\x00\x10short",  # cut short
+        b"E" + (22).to_bytes(4, "big") + b'{"kind": "ValueError"}',  # not a refusal
+        b"X\x00\x00\x00\x00",
+    ],
+)
+def test_what_a_decoding_process_sends_back_is_read_as_data_only(answer):
+    with pytest.raises(ValueError):
+        video._read_records(answer)
+
+
+def test_a_refusal_from_a_decoding_process_cannot_make_the_bot_look_anything_up():
+    def refusal(template: str) -> bytes:
+        payload = json.dumps({"kind": "NotAClip", "template": template, "values": {"size": "1"}}).encode()
+        return b"E" + len(payload).to_bytes(4, "big") + payload
+
+    _, refused = video._read_records(refusal("This video is {size} pixels."))
+    assert str(refused) == "This video is 1 pixels."
+    for hostile in ("{size.__class__}", "{size:>999999999}", "{size[0]}", "{other}"):
+        with pytest.raises(ValueError):
+            video._read_records(refusal(hostile))

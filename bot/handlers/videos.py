@@ -9,8 +9,11 @@ import operator
 from telegram import Animation, Document, Update, Video, VideoNote
 from telegram.ext import MessageHandler, filters
 
+from bot import replies
 from bot.context import BotApplication, BotContext
+from bot.handlers.common import sender_id
 from bot.handlers.photos import check_and_reply
+from model.messages import Message
 from model.video import ClipError, check_limits
 
 VIDEO_SUFFIXES = ("mp4", "m4v", "mov", "webm", "mkv")
@@ -70,7 +73,19 @@ async def check_clip(
         refused: ClipError | None = error
     else:
         refused = None
-    await check_and_reply(update, context, clip.file_id, clip.file_size, input_kind, clip=True, refused=refused)
+    sender = sender_id(update)
+    if sender is None:  # nobody to answer for (check_and_reply says nothing either)
+        return
+    # One clip of a user's at a time: a second, while the first is downloaded, queued or judged,
+    # is answered at once, without a download.
+    with context.bot_data.service.one_clip(sender) as admitted:
+        if not admitted and refused is None:
+            refused = ClipInFlight(Message(replies.CLIP_IN_FLIGHT))
+        await check_and_reply(update, context, clip.file_id, clip.file_size, input_kind, clip=True, refused=refused)
+
+
+class ClipInFlight(ClipError):
+    """Another clip of the sender's is being answered."""
 
 
 def register(application: BotApplication) -> None:
