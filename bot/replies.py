@@ -105,9 +105,11 @@ LANGUAGE_CHOICE = N_("Which language should I answer in?")
 LANGUAGE_SET = N_("Done: I'll answer in English.")
 """Said in the language just chosen: each catalog says its own language's name here."""
 DRIFT_CHART_CAPTION = N_("Faces judged per day; triangles mark drift")
-NOT_AN_IMAGE_DOCUMENT = N_("I can only check photos. Please send a photo of your face (JPEG or PNG), not a PDF.")
+NOT_AN_IMAGE_DOCUMENT = N_(
+    "I can only check photos and videos. Please send a photo of your face (JPEG or PNG), not a PDF."
+)
 NOT_AN_IMAGE_FILE = N_(
-    "I can only check photos. Please send a photo of your face (JPEG or PNG), not this kind of file."
+    "I can only check photos and videos. Please send a photo of your face (JPEG or PNG), not this kind of file."
 )
 TOO_LARGE = N_("This file is {size} MB; I can check files up to {limit} MB. Please send it as a photo instead.")
 TOO_LARGE_UNKNOWN = N_("This file is larger than the {limit} MB I can check. Please send it as a photo instead.")
@@ -126,7 +128,7 @@ OTHER_CONTENT = {
     "sticker": N_("Nice sticker! I can only check real photos, though: send me a selfie."),
     "voice": N_("I can't listen, sorry. Please send a photo of your face."),
     "audio": N_("I can't listen, sorry. Please send a photo of your face."),
-    "other": N_("I can only check photos. Please send a photo of your face."),
+    "other": N_("I can only check photos and videos. Please send a photo of your face."),
 }
 STATS_USAGE = N_("Usage: /stats [days], with days from 1 to {most}.")
 NO_SUMMARIES = N_("No daily summaries yet: they are computed each day at the summary time.")
@@ -139,22 +141,22 @@ def verdict_key(prediction: Prediction) -> str:
 
 
 def verdict(prediction: Prediction, t: Translator) -> str:
-    """First line: exactly one verdict phrase and the confidence; then tips; then advice."""
+    """First line: exactly one verdict phrase and the confidence. A sure verdict's advice about
+    the mask follows it, and the framing tips, for a better photo next time, come last; when not
+    sure, the tips come before the advice, which asks for that better photo."""
     percent = t.percent(prediction.confidence)
+    tips = [f"• {escape(t.message(tip), quote=False)}" for tip in prediction.framing.tips]
     if prediction.unsure:
-        lines = [
+        head = [
             t("🤔 {verdict} ({percent})").format(verdict=t(NOT_SURE), percent=percent),
             t(LOOKS_LIKE[prediction.label]),
         ]
+        blocks = [head, tips, [t(UNSURE_ADVICE)]]
     else:
         emoji, phrase = VERDICT[prediction.label]
-        lines = [t("{emoji} {verdict} ({percent} sure)").format(emoji=emoji, verdict=t(phrase), percent=percent)]
-    if prediction.framing.tips:
-        lines.append("")
-        lines.extend(f"• {escape(t.message(tip), quote=False)}" for tip in prediction.framing.tips)
-    lines.append("")
-    lines.append(t(UNSURE_ADVICE) if prediction.unsure else t(ADVICE[prediction.label]))
-    return "\n".join(lines)
+        head = [t("{emoji} {verdict} ({percent} sure)").format(emoji=emoji, verdict=t(phrase), percent=percent)]
+        blocks = [head, [t(ADVICE[prediction.label])], tips]
+    return "\n\n".join("\n".join(block) for block in blocks if block)
 
 
 def no_verdict(error_text: str, tips: list[str]) -> str:
@@ -317,19 +319,25 @@ def privacy(retention_days: int, t: Translator) -> str:
     return t(PRIVACY).format(days=retention_days, minutes=FACE_SECONDS // 60)
 
 
+DELETED = (
+    N_("Done. I deleted {first}."),
+    N_("Done. I deleted {first} and {second}."),
+    N_("Done. I deleted {first}, {second} and {third}."),
+)
+"""What /forget deleted, by how many kinds of thing it found: a kind with none is not named
+("0 feedback notes")."""
+
+
 def forgotten(result: Deleted, t: Translator) -> str:
-    if not result.predictions and not result.feedback:
+    counts = [
+        (t.ngettext("{count} answer", "{count} answers", result.predictions), result.predictions),
+        (t.ngettext("{count} feedback note", "{count} feedback notes", result.feedback), result.feedback),
+        (t.ngettext("{count} shared photo crop", "{count} shared photo crops", result.crops), result.crops),
+    ]
+    named = [text.format(count=count) for text, count in counts if count]
+    if not named:
         return t(NOTHING_STORED)
-    answers = t.ngettext("{count} answer", "{count} answers", result.predictions).format(count=result.predictions)
-    feedback = t.ngettext("{count} feedback note", "{count} feedback notes", result.feedback).format(
-        count=result.feedback
-    )
-    crops = t.ngettext("{count} shared photo crop", "{count} shared photo crops", result.crops).format(
-        count=result.crops
-    )
-    return t("Done. I deleted {answers}, {feedback} and {crops}.").format(
-        answers=answers, feedback=feedback, crops=crops
-    )
+    return t(DELETED[len(named) - 1]).format(**dict(zip(("first", "second", "third"), named, strict=False)))
 
 
 def stats_table(stats: Stats, model_version: str, t: Translator) -> str:
