@@ -30,7 +30,7 @@ CLIENTS = {
         "sure": "de certeza)",
         "buttons": ["👍 Certo", "👎 Errado", "🔍 Por quê?"],
         "hello": "Oi!",
-        "table": "Fotos analisadas: 4, rostos avaliados: 4",
+        "table": "Fotos conferidas: 4, rostos analisados: 4",
         "no_mask": "Sem máscara",
         "caption": "Últimos 7 dias",
         "chosen": "Pronto: vou responder em português.",
