@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 from bot import replies
 from bot.i18n import LANGUAGES, translator
+from model.faces import FaceBox
 from model.framing import Framing
 from model.messages import Message, Share
-from model.predictor import Prediction
+from model.predictor import PhotoPrediction, Prediction
 from storage.repository import Deleted
 
 TIPS = (
@@ -51,3 +54,15 @@ def test_forget_names_only_the_kinds_of_thing_it_deleted(language):
     assert replies.forgotten(Deleted(2, 0, 0), t) == t(replies.DELETED[0]).format(first=answers)
     assert replies.forgotten(Deleted(2, 1, 0), t) == t(replies.DELETED[1]).format(first=answers, second=feedback)
     assert replies.forgotten(Deleted(0, 0, 0), t) == t(replies.NOTHING_STORED)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_crowded_group_photos_caption_fits_telegrams_limit_and_names_every_face_it_can(language):
+    t = translator(language)
+    faces = tuple(prediction(("without_mask", "mask_weared_incorrect")[i % 2], unsure=i % 3 == 0) for i in range(20))
+    photo = PhotoPrediction(faces, (FaceBox(0, 0, 8, 8),) * 12, 9, np.zeros((1, 1, 3), np.uint8), 640, 480)
+    caption = replies.group_caption(photo, t)
+    assert len(caption) <= replies.CAPTION_LIMIT
+    assert caption.startswith("<b>20 ")
+    named = [int(match[1]) for line in caption.splitlines() if (match := re.match(r"(\d+) [✗!?] ", line))]
+    assert named == list(range(1, len(named) + 1)) and len(named) >= 10
