@@ -25,7 +25,7 @@ RUN pip install --no-cache-dir --no-deps . \
 # Babel carries every locale's data (33 MB); the bot formats numbers and dates in its own
 # languages only (bot/i18n.py's LANGUAGES: tests/test_deploy.py keeps this list the same).
 RUN find /opt/venv/lib/python3.11/site-packages/babel/locale-data -name '*.dat' \
-    ! -name root.dat ! -name en.dat ! -name es.dat -delete
+    ! -name root.dat ! -name en.dat ! -name es.dat ! -name pt.dat -delete
 
 FROM python:3.11-slim-bookworm AS runtime
 # The wheels bundle the libraries they need (ONNX Runtime, PyAV's FFmpeg), so this stage installs no apt packages.

@@ -21,7 +21,7 @@ from model.messages import Message, Share
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 DOMAIN = "messages"
 DEFAULT_LANGUAGE = "en"
-LANGUAGES = {"en": "English", "es": "Español"}
+LANGUAGES = {"en": "English", "es": "Español", "pt": "Português"}
 """Each language the bot speaks, by its code, named in itself (for /language)."""
 
 

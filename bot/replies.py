@@ -60,12 +60,12 @@ PRIVACY = N_(
     "<b>What I keep</b>\n"
     "• For each face I judge: my answer, its confidence, the model version, simple photo facts (size, "
     "brightness, sharpness, the face's size) and the time.\n"
-    "• Who sent it only as a keyed pseudonym: not your Telegram id, name or username. The language you "
-    "chose with /language is kept against that pseudonym too.\n"
-    "• Your photo or video is <b>not</b> stored. Only if you rate an answer (<i>Right</i> or <i>Wrong</i>) and then "
-    "agree, a small 128x128 crop of the face (without any photo metadata) is kept to improve the model. "
-    "Changed your mind? /forget deletes it with everything else. <i>Why?</i> downloads your photo from "
-    "Telegram again when you press it, and keeps nothing of it.\n\n"
+    "• Who sent it, only as a keyed pseudonym: not your Telegram id, name or username. The language you "
+    "chose with /language is kept under that pseudonym too.\n"
+    "• Your photos, video notes, short videos and GIFs are <b>not</b> stored. A small 128x128 crop of the "
+    "face (without any photo metadata) is kept to improve the model only if you rate an answer "
+    "(<i>Right</i> or <i>Wrong</i>) and then agree. Changed your mind? /forget deletes it with everything "
+    "else. <i>Why?</i> downloads your photo from Telegram again when you press it, and keeps nothing of it.\n\n"
     "<b>For how long</b>\nEverything is deleted after {days} days.\n\n"
     "<b>Delete it now</b>\nSend /forget to delete everything about you at once."
 )
@@ -105,9 +105,11 @@ LANGUAGE_CHOICE = N_("Which language should I answer in?")
 LANGUAGE_SET = N_("Done: I'll answer in English.")
 """Said in the language just chosen: each catalog says its own language's name here."""
 DRIFT_CHART_CAPTION = N_("Faces judged per day; triangles mark drift")
-NOT_AN_IMAGE_DOCUMENT = N_("I can only check photos. Please send a photo of your face (JPEG or PNG), not a PDF.")
+NOT_AN_IMAGE_DOCUMENT = N_(
+    "I can only check photos and videos. Please send a photo of your face (JPEG or PNG), not a PDF."
+)
 NOT_AN_IMAGE_FILE = N_(
-    "I can only check photos. Please send a photo of your face (JPEG or PNG), not this kind of file."
+    "I can only check photos and videos. Please send a photo of your face (JPEG or PNG), not this kind of file."
 )
 TOO_LARGE = N_("This file is {size} MB; I can check files up to {limit} MB. Please send it as a photo instead.")
 CLIP_IN_FLIGHT = N_("I'm still checking the last video you sent. Wait for its answer, then send this one again.")
@@ -128,7 +130,7 @@ OTHER_CONTENT = {
     "sticker": N_("Nice sticker! I can only check real photos, though: send me a selfie."),
     "voice": N_("I can't listen, sorry. Please send a photo of your face."),
     "audio": N_("I can't listen, sorry. Please send a photo of your face."),
-    "other": N_("I can only check photos. Please send a photo of your face."),
+    "other": N_("I can only check photos and videos. Please send a photo of your face."),
 }
 STATS_USAGE = N_("Usage: /stats [days], with days from 1 to {most}.")
 NO_SUMMARIES = N_("No daily summaries yet: they are computed each day at the summary time.")
@@ -141,33 +143,28 @@ def verdict_key(prediction: Prediction) -> str:
 
 
 def verdict(prediction: Prediction, t: Translator, background: int = 0) -> str:
-    """First line: exactly one verdict phrase and the confidence; then tips; then advice; then,
-    about a photo's main face, how many other people are in it (`background`)."""
+    """First line: exactly one verdict phrase and the confidence. A sure verdict's advice about
+    the mask follows it, and the framing tips, for a better photo next time, come after; when not
+    sure, the tips come before the advice, which asks for that better photo. Last, about a
+    photo's main face, how many other people are in it (`background`)."""
     percent = t.percent(prediction.confidence)
+    tips = [f"• {escape(t.message(tip), quote=False)}" for tip in prediction.framing.tips]
     if prediction.unsure:
-        lines = [
+        head = [
             t("🤔 {verdict} ({percent})").format(verdict=t(NOT_SURE), percent=percent),
             t(LOOKS_LIKE[prediction.label]),
         ]
+        blocks = [head, tips, [t(UNSURE_ADVICE)]]
     else:
         emoji, phrase = VERDICT[prediction.label]
-        lines = [t("{emoji} {verdict} ({percent} sure)").format(emoji=emoji, verdict=t(phrase), percent=percent)]
-    if prediction.framing.tips:
-        lines.append("")
-        lines.extend(f"• {escape(t.message(tip), quote=False)}" for tip in prediction.framing.tips)
-    lines.append("")
-    lines.append(t(UNSURE_ADVICE) if prediction.unsure else t(ADVICE[prediction.label]))
+        head = [t("{emoji} {verdict} ({percent} sure)").format(emoji=emoji, verdict=t(phrase), percent=percent)]
+        blocks = [head, [t(ADVICE[prediction.label])], tips]
     if background:
-        lines.append("")
-        lines.append(
-            "👥 "
-            + t.ngettext(
-                "I also see {count} person in the background.",
-                "I also see {count} people in the background.",
-                background,
-            ).format(count=background)
+        people = t.ngettext(
+            "I also see {count} person in the background.", "I also see {count} people in the background.", background
         )
-    return "\n".join(lines)
+        blocks.append(["👥 " + people.format(count=background)])
+    return "\n\n".join("\n".join(block) for block in blocks if block)
 
 
 def no_verdict(error_text: str, tips: list[str]) -> str:
@@ -327,19 +324,25 @@ def privacy(retention_days: int, t: Translator) -> str:
     return t(PRIVACY).format(days=retention_days)
 
 
+DELETED = (
+    N_("Done. I deleted {first}."),
+    N_("Done. I deleted {first} and {second}."),
+    N_("Done. I deleted {first}, {second} and {third}."),
+)
+"""What /forget deleted, by how many kinds of thing it found: a kind with none is not named
+("0 feedback notes")."""
+
+
 def forgotten(result: Deleted, t: Translator) -> str:
-    if not result.predictions and not result.feedback:
+    counts = [
+        (t.ngettext("{count} answer", "{count} answers", result.predictions), result.predictions),
+        (t.ngettext("{count} feedback note", "{count} feedback notes", result.feedback), result.feedback),
+        (t.ngettext("{count} shared photo crop", "{count} shared photo crops", result.crops), result.crops),
+    ]
+    named = [text.format(count=count) for text, count in counts if count]
+    if not named:
         return t(NOTHING_STORED)
-    answers = t.ngettext("{count} answer", "{count} answers", result.predictions).format(count=result.predictions)
-    feedback = t.ngettext("{count} feedback note", "{count} feedback notes", result.feedback).format(
-        count=result.feedback
-    )
-    crops = t.ngettext("{count} shared photo crop", "{count} shared photo crops", result.crops).format(
-        count=result.crops
-    )
-    return t("Done. I deleted {answers}, {feedback} and {crops}.").format(
-        answers=answers, feedback=feedback, crops=crops
-    )
+    return t(DELETED[len(named) - 1]).format(**dict(zip(("first", "second", "third"), named, strict=False)))
 
 
 def stats_table(stats: Stats, model_version: str, t: Translator) -> str:

@@ -40,17 +40,21 @@ def count_rows(bot, table) -> int:
         return session.scalar(select(func.count()).select_from(table))
 
 
-def test_start_up_sets_public_and_admin_menus_in_every_language(bot, fake):
-    menus = fake.wait_for(lambda: len(fake.calls("setMyCommands")) >= 4 and fake.calls("setMyCommands"))
+@pytest.mark.parametrize(
+    "language, first",
+    [("es", "Qué hago y cómo tomar una buena foto"), ("pt", "O que eu faço e como tirar uma boa foto")],
+)
+def test_start_up_sets_public_and_admin_menus_in_every_language(bot, fake, language, first):
+    menus = fake.wait_for(lambda: len(fake.calls("setMyCommands")) >= 6 and fake.calls("setMyCommands"))
     public = {m.params.get("language_code"): m.params["commands"] for m in menus if "scope" not in m.params}
     admin = {m.params.get("language_code"): m.params for m in menus if "scope" in m.params}
-    assert set(public) == set(admin) == {None, "es"}  # English for every client without its own menu
+    assert set(public) == set(admin) == {None, "es", "pt"}  # English for every client without its own menu
     assert [c["command"] for c in public[None]] == ["start", "help", "privacy", "forget", "language"]
-    assert [c["command"] for c in public["es"]] == [c["command"] for c in public[None]]
+    assert [c["command"] for c in public[language]] == [c["command"] for c in public[None]]
     assert public[None][0]["description"] == "What I do and how to take a good photo"
-    assert public["es"][0]["description"] == "Qué hago y cómo tomar una buena foto"
-    assert admin["es"]["scope"] == {"type": "chat", "chat_id": ADMIN_ID}
-    assert "stats" in [c["command"] for c in admin["es"]["commands"]]
+    assert public[language][0]["description"] == first
+    assert admin[language]["scope"] == {"type": "chat", "chat_id": ADMIN_ID}
+    assert "stats" in [c["command"] for c in admin[language]["commands"]]
 
 
 def test_start_and_privacy_explain_themselves(bot, fake):

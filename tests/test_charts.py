@@ -57,9 +57,9 @@ def test_a_drift_day_is_marked_and_the_legend_names_it():
     assert shows(drifted, LEVEL_COLOURS["drift"]) > 2 * 30
 
 
-def test_the_chart_speaks_the_admins_language():
-    english, spanish = stats_chart(week(), translator("en")), stats_chart(week(), translator("es"))
-    assert english != spanish
+@pytest.mark.parametrize("language", ["es", "pt"])
+def test_the_chart_speaks_the_admins_language(language):
+    assert stats_chart(week(), translator("en")) != stats_chart(week(), translator(language))
 
 
 def test_a_year_without_predictions_still_draws():

@@ -149,4 +149,8 @@ def test_the_image_keeps_the_locale_data_of_every_language_the_bot_speaks(tmp_pa
         [sys.executable, "-c", script, str(tmp_path), *LANGUAGES], cwd=ROOT, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["Nov 30, 2026 95% 12,345.6", "30 nov 2026 95\u00a0% 12.345,6"]
+    assert done.stdout.splitlines() == [
+        "Nov 30, 2026 95% 12,345.6",
+        "30 nov 2026 95\u00a0% 12.345,6",
+        "30 de nov. de 2026 95% 12.345,6",
+    ]

@@ -426,7 +426,7 @@ def test_forget_never_waits_for_other_users_work(bot, fake, monkeypatch):
         edits = fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 2 and fake.calls("editMessageText"))
         assert [edit.params["text"] for edit in edits] == [
             replies.DELETING,
-            "Done. I deleted 1 answer, 0 feedback notes and 0 shared photo crops.",
+            "Done. I deleted 1 answer.",
         ]
         assert "I didn't check this one" in fake.replies_to(46, 3)[2].params["text"]
         assert not fake.calls("sendMessage", 60) and not fake.calls("sendMessage", 62)  # still under way

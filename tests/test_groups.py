@@ -80,7 +80,7 @@ def test_anonymous_admins_of_two_groups_are_two_senders(fake, tmp_path, predicto
         assert sorted(answers(fake)[5:7]) == sorted([replies.BUTTON_EXPIRED, replies.NOT_YOUR_FORGET])
         fake.press(ADMIN_2, prompt, yes)
         done = fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 3 and fake.calls("editMessageText"))[2]
-        assert "deleted 1 answer," in done.params["text"]
+        assert done.params["text"] == "Done. I deleted 1 answer."
         assert [row.user_hash for row in rows(bot)] == hashes[:2]
         with bot.service.repository.database.session() as session:
             assert len(session.scalars(select(Feedback)).all()) == 1
@@ -168,7 +168,7 @@ def test_an_admin_is_told_when_telegram_cannot_say_they_are_one(bot, fake):
     assert answers(fake) == [replies.ADMIN_CHECK_FAILED] * 2 and len(rows(bot)) == 1
     fake.press(ADMIN_1, prompt, yes)  # Telegram answers again: the admin's "Yes" works
     done = fake.wait_for(lambda: len(fake.calls("editMessageText")) >= 2 and fake.calls("editMessageText"))[1]
-    assert "deleted 1 answer," in done.params["text"] and rows(bot) == []
+    assert done.params["text"] == "Done. I deleted 1 answer." and rows(bot) == []
 
 
 def test_a_channels_forget_says_it_cannot_be_confirmed(bot, fake):

@@ -83,8 +83,11 @@ def test_the_compiled_catalog_is_the_translated_one(language):
         ("es-CO", "es"),
         ("es-419", "es"),
         ("ES_mx", "es"),
+        ("pt", "pt"),
+        ("pt-BR", "pt"),
+        ("pt-PT", "pt"),
         ("en-GB", "en"),
-        ("pt-BR", "en"),
+        ("de-DE", "en"),
         (None, "en"),
         ("", "en"),
     ],
@@ -93,11 +96,30 @@ def test_a_telegram_language_code_picks_a_language(code, language):
     assert language_for(code) == language
 
 
-def test_numbers_and_dates_follow_the_locale():
+@pytest.mark.parametrize(
+    "language, number, percent, day, answers",
+    [
+        ("es", "1.234,5", "95,4\xa0%", "28 nov 2026", "2 respuestas"),
+        # Babel's "pt" is Brazil's: no space before "%", "de" in dates (Portugal's pt_PT has both otherwise).
+        ("pt", "1.234,5", "95,4%", "28 de nov. de 2026", "2 respostas"),
+    ],
+)
+def test_numbers_and_dates_follow_the_locale(language, number, percent, day, answers):
     from datetime import date
 
-    spanish, english = translator("es"), translator("en")
-    assert (spanish.number(1234.5, 1), english.number(1234.5, 1)) == ("1.234,5", "1,234.5")
-    assert spanish.percent(0.954, 1) == "95,4\xa0%" and english.percent(0.954, 1) == "95.4%"
-    assert spanish.date(date(2026, 11, 28)) == "28 nov 2026" and english.date(date(2026, 11, 28)) == "Nov 28, 2026"
-    assert spanish.ngettext("{count} answer", "{count} answers", 2).format(count=2) == "2 respuestas"
+    t, english = translator(language), translator("en")
+    assert (t.number(1234.5, 1), english.number(1234.5, 1)) == (number, "1,234.5")
+    assert t.percent(0.954, 1) == percent and english.percent(0.954, 1) == "95.4%"
+    assert t.date(date(2026, 11, 28)) == day and english.date(date(2026, 11, 28)) == "Nov 28, 2026"
+    assert t.ngettext("{count} answer", "{count} answers", 2).format(count=2) == answers
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_zero_and_millions_take_the_plural(language):
+    t = translator(language)
+    singular, plural = (
+        t.ngettext("{count} answer", "{count} answers", 1),
+        t.ngettext("{count} answer", "{count} answers", 2),
+    )
+    assert singular != plural
+    assert [t.ngettext("{count} answer", "{count} answers", n) for n in (0, 1_000_000)] == [plural, plural]

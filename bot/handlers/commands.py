@@ -32,7 +32,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("help", account.on_start, N_("How to take a good photo")),
     Command("privacy", account.on_privacy, N_("What I keep about you, and for how long")),
     Command("forget", account.on_forget, N_("Delete everything I keep about you")),
-    Command("language", account.on_language, N_("Choose my language: English or Spanish")),
+    Command("language", account.on_language, N_("Choose my language: English, Spanish or Portuguese")),
     Command("stats", admin.on_stats, N_("Counts per class, feedback, drift: /stats [days]"), admin=True),
     Command("drift", admin.on_drift, N_("Drift level of recent days"), admin=True),
     Command("model", admin.on_model, N_("The model in use and its scores"), admin=True),
