@@ -29,7 +29,7 @@ from model.messages import Message
 from storage.tables import PredictionRow
 from tests.support import ROOT
 from tests.support.bot_harness import RunningBot, make_service, make_settings, verdict_of
-from tests.support.clips import coded_clip, edit_list_bomb, many_tracks_mkv, resize_bomb, sample_table_bomb
+from tests.support.clips import coded_clip, edit_list_bomb, h264_in_mp4, many_tracks_mkv, resize_bomb, sample_table_bomb
 from tests.support.photos import encode, textured
 from training.bench import drawn_face, group_photo, panned_clip
 
@@ -154,14 +154,7 @@ def hostile_clip(header_side: int, frame_side: int, frames: int = 3) -> bytes:
             frame.pts = index
             stream_bytes += b"".join(bytes(packet) for packet in codec.encode(frame))
         stream_bytes += b"".join(bytes(packet) for packet in codec.encode(None))
-    output = io.BytesIO()
-    with av.open(io.BytesIO(stream_bytes), format="h264") as source, av.open(output, "w", format="mp4") as target:
-        stream = target.add_stream_from_template(source.streams.video[0])
-        stream.time_base = Fraction(1, 10)
-        for index, packet in enumerate(p for p in source.demux(source.streams.video[0]) if p.size):
-            packet.stream, packet.pts, packet.dts, packet.time_base = stream, index, index, Fraction(1, 10)
-            target.mux(packet)
-    return output.getvalue()
+    return h264_in_mp4(stream_bytes, fps=10)
 
 
 def test_clips_over_the_limits_get_one_clear_answer_each(bot, fake):

@@ -52,12 +52,18 @@ def resize_bomb(header_side: int = 64, side: int = 1920, frames: int = 3598, hea
             frame.pts = index
             stream_bytes += b"".join(bytes(packet) for packet in codec.encode(frame))
         stream_bytes += b"".join(bytes(packet) for packet in codec.encode(None))
+    return h264_in_mp4(stream_bytes, fps=60)
+
+
+def h264_in_mp4(stream_bytes: bytes, fps: int) -> bytes:
+    """An H.264 stream's packets in an MP4, one frame every 1/`fps` s, as they are: the sizes
+    the stream changes to halfway stay where the header cannot tell them."""
     output = io.BytesIO()
     with av.open(io.BytesIO(stream_bytes), "r", format="h264") as source, av.open(output, "w", format="mp4") as target:
         stream = target.add_stream_from_template(source.streams.video[0])
-        stream.time_base = Fraction(1, 60)
+        stream.time_base = Fraction(1, fps)
         for index, packet in enumerate(p for p in source.demux(source.streams.video[0]) if p.size):
-            packet.stream, packet.pts, packet.dts, packet.time_base = stream, index, index, Fraction(1, 60)
+            packet.stream, packet.pts, packet.dts, packet.time_base = stream, index, index, Fraction(1, fps)
             target.mux(packet)
     return output.getvalue()
 
