@@ -104,7 +104,7 @@ def load_settings(env: Mapping[str, str] | None = None, require_token: bool = Tr
         raise ConfigError(f"SUMMARY_TIME must be HH:MM in UTC, not {raw_time!r}")
     log_level = env.get("LOG_LEVEL", "INFO").strip().upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {log_level!r}")
+        raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {log_level!r}")
     webhook_url = env.get("WEBHOOK_URL", "").strip() or None
     if webhook_url and not webhook_url.startswith("https://"):
         raise ConfigError("WEBHOOK_URL must be an https:// address that Telegram can reach")

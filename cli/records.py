@@ -13,7 +13,18 @@ from storage import summaries
 from storage.database import current_revision
 from storage.pseudonyms import Pseudonymizer, load_secret
 from storage.repository import utc_now
-from storage.stats import recent_stats
+from storage.stats import MAX_DAYS, recent_stats
+
+
+def days_back(text: str) -> int:
+    """A number of recent days, 1 to MAX_DAYS, as the admins' /stats takes it."""
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if not 1 <= days <= MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"days must be 1 to {MAX_DAYS}, not {days}")
+    return days
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -84,7 +95,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     stats = commands.add_parser("stats", help="prediction counts, feedback and drift for recent days")
-    stats.add_argument("--days", type=int, default=7)
+    stats.add_argument("--days", type=days_back, default=7, help=f"1 to {MAX_DAYS} (default: %(default)s)")
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(handler=cmd_stats)
 

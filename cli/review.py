@@ -75,8 +75,6 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
         f"wrote {result.written} accepted crop(s) to {args.out} with manifest.csv; "
         f"{result.pending_skipped} still pending review were left out"
     )
-    if result.missing_crops:
-        print(f"warning: {result.missing_crops} accepted item(s) had no crop file on disk")
     return 0
 
 

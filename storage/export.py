@@ -16,7 +16,6 @@ MANIFEST_FIELDS = ("prediction_id", "predicted_label", "corrected_label", "confi
 class ExportResult:
     written: int
     pending_skipped: int
-    missing_crops: int
 
 
 def export_feedback(
@@ -31,14 +30,12 @@ def export_feedback(
     items = repository.feedback_items(accepted)
     pending = repository.count_feedback(replace(accepted, status="pending"))
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = missing = 0
+    written = 0
     with (out_dir / "manifest.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(MANIFEST_FIELDS)
         for item in items:
-            if item.crop is None:
-                missing += 1
-                continue
+            assert item.crop is not None  # `with_crop` lists only the items whose crop is kept
             target = out_dir / item.label / f"{item.prediction_id}.png"
             target.parent.mkdir(exist_ok=True)
             target.write_bytes(item.crop)
@@ -53,4 +50,4 @@ def export_feedback(
                 )
             )
             written += 1
-    return ExportResult(written, pending, missing)
+    return ExportResult(written, pending)

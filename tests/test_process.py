@@ -254,3 +254,13 @@ def test_models_promote_and_rollback_refuse_a_model_that_cannot_load(tmp_path):
         assert result.stderr.startswith(f"maskbot: {version} does not load (InvalidProtobuf: ")
         assert "Traceback" not in result.stderr
     assert registry.champion() == "v3" and registry.history() == history
+
+
+@pytest.mark.parametrize("days", ["0", "366", "-3", "seven"])
+def test_stats_days_are_bounded_as_the_admins_stats_are(days, capsys):
+    from cli import build_parser
+
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(["stats", "--days", days])
+    assert stopped.value.code == 2 and "--days" in capsys.readouterr().err
+    assert build_parser().parse_args(["stats", "--days", "365"]).days == 365
