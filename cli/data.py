@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from training.dataset import default_cache_dir
+from training.runtime import TrainingExtraMissing
 
 
 def cmd_data_report(args: argparse.Namespace) -> int:
@@ -27,7 +28,12 @@ def cmd_data_report(args: argparse.Namespace) -> int:
 
 
 def cmd_data_synth(args: argparse.Namespace) -> int:
-    from training.synth import synthesise, training_photos
+    try:
+        from training.synth import synthesise, training_photos
+    except ImportError as error:  # OpenCV paints the masks; serving installs go without it
+        raise TrainingExtraMissing(
+            "this needs OpenCV, which serving does without: pip install 'maskbot[train]'"
+        ) from error
 
     say = functools.partial(print, flush=True)
     bare, masked = training_photos(

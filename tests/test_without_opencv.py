@@ -216,3 +216,16 @@ def test_a_stored_crop_that_does_not_decode_gets_no_heat_map(tmp_path):
 
     with pytest.raises(NoHeatMap, match="does not decode"):
         HeatMaps().draw(tmp_path, b"\x89PNG\r\n\x1a\n not really")
+
+
+def test_data_synth_without_opencv_says_in_one_line_what_to_install(tmp_path):
+    # A serving install has no cv2: `import cv2` fails there as it does with it set to None.
+    code = "import sys; sys.modules['cv2'] = None; from cli import main; sys.exit(main(sys.argv[1:]))"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "data", "synth", "--data", str(tmp_path), "--out", str(tmp_path / "out")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert result.stderr == "maskbot: this needs OpenCV, which serving does without: pip install 'maskbot[train]'\n"
