@@ -98,6 +98,9 @@ def test_the_wheel_carries_the_model_and_migrations_and_runs_installed(tmp_path)
         "model/shipped/v3/model.keras",
         "model/shipped/v3/model.onnx",
         "model/shipped/v3/split-ilc3.json",
+        "model/shipped/v4/model.onnx",
+        "model/shipped/v4/split-wider.json",
+        "training/label_corrections.csv",
         "storage/migrations/env.py",
         "storage/migrations/versions/0001_initial.py",
         "bot/locales/es/LC_MESSAGES/messages.mo",
@@ -115,7 +118,7 @@ def test_the_wheel_carries_the_model_and_migrations_and_runs_installed(tmp_path)
     check = (
         "import sys; sys.path.insert(0, sys.argv[1]); import model.registry as r, storage.database as d; "
         "assert r.SHIPPED_MODEL.is_relative_to(sys.argv[1]) and (r.SHIPPED_MODEL / 'model.keras').exists(); "
-        "assert [p.name for p in r.shipped_versions()] == ['v1', 'v2', 'v3']; "
+        "assert [p.name for p in r.shipped_versions()] == ['v1', 'v2', 'v3', 'v4']; "
         "d.Database('sqlite:///' + sys.argv[2]); print('ok')"
     )
     result = subprocess.run(

@@ -227,13 +227,13 @@ def test_operator_commands_review_export_and_manage_models(tmp_path, shipped_mod
     assert "wrote 2 accepted crop(s)" in maskbot("feedback", "export", str(tmp_path / "export"))
     assert sorted(p.name for p in (tmp_path / "export" / "without_mask").iterdir()) == ["1.png", "2.png"]
 
-    models = maskbot("models", "list")  # seeds DATA_DIR/models with the shipped models, v3 the champion
-    assert "v1" in models and "v2" in models and "v3" in models and "champion" in models
+    models = maskbot("models", "list")  # seeds DATA_DIR/models with the shipped models, v4 the champion
+    assert "v1" in models and "v2" in models and "v3" in models and "v4" in models and "champion" in models
     import shutil
 
-    shutil.copytree(tmp_path / "models" / "v2", tmp_path / "models" / "v4")
-    assert "champion is now v4" in maskbot("models", "promote", "v4", "--reason", "test")
-    assert "champion is now v3" in maskbot("models", "rollback")
+    shutil.copytree(tmp_path / "models" / "v2", tmp_path / "models" / "v5")
+    assert "champion is now v5" in maskbot("models", "promote", "v5", "--reason", "test")
+    assert "champion is now v4" in maskbot("models", "rollback")
     history = (tmp_path / "models" / "history.jsonl").read_text()
     assert '"forced": true' in history and "promoted by hand: test" in history
 
@@ -242,18 +242,18 @@ def test_models_promote_and_rollback_refuse_a_model_that_cannot_load(tmp_path):
     import shutil
 
     registry = Registry(tmp_path / "models")
-    registry.seed()  # every shipped model, v3 the champion
+    registry.seed()  # every shipped model, v4 the champion
     history = registry.history()
-    shutil.copytree(registry.root / "v2", registry.root / "v4")
-    cut_short(registry.root / "v4")
-    cut_short(registry.root / "v2")
+    shutil.copytree(registry.root / "v2", registry.root / "v5")
+    cut_short(registry.root / "v5")
+    cut_short(registry.root / "v3")
     env = maskbot_env(tmp_path)
-    for command, version in ((("promote", "v4", "--reason", "looks better"), "v4"), (("rollback",), "v2")):
+    for command, version in ((("promote", "v5", "--reason", "looks better"), "v5"), (("rollback",), "v3")):
         result = subprocess.run([*MASKBOT, "models", *command], env=env, capture_output=True, text=True, timeout=120)
         assert result.returncode == 1, result.stdout
         assert result.stderr.startswith(f"maskbot: {version} does not load (InvalidProtobuf: ")
         assert "Traceback" not in result.stderr
-    assert registry.champion() == "v3" and registry.history() == history
+    assert registry.champion() == "v4" and registry.history() == history
 
 
 @pytest.mark.parametrize("days", ["0", "366", "-3", "seven"])

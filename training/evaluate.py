@@ -409,7 +409,7 @@ def format_group_scores(name: str, scores: dict) -> str:
                 f"{row[key]:>12} ({row[key] / bare:>5.1%})" if bare else f"{'-':>21}"
                 for key in ("bare_called_incorrect", "bare_called_mask_on")
             )
-            lines.append(f"{group[:12]:<12}{row['faces']:>7}{cells}{shares}")
+            lines.append(f"{(group or '(none)')[:12]:<12}{row['faces']:>7}{cells}{shares}")
     return "\n".join(lines)
 
 
