@@ -18,6 +18,8 @@ from training.runtime import TrainingExtraMissing
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Every command, each with its `handler`; those that need the `train` extra (TensorFlow,
+    OpenCV, cleanlab) also say `extra="train"`, which the README's table of commands marks."""
     parser = argparse.ArgumentParser(
         prog="maskbot", description="Face-mask checking bot: model, storage and bot tools."
     )

@@ -94,7 +94,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     synth.add_argument("--out", required=True, help="folder to write (class folders, manifest.csv, contact.jpg)")
     synth.add_argument("--faces", type=int, help="paint at most this many faces (each twice)")
     synth.add_argument("--seed", type=int, default=7)
-    synth.set_defaults(handler=cmd_data_synth)
+    synth.set_defaults(handler=cmd_data_synth, extra="train")
 
     issues = data_commands.add_parser(
         "label-issues",
@@ -103,4 +103,4 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     issues.add_argument("data", nargs="+", help="labelled folders (each split into folds by its source photos)")
     issues.add_argument("--out", default="label-issues", help="folder for candidates.csv and contact sheets")
     issues.add_argument("--cache", help="folder for cached arrays (default $MASKBOT_CACHE or .cache)")
-    issues.set_defaults(handler=cmd_data_label_issues)
+    issues.set_defaults(handler=cmd_data_label_issues, extra="train")

@@ -210,7 +210,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     train.add_argument("--limit", type=int, help="at most this many images per class and part (quick runs)")
     train.add_argument("--check", action="append", default=[], help="also score on this folder (repeatable)")
     train.add_argument("--cache", help="folder for cached arrays (default $MASKBOT_CACHE or .cache)")
-    train.set_defaults(handler=cmd_train)
+    train.set_defaults(handler=cmd_train, extra="train")
 
     evaluate = commands.add_parser("evaluate", help="score a model on labelled folders")
     evaluate.add_argument("data", nargs="*", help="data folders")
@@ -261,4 +261,4 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     bench.add_argument("--baseline", help="a model folder of the report's network, timed for the ratio")
     bench.add_argument("--photos", help="folder of photos for the whole-path timing (default: generated)")
     bench.add_argument("--repeats", type=int, default=200)
-    bench.set_defaults(handler=cmd_bench)
+    bench.set_defaults(handler=cmd_bench, extra="train")

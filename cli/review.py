@@ -185,7 +185,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     retrain.add_argument("--tolerance", type=float, default=0.01, help="allowed drop on fixed tests (default 0.01)")
     retrain.add_argument("--force", action="store_true", help="promote even if the gate says no (logged)")
     retrain.add_argument("--cache")
-    retrain.set_defaults(handler=cmd_retrain)
+    retrain.set_defaults(handler=cmd_retrain, extra="train")
 
     models = commands.add_parser("models", help="the model registry in MODEL_DIR")
     models_commands = models.add_subparsers(dest="models_command", required=True)
@@ -194,7 +194,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "export", help="write model.onnx (what the bot serves) beside a model folder's model.keras"
     )
     models_export.add_argument("folders", nargs="+", help="model folders")
-    models_export.set_defaults(handler=cmd_models_export)
+    models_export.set_defaults(handler=cmd_models_export, extra="train")
     promote = models_commands.add_parser("promote", help="make a version the champion (logged as forced)")
     promote.add_argument("version")
     promote.add_argument("--reason", default="operator's decision")
