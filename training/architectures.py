@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from model import CLASS_NAMES, IMAGE_SIZE
+from model.preprocess import to_input
 from training.runtime import TrainingExtraMissing, import_tensorflow
 from training.torch_weights import read_state_dict
 
@@ -189,3 +190,13 @@ def load_imagenet_weights(
         expected -= {"_fc.weight", "_fc.bias"}
     if used != expected:
         raise ValueError(f"ImageNet weights not placed: {sorted(expected - used)[:5]}")
+
+
+def predict_array(network, pixels_uint8: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """What a network outputs for 128x128 uint8 crops, run in batches: training scores its epochs,
+    calibrates and tests with it."""
+    outputs = [
+        np.asarray(network(to_input(pixels_uint8[i : i + batch_size]), training=False))
+        for i in range(0, len(pixels_uint8), batch_size)
+    ]
+    return np.concatenate(outputs) if outputs else np.zeros((0, len(CLASS_NAMES)), dtype=np.float32)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from training.architectures import predict_array
 from training.metrics import f1_scores
 from training.runtime import import_tensorflow
 
@@ -31,8 +32,6 @@ class BestEpoch(keras.callbacks.Callback):
         self.scores: list[tuple[float, float]] = []
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
-        from training.train import predict_array
-
         score = f1_scores(self.labels, predict_array(self.model, self.pixels))
         self.scores.append(score)
         if score > self.best:

@@ -21,7 +21,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from model import CLASS_NAMES
-from training.dataset import IMAGE_SUFFIXES, NEAR_DUPLICATE_SIMILARITY, colour_signature, near_duplicate_groups
+from model.images import IMAGE_SUFFIXES
+from training.dataset import NEAR_DUPLICATE_SIMILARITY, colour_signature, near_duplicate_groups
 
 FACE_SAMPLE = 200
 """Faces are searched on this many random photos per class: the detector is the slow part."""

@@ -18,8 +18,8 @@ import numpy as np
 from PIL import Image
 
 from model import CLASS_NAMES
+from model.images import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 NEAR_DUPLICATE_SIMILARITY = 0.975
 """Colour signatures this similar are one photo. Measured on masks3: it folds the 3,831 augmented
 `mask_weared_incorrect` copies (shifted, zoomed, rotated, mirrored, reflect-padded) into 185

@@ -37,19 +37,13 @@ class Candidate:
     pixels: np.ndarray
 
 
-def pooled_features(network, pixels: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def pooled_features(network, pixels: np.ndarray) -> np.ndarray:
     """The network's global-average-pooled features (its last layer's input) for 128x128 crops."""
     import keras
 
-    from model.preprocess import to_input
+    from training.architectures import predict_array
 
-    pooled = keras.Model(network.inputs, network.get_layer("pool").output)
-    return np.concatenate(
-        [
-            np.asarray(pooled(to_input(pixels[i : i + batch_size]), training=False))
-            for i in range(0, len(pixels), batch_size)
-        ]
-    )
+    return predict_array(keras.Model(network.inputs, network.get_layer("pool").output), pixels)
 
 
 def out_of_fold_probabilities(

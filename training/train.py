@@ -154,6 +154,8 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
     import_tensorflow()
     import keras
 
+    from training.architectures import predict_array
+
     keras.utils.set_random_seed(config.seed)
     started = time.time()
     rng = np.random.default_rng(config.seed)
@@ -306,16 +308,6 @@ def save_for_inference(network, path: Path, half_precision: bool = False) -> Non
     clean.save(path)
     if half_precision:
         halve_keras_kernels(path)
-
-
-def predict_array(network, pixels_uint8: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    from model.preprocess import to_input
-
-    outputs = [
-        np.asarray(network(to_input(pixels_uint8[i : i + batch_size]), training=False))
-        for i in range(0, len(pixels_uint8), batch_size)
-    ]
-    return np.concatenate(outputs) if outputs else np.zeros((0, len(CLASS_NAMES)), dtype=np.float32)
 
 
 def _count_progress(say: ProgressCallback):

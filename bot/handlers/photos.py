@@ -21,7 +21,7 @@ from telegram.ext import MessageHandler, filters
 from bot import keyboards, replies
 from bot.context import BotApplication, BotContext
 from bot.handlers.common import sender_id, with_retry
-from model.images import ImageError
+from model.images import IMAGE_SUFFIXES, ImageError
 from model.messages import Message
 from model.predictor import NoFaceFound
 
@@ -35,7 +35,6 @@ burst of big images waits on disk for its turn to be decoded."""
 TYPING_AFTER_SECONDS = 1.0
 """Most verdicts arrive in a fraction of a second; "typing..." is shown only when one is slow,
 which saves a Bot API call per photo at the rate Telegram allows."""
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic")
 IMAGES = filters.PHOTO | functools.reduce(
     operator.or_, (filters.Document.FileExtension(suffix[1:]) for suffix in IMAGE_SUFFIXES), filters.Document.IMAGE
 )
