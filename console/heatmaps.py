@@ -12,7 +12,7 @@ from model.explain import draw, evidence
 from model.images import ImageError, decode_image
 from model.predictor import Forward, load_network
 from model.preprocess import resize, to_input
-from model.registry import open_registry
+from model.registry import active_model_dir
 
 
 class NoHeatMap(Exception):
@@ -30,9 +30,7 @@ class HeatMaps:
     def network(self, model_dir: Path) -> Forward:
         """The network answering now: `model_dir` itself when it is one model folder, else its
         registry's champion. Raises RegistryError when the registry has no champion."""
-        champion = (
-            model_dir if (model_dir / "metadata.json").exists() else open_registry(model_dir, seed=False).champion_dir()
-        )
+        champion = active_model_dir(model_dir, seed=False)
         if not (champion / ONNX_FILE).exists():
             raise NoHeatMap(f"{champion.name} has no {ONNX_FILE}: run maskbot models export {champion}")
         with self._lock:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model import CLASS_NAMES, IMAGE_SIZE, INPUT_NAME, ONNX_FILE
+from model import CLASS_NAMES, IMAGE_SIZE, INPUT_NAME, METADATA_FILE, ONNX_FILE
 from model.calibration import calibrate, offsets_of
 from model.faces import LANDMARK_NAMES, FaceBox, FaceDetector
 from model.framing import Framing, analyse, measure_light_and_focus
@@ -193,7 +193,7 @@ def load_network(model_dir: Path) -> Forward:
 
 
 def read_metadata(model_dir: Path | str) -> dict:
-    path = Path(model_dir) / "metadata.json"
+    path = Path(model_dir) / METADATA_FILE
     if not path.exists():
         raise FileNotFoundError(f"{model_dir} is not a model folder (no metadata.json)")
     return json.loads(path.read_text())

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from model import CLASS_NAMES, IMAGE_SIZE, ONNX_FILE
+from model import CLASS_NAMES, IMAGE_SIZE, METADATA_FILE, ONNX_FILE
 
 if TYPE_CHECKING:  # imported where a model is loaded (OpenCV, the face finder): every command imports this module
     from model.predictor import Predictor
@@ -47,9 +47,15 @@ def version_number(name: str) -> int:
     return int(match.group(1))
 
 
+def is_model_folder(path: Path) -> bool:
+    """Whether `path` is one model folder, not a registry of them: the choice every command and
+    the bot make about MODEL_DIR."""
+    return (path / METADATA_FILE).exists()
+
+
 def shipped_versions() -> list[Path]:
     """Every shipped model folder, oldest first."""
-    folders = [p for p in SHIPPED_DIR.iterdir() if VERSION_PATTERN.match(p.name) and (p / "metadata.json").exists()]
+    folders = [p for p in SHIPPED_DIR.iterdir() if VERSION_PATTERN.match(p.name) and is_model_folder(p)]
     return sorted(folders, key=lambda p: version_number(p.name))
 
 
@@ -149,13 +155,14 @@ class VersionInfo:
         return self.metadata.get("metrics", {}).get("test", {}).get("balanced_accuracy")
 
 
-def active_model_dir(model_dir: Path) -> Path:
+def active_model_dir(model_dir: Path, seed: bool = True) -> Path:
     """The folder to load: `model_dir` itself when it is one model, else its registry's champion
-    (an empty registry is first seeded with the shipped models)."""
-    if (model_dir / "metadata.json").exists():
+    (an empty registry is first seeded with the shipped models, unless `seed` is false)."""
+    if is_model_folder(model_dir):
         return model_dir
     registry = Registry(model_dir)
-    registry.seed()
+    if seed:
+        registry.seed()
     return registry.champion_dir()
 
 
@@ -167,7 +174,7 @@ def load_answering(model_dir: Path, keep: Path | None = None) -> Answering:
 
     `keep` is the folder answering now: reached, it is kept as it is. UnusableModel, with every
     reason, when nothing loads."""
-    if (model_dir / "metadata.json").exists():
+    if is_model_folder(model_dir):
         order = [model_dir]
     else:
         registry = Registry(model_dir)
@@ -188,7 +195,7 @@ def open_registry(model_dir: Path, seed: bool = True) -> Registry:
     """The registry at `model_dir`, seeded with the shipped models it lacks (unless `seed` is
     false); a RegistryError when `model_dir` is one model folder, which has no versions to
     promote or roll back."""
-    if (model_dir / "metadata.json").exists():
+    if is_model_folder(model_dir):
         raise RegistryError(
             f"MODEL_DIR={model_dir} is a single model folder, not a registry; "
             "point MODEL_DIR at a registry folder (default: DATA_DIR/models)"
@@ -267,9 +274,7 @@ class Registry:
         if not self.root.is_dir():
             return []
         names = [
-            p.name
-            for p in self.root.iterdir()
-            if p.is_dir() and VERSION_PATTERN.match(p.name) and (p / "metadata.json").exists()
+            p.name for p in self.root.iterdir() if p.is_dir() and VERSION_PATTERN.match(p.name) and is_model_folder(p)
         ]
         return sorted(names, key=version_number)
 
@@ -321,7 +326,7 @@ class Registry:
                 status = "rejected"
             else:
                 status = "candidate"
-            infos.append(VersionInfo(name, path, _read_json(path / "metadata.json"), status, gate))
+            infos.append(VersionInfo(name, path, _read_json(path / METADATA_FILE), status, gate))
         return infos
 
     def promote(self, version: str, reason: str, forced: bool = False, expected_champion: str | None = None) -> None:

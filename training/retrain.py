@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model import CLASS_NAMES
+from model import CLASS_NAMES, METADATA_FILE
 from model.images import decode_image
 from model.preprocess import resize
 from model.registry import Registry
@@ -137,7 +137,7 @@ def retrain(
 
     champion = registry.champion()
     champion_dir = registry.champion_dir()
-    metadata = json.loads((champion_dir / "metadata.json").read_text())
+    metadata = json.loads((champion_dir / METADATA_FILE).read_text())
     recipe = metadata.get("recipe")
     if recipe not in FINE_TUNING:
         raise ValueError(

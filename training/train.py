@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model import CLASS_NAMES, IMAGE_SIZE
+from model import CLASS_NAMES, IMAGE_SIZE, METADATA_FILE
 from model.calibration import calibrate
 from model.faces import DETECTOR_SETTINGS
 from training import metrics
@@ -269,10 +269,10 @@ def train(config: TrainConfig, say: ProgressCallback = print) -> Path:
             {key: member[key] for key in ("created", "training", "calibrated_on") if key in member}
             | {"chosen_epoch": member["history"].get("chosen_epoch"), "folder": str(folder)}
             for folder, member in (
-                (folder, json.loads((Path(folder) / "metadata.json").read_text())) for folder in config.soup_of
+                (folder, json.loads((Path(folder) / METADATA_FILE).read_text())) for folder in config.soup_of
             )
         ]
-    (config.out_dir / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))
+    (config.out_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str))
     say(
         f"wrote {config.out_dir} in {time.time() - started:.0f} s; test balanced accuracy "
         f"{scores['test']['balanced_accuracy']:.4f}"
