@@ -126,8 +126,10 @@ def test_server_errors_are_retried_with_backoff(bot, fake):
 def test_polling_survives_failing_and_slow_get_updates(bot, fake):
     error = (502, {"ok": False, "error_code": 502, "description": "Bad Gateway"})
     fake.failures["getUpdates"] = [error, error, error]
+    fake.delays["getUpdates"] = 1.5  # and every answer, the failures' too, comes late
     fake.send_text(8, "/start")
     assert fake.replies_to(8, timeout=60)
+    assert not fake.failures["getUpdates"]  # it went through all three failures, slowly
 
 
 def test_a_flood_from_one_user_does_not_delay_another(bot, fake):
