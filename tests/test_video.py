@@ -379,9 +379,9 @@ def test_each_clip_is_decoded_in_a_process_of_its_own_and_a_dead_server_is_repla
     assert server is not None and server.poll() is None
     # A clip whose process is killed leaves the server, and the next clip, as they were.
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(video, "DECODER_SECONDS", 0.01)
+        patch.setattr(video, "DECODER_SECONDS", 0.001)  # less than opening any clip takes
         with pytest.raises(video.ClipUnreadable):
-            video.decoded_frames(coded_clip(20))
+            video.decoded_frames(coded_clip(120, (320, 240)))
     assert len(video.decoded_frames(coded_clip(20))) == video.SAMPLES
     assert video._server.process is server
     server.kill()
