@@ -121,3 +121,37 @@ class UserSettings(Base):
     user_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     language: Mapped[str] = mapped_column(String(8))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CameraCount(Base):
+    """People a camera watcher counted in one minute, by verdict (`maskbot watch`). Only counts:
+    no face, crop, box or track is stored."""
+
+    __tablename__ = "camera_counts"
+
+    camera: Mapped[str] = mapped_column(String(64), primary_key=True)
+    minute: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True, index=True)
+    """The UTC minute a person was counted in: when they left the picture."""
+    label: Mapped[str] = mapped_column(String(32), primary_key=True)
+    people: Mapped[int] = mapped_column(Integer)
+
+
+class Camera(Base):
+    """A running watcher: its name, where the console reaches its live view, and when it last said so."""
+
+    __tablename__ = "cameras"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stream_url: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    """None for a watcher that serves no live view."""
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AlertClaim(Base):
+    """One alert sent, by a key naming what it is about ("camera door 2026-12-06T10:00"): of
+    several processes that see the same thing at once, the one whose INSERT succeeds sends it."""
+
+    __tablename__ = "alert_claims"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
