@@ -31,8 +31,9 @@ from bot.charts import stats_chart
 from bot.i18n import DEFAULT_LANGUAGE, Translator
 from console.auth import SESSION_COOKIE, SESSION_HOURS, Throttle, bearer, cookie_secret, token_matches
 from console.heatmaps import HeatMaps, NoHeatMap
+from model import CLASS_NAMES
 from model.registry import Registry, RegistryError, VersionInfo, open_registry
-from storage.repository import CLASS_NAMES, FeedbackFilter, Repository
+from storage.repository import FeedbackFilter, Repository
 from storage.stats import MAX_DAYS, recent_stats
 
 log = logging.getLogger("console")
