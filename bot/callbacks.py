@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.i18n import LANGUAGES
+from model import CLASS_NAMES
 from storage.pseudonyms import Pseudonymizer
-from storage.repository import CLASS_NAMES
 
 MAX_DATA_BYTES = 64
 """Telegram's limit on a button's callback data, in UTF-8 bytes."""

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from bot.drawing import font
 from bot.i18n import Translator
 from bot.replies import DRIFT_LEVELS, VERDICT
-from storage.repository import CLASS_NAMES
+from model import CLASS_NAMES
 from storage.stats import Stats
 
 COLOURS = {"with_mask": "#2e7d32", "without_mask": "#c62828", "mask_weared_incorrect": "#f9a825"}

@@ -8,7 +8,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot import replies
 from bot.callbacks import FeedbackButton
 from bot.i18n import Translator
-from storage.repository import CLASS_NAMES
+from model import CLASS_NAMES
 
 FACES_PER_ROW = 5
 

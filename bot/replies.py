@@ -13,9 +13,10 @@ from collections import Counter
 from html import escape
 
 from bot.i18n import Translator
+from model import CLASS_NAMES
 from model.messages import N_
 from model.predictor import PhotoPrediction, Prediction
-from storage.repository import CLASS_NAMES, Deleted
+from storage.repository import Deleted
 from storage.stats import DaySummary, Stats
 
 VERDICT = {

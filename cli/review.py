@@ -13,10 +13,11 @@ from pathlib import Path
 from bot.config import ConfigError
 from cli.common import CommandError, open_storage, settings_without_token
 from console.auth import load_token
+from model import CLASS_NAMES
 from model.predictor import read_metadata
 from model.registry import open_registry
 from storage.export import export_feedback
-from storage.repository import CLASS_NAMES, FeedbackFilter
+from storage.repository import FeedbackFilter
 from training.dataset import default_cache_dir
 
 

@@ -12,9 +12,8 @@ from sqlalchemy import CursorResult, Result, bindparam, delete, func, insert, se
 from sqlalchemy.exc import IntegrityError
 
 from storage.database import Database
-from storage.tables import Crop, DailySummary, Feedback, PredictionRow, UserSettings
+from storage.tables import STORED_CLASSES, Crop, DailySummary, Feedback, PredictionRow, UserSettings
 
-CLASS_NAMES = ("with_mask", "without_mask", "mask_weared_incorrect")
 CHAT_TYPES = ("private", "group", "supergroup", "channel")
 INPUT_KINDS = ("photo", "document", "video_note", "video", "animation", "video_document")
 """What a face was judged from: a photo or image file, or a clip's frame (bot.handlers.videos)."""
@@ -30,7 +29,7 @@ class PredictionRecord:
     label: str
     confidence: float
     probabilities: Mapping[str, float]
-    """By class name, every one of CLASS_NAMES."""
+    """By class name, every one of STORED_CLASSES."""
     unsure: bool
     model_version: str
     face_found: bool
@@ -47,11 +46,11 @@ class PredictionRecord:
     face_side: int | None = None
 
     def __post_init__(self) -> None:
-        if self.label not in CLASS_NAMES:
+        if self.label not in STORED_CLASSES:
             raise ValueError(f"unknown label {self.label!r}")
         if self.chat_type not in CHAT_TYPES or self.input_kind not in INPUT_KINDS:
             raise ValueError(f"unknown chat type {self.chat_type!r} or input kind {self.input_kind!r}")
-        if set(self.probabilities) != set(CLASS_NAMES):
+        if set(self.probabilities) != set(STORED_CLASSES):
             raise ValueError(f"one probability per class is needed, not {sorted(self.probabilities)}")
 
 
@@ -203,7 +202,7 @@ def _row_values(record: PredictionRecord, now: datetime) -> dict:
         "input_kind": record.input_kind,
         "label": record.label,
         "confidence": float(record.confidence),
-        **{f"p_{name}": float(record.probabilities[name]) for name in CLASS_NAMES},
+        **{f"p_{name}": float(record.probabilities[name]) for name in STORED_CLASSES},
         "unsure": bool(record.unsure),
         "model_version": record.model_version,
         "face_found": bool(record.face_found),
@@ -283,7 +282,7 @@ class Repository:
         An answer, once given, does not change: an operator may already have reviewed it, and a
         replayed button must not relabel an accepted correction. The one change allowed is
         withdrawing consent: a later "don't share" deletes the stored crop."""
-        if corrected_label is not None and corrected_label not in CLASS_NAMES:
+        if corrected_label is not None and corrected_label not in STORED_CLASSES:
             raise ValueError(f"unknown label {corrected_label!r}")
         now = now or utc_now()
         try:

@@ -13,8 +13,8 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from storage.database import Database
-from storage.repository import CLASS_NAMES, day_bounds, utc_now
-from storage.tables import DailySummary, Feedback, PredictionRow
+from storage.repository import day_bounds, utc_now
+from storage.tables import STORED_CLASSES, DailySummary, Feedback, PredictionRow
 
 MAX_DAYS = 365
 """The longest span /stats, the console's drift page and `maskbot stats` report on: a year of
@@ -43,7 +43,7 @@ class Tally:
 def tally(session, *conditions) -> Tally:
     """Per-class counts, unsure count, mean confidence and feedback of the predictions matching
     `conditions` (SQLAlchemy expressions on PredictionRow)."""
-    per_class = dict.fromkeys(CLASS_NAMES, 0)
+    per_class = dict.fromkeys(STORED_CLASSES, 0)
     for label, count in session.execute(
         select(PredictionRow.label, func.count()).where(*conditions).group_by(PredictionRow.label)
     ):
@@ -91,12 +91,12 @@ class DaySummary:
 
     @classmethod
     def of(cls, row: DailySummary) -> DaySummary:
-        reference_mix = {name: getattr(row, f"reference_share_{name}") for name in CLASS_NAMES}
+        reference_mix = {name: getattr(row, f"reference_share_{name}") for name in STORED_CLASSES}
         return cls(
             row.day,
             row.model_version,
             row.count,
-            {name: getattr(row, f"count_{name}") for name in CLASS_NAMES},
+            {name: getattr(row, f"count_{name}") for name in STORED_CLASSES},
             row.unsure_share,
             row.drift_level,
             row.psi,
@@ -125,7 +125,7 @@ class Stats:
     start: date
     end: date
     count: int = 0
-    per_class: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CLASS_NAMES, 0))
+    per_class: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STORED_CLASSES, 0))
     unsure: int = 0
     mean_confidence: float | None = None
     feedback: int = 0

@@ -10,9 +10,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from storage import drift
 from storage.database import Database
-from storage.repository import CLASS_NAMES, day_bounds, utc_now
+from storage.repository import day_bounds, utc_now
 from storage.stats import DaySummary, tally
-from storage.tables import DailySummary, PredictionRow
+from storage.tables import STORED_CLASSES, DailySummary, PredictionRow
 
 TRAILING_DAYS = 28
 
@@ -53,19 +53,21 @@ def _summary_values(session, day: date, version: str, reference: Mapping[str, fl
         PredictionRow.created_at < until,
         PredictionRow.model_version == version,
     )
-    counts = [today.per_class[name] for name in CLASS_NAMES]
+    counts = [today.per_class[name] for name in STORED_CLASSES]
     window = tally(
         session, PredictionRow.created_at >= since - timedelta(days=TRAILING_DAYS), PredictionRow.created_at < since
     )
-    trailing = [window.per_class[name] for name in CLASS_NAMES]
+    trailing = [window.per_class[name] for name in STORED_CLASSES]
     if window.photos >= drift.MIN_SAMPLE:
         # Smoothed like today's counts, so a class the window never saw is rare, not impossible.
         expected, reference_name = drift.smoothed_shares(trailing), "trailing"
     elif reference is not None:
-        expected, reference_name = [float(reference[name]) for name in CLASS_NAMES], "model"
+        expected, reference_name = [float(reference[name]) for name in STORED_CLASSES], "model"
     else:
         expected, reference_name = None, "none"
-    reference_mix = dict.fromkeys(CLASS_NAMES) if expected is None else dict(zip(CLASS_NAMES, expected, strict=True))
+    reference_mix = (
+        dict.fromkeys(STORED_CLASSES) if expected is None else dict(zip(STORED_CLASSES, expected, strict=True))
+    )
     total = today.count
     psi = js = p_value = None
     level = "none"
@@ -79,8 +81,8 @@ def _summary_values(session, day: date, version: str, reference: Mapping[str, fl
         "day": day,
         "model_version": version,
         "count": total,
-        **{f"count_{name}": c for name, c in zip(CLASS_NAMES, counts, strict=True)},
-        **{f"share_{name}": c / total if total else 0.0 for name, c in zip(CLASS_NAMES, counts, strict=True)},
+        **{f"count_{name}": c for name, c in zip(STORED_CLASSES, counts, strict=True)},
+        **{f"share_{name}": c / total if total else 0.0 for name, c in zip(STORED_CLASSES, counts, strict=True)},
         "unsure_share": today.unsure / total if total else 0.0,
         "mean_confidence": today.mean_confidence or 0.0,
         "feedback_count": today.feedback,

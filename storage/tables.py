@@ -48,6 +48,15 @@ class PredictionRow(Base):
     )
 
 
+STORED_CLASSES = tuple(
+    column.key.removeprefix("p_") for column in PredictionRow.__table__.columns if column.key.startswith("p_")
+)
+"""The classes the schema has columns for (a prediction's `p_<class>`, a summary's `count_<class>`,
+`share_<class>` and `reference_share_<class>`), in their order. The classes themselves are
+`model.CLASS_NAMES`, which storage may not import: a class the model gains needs a migration, and
+tests/test_storage.py fails until it has one."""
+
+
 class Crop(Base):
     """The 128x128 face crop of one prediction, in the database every replica shares: pending
     (`shared` false) for at most an hour while its user decides, kept only when they agree."""

@@ -23,8 +23,8 @@ from bot.callbacks import (
     matches,
 )
 from bot.i18n import LANGUAGES
+from model import CLASS_NAMES
 from storage.pseudonyms import Pseudonymizer
-from storage.repository import CLASS_NAMES
 
 TOKEN = "AbCdEfGhIjKlMnOpQrSt-w"
 """A well-formed row token: 22 URL-safe base64 characters, the last one of A, Q, g, w."""

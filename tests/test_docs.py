@@ -1,5 +1,6 @@
 """The README's tables against the code, as datasette's test_docs.py holds its docs: a setting or a
-command the code gains, loses or changes fails here until the README says so."""
+command the code gains, loses or changes fails here until the README says so; and the model card's
+generated tables against the shipped models' metadata."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bot.config import ConfigError, load_settings
 from cli import build_parser
 from console.auth import load_token
 from tests.support import ROOT
+from training import card
 
 README = (ROOT / "README.md").read_text()
 
@@ -87,3 +89,10 @@ def test_the_readme_lists_every_command_and_marks_those_that_need_the_train_extr
         words = words[: next((i for i, w in enumerate(usage) if not re.fullmatch(r"[a-z][a-z-]*", w)), len(usage))]
         documented[" ".join(words)] = "train" if row[1].startswith("*train*") else None
     assert documented == leaf_commands(build_parser())
+
+
+def test_the_model_cards_tables_are_what_the_shipped_models_record():
+    """docs/model.md's generated tables against every shipped metadata.json; `python -m
+    training.card` writes them again."""
+    card_tables = card.blocks(card.CARD.read_text())
+    assert card_tables == card.tables(card.shipped_metadata()), "run python -m training.card"

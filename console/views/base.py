@@ -18,7 +18,7 @@ import tornado.web
 from bot import replies
 from console.auth import SESSION_COOKIE, bearer, token_matches
 from console.views.formatting import decimal, label_name, percent, score
-from storage.repository import CLASS_NAMES
+from model import CLASS_NAMES
 
 if TYPE_CHECKING:  # the hub imports every page, and so this module: no import back at run time
     from console.app import Console

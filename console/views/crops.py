@@ -7,8 +7,8 @@ import tornado.web
 
 from console.heatmaps import NoHeatMap
 from console.views.base import ConsoleHandler
+from model import CLASS_NAMES
 from model.registry import RegistryError
-from storage.repository import CLASS_NAMES
 
 
 class CropHandler(ConsoleHandler):

@@ -11,7 +11,8 @@ from urllib.parse import urlencode
 import tornado.web
 
 from console.views.base import WHOLE_NUMBER, ConsoleHandler
-from storage.repository import CLASS_NAMES, FeedbackFilter
+from model import CLASS_NAMES
+from storage.repository import FeedbackFilter
 
 log = logging.getLogger("console")
 

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from storage.repository import CLASS_NAMES, PredictionRecord
+from model import CLASS_NAMES
+from storage.repository import PredictionRecord
 from tests.support import unavailable
 
 POSTGRES_URL = os.environ.get(
