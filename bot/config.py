@@ -69,10 +69,10 @@ class Settings:
 
 
 @overload
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int: ...
+def whole_number(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int: ...
 @overload
-def _int(env: Mapping[str, str], name: str, default: None, minimum: int = 0) -> int | None: ...
-def _int(env: Mapping[str, str], name: str, default: int | None, minimum: int = 0) -> int | None:
+def whole_number(env: Mapping[str, str], name: str, default: None, minimum: int = 0) -> int | None: ...
+def whole_number(env: Mapping[str, str], name: str, default: int | None, minimum: int = 0) -> int | None:
     """The whole number `name` holds, at least `minimum`; `default` when it is unset or blank."""
     raw = env.get(name, "").strip()
     if not raw:
@@ -120,7 +120,7 @@ def load_settings(env: Mapping[str, str] | None = None, require_token: bool = Tr
         )
     if webhook_url and webhook_secret is not None:
         require_varied("WEBHOOK_SECRET", webhook_secret, "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
-    port = _int(env, "PORT", None, minimum=1)
+    port = whole_number(env, "PORT", None, minimum=1)
     if webhook_url and port is None:
         raise ConfigError("PORT must be set in webhook mode (the port the reverse proxy forwards to)")
     secret = env.get("MASKBOT_SECRET") or None
@@ -146,10 +146,10 @@ def load_settings(env: Mapping[str, str] | None = None, require_token: bool = Tr
         model_dir=model_dir,
         data_dir=data_dir,
         summary_time=time(int(match.group(1)), int(match.group(2))),
-        retention_days=_int(env, "RETENTION_DAYS", 90, minimum=1),
+        retention_days=whole_number(env, "RETENTION_DAYS", 90, minimum=1),
         log_level=log_level,
         webhook_url=webhook_url,
         webhook_secret=webhook_secret,
         port=port,
-        rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 10, minimum=1),
+        rate_limit_per_minute=whole_number(env, "RATE_LIMIT_PER_MINUTE", 10, minimum=1),
     )

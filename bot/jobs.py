@@ -3,6 +3,7 @@ and the admins' alerts (drift, a champion that cannot load)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, timedelta
@@ -14,7 +15,8 @@ from bot import replies
 from bot.charts import stats_chart
 from bot.context import BotApplication, BotContext, BotData
 from bot.i18n import Translator, translator
-from storage.repository import utc_now
+from storage import cameras
+from storage.repository import day_bounds, utc_now
 
 log = logging.getLogger("bot.jobs")
 
@@ -67,6 +69,7 @@ async def daily_summary(context: BotContext) -> None:
     log.info("event=daily_summary days=%d", len(days))
     if not settings.admin_ids:
         return
+    await camera_day(context)
     claimed = await service.claim_drift_alerts(utc_now().date() - timedelta(days=ALERT_WINDOW_DAYS))
     log.info("event=drift_claims days=%d", len(claimed))
     if not claimed:
@@ -84,6 +87,23 @@ async def daily_summary(context: BotContext) -> None:
 
     await alert_admins(context.bot_data, send, "drift_alert")
     log.info("event=drift_alert days=%d admins=%d", len(alarming), len(settings.admin_ids))
+
+
+async def camera_day(context: BotContext) -> None:
+    """Yesterday's line per camera for the admins, sent by whichever replica claims it first."""
+    database = context.bot_data.service.repository.database
+    day = utc_now().date() - timedelta(days=1)
+    tallies = await asyncio.to_thread(cameras.tallies, database, *day_bounds(day))
+    claimed = bool(tallies) and await asyncio.to_thread(
+        cameras.claim, database, f"cameras {day.isoformat()}", utc_now()
+    )
+    log.info("event=camera_day cameras=%d claimed=%s", len(tallies), claimed)
+    if claimed:
+        await alert_admins(
+            context.bot_data,
+            lambda admin_id, t: context.bot.send_message(admin_id, replies.cameras_day(day, tallies, t)),
+            "camera_day",
+        )
 
 
 async def purge(context: BotContext) -> None:

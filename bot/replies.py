@@ -10,12 +10,14 @@ commands themselves (`bot.handlers.commands.COMMANDS`).
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date, datetime
 from html import escape
 
 from bot.i18n import Translator
 from model import CLASS_NAMES
 from model.messages import N_
 from model.predictor import PhotoPrediction, Prediction
+from storage.cameras import CameraTally
 from storage.repository import Deleted
 from storage.stats import DaySummary, Stats
 
@@ -365,7 +367,57 @@ def stats_table(stats: Stats, model_version: str, t: Translator) -> str:
         t("Feedback: {count}, marked wrong: {share}").format(count=t.number(stats.feedback), share=disagreement)
     )
     lines.append(t("Drift level (worst day): {level}").format(level=t(DRIFT_LEVELS[stats.worst_drift_level])))
+    if stats.cameras:
+        lines.append(t("<b>Cameras</b> (people counted, not in the figures above)"))
+        lines.extend(camera_line(tally, t) for tally in stats.cameras)
     return "\n".join(lines)
+
+
+def camera_line(tally: CameraTally, t: Translator) -> str:
+    """One camera's people, by verdict: a line of /stats and of the daily summary."""
+    shares = {
+        name: t.percent(tally.per_label.get(name, 0) / tally.people) if tally.people else "-" for name in CLASS_NAMES
+    }
+    return t.ngettext(
+        "📷 {camera}: {count} person: {with_mask} mask on, {without_mask} no mask, {incorrect} worn incorrectly",
+        "📷 {camera}: {count} people: {with_mask} mask on, {without_mask} no mask, {incorrect} worn incorrectly",
+        tally.people,
+    ).format(
+        camera=escape(tally.camera),
+        count=t.number(tally.people),
+        with_mask=shares["with_mask"],
+        without_mask=shares["without_mask"],
+        incorrect=shares["mask_weared_incorrect"],
+    )
+
+
+def cameras_day(day: date, tallies: list[CameraTally], t: Translator) -> str:
+    """The daily summary's line per camera, for the admins."""
+    return "\n".join(
+        [t("<b>Cameras on {day}</b>").format(day=t.date(day)), *(camera_line(tally, t) for tally in tallies)]
+    )
+
+
+CAMERA_ALERT = N_(
+    "⚠️ Camera <b>{camera}</b>: in the last {minutes} minutes, {unmasked} of {count} people ({share}) "
+    "wore no mask or wore it incorrectly ({without} no mask, {incorrect} incorrectly). "
+    "I won't repeat this alert for this camera before {until}."
+)
+
+
+def camera_alert(camera: str, minutes: int, tally: CameraTally, until: datetime, t: Translator) -> str:
+    without = tally.per_label.get("without_mask", 0)
+    incorrect = tally.per_label.get("mask_weared_incorrect", 0)
+    return t(CAMERA_ALERT).format(
+        camera=escape(camera),
+        minutes=t.number(minutes),
+        unmasked=t.number(without + incorrect),
+        count=t.number(tally.people),
+        share=t.percent((without + incorrect) / tally.people),
+        without=t.number(without),
+        incorrect=t.number(incorrect),
+        until=f"{until:%H:%M} UTC",
+    )
 
 
 def drift_report(rows: list[DaySummary], t: Translator) -> str:

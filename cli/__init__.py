@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import data, modelling, records, review, run
+from cli import data, modelling, records, review, run, watch
 from cli.common import CommandError
 from model.registry import RegistryError
 from training.runtime import TrainingExtraMissing
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     # In this order --help lists the commands.
-    for group in (run, modelling, records, data, review):
+    for group in (run, watch, modelling, records, data, review):
         group.register(commands)
     return parser
 

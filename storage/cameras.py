@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -112,9 +112,7 @@ def announce(database: Database, name: str, stream_url: str | None, now: datetim
             postgresql.insert(Camera) if dialect == "postgresql" else sqlite.insert(Camera)
         ).values(name=name, stream_url=stream_url, seen_at=now)
         session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["name"], set_={"stream_url": stream_url, "seen_at": now}
-            )
+            statement.on_conflict_do_update(index_elements=["name"], set_={"stream_url": stream_url, "seen_at": now})
         )
 
 
@@ -142,17 +140,6 @@ def claim(database: Database, key: str, now: datetime) -> bool:
     except IntegrityError:
         return False
     return True
-
-
-def forget_claims_before(database: Database, moment: datetime) -> int:
-    """Claims older than any window still being alerted on: kept out of the way of retention."""
-    with database.session() as session:
-        return session.execute(delete(AlertClaim).where(AlertClaim.claimed_at < moment)).rowcount or 0
-
-
-def purge_counts_before(database: Database, moment: datetime) -> int:
-    with database.session() as session:
-        return session.execute(delete(CameraCount).where(CameraCount.minute < moment)).rowcount or 0
 
 
 def window_start(moment: datetime, minutes_long: int) -> datetime:

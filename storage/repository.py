@@ -12,7 +12,16 @@ from sqlalchemy import CursorResult, Result, bindparam, delete, func, insert, se
 from sqlalchemy.exc import IntegrityError
 
 from storage.database import Database
-from storage.tables import STORED_CLASSES, Crop, DailySummary, Feedback, PredictionRow, UserSettings
+from storage.tables import (
+    STORED_CLASSES,
+    AlertClaim,
+    CameraCount,
+    Crop,
+    DailySummary,
+    Feedback,
+    PredictionRow,
+    UserSettings,
+)
 
 CHAT_TYPES = ("private", "group", "supergroup", "channel")
 INPUT_KINDS = ("photo", "document", "video_note", "video", "animation", "video_document")
@@ -474,6 +483,10 @@ class Repository:
                     UserSettings.updated_at < cutoff, UserSettings.user_hash.not_in(select(PredictionRow.user_hash))
                 )
             )
+            # Camera counts are nobody's, but kept no longer than the predictions they sit beside;
+            # an alert's claim matters only within its window, the longest a day.
+            session.execute(delete(CameraCount).where(CameraCount.minute < cutoff))
+            session.execute(delete(AlertClaim).where(AlertClaim.claimed_at < cutoff))
         return deleted
 
     def _delete_predictions(self, ids, feedback_rows, prediction_rows) -> Deleted:

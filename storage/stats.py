@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
+from storage.cameras import CameraTally, tallies
 from storage.database import Database
 from storage.repository import day_bounds, utc_now
 from storage.tables import STORED_CLASSES, DailySummary, Feedback, PredictionRow
@@ -133,6 +134,8 @@ class Stats:
     per_day: list[DaySummary] = field(default_factory=list)
     photos: int = 0
     """Photos answered; `count` and `per_class` count faces judged (a group photo has several)."""
+    cameras: list[CameraTally] = field(default_factory=list)
+    """People the camera watchers counted, camera by camera: beside the chats' faces, never mixed in."""
 
     @property
     def worst_drift_level(self) -> str:
@@ -160,6 +163,7 @@ class Stats:
             "feedback": self.feedback,
             "disagreement_rate": self.disagreement_rate,
             "per_day": [day.as_dict() for day in self.per_day],
+            "cameras": [camera.as_dict() for camera in self.cameras],
         }
 
 
@@ -188,6 +192,7 @@ def stats(database: Database, start: date, end: date) -> Stats:
         counts.marked_wrong,
         per_day,
         counts.photos,
+        tallies(database, since, until),
     )
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import update as sql_update
 from bot import replies
 from bot.i18n import translator
 from model.explain import explain
+from storage import cameras
 from storage.tables import Crop, Feedback, PredictionRow
 from tests.support.bot_harness import ADMIN_ID, RunningBot, free_port, make_service, make_settings, verdict_of
 from tests.support.models import cut_short, shipped_registry
@@ -849,3 +850,36 @@ def test_button_presses_have_a_budget_of_their_own_answered_once(bot, fake, know
     # Each admitted press is answered, and of the refused ones only the first: a flood of presses
     # costs no Bot API call each.
     assert len(fake.calls("answerCallbackQuery")) == BUTTON_PRESSES_PER_MINUTE + 1
+
+
+def test_the_daily_job_sends_one_line_per_camera_once_and_stats_show_cameras_beside_chats(
+    fake, tmp_path, predictor, caplog, shipped_model_dir
+):
+    caplog.set_level(logging.INFO)
+    settings = make_settings(fake, tmp_path, shipped_model_dir)
+    yesterday = datetime.now(UTC).replace(hour=9, minute=30) - timedelta(days=1)
+    first = make_service(settings, predictor)
+    cameras.add_counts(first.repository.database, "door", {yesterday: {"with_mask": 9, "without_mask": 1}})
+    cameras.add_counts(first.repository.database, "hall", {yesterday: {"mask_weared_incorrect": 2}})
+    running = RunningBot(fake, settings, first).start()
+    try:
+        line = fake.wait_for(
+            lambda: [r for r in fake.calls("sendMessage", ADMIN_ID) if "Cameras on" in r.params["text"]]
+        )
+        assert line[0].params["text"].splitlines()[1:] == [
+            "📷 door: 10 people: 90% mask on, 10% no mask, 0% worn incorrectly",
+            "📷 hall: 2 people: 0% mask on, 0% no mask, 100% worn incorrectly",
+        ]
+        fake.send_text(ADMIN_ID, "/stats 3")
+        table = fake.wait_for(lambda: [r for r in fake.calls("sendMessage", ADMIN_ID) if "Stats" in r.params["text"]])
+        assert "📷 door: 10 people" in table[0].params["text"] and "Photos checked: 0" in table[0].params["text"]
+    finally:
+        running.stop()
+    # A second replica's daily job, on the same database: the day's line was claimed already.
+    replica = RunningBot(fake, settings, make_service(settings, predictor)).start()
+    try:
+        fake.wait_for(lambda: caplog.text.count("event=camera_day") == 2, what="the replica's catch-up job")
+    finally:
+        replica.stop()
+    assert "event=camera_day cameras=2 claimed=False" in caplog.text
+    assert len([r for r in fake.calls("sendMessage", ADMIN_ID) if "Cameras on" in r.params["text"]]) == 1

@@ -10,6 +10,7 @@ import re
 import pytest
 
 from bot.config import ConfigError, load_settings
+from camera.config import load_watch_settings
 from cli import build_parser
 from console.auth import load_token
 from tests.support import ROOT
@@ -49,10 +50,11 @@ def settings_read() -> set[str]:
     load_settings(env, require_token=False)
     with pytest.raises(ConfigError):  # unset: the console refuses to start without it
         load_token(env)
+    load_watch_settings(env)
     return env.read | {"BOT_TOKEN"}  # read, and required, only when the bot starts
 
 
-def test_the_readme_names_every_setting_the_bot_and_the_console_read():
+def test_the_readme_names_every_setting_the_bot_the_console_and_the_watcher_read():
     documented = {row[0].strip("`") for row in table_rows("`") if row[0].strip("`").isupper()}
     assert documented == settings_read()
 
@@ -64,9 +66,15 @@ def test_setting_a_documented_default_changes_nothing():
         if literal:
             defaults[name.strip("`")] = literal.group(1).replace("DATA_DIR", "data")
     assert {"SUMMARY_TIME", "RETENTION_DAYS", "RATE_LIMIT_PER_MINUTE", "LOG_LEVEL", "DATABASE_URL"} <= set(defaults)
-    unset = load_settings({}, require_token=False)
+    assert {"WATCH_FPS", "WATCH_ALERT_MINUTES", "WATCH_ALERT_SHARE", "WATCH_STREAM_HOST"} <= set(defaults)
+    unset = load_watch_settings({})
     for name, value in defaults.items():
-        assert load_settings({name: value}, require_token=False) == unset, name
+        assert load_watch_settings({name: value}) == unset, name
+    live = {"WATCH_STREAM_PORT": "8091", "CONSOLE_TOKEN": "k2Vq7N1xZp0LrT8wYb3HcJ5mFs9DgQ4e"}
+    documented_url = (
+        defaults["WATCH_STREAM_URL"].replace("WATCH_STREAM_HOST", "127.0.0.1").replace("WATCH_STREAM_PORT", "8091")
+    )
+    assert load_watch_settings(live | {"WATCH_STREAM_URL": documented_url}) == load_watch_settings(live)
 
 
 def leaf_commands(parser: argparse.ArgumentParser, words: tuple[str, ...] = ()) -> dict[str, str | None]:

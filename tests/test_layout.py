@@ -7,8 +7,8 @@ from graphlib import CycleError, TopologicalSorter
 
 from tests.support import ROOT
 
-PACKAGES = ("model", "training", "storage", "bot", "console", "cli", "bench")
-SERVING = ("model", "storage", "bot", "console")
+PACKAGES = ("model", "training", "storage", "bot", "console", "camera", "cli", "bench")
+SERVING = ("model", "storage", "bot", "console", "camera")
 """What a serving install runs: none of it may import `training` (TensorFlow, the data)."""
 
 

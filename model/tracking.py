@@ -1,0 +1,152 @@
+"""Following faces from one sampled frame of a camera to the next, and one verdict per person.
+
+Why not a tracker library (docs/cameras.md, "Following people" has the comparison): norfair pins
+NumPy below 2, which the rest of maskbot has left; motpy has had no release since 2021; ByteTrack
+in supervision (MIT, kept up) brings SciPy and Matplotlib into a serving install, about 250 MB,
+and 100 MB of memory at import, a third of the watcher's budget; boxmot is AGPL-3.0 and needs
+PyTorch. What a door camera needs is small: a handful of faces, 4 frames a second. Each face is
+matched to the track whose predicted centre is nearest, within a distance counted in face widths,
+so that a face that moved more than its own width between two samples (a person walking past a
+close camera) keeps its track, where plain IoU matching would lose it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from model import CLASS_NAMES
+from model.faces import FaceBox
+
+MAX_JUMP = 1.0
+"""How far a face may be from its track's predicted centre, in the larger of the two faces'
+widths, besides what MAX_SPEED allows for the time since the track was last seen."""
+MAX_SPEED = 6.0
+"""Face widths a second a person may move unpredicted: walking past at 1.4 m/s, a 15 cm face
+moves 9 widths a second; the prediction from the track's own speed takes most of that, this is
+the rest (and all of it for a track seen once). At 4 frames a second: 2.5 widths to the next
+sample, 4 across a missed one."""
+MAX_GROWTH = 2.0
+"""How much wider or narrower a face may be than its track's last one: a nearer person's face,
+not another person's."""
+LOST_AFTER = 1.5
+"""Seconds unseen after which a person has left: six samples at 4 frames a second, enough to
+ride over a missed detection or someone turning away for a moment."""
+MIN_JUDGED = 2
+"""Frames a face must be judged in to count as a person: a detection in one frame only is more
+often a poster, a reflection or a false find than someone passing."""
+
+
+@dataclass
+class Track:
+    """One person followed across frames."""
+
+    id: int
+    face: FaceBox
+    first_seen: float
+    last_seen: float
+    velocity: tuple[float, float] = (0.0, 0.0)
+    """Pixels a second, smoothed: where the face is expected in the next frame."""
+    votes: np.ndarray = field(default_factory=lambda: np.zeros(len(CLASS_NAMES)))
+    """The sum of the calibrated probabilities of every frame the face was judged in."""
+    judged: int = 0
+
+    def predicted_centre(self, at: float) -> tuple[float, float]:
+        x, y = self.face.centre
+        elapsed = at - self.last_seen
+        return x + self.velocity[0] * elapsed, y + self.velocity[1] * elapsed
+
+    def vote(self, probabilities: np.ndarray) -> None:
+        self.votes = self.votes + probabilities
+        self.judged += 1
+
+    @property
+    def label(self) -> str:
+        """The verdict so far: the class of the highest mean probability."""
+        return CLASS_NAMES[int(self.votes.argmax())]
+
+    @property
+    def confidence(self) -> float:
+        return float(self.votes.max() / self.judged) if self.judged else 0.0
+
+
+@dataclass(frozen=True)
+class Person:
+    """A person who left the picture, with their one verdict."""
+
+    label: str
+    confidence: float
+    judged: int
+    first_seen: float
+    last_seen: float
+
+
+class Tracker:
+    """Matches each frame's faces to the people seen before; people unseen for LOST_AFTER seconds
+    are over and handed back, with their verdict, by `update` or `finish`."""
+
+    def __init__(self, lost_after: float = LOST_AFTER, min_judged: int = MIN_JUDGED) -> None:
+        self.lost_after = lost_after
+        self.min_judged = min_judged
+        self.tracks: list[Track] = []
+        self._ids = itertools.count(1)
+
+    def update(self, faces: list[FaceBox], at: float) -> tuple[list[Track], list[Person]]:
+        """The track of each face (in `faces`' order, new tracks for new people) and the people
+        who left before `at`."""
+        pairs = sorted(
+            (cost, t, f)
+            for t, track in enumerate(self.tracks)
+            for f, face in enumerate(faces)
+            if (cost := self._cost(track, face, at)) is not None
+        )
+        matched: dict[int, Track] = {}
+        taken: set[int] = set()
+        for _, t, f in pairs:  # greedy, nearest first: a handful of faces needs no Hungarian method
+            if t in taken or f in matched:
+                continue
+            taken.add(t)
+            matched[f] = self._move(self.tracks[t], faces[f], at)
+        for f, face in enumerate(faces):
+            if f not in matched:
+                matched[f] = Track(next(self._ids), face, at, at)
+                self.tracks.append(matched[f])
+        gone = [track for track in self.tracks if at - track.last_seen > self.lost_after]
+        self.tracks = [track for track in self.tracks if track not in gone]
+        return [matched[f] for f in range(len(faces))], self._people(gone)
+
+    def finish(self) -> list[Person]:
+        """Everyone still in the picture, as if they left now: the end of a file, or a stop."""
+        gone, self.tracks = self.tracks, []
+        return self._people(gone)
+
+    def _people(self, tracks: list[Track]) -> list[Person]:
+        return [
+            Person(track.label, track.confidence, track.judged, track.first_seen, track.last_seen)
+            for track in tracks
+            if track.judged >= self.min_judged
+        ]
+
+    @staticmethod
+    def _cost(track: Track, face: FaceBox, at: float) -> float | None:
+        width = max(track.face.width, face.width)
+        if not 1 / MAX_GROWTH <= face.width / max(track.face.width, 1) <= MAX_GROWTH:
+            return None
+        px, py = track.predicted_centre(at)
+        fx, fy = face.centre
+        distance = float(np.hypot(fx - px, fy - py)) / max(width, 1)
+        return distance if distance <= MAX_JUMP + MAX_SPEED * (at - track.last_seen) else None
+
+    @staticmethod
+    def _move(track: Track, face: FaceBox, at: float) -> Track:
+        elapsed = at - track.last_seen
+        if elapsed > 0:
+            (ox, oy), (nx, ny) = track.face.centre, face.centre
+            # Half the new step, half the old speed: one jittery box does not throw the prediction.
+            vx, vy = track.velocity
+            track.velocity = (0.5 * vx + 0.5 * (nx - ox) / elapsed, 0.5 * vy + 0.5 * (ny - oy) / elapsed)
+        track.face = face
+        track.last_seen = at
+        return track

@@ -1,0 +1,256 @@
+"""`maskbot watch`: people followed and counted from a file, an MJPEG camera that drops, and the
+threshold alert sent once; nothing but counts reaches the database."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import inspect, select
+
+from bot.config import ConfigError
+from camera import source as camera_source
+from camera.config import check_name, load_watch_settings
+from camera.run import watch
+from model import CLASS_NAMES
+from model.faces import FaceBox
+from model.registry import SHIPPED_MODEL
+from model.tracking import LOST_AFTER, Tracker
+from storage import cameras
+from storage.database import Database
+from storage.tables import CameraCount
+from tests.support import ROOT
+from tests.support.bot_harness import free_port
+from tests.support.cameras import MjpegCamera, Walker, close_ups, h264_file, jpegs
+from tests.support.fake_telegram import TOKEN, FakeTelegram
+
+SECONDS = 12.0
+CONSOLE_TOKEN = "k2Vq7N1xZp0LrT8wYb3HcJ5mFs9DgQ4e"
+
+
+@pytest.fixture(scope="module")
+def walkers() -> list[Walker]:
+    """Four people: two at once (one each way), a pause, two more; two wear masks, two do not."""
+    masked = close_ups("with_mask", 2)
+    bare = close_ups("without_mask", 2)
+    return [
+        Walker(masked[0], 0.5, 4.5, 40),
+        Walker(bare[0], 1.0, 5.0, 420, rightwards=False),
+        Walker(masked[1], 6.0, 10.0, 240),
+        Walker(bare[1], 7.0, 11.0, 60, rightwards=False),
+    ]
+
+
+@pytest.fixture(scope="module")
+def clip(walkers, tmp_path_factory) -> Path:
+    return h264_file(tmp_path_factory.mktemp("camera") / "door.mp4", walkers, SECONDS)
+
+
+def settings_for(data_dir: Path, **extra: str):
+    return load_watch_settings({"DATA_DIR": str(data_dir), "MODEL_DIR": str(SHIPPED_MODEL), **extra})
+
+
+def counted(database_url: str, camera: str = "door") -> dict[str, int]:
+    database = Database(database_url)
+    try:
+        now = datetime.now(UTC)
+        tallies = cameras.tallies(database, now - timedelta(days=1), now + timedelta(days=1), camera)
+    finally:
+        database.dispose()
+    return tallies[0].per_label if tallies else {}
+
+
+def face(x: int, y: int = 100, width: int = 80) -> FaceBox:
+    return FaceBox(x, y, width, width)
+
+
+def test_a_face_that_moves_more_than_its_width_between_samples_keeps_its_person():
+    tracker = Tracker()
+    ids = [tracker.update([face(100 + 150 * step)], step * 0.25)[0][0].id for step in range(6)]
+    assert len(set(ids)) == 1
+
+
+def test_two_people_passing_each_other_stay_two_people():
+    tracker = Tracker()
+    seen = []
+    for step in range(8):
+        tracks, _ = tracker.update([face(100 + 100 * step, 100), face(900 - 100 * step, 400)], step * 0.25)
+        seen.append((tracks[0].id, tracks[1].id))
+    assert len(set(seen)) == 1 and seen[0][0] != seen[0][1]
+
+
+def test_a_person_is_counted_once_gone_with_the_verdict_of_their_frames():
+    tracker = Tracker()
+    votes = {0: [0.2, 0.7, 0.1], 1: [0.1, 0.8, 0.1], 2: [0.6, 0.3, 0.1]}
+    for step, row in votes.items():
+        tracks, gone = tracker.update([face(100 + 40 * step)], step * 0.25)
+        tracks[0].vote(np.array(row))
+        assert gone == []
+    _, gone = tracker.update([], 0.5 + LOST_AFTER + 0.1)
+    assert [(person.label, person.judged) for person in gone] == [("without_mask", 3)]
+    assert tracker.tracks == []
+
+
+def test_a_face_judged_in_one_frame_only_is_nobody():
+    tracker = Tracker()
+    tracks, _ = tracker.update([face(100)], 0.0)
+    tracks[0].vote(np.array([1.0, 0.0, 0.0]))
+    assert tracker.finish() == []
+
+
+def test_a_file_is_read_once_and_its_people_counted_by_verdict(clip, tmp_path):
+    settings = settings_for(tmp_path)
+    outcome = watch(str(clip), "door", settings)
+    assert outcome.failure is None
+    assert outcome.counted == {"with_mask": 2, "without_mask": 2}
+    assert counted(settings.bot.database_url) == {"with_mask": 2, "without_mask": 2}
+    # About 4 frames a second of the clip's 12 s, whatever the clip's own 10 a second.
+    assert 44 <= outcome.frames <= 49
+
+
+def test_nothing_personal_reaches_the_database(clip, tmp_path):
+    settings = settings_for(tmp_path, WATCH_STREAM_PORT=str(free_port()), CONSOLE_TOKEN=CONSOLE_TOKEN)
+    watch(str(clip), "door", settings)
+    database = Database(settings.bot.database_url)
+    try:
+        with database.engine.connect() as connection:
+            inspector = inspect(connection)
+            filled = {
+                table: connection.exec_driver_sql(f"SELECT COUNT(*) FROM {table}").scalar()
+                for table in inspector.get_table_names()
+                if table != "alembic_version"
+            }
+            columns = {column["name"] for column in inspector.get_columns("camera_counts")}
+        with database.session() as session:
+            labels = set(session.scalars(select(CameraCount.label)))
+    finally:
+        database.dispose()
+    # Counts and the camera's own row; no face, crop, box, track or picture anywhere.
+    assert {table for table, rows in filled.items() if rows} == {"camera_counts", "cameras"}
+    assert columns == {"camera", "minute", "label", "people"}
+    assert labels <= set(CLASS_NAMES)
+    assert not any(path.suffix in (".jpg", ".png", ".mp4") for path in tmp_path.rglob("*"))
+
+
+def test_an_mjpeg_camera_that_drops_mid_stream_is_resumed(walkers, tmp_path, caplog, monkeypatch):
+    # Served at twice its speed: half the wait, people walking twice as fast.
+    frames = jpegs(walkers, SECONDS)
+    monkeypatch.setattr(camera_source, "RETRY_WAITS", (0.2,))
+    with MjpegCamera(frames, fps=20, cut_after=len(frames) // 3) as camera, caplog.at_level(logging.INFO):
+        settings = settings_for(tmp_path)
+        stop = threading.Event()
+        threading.Thread(target=_stop_when, args=(lambda: camera.position >= len(frames), stop), daemon=True).start()
+        outcome = watch(camera.url, "door", settings, stop)
+    assert camera.streams == 2
+    # Logged once per outage, not per try: the cut, then the end of the camera's frames.
+    logged = [record.message.split()[0] for record in caplog.records if record.name == "camera.source"]
+    assert logged[:3] == ["event=source_lost", "event=source_back", "event=source_lost"]
+    assert len(logged) == 3
+    assert outcome.counted == {"with_mask": 2, "without_mask": 2}
+    assert counted(settings.bot.database_url) == {"with_mask": 2, "without_mask": 2}
+
+
+def _stop_when(done, stop: threading.Event) -> None:
+    """Stop a watch once the camera has sent everything and its last person has left: a live
+    source is watched until it is stopped."""
+    while not done():
+        time.sleep(0.05)
+    time.sleep(2 * LOST_AFTER)
+    stop.set()
+
+
+def test_the_threshold_alert_goes_out_once_whichever_watcher_sees_it_first(clip, tmp_path):
+    telegram = FakeTelegram().start()
+    try:
+        env = {
+            "BOT_TOKEN": TOKEN,
+            "ADMIN_IDS": "501,502",
+            "TELEGRAM_API_BASE_URL": telegram.base_url,
+            "TELEGRAM_FILE_BASE_URL": telegram.base_file_url,
+            "WATCH_ALERT_MINUTES": "60",
+            "WATCH_ALERT_SHARE": "0.3",
+            "WATCH_ALERT_MIN_PEOPLE": "3",
+        }
+        settings = settings_for(tmp_path, **env)
+        watch(str(clip), "door", settings)
+        watch(str(clip), "door", settings)  # a second watcher of the same camera, the same window
+        sent = telegram.calls("sendMessage")
+    finally:
+        telegram.stop()
+    assert sorted(int(request.params["chat_id"]) for request in sent) == [501, 502]
+    assert "door" in sent[0].params["text"] and "2 of 4 people" in sent[0].params["text"]
+
+
+def test_sigterm_stops_a_watch_and_writes_the_last_counts(walkers, tmp_path):
+    frames = jpegs(walkers, SECONDS)
+    with MjpegCamera(frames, fps=10) as camera:
+        env = {**os.environ, "DATA_DIR": str(tmp_path), "MODEL_DIR": str(SHIPPED_MODEL), "PYTHONPATH": str(ROOT)}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cli", "watch", camera.url, "--name", "door"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while camera.position < 45 and time.monotonic() < deadline:  # the first two people in the picture
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "camera door: 2 people counted" in out
+    assert counted(f"sqlite:///{tmp_path / 'maskbot.db'}") == {"with_mask": 1, "without_mask": 1}
+
+
+def test_a_source_that_is_not_there_is_one_line(tmp_path):
+    env = {**os.environ, "DATA_DIR": str(tmp_path), "MODEL_DIR": str(SHIPPED_MODEL), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "watch", "http://127.0.0.1:9/none.mjpg", "--name", "door"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("maskbot: cannot open http://127.0.0.1:9/none.mjpg: ")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"WATCH_FPS": "0"}, "WATCH_FPS must be above 0 and at most 15, not 0"),
+        ({"WATCH_ALERT_SHARE": "half"}, "WATCH_ALERT_SHARE must be a number, not 'half'"),
+        ({"WATCH_STREAM_PORT": "8091"}, "CONSOLE_TOKEN must be set"),
+        (
+            {
+                "WATCH_STREAM_PORT": "8091",
+                "CONSOLE_TOKEN": "k2Vq7N1xZp0LrT8wYb3HcJ5mFs9DgQ4e",
+                "WATCH_STREAM_URL": "ftp://x",
+            },
+            "WATCH_STREAM_URL must be an http",
+        ),
+    ],
+)
+def test_a_bad_setting_is_named(env, message):
+    with pytest.raises(ConfigError, match=message):
+        load_watch_settings(env)
+
+
+@pytest.mark.parametrize("name", ["", "a" * 65, "door/../x", "<b>", "-door"])
+def test_a_camera_name_is_plain_and_short(name):
+    with pytest.raises(ConfigError, match="the camera's name"):
+        check_name(name)
+
+
+def test_a_cameras_address_is_logged_without_its_password():
+    assert camera_source.describe("rtsp://admin:hunter2@10.0.0.5:554/stream1") == "rtsp://…@10.0.0.5:554/stream1"
