@@ -42,6 +42,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print(f"  unsure {unsure}, feedback {stats.feedback} (marked wrong {disagreement})")
     for row in stats.per_day:
         print(f"  {row.day} model {row.model_version}: {row.count} faces, drift {row.drift_level}")
+    for camera in stats.cameras:
+        by_label = ", ".join(f"{name} {count / camera.people:.1%}" for name, count in sorted(camera.per_label.items()))
+        print(f"  camera {camera.camera}: {camera.people} people ({by_label})")
     return 0
 
 

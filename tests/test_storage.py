@@ -13,7 +13,7 @@ from sqlalchemy import event, func, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from model import CLASS_NAMES
-from storage import stats, summaries
+from storage import cameras, stats, summaries
 from storage.database import Database, current_revision
 from storage.pseudonyms import Pseudonymizer, load_secret
 from storage.repository import (
@@ -542,3 +542,43 @@ def test_the_same_share_pressed_on_two_replicas_at_once_succeeds_on_both(postgre
     assert outcomes == [FeedbackOutcome.STORED, FeedbackOutcome.ALREADY_ANSWERED]
     first.dispose()
     second.dispose()
+
+
+def test_camera_counts_add_up_by_minute_and_stats_show_them_beside_the_chats(repository, database):
+    at = datetime.combine(DAY, time(9, 30, 41), UTC)
+    cameras.add_counts(database, "door", {at: {"with_mask": 3, "without_mask": 1}})
+    # A second flush of the same minute (or a second watcher of the same name) adds to it.
+    cameras.add_counts(database, "door", {at.replace(second=2): {"with_mask": 1, "mask_weared_incorrect": 0}})
+    cameras.add_counts(database, "hall", {at + timedelta(days=1): {"without_mask": 2}})
+    repository.record_prediction(record("u1", "with_mask"))
+    assert cameras.minutes(database, "door", at - timedelta(hours=1)) == {
+        at.replace(second=0): {"with_mask": 4, "without_mask": 1}
+    }
+    day = stats.stats(database, DAY, DAY)
+    assert day.count == 1 and day.per_class["with_mask"] == 1  # faces of chats, cameras apart
+    assert [(camera.camera, camera.per_label, camera.people) for camera in day.cameras] == [
+        ("door", {"with_mask": 4, "without_mask": 1}, 5)
+    ]
+    assert day.as_dict()["cameras"] == [
+        {"camera": "door", "people": 5, "per_label": {"with_mask": 4, "without_mask": 1}}
+    ]
+    assert [camera.camera for camera in stats.stats(database, DAY, DAY + timedelta(days=1)).cameras] == ["door", "hall"]
+
+
+def test_an_alert_is_claimed_by_one_caller_only(database):
+    now = datetime.combine(DAY, time(10, 7), UTC)
+    window = cameras.window_start(now, 10)
+    assert window == datetime.combine(DAY, time(10, 0), UTC)
+    assert [cameras.claim(database, f"camera door {window.isoformat()}", now) for _ in range(3)] == [True, False, False]
+    assert cameras.claim(database, f"camera hall {window.isoformat()}", now)
+
+
+def test_retention_deletes_old_camera_counts_and_claims(repository, database):
+    old = datetime(2026, 8, 1, 12, tzinfo=UTC)
+    cameras.add_counts(database, "door", {old: {"with_mask": 2}, datetime.combine(DAY, time(9), UTC): {"with_mask": 1}})
+    cameras.claim(database, "camera door old", old)
+    repository.purge_older_than(30, now=datetime.combine(DAY, time(12), UTC))
+    assert [
+        tally.people for tally in cameras.tallies(database, old - timedelta(days=1), old + timedelta(days=200))
+    ] == [1]
+    assert cameras.claim(database, "camera door old", old)  # the old claim is gone
