@@ -63,13 +63,13 @@ def build_service(settings: Settings) -> MaskService:
         RateLimiter(settings.rate_limit_per_minute),
         model_source=settings.model_dir,
     )
-    service.note_model_failures(answering.failures)
+    service.model.note_failures(answering.failures)
     return service
 
 
 def build_application(settings: Settings, service: MaskService) -> BotApplication:
     metrics = BotMetrics()
-    service.watch_model(metrics.set_model)
+    service.model.watch(metrics.set_model)
     malformed = metrics.errors.labels(kind="malformed_update")
     application = (
         ApplicationBuilder()
@@ -110,7 +110,7 @@ async def on_startup(application: BotApplication) -> None:
                 )
             except TelegramError as error:  # an admin who never opened a chat with the bot
                 log.warning("event=admin_menu_failed error=%s", type(error).__name__)
-    if application.bot_data.service.model_failures:
+    if application.bot_data.service.model.failures:
         await jobs.alert_model_failures(application.bot, application.bot_data)
     jobs.schedule(application)
 
@@ -136,7 +136,7 @@ class HealthHandler(BotRequestHandler):
         self.write(
             {
                 "status": "ok" if healthy else "unavailable",
-                "model_version": self.bot_application.bot_data.service.model_version,
+                "model_version": self.bot_application.bot_data.service.model.version,
             }
         )
 
@@ -244,7 +244,7 @@ async def serve(application: BotApplication, stop: asyncio.Event | None = None) 
         log.info(
             "event=started mode=%s model=%s port=%s",
             "webhook" if settings.webhook_url else "polling",
-            application.bot_data.service.model_version,
+            application.bot_data.service.model.version,
             settings.port,
         )
         await stop.wait()
