@@ -84,8 +84,6 @@ def build_application(settings: Settings, service: MaskService) -> BotApplicatio
         # Keeps to Telegram's documented flood limits (30 messages a second, 20 a minute per group)
         # before sending, never waiting for a group's window (bot.ratelimit).
         .rate_limiter(GroupBudgetRateLimiter())
-        .post_init(on_startup)
-        .post_shutdown(on_shutdown)
         .build()
     )
     application.bot_data.settings = settings
@@ -228,37 +226,43 @@ async def serve(application: BotApplication, stop: asyncio.Event | None = None) 
         server = web.http_server(web.BodyLimitedApplication(http_routes(application, settings)), xheaders=True)
         server.listen(settings.port)
     updater = application.updater
-    await application.initialize()
+    # As python-telegram-bot's custom-webhook example does, `async with` initializes the
+    # Application and shuts it down. It calls neither post_init nor post_shutdown (only
+    # run_polling and run_webhook do, and they bring their own web server and signal handling), so
+    # our start-up and shut-down work is called here: on_startup once the bot is initialized,
+    # on_shutdown after the Application has shut down, even when it failed to initialize.
     try:
-        if application.post_init is not None:
-            await application.post_init(application)
-        await application.start()
-        if settings.webhook_url:
-            await application.bot.set_webhook(
-                settings.webhook_url, secret_token=settings.webhook_secret, allowed_updates=Update.ALL_TYPES
-            )
-        elif updater is None:
-            raise RuntimeError("polling needs the Application's Updater (built without one)")
-        else:
-            await updater.start_polling(allowed_updates=Update.ALL_TYPES)
-        log.info(
-            "event=started mode=%s model=%s port=%s",
-            "webhook" if settings.webhook_url else "polling",
-            application.bot_data.service.model.version,
-            settings.port,
-        )
-        await stop.wait()
-        log.info("event=stopping")
-        if updater is not None and updater.running:
-            await updater.stop()
-        await application.stop()
+        async with application:
+            await on_startup(application)
+            await application.start()
+            try:
+                if settings.webhook_url:
+                    await application.bot.set_webhook(
+                        settings.webhook_url, secret_token=settings.webhook_secret, allowed_updates=Update.ALL_TYPES
+                    )
+                elif updater is None:
+                    raise RuntimeError("polling needs the Application's Updater (built without one)")
+                else:
+                    await updater.start_polling(allowed_updates=Update.ALL_TYPES)
+                log.info(
+                    "event=started mode=%s model=%s port=%s",
+                    "webhook" if settings.webhook_url else "polling",
+                    application.bot_data.service.model.version,
+                    settings.port,
+                )
+                await stop.wait()
+                log.info("event=stopping")
+            finally:
+                # Also when the webhook or polling could not be set up: shutting down a running
+                # Application raises, and that error would hide the one that stopped the start.
+                if updater is not None and updater.running:
+                    await updater.stop()
+                await application.stop()
     finally:
         if server is not None:
             server.stop()
             await server.close_all_connections()
-        await application.shutdown()
-        if application.post_shutdown is not None:
-            await application.post_shutdown(application)
+        await on_shutdown(application)
 
 
 QUIET_BELOW_INFO = ("telegram", "httpcore", "tornado.general")
