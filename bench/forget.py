@@ -40,7 +40,7 @@ def main() -> None:
         time.sleep(args.seconds)
         raise NotAClip(Message("damaged"))
 
-    setattr(bot.service, "_classify_clip", slow_clip)  # noqa: B010 - a stand-in for a slow clip
+    setattr(bot.service.judge, "_classify_clip", slow_clip)  # noqa: B010 - a stand-in for a slow clip
     try:
         fake.send_photo(REQUESTER, encode(face_like(640, 480)))
         fake.replies_to(REQUESTER)

@@ -63,13 +63,13 @@ def build_service(settings: Settings) -> MaskService:
         RateLimiter(settings.rate_limit_per_minute),
         model_source=settings.model_dir,
     )
-    service.note_model_failures(answering.failures)
+    service.model.note_failures(answering.failures)
     return service
 
 
 def build_application(settings: Settings, service: MaskService) -> BotApplication:
     metrics = BotMetrics()
-    service.watch_model(metrics.set_model)
+    service.model.watch(metrics.set_model)
     malformed = metrics.errors.labels(kind="malformed_update")
     application = (
         ApplicationBuilder()
@@ -84,8 +84,6 @@ def build_application(settings: Settings, service: MaskService) -> BotApplicatio
         # Keeps to Telegram's documented flood limits (30 messages a second, 20 a minute per group)
         # before sending, never waiting for a group's window (bot.ratelimit).
         .rate_limiter(GroupBudgetRateLimiter())
-        .post_init(on_startup)
-        .post_shutdown(on_shutdown)
         .build()
     )
     application.bot_data.settings = settings
@@ -110,7 +108,7 @@ async def on_startup(application: BotApplication) -> None:
                 )
             except TelegramError as error:  # an admin who never opened a chat with the bot
                 log.warning("event=admin_menu_failed error=%s", type(error).__name__)
-    if application.bot_data.service.model_failures:
+    if application.bot_data.service.model.failures:
         await jobs.alert_model_failures(application.bot, application.bot_data)
     jobs.schedule(application)
 
@@ -136,7 +134,7 @@ class HealthHandler(BotRequestHandler):
         self.write(
             {
                 "status": "ok" if healthy else "unavailable",
-                "model_version": self.bot_application.bot_data.service.model_version,
+                "model_version": self.bot_application.bot_data.service.model.version,
             }
         )
 
@@ -228,37 +226,43 @@ async def serve(application: BotApplication, stop: asyncio.Event | None = None) 
         server = web.http_server(web.BodyLimitedApplication(http_routes(application, settings)), xheaders=True)
         server.listen(settings.port)
     updater = application.updater
-    await application.initialize()
+    # As python-telegram-bot's custom-webhook example does, `async with` initializes the
+    # Application and shuts it down. It calls neither post_init nor post_shutdown (only
+    # run_polling and run_webhook do, and they bring their own web server and signal handling), so
+    # our start-up and shut-down work is called here: on_startup once the bot is initialized,
+    # on_shutdown after the Application has shut down, even when it failed to initialize.
     try:
-        if application.post_init is not None:
-            await application.post_init(application)
-        await application.start()
-        if settings.webhook_url:
-            await application.bot.set_webhook(
-                settings.webhook_url, secret_token=settings.webhook_secret, allowed_updates=Update.ALL_TYPES
-            )
-        elif updater is None:
-            raise RuntimeError("polling needs the Application's Updater (built without one)")
-        else:
-            await updater.start_polling(allowed_updates=Update.ALL_TYPES)
-        log.info(
-            "event=started mode=%s model=%s port=%s",
-            "webhook" if settings.webhook_url else "polling",
-            application.bot_data.service.model_version,
-            settings.port,
-        )
-        await stop.wait()
-        log.info("event=stopping")
-        if updater is not None and updater.running:
-            await updater.stop()
-        await application.stop()
+        async with application:
+            await on_startup(application)
+            await application.start()
+            try:
+                if settings.webhook_url:
+                    await application.bot.set_webhook(
+                        settings.webhook_url, secret_token=settings.webhook_secret, allowed_updates=Update.ALL_TYPES
+                    )
+                elif updater is None:
+                    raise RuntimeError("polling needs the Application's Updater (built without one)")
+                else:
+                    await updater.start_polling(allowed_updates=Update.ALL_TYPES)
+                log.info(
+                    "event=started mode=%s model=%s port=%s",
+                    "webhook" if settings.webhook_url else "polling",
+                    application.bot_data.service.model.version,
+                    settings.port,
+                )
+                await stop.wait()
+                log.info("event=stopping")
+            finally:
+                # Also when the webhook or polling could not be set up: shutting down a running
+                # Application raises, and that error would hide the one that stopped the start.
+                if updater is not None and updater.running:
+                    await updater.stop()
+                await application.stop()
     finally:
         if server is not None:
             server.stop()
             await server.close_all_connections()
-        await application.shutdown()
-        if application.post_shutdown is not None:
-            await application.post_shutdown(application)
+        await on_shutdown(application)
 
 
 QUIET_BELOW_INFO = ("telegram", "httpcore", "tornado.general")

@@ -31,7 +31,7 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{21}[AQgw]")
 4 zero bits, so only A, Q, g or w end one: any other would decode to the same bytes as one of
 these, and be a token this module did not write."""
 _TAG = re.compile(r"[0-9a-f]{12}")
-"""A requester or chat tag (`MaskService.requester_tag`, `MaskService.chat_tag`)."""
+"""A requester or chat tag (`bot.button_tags.ButtonTags`)."""
 _LABEL_INDEX = re.compile(r"[0-9]")
 """One ASCII digit: str.isdigit() also takes "²" (which int() refuses) and "٢" (which it reads as 2)."""
 
@@ -155,9 +155,9 @@ def _label(text: str) -> str | None:
 @dataclass(frozen=True)
 class ForgetButton:
     """The /forget prompt's answer. `requester` is a short keyed tag of the asker
-    (`MaskService.requester_tag`), so that in a group only the person who asked can confirm,
+    (`ButtonTags.requester`), so that in a group only the person who asked can confirm,
     without a Telegram id in the button; `chat` one of the chat it is shown in
-    (`MaskService.chat_tag`), so that it works only there."""
+    (`ButtonTags.chat`), so that it works only there."""
 
     confirm: bool
     requester: str

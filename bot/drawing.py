@@ -1,7 +1,7 @@
 """The annotated copy of a group photo: every face boxed, numbered and marked by its verdict; and
 the plain frame a clip with one face is answered with.
 
-Drawn in an inference thread (see `bot.service`), never on the event loop. The legend does not
+Drawn in an inference thread (see `bot.judging`), never on the event loop. The legend does not
 rely on colour alone: each judged face carries its number and a symbol, which the caption repeats.
 """
 

@@ -3,7 +3,6 @@ and the admins' alerts (drift, a champion that cannot load)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, timedelta
@@ -32,7 +31,7 @@ async def alert_admins(
     """`send(admin_id, t)` for every admin but `skip`, `t` in that admin's language."""
     for admin_id in bot_data.settings.admin_ids - {skip}:
         # A job has no update to take a language from: the admin's /language choice, or English.
-        t = translator(await bot_data.service.language_of(admin_id, None))
+        t = translator(await bot_data.service.languages.language_of(admin_id, None))
         try:
             await send(admin_id, t)
         except TelegramError as error:  # an admin who blocked the bot must not cost the others their alert
@@ -42,7 +41,7 @@ async def alert_admins(
 async def alert_model_failures(bot: Bot, bot_data: BotData, skip: int | None = None) -> None:
     """Tell admins (but `skip`, who asked) that the champion cannot load, and what answers instead."""
     service = bot_data.service
-    failures, now = service.model_failures, service.model_version
+    failures, now = service.model.failures, service.model.version
     await alert_admins(
         bot_data,
         lambda admin_id, t: bot.send_message(admin_id, replies.model_unusable(failures, now, t)),
@@ -60,27 +59,27 @@ async def daily_summary(context: BotContext) -> None:
     # The summary and the drift alerts never wait on the model: whatever goes wrong loading it is
     # logged, and the day is summarised all the same (the purge is a job of its own).
     try:
-        reloaded = await service.reload()
+        reloaded = await service.model.reload()
         if reloaded.news:
             await alert_model_failures(context.bot, context.bot_data)
     except Exception:
         log.exception("event=model_check_failed")
-    days = await service.summarise_days()
+    days = await service.records.summarise_days(service.model.class_mix)
     log.info("event=daily_summary days=%d", len(days))
     if not settings.admin_ids:
         return
     await camera_day(context)
-    claimed = await service.claim_drift_alerts(utc_now().date() - timedelta(days=ALERT_WINDOW_DAYS))
+    claimed = await service.records.claim_drift_alerts(utc_now().date() - timedelta(days=ALERT_WINDOW_DAYS))
     log.info("event=drift_claims days=%d", len(claimed))
     if not claimed:
         return
-    stats = await service.stats(ALERT_WINDOW_DAYS + 1)
+    stats = await service.records.stats(ALERT_WINDOW_DAYS + 1)
     alarming = [row for row in stats.per_day if (row.day, row.model_version) in claimed]
     charts: dict[str, bytes] = {}
 
     async def send(admin_id: int, t: Translator) -> None:
         if t.language not in charts:
-            charts[t.language] = await service.run_blocking(stats_chart, stats, t)
+            charts[t.language] = await service.lanes.run_blocking(stats_chart, stats, t)
         for row in alarming:
             await context.bot.send_message(admin_id, replies.drift_alert(row, t))
         await context.bot.send_photo(admin_id, charts[t.language], caption=t(replies.DRIFT_CHART_CAPTION))
@@ -91,10 +90,11 @@ async def daily_summary(context: BotContext) -> None:
 
 async def camera_day(context: BotContext) -> None:
     """Yesterday's line per camera for the admins, sent by whichever replica claims it first."""
-    database = context.bot_data.service.repository.database
+    service = context.bot_data.service
+    database = service.repository.database
     day = utc_now().date() - timedelta(days=1)
-    tallies = await asyncio.to_thread(cameras.tallies, database, *day_bounds(day))
-    claimed = bool(tallies) and await asyncio.to_thread(
+    tallies = await service.lanes.in_database(cameras.tallies, database, *day_bounds(day))
+    claimed = bool(tallies) and await service.lanes.in_database(
         cameras.claim, database, f"cameras {day.isoformat()}", utc_now()
     )
     log.info("event=camera_day cameras=%d claimed=%s", len(tallies), claimed)
@@ -108,7 +108,7 @@ async def camera_day(context: BotContext) -> None:
 
 async def purge(context: BotContext) -> None:
     days = context.bot_data.settings.retention_days
-    purged = await context.bot_data.service.purge(days)
+    purged = await context.bot_data.service.records.purge(days)
     log.info(
         "event=purge days=%d predictions=%d feedback=%d crops=%d",
         days,
@@ -119,7 +119,7 @@ async def purge(context: BotContext) -> None:
 
 
 async def expire_crops(context: BotContext) -> None:
-    expired = await context.bot_data.service.expire_crops()
+    expired = await context.bot_data.service.records.expire_crops()
     if expired:
         log.info("event=crops_expired count=%d", expired)
 

@@ -39,7 +39,7 @@ class Admission(NamedTuple):
 
 
 class Limit(Enum):
-    """Which budget refused an update (`MaskService.admit`)."""
+    """Which budget refused an update (`bot.admission.AdmissionControl.admit`)."""
 
     UPLOADS = "uploads"
     """A sender's photos, image files and clips: each costs a download and a classification."""

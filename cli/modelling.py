@@ -130,7 +130,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from bot.service import answer_photo
+    from bot.judging import answer_photo
     from training.bench import run_benchmarks
 
     run_benchmarks(

@@ -352,7 +352,7 @@ def test_an_answer_cannot_be_relabelled_but_consent_can_be_withdrawn(bot, fake):
     fake.send_photo(53, encode(face_like(640, 480)))
     reply = fake.replies_to(53)[0]
     token = reply.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"].split("|")[1]
-    prediction_id = bot.service.prediction_of(token, 53)
+    prediction_id = bot.service.button_tags.prediction_of(token, 53)
     fake.press(53, reply, f"fb|{token}|share|0|1")  # "it is a mask on", share the crop
     fake.wait_for(lambda: fake.calls("editMessageText"))
     with bot.service.repository.database.session() as session:
@@ -580,14 +580,14 @@ def test_webhook_mode_checks_the_secret_before_reading_and_refuses_malformed_bod
 
 def test_concurrent_updates_do_not_wait_for_a_slow_photo(bot, fake, monkeypatch):
     release = threading.Event()
-    original = bot.service.predictor.predict_photo
+    original = bot.service.model.predictor.predict_photo
 
     def slow(data):
         if len(data) > 50_000:
             release.wait(20)
         return original(data)
 
-    monkeypatch.setattr(bot.service.predictor, "predict_photo", slow)
+    monkeypatch.setattr(bot.service.model.predictor, "predict_photo", slow)
     fake.send_photo(95, encode(face_like(1600, 1200), quality=98))
     fake.wait_for(lambda: fake.calls("getFile"))
     fake.send_text(96, "/start")
@@ -608,7 +608,7 @@ def test_metrics_count_updates_and_verdicts_without_user_ids(bot, fake):
     assert 'maskbot_updates_total{kind="photo"} 1.0' in text
     assert 'maskbot_updates_total{kind="command"} 1.0' in text
     assert "maskbot_verdicts_total{" in text and "maskbot_reply_seconds_count 1.0" in text
-    assert f'maskbot_model_info{{version="{bot.service.model_version}"}} 1.0' in text
+    assert f'maskbot_model_info{{version="{bot.service.model.version}"}} 1.0' in text
     assert str(user) not in text
 
 
@@ -620,7 +620,7 @@ def test_reload_switches_to_a_newly_promoted_champion(fake, tmp_path, predictor,
     registry.seed()  # every shipped model, the newest (the predictor's) the champion
     settings = make_settings(fake, tmp_path, registry.root)
     service = make_service(settings, predictor)
-    service.model_source = registry.root
+    service.model.source = registry.root
     running = RunningBot(fake, settings, service).start()
     try:
         fake.send_text(ADMIN_ID, "/reload")
@@ -631,7 +631,7 @@ def test_reload_switches_to_a_newly_promoted_champion(fake, tmp_path, predictor,
         assert fake.replies_to(60)[0].params["text"] == replies.UNKNOWN_COMMAND
         fake.send_text(ADMIN_ID, "/reload")
         assert f"Now answering with model {version[1:]}" in fake.replies_to(ADMIN_ID, 2)[1].params["text"]
-        assert service.predictor.runtime == "onnx"  # the exported file, not the Keras one
+        assert service.model.predictor.runtime == "onnx"  # the exported file, not the Keras one
         fake.send_photo(61, encode(face_like(640, 480)))
         fake.replies_to(61)
         with service.repository.database.session() as session:
@@ -674,7 +674,7 @@ def test_a_champion_that_cannot_load_gives_way_at_start_with_an_error_and_an_ale
     service = build_service(settings)
     running = RunningBot(fake, settings, service).start()
     try:
-        assert service.model_version == "2"
+        assert service.model.version == "2"
         alert = fake.replies_to(ADMIN_ID)[0].params["text"]
         assert "so I'm answering with model 2" in alert and f"{version} does not load (InvalidProtobuf" in alert
         assert "model=2" in model_errors(caplog)[0] and f"{version} does not load" in model_errors(caplog)[0]
@@ -708,7 +708,7 @@ def test_reload_to_a_champion_that_cannot_load_keeps_answering_and_tells_the_adm
         reply = fake.replies_to(ADMIN_ID)[0].params["text"]
         assert "so I'm answering with model 2" in reply and f"{version} does not load" in reply
         assert fake.replies_to(other_admin)[0].params["text"] == reply
-        assert service.model_version == "2" and len(model_errors(caplog)) == 1
+        assert service.model.version == "2" and len(model_errors(caplog)) == 1
         fake.send_text(ADMIN_ID, "/reload")  # the same trouble: told to whoever asks, not alerted again
         assert fake.replies_to(ADMIN_ID, 2)[1].params["text"] == reply
         running.wait_idle()
@@ -724,7 +724,7 @@ def test_the_daily_summary_and_drift_alert_do_not_wait_on_a_model_that_cannot_lo
         cut_short(registry.root / version)
     settings = make_settings(fake, tmp_path, registry.root)
     service = make_service(settings, predictor)
-    service.model_source = registry.root
+    service.model.source = registry.root
     bare_faces_yesterday(service, predictor.version)
     running = RunningBot(fake, settings, service).start()
     try:
@@ -733,7 +733,7 @@ def test_the_daily_summary_and_drift_alert_do_not_wait_on_a_model_that_cannot_lo
         assert f"so I'm answering with model {predictor.version}" in texts[0] and "v1 does not load" in texts[0]
         assert "Drift <b>drift</b>" in texts[1]
         assert fake.wait_for(lambda: fake.calls("sendPhoto", ADMIN_ID))
-        assert "event=daily_summary days=1" in caplog.text and service.model_version == predictor.version
+        assert "event=daily_summary days=1" in caplog.text and service.model.version == predictor.version
     finally:
         running.stop()
 

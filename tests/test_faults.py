@@ -25,10 +25,12 @@ import pytest
 from PIL import Image
 from sqlalchemy import create_engine, func, select, text
 from telegram.constants import FloodLimit
+from telegram.error import NetworkError
 from tornado.testing import bind_unused_port
 from tornado.web import Application, RequestHandler
 
 from bot import replies, web
+from bot.app import build_application, serve
 from bot.handlers.photos import SPOOL_ABOVE
 from bot.memory import ByteBudget
 from bot.ratelimit import GROUP_ANSWERS_PER_MINUTE
@@ -130,6 +132,18 @@ def test_polling_survives_failing_and_slow_get_updates(bot, fake):
     fake.send_text(8, "/start")
     assert fake.replies_to(8, timeout=60)
     assert not fake.failures["getUpdates"]  # it went through all three failures, slowly
+
+
+def test_a_webhook_that_cannot_be_set_stops_the_start_with_its_own_error(fake, tmp_path, predictor, shipped_model_dir):
+    # The Application is running by then, and shutting down a running one raises: it is stopped
+    # first, so the error that `bot.app.run` reports (unreachable Bot API, exit code 1) comes out.
+    settings = make_settings(
+        fake, tmp_path, shipped_model_dir, webhook_url="https://bot.example/hook", webhook_secret="Q7-x" * 10
+    )
+    fake.failures["setWebhook"] = [(502, {"ok": False, "error_code": 502, "description": "Bad Gateway"})]
+    application = build_application(settings, make_service(settings, predictor))
+    with pytest.raises(NetworkError, match="Bad Gateway"):
+        asyncio.run(serve(application))
 
 
 def test_a_flood_from_one_user_does_not_delay_another(bot, fake):
@@ -366,14 +380,14 @@ def test_forget_waits_for_the_photos_being_decoded_cancels_the_rest_and_nothing_
     bot, fake, monkeypatch
 ):
     release, decoding = threading.Event(), []
-    original = bot.service.predictor.predict_photo
+    original = bot.service.model.predictor.predict_photo
 
     def slow(data):
         decoding.append(len(data))
         release.wait(30)
         return original(data)
 
-    monkeypatch.setattr(bot.service.predictor, "predict_photo", slow)
+    monkeypatch.setattr(bot.service.model.predictor, "predict_photo", slow)
     try:
         for seed in range(3):
             fake.send_photo(45, encode(face_like(640, 480, seed=seed)))
@@ -400,7 +414,7 @@ def test_forget_never_waits_for_other_users_work(bot, fake, monkeypatch):
     """Other users' photos fill both inference threads and their clip the clip lane, with the
     requester's clip queued behind it: /forget is done at once all the same."""
     release, stuck = threading.Event(), []
-    original = bot.service.predictor.predict_photo
+    original = bot.service.model.predictor.predict_photo
 
     def stuck_photo(data):
         stuck.append("photo")
@@ -414,8 +428,8 @@ def test_forget_never_waits_for_other_users_work(bot, fake, monkeypatch):
 
     fake.send_photo(46, encode(face_like(640, 480)))
     fake.replies_to(46)
-    monkeypatch.setattr(bot.service.predictor, "predict_photo", stuck_photo)
-    monkeypatch.setattr(bot.service, "_classify_clip", stuck_clip)
+    monkeypatch.setattr(bot.service.model.predictor, "predict_photo", stuck_photo)
+    monkeypatch.setattr(bot.service.judge, "_classify_clip", stuck_clip)
     try:
         for user in (60, 61):
             fake.send_photo(user, encode(face_like(640, 480, seed=user)))
@@ -463,9 +477,9 @@ def test_big_photos_wait_on_disk_for_their_turn_to_be_decoded(bot, fake, monkeyp
         pixels = np.asarray(face_like(1600, 1200, seed=seed)).astype(np.int16) + rng.integers(-40, 40, (1200, 1600, 3))
         photos.append(encode(Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)), quality=95))
     assert min(map(len, photos)) > SPOOL_ABOVE
-    bot.service.decoding = ByteBudget(max(map(len, photos)) + 1)  # room for one of them at a time
+    bot.service.judge.decoding = ByteBudget(max(map(len, photos)) + 1)  # room for one of them at a time
     lock, decoding, most, seen = threading.Lock(), [], [0], []
-    original = bot.service.predictor.predict_photo
+    original = bot.service.model.predictor.predict_photo
 
     def watched(data):
         with lock:
@@ -479,11 +493,11 @@ def test_big_photos_wait_on_disk_for_their_turn_to_be_decoded(bot, fake, monkeyp
             with lock:
                 decoding.remove(len(data))
 
-    monkeypatch.setattr(bot.service.predictor, "predict_photo", watched)
+    monkeypatch.setattr(bot.service.model.predictor, "predict_photo", watched)
     for user, photo in enumerate(photos, start=210):
         fake.send_photo(user, photo)
     fake.wait_for(lambda: all(fake.calls("sendMessage", user) for user in range(210, 216)), timeout=60)
-    assert most[0] <= bot.service.decoding.limit  # never two at once, though two threads were free
+    assert most[0] <= bot.service.judge.decoding.limit  # never two at once, though two threads were free
     # While a photo is decoded, the others wait on disk: open, mode 0600, without a name.
     assert all(modes and set(modes) == {0o600} for modes in seen[:-1]), seen
     bot.wait_idle()
@@ -496,7 +510,7 @@ def test_a_refused_photo_leaves_nothing_of_its_bytes_alive(bot, fake, monkeypatc
     collector ran (60 such photos held 1.26 GB three seconds after their answers). The memory it
     took to decode is handed back, as an answered photo's is."""
     trims = []
-    monkeypatch.setattr("bot.service.give_back_memory", lambda: trims.append(True))
+    monkeypatch.setattr("bot.judging.give_back_memory", lambda: trims.append(True))
     photo = encode(textured(2400, 1800, seed=3), quality=95)
     assert len(photo) > SPOOL_ABOVE
     gc.collect()

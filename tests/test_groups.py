@@ -142,7 +142,7 @@ def test_buttons_carry_neither_row_ids_nor_any_part_of_the_stored_pseudonym(bot,
     assert requester not in row.user_hash
     # Without the secret neither can be made from what the database holds.
     other = make_service(replace(bot.settings, secret="another-secret", data_dir=tmp_path / "other"), predictor)
-    assert other.button_token(row.id, 46) != token and other.requester_tag(46) != requester
+    assert other.button_tags.prediction_token(row.id, 46) != token and other.button_tags.requester(46) != requester
     other.close()
 
 

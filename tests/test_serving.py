@@ -27,10 +27,10 @@ settings = load_settings({{"BOT_TOKEN": "123:{"a" * 30}", "DATA_DIR": {str(tmp_p
                           "MODEL_DIR": {str(shipped_model_dir)!r}, "MASKBOT_SECRET": "serving-test-secret-of-32-characters"}})
 service = build_service(settings)
 build_application(settings, service)
-result = asyncio.run(service.check_photo(open({str(photo)!r}, "rb"), 1, "private", "photo"))
+result = asyncio.run(service.judge.check_photo(open({str(photo)!r}, "rb"), 1, "private", "photo"))
 service.close()
 heavy = sorted(name for name in sys.modules if name.split(".")[0] in ("tensorflow", "keras", "tf2onnx", "matplotlib", "cv2", "av"))
-print(json.dumps({{"runtime": service.predictor.runtime, "faces": len(result.photo.faces), "heavy": heavy}}))
+print(json.dumps({{"runtime": service.model.predictor.runtime, "faces": len(result.photo.faces), "heavy": heavy}}))
 """
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]

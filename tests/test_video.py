@@ -437,11 +437,11 @@ def test_photos_never_wait_behind_queued_clips(bot, fake, known_photo, monkeypat
         release.wait(30)
         raise video.NotAClip(Message("held"))
 
-    monkeypatch.setattr(bot.service, "_classify_clip", judging)
+    monkeypatch.setattr(bot.service.judge, "_classify_clip", judging)
     big = np.random.default_rng(0).bytes(15 * 1024 * 1024)
     for user in (340, 341, 342):
         fake.send_clip(user, "video", big)
-    fake.wait_for(lambda: bot.service.clip_bytes.held >= 30 * 1024 * 1024)
+    fake.wait_for(lambda: bot.service.judge.clip_bytes.held >= 30 * 1024 * 1024)
     try:
         fake.send_photo(343, encode(known_photo("with_mask")))
         assert verdict_of(fake.replies_to(343, timeout=20)[0]) == "with_mask"
@@ -454,15 +454,15 @@ def test_photos_never_wait_behind_queued_clips(bot, fake, known_photo, monkeypat
 
 def test_a_user_has_one_clip_judged_at_a_time(bot, fake, known_photo, monkeypatch):
     release = threading.Event()
-    judge = bot.service._classify_clip
+    judge = bot.service.judge._classify_clip
 
     def judging(data: bytes):
         release.wait(30)
         return judge(data)
 
-    monkeypatch.setattr(bot.service, "_classify_clip", judging)
+    monkeypatch.setattr(bot.service.judge, "_classify_clip", judging)
     fake.send_clip(350, "video_note", clip_of(known_photo("with_mask")))
-    fake.wait_for(lambda: bot.service.clip_bytes.held)
+    fake.wait_for(lambda: bot.service.judge.clip_bytes.held)
     second = fake.send_clip(350, "video_note", clip_of(known_photo("with_mask")))
     fake.send_clip(351, "video_note", clip_of(known_photo("with_mask")))  # another user's waits its turn
     try:

@@ -151,7 +151,7 @@ def run_benchmarks(
     answer: Callable[[Predictor, bytes], object] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Timings of the report's model and ours, face finding and the whole path. `answer` is the
-    bot's work on one photo, from its bytes to its reply's parts (`bot.service.answer_photo`):
+    bot's work on one photo, from its bytes to its reply's parts (`bot.judging.answer_photo`):
     what "whole path" times; without it, the verdicts alone."""
     import_tensorflow()
     import keras

@@ -71,7 +71,9 @@ async def limit_update(update: Update, context: BotContext) -> None:
     else:
         limit = Limit.UPDATES
     answered_in_group = (update.message or update.callback_query) and chat is not None and chat.type in GROUP_CHATS
-    refusal = context.bot_data.service.admit(sender_id(update), limit, chat.id if answered_in_group and chat else None)
+    refusal = context.bot_data.service.admission.admit(
+        sender_id(update), limit, chat.id if answered_in_group and chat else None
+    )
     if refusal is not None:
         await refuse(update, context, refusal)
 
@@ -113,7 +115,7 @@ async def _sender_translator(update: Update, context: BotContext) -> Translator:
     code = user.language_code if user is not None else None
     if sender is None:
         return translator(language_for(code))
-    return translator(await context.bot_data.service.language_of(sender, code))
+    return translator(await context.bot_data.service.languages.language_of(sender, code))
 
 
 async def choose_language(update: Update, context: BotContext) -> None:

@@ -43,7 +43,7 @@ async def on_forget(update: Update, context: BotContext) -> None:
         await with_retry(lambda: message.reply_text(text))
         return
     service = context.bot_data.service
-    requester, chat = service.requester_tag(sender), service.chat_tag(message.chat_id)
+    requester, chat = service.button_tags.requester(sender), service.button_tags.chat(message.chat_id)
     keyboard = InlineKeyboardMarkup(
         [
             [
@@ -66,14 +66,18 @@ async def on_forget_answer(update: Update, context: BotContext) -> None:
     sender = sender_id(update)
     # A prompt works only in the chat it was shown in (never under an inline message).
     chat = query.message.chat if isinstance(query.message, Message) else None
-    if button is None or sender is None or chat is None or button.chat != service.chat_tag(chat.id):
+    if button is None or sender is None or chat is None or button.chat != service.button_tags.chat(chat.id):
         await with_retry(lambda: query.answer(context.t(replies.BUTTON_EXPIRED)))
         return
     # In a group anyone sees the prompt; only its requester may answer it (for an anonymous
     # admin's /forget, the group's: one of its admins).
-    if button.requester != service.requester_tag(sender):
+    if button.requester != service.button_tags.requester(sender):
         try:
-            group = await group_of_admin_presser(update) if button.requester == service.requester_tag(chat.id) else None
+            group = (
+                await group_of_admin_presser(update)
+                if button.requester == service.button_tags.requester(chat.id)
+                else None
+            )
         except AdminCheckFailed:
             await with_retry(lambda: query.answer(context.t(replies.ADMIN_CHECK_FAILED), show_alert=True))
             return
@@ -87,7 +91,7 @@ async def on_forget_answer(update: Update, context: BotContext) -> None:
         return
     # Deleting waits for the requester's photos being decoded, if any: say so at once.
     await with_retry(lambda: query.edit_message_text(context.t(replies.DELETING)))
-    forgotten = await service.forget(sender)
+    forgotten = await service.forgetting.forget(sender)
     log.info(
         "event=forget update_id=%s predictions=%d feedback=%d crops=%d",
         update.update_id,
@@ -119,7 +123,7 @@ async def on_language_answer(update: Update, context: BotContext) -> None:
     if button is None or sender is None:
         await with_retry(lambda: query.answer(context.t(replies.BUTTON_EXPIRED)))
         return
-    await context.bot_data.service.choose_language(sender, button.language)
+    await context.bot_data.service.languages.choose(sender, button.language)
     log.info("event=language_chosen update_id=%s language=%s", update.update_id, button.language)
     t = translator(button.language)
     await with_retry(lambda: query.answer())

@@ -31,9 +31,9 @@ async def on_stats(update: Update, context: BotContext) -> None:
             await with_retry(lambda: message.reply_text(text))
             return
     service = context.bot_data.service
-    stats = await service.stats(days)
-    chart = await service.run_blocking(stats_chart, stats, context.t)
-    text = replies.stats_table(stats, service.model_version, context.t)
+    stats = await service.records.stats(days)
+    chart = await service.lanes.run_blocking(stats_chart, stats, context.t)
+    text = replies.stats_table(stats, service.model.version, context.t)
     await with_retry(lambda: message.reply_text(text))
     await with_retry(lambda: message.reply_photo(chart, caption=replies.stats_caption(days, context.t)))
 
@@ -42,7 +42,7 @@ async def on_drift(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None:
         return
-    stats = await context.bot_data.service.stats(7)
+    stats = await context.bot_data.service.records.stats(7)
     text = replies.drift_report(stats.per_day, context.t)
     await with_retry(lambda: message.reply_text(text))
 
@@ -51,7 +51,7 @@ async def on_model(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None:
         return
-    text = replies.model_card(context.bot_data.service.model_summary(), context.t)
+    text = replies.model_card(context.bot_data.service.model.summary(), context.t)
     await with_retry(lambda: message.reply_text(text))
 
 
@@ -59,7 +59,7 @@ async def on_reload(update: Update, context: BotContext) -> None:
     message, user = update.effective_message, update.effective_user
     if message is None:
         return
-    reloaded = await context.bot_data.service.reload()
+    reloaded = await context.bot_data.service.model.reload()
     if reloaded.failures:
         text = replies.model_unusable(reloaded.failures, reloaded.now, context.t)
     else:

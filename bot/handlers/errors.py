@@ -35,7 +35,7 @@ async def on_error(update: object, context: BotContext) -> None:
             language = DEFAULT_LANGUAGE
             if sender is not None:
                 code = user.language_code if user is not None else None
-                language = await context.bot_data.service.language_of(sender, code)
+                language = await context.bot_data.service.languages.language_of(sender, code)
             await update.effective_message.reply_text(translator(language)(replies.ERROR))
         except Exception as reply_error:  # the Bot API itself may be what failed
             log.warning("event=error_reply_failed update_id=%s error=%s", update_id, type(reply_error).__name__)

@@ -38,24 +38,26 @@ async def on_feedback(update: Update, context: BotContext) -> None:
     # replied to, so its buttons have expired too.
     message = query.message if isinstance(query.message, Message) else None
     chat = message.chat if message is not None else None
-    prediction_id = service.prediction_of(button.token, chat.id) if button is not None and chat is not None else None
+    prediction_id = (
+        service.button_tags.prediction_of(button.token, chat.id) if button is not None and chat is not None else None
+    )
     if button is None or message is None or chat is None or prediction_id is None or sender is None:
         log.info("event=malformed_callback update_id=%s inline=%s", update.update_id, query.message is None)
         await with_retry(lambda: query.answer(t(replies.BUTTON_EXPIRED)))
         return
-    face = await service.owned_face(prediction_id, sender)
+    face = await service.records.owned_face(prediction_id, sender)
     if face is None and (group := await group_answerable_by_presser(update)) is not None:
         # An anonymous admin's photo is the group's: its admins answer for it.
-        sender, face = group, await service.owned_face(prediction_id, group)
+        sender, face = group, await service.records.owned_face(prediction_id, group)
     if face is None:
-        deleted = not await service.answer_exists(prediction_id)
+        deleted = not await service.records.answer_exists(prediction_id)
         refusal = t(replies.ANSWER_DELETED if deleted else replies.NOT_YOUR_PHOTO)
         await with_retry(lambda: query.answer(refusal, show_alert=True))
         return
-    faces = tuple((number, service.button_token(face_id, chat.id)) for number, face_id in face.faces)
+    faces = tuple((number, service.button_tags.prediction_token(face_id, chat.id)) for number, face_id in face.faces)
     grouped = under_group_answer(face, message)
     if button.action == "face":
-        rating = keyboards.rate(button.token, t, face.number, why=service.predictor.gives_maps)
+        rating = keyboards.rate(button.token, t, face.number, why=service.model.predictor.gives_maps)
         await with_retry(lambda: query.answer(t(replies.FACE_CHOSEN).format(number=face.number)))
         await with_retry(lambda: query.edit_message_reply_markup(rating))
         return
@@ -80,7 +82,7 @@ async def on_feedback(update: Update, context: BotContext) -> None:
         await with_retry(lambda: query.answer(question))
         await with_retry(lambda: query.edit_message_reply_markup(keyboards.consent(button.token, button.label, t)))
         return
-    outcome = await service.feedback(
+    outcome = await service.records.feedback(
         face.prediction_id,
         sender,
         is_correct=button.label is None,
@@ -140,7 +142,7 @@ async def answer_everyone(
     query: CallbackQuery, message: Message, context: BotContext, face: OwnedFace, faces: tuple[tuple[int, str], ...]
 ) -> None:
     """The group answer for a photo first answered about its main face: the photo (or clip)
-    downloaded again and judged again (`MaskService.everyone`), every face boxed and numbered,
+    downloaded again and judged again (`bot.judging.Judge.everyone`), every face boxed and numbered,
     a button per face, replying to the user's photo as group answers do. The button goes."""
     t = context.t
     file_id = answered_file(message, face)
@@ -149,7 +151,7 @@ async def answer_everyone(
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_ABOVE) as spool:
             try:
                 await download(context, file_id, spool)
-                drawn = await context.bot_data.service.everyone(spool, face, face.input_kind not in PHOTO_KINDS)
+                drawn = await context.bot_data.service.judge.everyone(spool, face, face.input_kind not in PHOTO_KINDS)
             except (BadRequest, FileTooLarge, ImageError) as error:
                 log.info("event=everyone_unavailable reason=%s", type(error).__name__)
     if drawn is None or message.reply_to_message is None:
@@ -174,7 +176,7 @@ async def answer_why(
     query: CallbackQuery, message: Message, context: BotContext, face: OwnedFace, token: str, grouped: bool
 ) -> None:
     """The face crop with the heat map of its verdict, and the sentence naming where it falls,
-    from the photo (or clip) downloaded again and judged again (`MaskService.explain`): nothing
+    from the photo (or clip) downloaded again and judged again (`bot.judging.Judge.explain`): nothing
     was kept for it, so any replica answers it, as long as the photo is there. Either way the
     button goes."""
     t = context.t
@@ -185,7 +187,7 @@ async def answer_why(
     else:
         await with_retry(lambda: query.answer())
         caption = replies.why(face.label, explanation.region, number, t)
-        if face.model_version != context.bot_data.service.model_version:
+        if face.model_version != context.bot_data.service.model.version:
             caption += "\n\n<i>" + t(replies.WHY_NEWER_MODEL) + "</i>"
         await with_retry(lambda: message.reply_photo(explanation.picture, caption=caption))
     # Only a keyboard that shows the button loses it: Telegram refuses an edit that changes
@@ -227,7 +229,7 @@ async def explanation_of(context: BotContext, message: Message, face: OwnedFace)
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_ABOVE) as spool:
         try:
             await download(context, file_id, spool)
-            explanation = await context.bot_data.service.explain(spool, face, face.input_kind not in PHOTO_KINDS)
+            explanation = await context.bot_data.service.judge.explain(spool, face, face.input_kind not in PHOTO_KINDS)
         except (BadRequest, FileTooLarge, ImageError) as error:  # deleted, or no longer the same photo
             log.info("event=why_unavailable reason=%s", type(error).__name__)
             return None

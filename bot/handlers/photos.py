@@ -67,7 +67,7 @@ async def check_and_reply(
     clip: bool = False,
     refused: ImageError | None = None,
 ) -> None:
-    """Check a photo, or with `clip` a video (`MaskService.check_clip`), and answer. The update
+    """Check a photo, or with `clip` a video (`bot.judging.Judge.check_clip`), and answer. The update
     got here within its sender's rate limit (`bot.handlers.limit_update`). `refused`: what the
     update itself tells of the file is reason enough to refuse it (bot.handlers.videos); it is
     answered without a download."""
@@ -87,19 +87,19 @@ async def check_and_reply(
         return
     # Past SPOOL_ABOVE the download waits on disk, in a file without a name (mode 0600) that is
     # gone when it is closed, at the end of this update: memory holds only the photos being
-    # decoded (MaskService.check_photo). /forget cancels the sender's photos and clips not yet
-    # being decoded, and waits for the others (MaskService.forget).
+    # decoded (bot.judging.Judge.check_photo). /forget cancels the sender's photos and clips not yet
+    # being decoded, and waits for the others (bot.forgetting.Forgetting.forget).
     # A refusal keeps only its text: the error caught holds a traceback whose frames hold the
-    # file (MaskService._check's `data`), and kept past its `except` it would keep it alive in a
+    # file (bot.judging.Judge._check's `data`), and kept past its `except` it would keep it alive in a
     # reference cycle until the garbage collector ran.
     refusal: str | None
-    async with typing_when_slow(context, message.chat_id), service.answering(sender) as work:
+    async with typing_when_slow(context, message.chat_id), service.forgetting.answering(sender) as work:
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_ABOVE) as spool:
             try:
                 if refused is not None:
                     raise refused
                 await download(context, file_id, spool)
-                check = service.check_clip if clip else service.check_photo
+                check = service.judge.check_clip if clip else service.judge.check_photo
                 result = await check(spool, sender, message.chat.type, input_kind)
             except FileTooLarge as error:
                 log.info("event=too_large update_id=%s kind=%s when=%s", update.update_id, input_kind, error.when)
@@ -129,7 +129,7 @@ async def check_and_reply(
     ids = result.prediction_ids
     if ids is None:
         metrics.errors.labels(kind="database").inc()
-    tokens = [service.button_token(prediction_id, message.chat_id) for prediction_id in ids or ()]
+    tokens = [service.button_tags.prediction_token(prediction_id, message.chat_id) for prediction_id in ids or ()]
     annotated = result.annotated
     # The verdict replies to the photo in every chat, not only in groups: what it answers stays
     # beside it, for "Why?" too.

@@ -1,5 +1,5 @@
 """Video notes, videos, GIFs and video files in: each judged on its best frame like a photo
-(`bot.handlers.photos.check_and_reply`, `MaskService.check_clip`), answered with that frame."""
+(`bot.handlers.photos.check_and_reply`, `bot.judging.Judge.check_clip`), answered with that frame."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ async def check_clip(
         return
     # One clip of a user's at a time: a second, while the first is downloaded, queued or judged,
     # is answered at once, without a download.
-    with context.bot_data.service.one_clip(sender) as admitted:
+    with context.bot_data.service.admission.one_clip(sender) as admitted:
         if not admitted and refused is None:
             refused = ClipInFlight(Message(replies.CLIP_IN_FLIGHT))
         await check_and_reply(update, context, clip.file_id, clip.file_size, input_kind, clip=True, refused=refused)
