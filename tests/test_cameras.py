@@ -28,7 +28,7 @@ from model.tracking import LOST_AFTER, Tracker
 from storage import cameras
 from storage.database import Database
 from storage.tables import CameraCount
-from tests.support import ROOT
+from tests.support import ROOT, unavailable
 from tests.support.bot_harness import free_port
 from tests.support.cameras import MjpegCamera, Walker, close_ups, h264_file, jpegs
 from tests.support.fake_telegram import TOKEN, FakeTelegram
@@ -254,3 +254,54 @@ def test_a_camera_name_is_plain_and_short(name):
 
 def test_a_cameras_address_is_logged_without_its_password():
     assert camera_source.describe("rtsp://admin:hunter2@10.0.0.5:554/stream1") == "rtsp://…@10.0.0.5:554/stream1"
+
+
+RTSP_SERVER = ROOT / "tests" / "support" / "rtsp_server.py"
+SYSTEM_PYTHON = "/usr/bin/python3"
+"""Debian's python3: GStreamer's bindings are its packages, not the virtual environment's."""
+
+
+@pytest.fixture
+def rtsp_camera(clip):
+    probe = subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"], capture_output=True
+    )
+    if probe.returncode != 0:
+        unavailable("GStreamer's RTSP server is not installed (gir1.2-gst-rtsp-server-1.0, python3-gst-1.0)")
+    port = free_port()
+    server = subprocess.Popen(
+        [SYSTEM_PYTHON, str(RTSP_SERVER), str(clip), str(port)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        yield f"rtsp://127.0.0.1:{port}/door"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+class StopAtFirstOutage(logging.Handler):
+    """Stops a watch when its source first ends: the RTSP server played the clip once."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        super().__init__()
+        self.stop = stop
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "event=source_lost" in record.getMessage():
+            self.stop.set()
+
+
+def test_an_rtsp_camera_is_watched_and_its_people_counted(rtsp_camera, tmp_path):
+    stop = threading.Event()
+    handler = StopAtFirstOutage(stop)
+    logging.getLogger("camera.source").addHandler(handler)
+    try:
+        outcome = watch(rtsp_camera, "door", settings_for(tmp_path), stop)
+    finally:
+        logging.getLogger("camera.source").removeHandler(handler)
+    assert outcome.failure is None
+    assert outcome.counted == {"with_mask": 2, "without_mask": 2}
+    # Sampled by the wall clock as the stream arrives: never more than 4 a second of its 12 s
+    # (fewer when judging falls behind: those samples are dropped, not queued).
+    assert outcome.frames <= 4 * SECONDS + 1
