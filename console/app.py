@@ -2,9 +2,10 @@
 server-rendered templates, no front-end build.
 
 Every change is a plain HTML form posted with Tornado's XSRF token, so reviewing works without
-JavaScript; `static/console.js` only adds keyboard shortcuts and "select all". The pages read and
-write through the same calls as the command line (`Repository.feedback_items` and `review`,
-`storage.stats.recent_stats`, `Registry.promote` and `rollback`), so the two cannot disagree.
+JavaScript; `static/console.js` only adds keyboard shortcuts, "select all" and a camera chart that
+redraws itself. The pages read and write through the same calls as the command line
+(`Repository.feedback_items` and `review`, `storage.stats.recent_stats`, `storage.cameras`,
+`Registry.promote` and `rollback`), so the two cannot disagree.
 
 This module is the hub: what the pages work on (`Console`), every URL and its handler
 (`make_app`), and the server. The pages are in `console.views`, one module per kind.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,12 @@ from tornado.httpserver import HTTPServer
 from bot import web
 from console.auth import SESSION_HOURS, Throttle, cookie_secret
 from console.heatmaps import HeatMaps
+from console.views.cameras import (
+    CameraChartHandler,
+    CameraHandler,
+    CamerasHandler,
+    LiveViewHandler,
+)
 from console.views.crops import CropHandler, HeatMapHandler
 from console.views.drift import DriftChartHandler, DriftHandler
 from console.views.login import LoginHandler, LogoutHandler
@@ -51,6 +59,8 @@ class Console:
     throttle: Throttle = field(default_factory=Throttle)
     """Wrong tokens, at the login form or as bearer tokens, per client address."""
     heat_maps: HeatMaps = field(default_factory=HeatMaps)
+    camera_viewers: Counter[str] = field(default_factory=Counter)
+    """Live views being relayed, per camera (console.views.cameras.MAX_VIEWERS)."""
 
     def registry(self) -> Registry:
         # Seeded once, when the console starts (`serve`): a page view writes nothing.
@@ -73,6 +83,10 @@ def make_app(console: Console) -> tornado.web.Application:
             (r"/models", ModelsHandler),
             (r"/models/promote", PromoteHandler),
             (r"/models/rollback", RollbackHandler),
+            (r"/cameras", CamerasHandler),
+            (r"/cameras/([^/]+)", CameraHandler),
+            (r"/cameras/([^/]+)/chart\.png", CameraChartHandler),
+            (r"/cameras/([^/]+)/live\.mjpg", LiveViewHandler),
         ],
         console=console,
         template_path=str(HERE / "templates"),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import re
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,12 +26,15 @@ from bot.config import ConfigError
 from cli import main as cli
 from console.app import Console, make_app, make_server
 from console.auth import SESSION_COOKIE, cookie_secret, load_token
+from console.views import cameras as camera_views
 from model import CLASS_NAMES
 from model.registry import Registry
+from storage.cameras import add_counts, announce
 from storage.database import Database
 from storage.repository import Repository
 from storage.stats import recent_stats
 from tests.support.console_data import GATE_REASON, TOKEN, Feedback, face_crops, registry_with_challenger, seed
+from tests.support.fake_watcher import BLURRED, SHOWN, FakeWatcher, frames_of
 from tests.support.models import cut_short
 
 
@@ -526,3 +531,202 @@ def test_tokens_made_as_the_readme_says_are_accepted():
         generated = secrets.token_urlsafe(32)
         assert load_token({"CONSOLE_TOKEN": generated}) == generated
     assert load_token({"CONSOLE_TOKEN": TOKEN}) == TOKEN
+
+
+@pytest.fixture
+async def watcher():
+    running = FakeWatcher(TOKEN)
+    await running.start()
+    yield running
+    await running.stop()
+
+
+def cameras_seen(world: World, watcher_url: str | None) -> datetime:
+    """Three cameras: "door" live with its live view at `watcher_url`, "yard" live without one, and
+    "gate" last heard from ten minutes ago. "door" counted ten people in the last hour."""
+    database = world.repository.database
+    now = datetime.now(UTC)
+    announce(database, "door", watcher_url, now - timedelta(seconds=20))
+    announce(database, "yard", None, now - timedelta(seconds=50))
+    announce(database, "gate", "http://127.0.0.1:9", now - timedelta(minutes=10))
+    add_counts(
+        database,
+        "door",
+        {
+            now - timedelta(minutes=2): {"with_mask": 4, "without_mask": 2},
+            now - timedelta(minutes=40): {"with_mask": 2, "without_mask": 1, "mask_weared_incorrect": 1},
+            now - timedelta(hours=2): {"without_mask": 50},
+        },
+    )
+    return now
+
+
+async def live_view(client: httpx.AsyncClient, path: str, frames: int, **options) -> tuple[httpx.Response, list[bytes]]:
+    """The answer to `path` and its first `frames` JPEGs (fewer if the stream ends first); the
+    connection is closed then, as a browser closes it when the page is left."""
+
+    async def read() -> tuple[httpx.Response, list[bytes]]:
+        async with client.stream("GET", path, **options) as answer:
+            received = b""
+            async for chunk in answer.aiter_raw():
+                received += chunk
+                if len(frames_of(received)) >= frames:
+                    break
+        return answer, frames_of(received)[:frames]
+
+    return await asyncio.wait_for(read(), 10)
+
+
+async def eventually(condition, seconds: float = 5) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+async def test_camera_pages_need_the_token_and_ask_the_watcher_nothing_without_it(client, world, watcher):
+    cameras_seen(world, watcher.url)
+    for path in ("/cameras", "/cameras/door"):
+        assert (await client.get(path)).status_code == 302, path
+    for path in ("/cameras/door/chart.png", "/cameras/door/live.mjpg"):
+        answer = await client.get(path)
+        assert answer.status_code == 401 and answer.headers["WWW-Authenticate"].startswith("Bearer"), path
+    assert watcher.seen == []
+
+
+async def test_the_cameras_page_shows_each_cameras_state_and_its_last_hour(client, world, watcher):
+    cameras_seen(world, watcher.url)
+    await log_in(client)
+    page = unescape((await client.get("/cameras")).text)
+    assert '<a href="/cameras" aria-current="page">Cameras</a>' in page
+    rows = {
+        name: re.search(rf'<a href="/cameras/{name}">{name}</a></th>(.*?)</tr>', page, re.S).group(1)
+        for name in ("door", "yard", "gate")
+    }
+    # The last hour: 6 + 4 people, 3 of them without a mask, 1 wearing it wrong; not the 50 of two hours ago.
+    assert re.findall(r'<td class="n">([^<]*)</td>', rows["door"]) == ["10", "30%", "10%"]
+    assert "live" in rows["door"] and "<td>yes</td>" in rows["door"]
+    assert "live" in rows["yard"] and "<td>none</td>" in rows["yard"]
+    assert re.findall(r'<td class="n">([^<]*)</td>', rows["yard"]) == ["0", "-", "-"]
+    assert "not seen for 10 min" in rows["gate"]
+
+
+async def test_a_cameras_page_shows_its_blurred_live_view_its_chart_and_its_minutes(client, world, watcher):
+    now = cameras_seen(world, watcher.url)
+    await log_in(client)
+    page = unescape((await client.get("/cameras/door")).text)
+    assert 'src="/cameras/door/live.mjpg"' in page
+    assert "Faces are blurred." in page and '<a class="button" href="/cameras/door?faces=shown">Show faces</a>' in page
+    assert "Showing faces is the operator's choice" in page
+    assert 'src="/cameras/door/chart.png" data-refresh="20"' in page
+    minutes_shown = re.findall(r'<tr><td>(\d\d:\d\d)</td><td class="n">(\d+)</td>', page)
+    assert minutes_shown == [(f"{now - timedelta(minutes=2):%H:%M}", "6")]  # the 40 minutes ago is past the chart
+    shown = unescape((await client.get("/cameras/door?faces=shown")).text)
+    assert 'src="/cameras/door/live.mjpg?faces=shown"' in shown
+    assert "Faces are shown." in shown and '<a class="button" href="/cameras/door">Blur faces</a>' in shown
+    assert (await client.get("/cameras/door?faces=all")).status_code == 400
+    assert watcher.seen == []  # a page is drawn without asking the watcher
+
+
+async def test_a_camera_without_a_live_view_or_not_heard_from_says_so(client, world):
+    cameras_seen(world, None)
+    await log_in(client)
+    yard = unescape((await client.get("/cameras/yard")).text)
+    assert "This watcher serves no live view" in yard and "live.mjpg" not in yard
+    assert "Nobody counted in the last 30 minutes." in yard
+    gate = unescape((await client.get("/cameras/gate")).text)
+    assert "has not been heard from for 10 min, so its live view cannot be reached" in gate
+    assert "live.mjpg" not in gate
+    answer = await client.get("/cameras/yard/live.mjpg")
+    assert answer.status_code == 404 and "serves no live view" in answer.text
+
+
+async def test_unknown_camera_names_are_not_found(client, world):
+    cameras_seen(world, None)
+    for name in ("porch", "x" * 65, "door%2F..", "%00"):
+        for path in (f"/cameras/{name}", f"/cameras/{name}/chart.png", f"/cameras/{name}/live.mjpg"):
+            assert (await client.get(path, headers=BEARER)).status_code == 404, path
+
+
+async def test_a_cameras_chart_draws_its_last_half_hour_in_the_bots_colours(client, world):
+    cameras_seen(world, None)
+    answer = await client.get("/cameras/door/chart.png", headers=BEARER)
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "image/png"
+    with Image.open(io.BytesIO(answer.content)) as chart:
+        assert chart.size == (720, 260)
+        colours = {colour for _, colour in chart.convert("RGB").getcolors(1 << 16)}
+    assert {(46, 125, 50), (198, 40, 40)} <= colours  # bot.charts' "Mask on" and "No mask"
+    assert (249, 168, 37) not in colours  # its "Mask worn incorrectly": counted only 40 minutes ago
+
+
+async def test_the_live_view_is_relayed_with_the_token_blurred_unless_faces_are_asked_for(client, world, watcher):
+    cameras_seen(world, watcher.url)
+    await log_in(client)
+    answer, frames = await live_view(client, "/cameras/door/live.mjpg", 3)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == "multipart/x-mixed-replace; boundary=frame"
+    assert answer.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert frames == [BLURRED] * 3
+    answer, frames = await live_view(client, "/cameras/door/live.mjpg?faces=shown", 2)
+    assert frames == [SHOWN] * 2
+    assert [(seen.path, seen.query, seen.authorization) for seen in watcher.seen] == [
+        ("/stream.mjpg", {}, f"Bearer {TOKEN}"),
+        ("/stream.mjpg", {"faces": ["shown"]}, f"Bearer {TOKEN}"),
+    ]
+    # The browser left: the console hung up on the watcher too.
+    assert await eventually(lambda: watcher.open_streams == 0)
+
+
+async def test_a_watcher_that_ends_its_stream_ends_the_view(client, world, watcher):
+    cameras_seen(world, watcher.url)
+    watcher.frames = 2
+    answer, frames = await live_view(client, "/cameras/door/live.mjpg", 5, headers=BEARER)
+    assert answer.status_code == 200 and frames == [BLURRED] * 2
+
+
+async def test_a_silent_watcher_is_hung_up_on_when_the_browser_leaves_or_after_a_while(
+    client, world, watcher, monkeypatch
+):
+    cameras_seen(world, watcher.url)
+    watcher.silent = True
+    async with client.stream("GET", "/cameras/door/live.mjpg", headers=BEARER) as answer:
+        assert answer.status_code == 200
+    # Long before QUIET_SECONDS: the browser's leaving is noticed, not a frame that fails to go out.
+    assert await eventually(lambda: watcher.open_streams == 0, seconds=camera_views.QUIET_SECONDS / 4)
+    monkeypatch.setattr(camera_views, "QUIET_SECONDS", 0.3)
+    started = time.monotonic()
+    answer, frames = await live_view(client, "/cameras/door/live.mjpg", 1, headers=BEARER)
+    assert answer.status_code == 200 and frames == [] and time.monotonic() - started < 3
+    assert await eventually(lambda: watcher.open_streams == 0)
+
+
+async def test_a_watcher_that_is_down_gives_503_and_one_refusing_the_token_502(client, world, watcher, caplog):
+    cameras_seen(world, watcher.url)
+    await watcher.stop()
+    down = await client.get("/cameras/door/live.mjpg", headers=BEARER)
+    assert down.status_code == 503 and down.json()["error"] == "Camera watcher unreachable"
+    assert f"camera=door reason=cannot reach {watcher.url[7:]}: [Errno 111] Connection refused" in caplog.text
+    other = FakeWatcher("another-watchers-token-0123456789abcdef")
+    await other.start()
+    cameras_seen(world, other.url)
+    refused = await client.get("/cameras/door/live.mjpg", headers=BEARER)
+    assert refused.status_code == 502 and refused.json()["error"] == "Camera watcher sent no stream"
+    assert "it answered 'HTTP/1.0 401 Unauthorized' (not the console's CONSOLE_TOKEN?)" in caplog.text
+    await other.stop()
+
+
+async def test_a_camera_has_at_most_a_few_live_viewers(client, world, watcher):
+    cameras_seen(world, watcher.url)
+    path = "/cameras/door/live.mjpg"
+    async with contextlib.AsyncExitStack() as viewers:
+        for _ in range(camera_views.MAX_VIEWERS):
+            answer = await viewers.enter_async_context(client.stream("GET", path, headers=BEARER))
+            assert answer.status_code == 200
+        one_more = await client.get(path, headers=BEARER)
+        assert one_more.status_code == 503 and one_more.json()["error"] == "Too many live views of this camera"
+    assert await eventually(lambda: watcher.open_streams == 0)
+    answer, frames = await live_view(client, path, 1, headers=BEARER)
+    assert frames == [BLURRED]

@@ -12,15 +12,18 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
+from storage.cameras import add_counts, announce
 from storage.database import Database
-from storage.repository import Repository
+from storage.repository import Repository, utc_now
 from tests.support import unavailable
 from tests.support.console_data import TOKEN, face_crops, registry_with_challenger, seed
+from tests.support.fake_watcher import watcher_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -62,14 +65,37 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def console(tmp_path, shared_data):
-    """`maskbot console` on a seeded data folder; yields its address, the repository and the feedback."""
+def watcher():
+    """A camera watcher's live view, on a thread of this process."""
+    with watcher_in_thread(TOKEN) as running:
+        yield running
+
+
+@pytest.fixture
+def console(tmp_path, shared_data, watcher):
+    """`maskbot console` on a seeded data folder with a camera whose watcher is `watcher`; yields
+    its address, the repository and the feedback."""
     data = tmp_path / "data"
     database = Database(f"sqlite:///{data / 'maskbot.db'}")
     repository = Repository(database)
     registry = registry_with_challenger(data / "models")
     reference = json.loads((registry.champion_dir() / "metadata.json").read_text())["class_mix"]
     feedback = seed(repository, face_crops(shared_data), reference)
+    now = utc_now()
+    # Half an hour at a door: a few people a minute, now and then one without a mask or wearing it wrong.
+    add_counts(
+        database,
+        "door",
+        {
+            now - timedelta(minutes=ago): {
+                "with_mask": 2 + ago % 3,
+                "without_mask": ago % 4 // 3,
+                "mask_weared_incorrect": ago % 10 // 9,
+                "unsure": ago % 7 // 6,
+            }
+            for ago in range(30)
+        },
+    )
     port = free_port()
     env = {**os.environ, "DATA_DIR": str(data), "CONSOLE_TOKEN": TOKEN}
     env.pop("DATABASE_URL", None)
@@ -82,6 +108,7 @@ def console(tmp_path, shared_data):
         text=True,
     )
     address = f"http://127.0.0.1:{port}"
+    announce(database, "door", watcher.url, now)
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -99,7 +126,7 @@ def console(tmp_path, shared_data):
     assert TOKEN not in output
 
 
-def test_an_operator_logs_in_reviews_crops_and_looks_at_every_page(browser, console, tmp_path):
+def test_an_operator_logs_in_reviews_crops_and_looks_at_every_page(browser, console, watcher, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as expected
     from selenium.webdriver.support.ui import WebDriverWait
@@ -170,6 +197,26 @@ def test_an_operator_logs_in_reviews_crops_and_looks_at_every_page(browser, cons
     assert browser.execute_script("return arguments[0].naturalWidth", chart) > 0
     assert browser.find_elements(By.CSS_SELECTOR, "table.days .level.drift")
     shoot("drift")
+
+    browser.get(f"{address}/cameras")
+    assert browser.find_element(By.CSS_SELECTOR, "table.cameras .state.live").text == "live"
+    shoot("cameras")
+    click('a[href="/cameras/door"]')
+    arrives("door")
+    live = browser.find_element(By.CSS_SELECTOR, "img.live")
+    assert live.get_attribute("src") == f"{address}/cameras/door/live.mjpg"
+    # Frames came through the console's relay and were decoded, the chart was drawn.
+    WebDriverWait(browser, 10).until(lambda _: browser.execute_script("return arguments[0].naturalWidth", live) == 320)
+    chart = browser.find_element(By.CSS_SELECTOR, "img.chart")
+    assert browser.execute_script("return arguments[0].naturalWidth", chart) == 720
+    assert not browser.find_element(By.ID, "live-error").is_displayed()
+    shoot("camera")
+    click("p.faces a.button")
+    arrives("door")
+    shown = browser.find_element(By.CSS_SELECTOR, "img.live")
+    assert shown.get_attribute("src").endswith("live.mjpg?faces=shown")
+    WebDriverWait(browser, 10).until(lambda _: browser.execute_script("return arguments[0].naturalWidth", shown) == 320)
+    assert watcher.seen[-1].query == {"faces": ["shown"]}
 
     browser.get(f"{address}/models")
     assert browser.title.startswith("Models")

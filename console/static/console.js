@@ -1,7 +1,23 @@
-// Keyboard shortcuts and "select all" for the review grid. Everything here has a plain-HTML
-// equivalent (checkboxes and submit buttons), so the page works without it.
+// Keyboard shortcuts and "select all" for the review grid; charts that redraw themselves; a
+// camera's live view that says when it cannot be reached. Everything here has a plain-HTML
+// equivalent (checkboxes and submit buttons, reloading the page), so the pages work without it.
 "use strict";
 document.documentElement.classList.add("js");
+
+document.addEventListener("DOMContentLoaded", () => {
+  // An image with data-refresh="SECONDS" is fetched again that often (a new query, as the
+  // console's answers are never cached); a tab out of sight asks for nothing.
+  document.querySelectorAll("img[data-refresh]").forEach((image) => {
+    const source = image.getAttribute("src");
+    const seconds = Number(image.dataset.refresh);
+    setInterval(() => {
+      if (document.visibilityState === "visible") image.src = `${source}?at=${Date.now()}`;
+    }, seconds * 1000);
+  });
+  const live = document.getElementById("live");
+  const failed = document.getElementById("live-error");
+  if (live && failed) live.addEventListener("error", () => { failed.hidden = false; });
+});
 
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("review");

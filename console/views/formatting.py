@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot import replies
 from bot.i18n import DEFAULT_LANGUAGE, Translator
 
@@ -9,6 +11,14 @@ from bot.i18n import DEFAULT_LANGUAGE, Translator
 def label_name(name: str) -> str:
     """ "Mask worn incorrectly" for "mask_weared_incorrect": the bot's own words for its verdicts."""
     return replies.VERDICT[name][1]
+
+
+def verdict_name(label: str) -> str:
+    """A camera count's label as the bot says it: a class, "Not sure", or the label itself for
+    one the bot has no words for."""
+    if label in replies.VERDICT:
+        return label_name(label)
+    return replies.NOT_SURE if label == "unsure" else label
 
 
 ENGLISH = Translator(DEFAULT_LANGUAGE)
@@ -34,3 +44,12 @@ def score(value: object) -> str:
     """A model's score with one fixed decimal, so columns of them line up ("89.0%")."""
     number = _number(value)
     return "-" if number is None else f"{number:.1%}"
+
+
+def elapsed(moment: datetime, now: datetime) -> str:
+    """How long before `now` `moment` was, in its largest whole unit: "40 s", "3 h"."""
+    seconds = max(0, int((now - moment).total_seconds()))
+    for unit, length in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= length:
+            return f"{seconds // length} {unit}"
+    return f"{seconds} s"
