@@ -88,8 +88,15 @@ def draw(frame: Judged, faces_shown: bool) -> bytes:
     for seen in frame.seen:
         face = seen.face.scaled(scale)
         box = (face.x, face.y, face.x + face.width, face.y + face.height)
-        if not faces_shown:
-            image.paste(_blurred(image.crop(box)), box[:2])
+        if not faces_shown:  # the head around the face too: hair and ears tell who it is
+            grow_x, grow_y = face.width // 4, face.height // 4
+            head = (
+                max(0, face.x - grow_x),
+                max(0, face.y - grow_y),
+                min(image.width, face.x + face.width + grow_x),
+                min(image.height, face.y + face.height + grow_y),
+            )
+            image.paste(_blurred(image.crop(head)), head[:2])
         kind = "unsure" if seen.unsure else seen.label
         width = max(2, face.width // 25)
         pen.rectangle(box, outline=COLOURS[kind], width=width)

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 from bot import charts, drawing
 from bot.drawing import font
 from console.views.formatting import verdict_name
-from storage.repository import CLASS_NAMES
+from model import CLASS_NAMES
 
 WIDTH, HEIGHT = 720, 260
 LEFT, TOP, BOTTOM = 44, 30, 28

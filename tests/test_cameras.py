@@ -3,6 +3,7 @@ threshold alert sent once; nothing but counts reaches the database."""
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import signal
@@ -10,19 +11,24 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from sqlalchemy import inspect, select
 
 from bot.config import ConfigError
+from camera import live
 from camera import source as camera_source
 from camera.config import check_name, load_watch_settings
 from camera.run import watch
+from camera.watcher import Judged, Seen
 from model import CLASS_NAMES
-from model.faces import FaceBox
+from model.faces import FaceBox, FaceDetector
 from model.registry import SHIPPED_MODEL
 from model.tracking import LOST_AFTER, Tracker
 from storage import cameras
@@ -30,7 +36,7 @@ from storage.database import Database
 from storage.tables import CameraCount
 from tests.support import ROOT, unavailable
 from tests.support.bot_harness import free_port
-from tests.support.cameras import MjpegCamera, Walker, close_ups, h264_file, jpegs
+from tests.support.cameras import MjpegCamera, Walker, background, close_ups, frame_at, h264_file, jpegs
 from tests.support.fake_telegram import TOKEN, FakeTelegram
 
 SECONDS = 12.0
@@ -305,3 +311,75 @@ def test_an_rtsp_camera_is_watched_and_its_people_counted(rtsp_camera, tmp_path)
     # Sampled by the wall clock as the stream arrives: never more than 4 a second of its 12 s
     # (fewer when judging falls behind: those samples are dropped, not queued).
     assert outcome.frames <= 4 * SECONDS + 1
+
+
+def live_frames(url: str, token: str | None, count: int) -> list[bytes]:
+    """The first `count` JPEGs of a live view, read as the console reads it."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.headers["Content-Type"] == "multipart/x-mixed-replace; boundary=frame"
+        found = []
+        while len(found) < count:
+            assert response.readline() == b"--frame\r\n"
+            headers = dict(line.decode().strip().split(": ", 1) for line in iter(response.readline, b"\r\n"))
+            found.append(response.read(int(headers["Content-Length"])))
+            assert response.readline() == b"\r\n"
+        return found
+
+
+def test_the_live_view_is_served_to_the_consoles_token_only(walkers, tmp_path):
+    frames = jpegs(walkers, SECONDS)
+    port = free_port()
+    settings = settings_for(tmp_path, WATCH_STREAM_PORT=str(port), CONSOLE_TOKEN=CONSOLE_TOKEN)
+    url = f"http://127.0.0.1:{port}/stream.mjpg"
+    seen: dict[str, object] = {}
+    stop = threading.Event()
+
+    def look() -> None:
+        try:
+            deadline = time.monotonic() + 60
+            while "without_token" not in seen and time.monotonic() < deadline:
+                try:
+                    urllib.request.urlopen(url, timeout=5)
+                except urllib.error.HTTPError as error:
+                    seen["without_token"] = error.code
+                except OSError:
+                    time.sleep(0.1)  # not listening yet
+            seen["blurred"] = live_frames(url, CONSOLE_TOKEN, 4)
+            seen["shown"] = live_frames(url + "?faces=shown", CONSOLE_TOKEN, 4)
+        finally:
+            stop.set()
+
+    with MjpegCamera(frames, fps=10) as camera:
+        reader = threading.Thread(target=look, daemon=True)
+        reader.start()
+        watch(camera.url, "door", settings, stop)
+        reader.join(10)
+    assert seen["without_token"] == 401
+    for kind in ("blurred", "shown"):
+        assert [Image.open(io.BytesIO(jpeg)).size for jpeg in seen[kind]] == [(960, 540)] * 4  # type: ignore[attr-defined]
+
+
+def test_faces_are_blurred_in_the_live_view_unless_shown(walkers):
+    """Inside a face's box a blurred view keeps no detail (eyes, mouth, mask edges); outside the
+    boxes both views are the same picture."""
+    pixels = frame_at(walkers, 8.0, background())
+    found = FaceDetector(side=640).search(pixels)
+    assert len(found) == 2
+    judged = Judged(pixels, tuple(Seen(face, number, "with_mask", False) for number, face in enumerate(found, 1)))
+    blurred, shown = (
+        np.asarray(Image.open(io.BytesIO(live.draw(judged, faces_shown))).convert("L"), dtype=np.float32)
+        for faces_shown in (False, True)
+    )
+    scale = 960 / pixels.shape[1]
+    for face in found:
+        inner = face.scaled(scale)
+        x0, y0 = inner.x + inner.width // 4, inner.y + inner.height // 4
+        x1, y1 = inner.x + 3 * inner.width // 4, inner.y + 3 * inner.height // 4
+        assert detail(blurred[y0:y1, x0:x1]) < detail(shown[y0:y1, x0:x1]) / 4
+    assert np.abs(blurred[-40:] - shown[-40:]).mean() < 1  # the bottom rows hold no face
+
+
+def detail(region: np.ndarray) -> float:
+    """Mean absolute difference between neighbouring pixels: fine detail, which blurring removes."""
+    return float(np.abs(np.diff(region, axis=0)).mean() + np.abs(np.diff(region, axis=1)).mean())

@@ -91,7 +91,6 @@ def console(tmp_path, shared_data, watcher):
                 "with_mask": 2 + ago % 3,
                 "without_mask": ago % 4 // 3,
                 "mask_weared_incorrect": ago % 10 // 9,
-                "unsure": ago % 7 // 6,
             }
             for ago in range(30)
         },

@@ -52,18 +52,22 @@ def background(size: tuple[int, int] = SIZE) -> np.ndarray:
 def frames(walkers: list[Walker], seconds: float, fps: int = 10, size: tuple[int, int] = SIZE) -> Iterator[np.ndarray]:
     """Every frame of the clip: each walker crosses the whole width between `enter` and `leave`."""
     still = background(size)
-    width = size[0]
     for index in range(round(seconds * fps)):
-        at = index / fps
-        canvas = still.copy()
-        for walker in walkers:
-            if walker.enter <= at < walker.leave:
-                progress = (at - walker.enter) / (walker.leave - walker.enter)
-                if not walker.rightwards:
-                    progress = 1 - progress
-                left = round(progress * (width - FACE_SIDE))
-                canvas[walker.top : walker.top + FACE_SIDE, left : left + FACE_SIDE] = walker.face
-        yield canvas
+        yield frame_at(walkers, index / fps, still)
+
+
+def frame_at(walkers: list[Walker], at: float, still: np.ndarray) -> np.ndarray:
+    """The clip's frame `at` seconds in, on the background `still`."""
+    canvas = still.copy()
+    width = still.shape[1]
+    for walker in walkers:
+        if walker.enter <= at < walker.leave:
+            progress = (at - walker.enter) / (walker.leave - walker.enter)
+            if not walker.rightwards:
+                progress = 1 - progress
+            left = round(progress * (width - FACE_SIDE))
+            canvas[walker.top : walker.top + FACE_SIDE, left : left + FACE_SIDE] = walker.face
+    return canvas
 
 
 def h264_file(path: Path, walkers: list[Walker], seconds: float, fps: int = 10) -> Path:
