@@ -31,7 +31,7 @@ from model import CLASS_NAMES
 from model.registry import Registry
 from storage.cameras import add_counts, announce
 from storage.database import Database
-from storage.repository import Repository
+from storage.repository import Repository, utc_now
 from storage.stats import recent_stats
 from tests.support.console_data import GATE_REASON, TOKEN, Feedback, face_crops, registry_with_challenger, seed
 from tests.support.fake_watcher import BLURRED, SHOWN, FakeWatcher, frames_of
@@ -297,7 +297,16 @@ async def test_the_drift_page_shows_the_numbers_of_stats(client, world):
             f"{row.reference_mix[name]:.0%}" for name in ("with_mask", "without_mask", "mask_weared_incorrect")
         )
         assert f"({mix})" in cells
+    assert "<h2>Cameras</h2>" not in page  # no camera counted yet
     assert (await client.get("/drift?days=0")).status_code == 400
+
+
+async def test_the_drift_page_shows_cameras_beside_the_chats(client, world):
+    await log_in(client)
+    add_counts(world.repository.database, "door", {utc_now() - timedelta(hours=3): {"with_mask": 3, "without_mask": 1}})
+    page = unescape((await client.get("/drift?days=7")).text)
+    row = re.search(r'<a href="/cameras/door">door</a></th>(.*?)</tr>', page, re.S).group(1)
+    assert re.findall(r'<td class="n">([^<]*)</td>', row) == ["4", "75%", "25%", "0%"]
     assert (await client.get("/drift?days=366")).status_code == 400
 
 
