@@ -238,6 +238,8 @@ class Reader:
                 reason = str(error)
             except av.FFmpegError as error:
                 reason = _reason(error)
+            if generation != self.generation:  # abandoned for a stall: its successor reports
+                return
             self.connected = False
             if lost_since is None:  # once per outage, not per try
                 lost_since = time.monotonic()

@@ -78,7 +78,7 @@ class Watcher:
     def judge(self, pixels: np.ndarray, at: float) -> Judged:
         """Find, judge and follow the faces of one sample taken `at` seconds after the start."""
         faces = [face for face in self.detector.search(pixels) if face.side >= MIN_FACE_SIDE][:MAX_FACES]
-        tracks, gone = self.tracker.update(faces, at)
+        tracks, gone = self.tracker.update(faces, at, (pixels.shape[1], pixels.shape[0]))
         unsure: list[bool] = []
         if faces:
             rows = self.predictor.probabilities(np.stack([crop_square(pixels, face) for face in faces]))

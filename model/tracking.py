@@ -28,12 +28,15 @@ MAX_SPEED = 6.0
 moves 9 widths a second; the prediction from the track's own speed takes most of that, this is
 the rest (and all of it for a track seen once). At 4 frames a second: 2.5 widths to the next
 sample, 4 across a missed one."""
-MAX_GROWTH = 2.0
+MAX_GROWTH = 1.5
 """How much wider or narrower a face may be than its track's last one: a nearer person's face,
 not another person's."""
 LOST_AFTER = 1.5
 """Seconds unseen after which a person has left: six samples at 4 frames a second, enough to
 ride over a missed detection or someone turning away for a moment."""
+UNPREDICTED_FOR = 0.5
+"""Seconds of MAX_SPEED allowed at most: over a longer gap the track's own speed predicts where the
+face went, and a wider gate would take a newcomer for someone who left."""
 MIN_JUDGED = 2
 """Frames a face must be judged in to count as a person: a detection in one frame only is more
 often a poster, a reflection or a false find than someone passing."""
@@ -93,14 +96,19 @@ class Tracker:
         self.tracks: list[Track] = []
         self._ids = itertools.count(1)
 
-    def update(self, faces: list[FaceBox], at: float) -> tuple[list[Track], list[Person]]:
+    def update(
+        self, faces: list[FaceBox], at: float, frame: tuple[int, int] | None = None
+    ) -> tuple[list[Track], list[Person]]:
         """The track of each face (in `faces`' order, new tracks for new people) and the people
-        who left before `at`."""
+        who left before `at`. With the `frame`'s (width, height), a track whose face is predicted
+        outside it has walked out, and is not taken for someone coming in at that edge."""
+        gone = [track for track in self.tracks if at - track.last_seen > self.lost_after]
+        self.tracks = [track for track in self.tracks if track not in gone]
         pairs = sorted(
             (cost, t, f)
             for t, track in enumerate(self.tracks)
             for f, face in enumerate(faces)
-            if (cost := self._cost(track, face, at)) is not None
+            if (cost := self._cost(track, face, at, frame)) is not None
         )
         matched: dict[int, Track] = {}
         taken: set[int] = set()
@@ -113,8 +121,6 @@ class Tracker:
             if f not in matched:
                 matched[f] = Track(next(self._ids), face, at, at)
                 self.tracks.append(matched[f])
-        gone = [track for track in self.tracks if at - track.last_seen > self.lost_after]
-        self.tracks = [track for track in self.tracks if track not in gone]
         return [matched[f] for f in range(len(faces))], self._people(gone)
 
     def finish(self) -> list[Person]:
@@ -130,14 +136,16 @@ class Tracker:
         ]
 
     @staticmethod
-    def _cost(track: Track, face: FaceBox, at: float) -> float | None:
+    def _cost(track: Track, face: FaceBox, at: float, frame: tuple[int, int] | None) -> float | None:
         width = max(track.face.width, face.width)
         if not 1 / MAX_GROWTH <= face.width / max(track.face.width, 1) <= MAX_GROWTH:
             return None
         px, py = track.predicted_centre(at)
+        if frame is not None and not (0 <= px < frame[0] and 0 <= py < frame[1]):
+            return None
         fx, fy = face.centre
         distance = float(np.hypot(fx - px, fy - py)) / max(width, 1)
-        return distance if distance <= MAX_JUMP + MAX_SPEED * (at - track.last_seen) else None
+        return distance if distance <= MAX_JUMP + MAX_SPEED * min(at - track.last_seen, UNPREDICTED_FOR) else None
 
     @staticmethod
     def _move(track: Track, face: FaceBox, at: float) -> Track:

@@ -4,6 +4,7 @@ threshold alert sent once; nothing but counts reaches the database."""
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import os
 import signal
@@ -23,9 +24,11 @@ from sqlalchemy import inspect, select
 
 from bot.config import ConfigError
 from camera import live
+from camera import run as camera_run
 from camera import source as camera_source
 from camera.config import check_name, load_watch_settings
 from camera.run import watch
+from camera.source import Reader
 from camera.watcher import Judged, Seen
 from model import CLASS_NAMES
 from model.faces import FaceBox, FaceDetector
@@ -92,6 +95,13 @@ def test_two_people_passing_each_other_stay_two_people():
         tracks, _ = tracker.update([face(100 + 100 * step, 100), face(900 - 100 * step, 400)], step * 0.25)
         seen.append((tracks[0].id, tracks[1].id))
     assert len(set(seen)) == 1 and seen[0][0] != seen[0][1]
+
+
+def test_someone_coming_in_where_another_walked_out_is_someone_else():
+    tracker = Tracker()
+    leaving = [tracker.update([face(300 - 100 * step)], step * 0.25, (1280, 720))[0][0].id for step in range(4)]
+    coming = tracker.update([face(0)], 1.5, (1280, 720))[0][0].id  # predicted off the left edge by now
+    assert len(set(leaving)) == 1 and coming != leaving[0]
 
 
 def test_a_person_is_counted_once_gone_with_the_verdict_of_their_frames():
@@ -163,6 +173,37 @@ def test_an_mjpeg_camera_that_drops_mid_stream_is_resumed(walkers, tmp_path, cap
     assert len(logged) == 3
     assert outcome.counted == {"with_mask": 2, "without_mask": 2}
     assert counted(settings.bot.database_url) == {"with_mask": 2, "without_mask": 2}
+
+
+def test_a_stream_that_freezes_is_noticed_and_opened_again(walkers, tmp_path, caplog, monkeypatch):
+    """A camera that stays connected but sends nothing: FFmpeg waits on its read (given a long
+    READ_TIMEOUT here), so the watcher's own stall check must notice and open the source again."""
+    frames = jpegs(walkers, SECONDS)
+    monkeypatch.setattr(camera_source, "READ_TIMEOUT", 120.0)
+    monkeypatch.setattr(camera_run, "STALL_SECONDS", 1.0)
+    with MjpegCamera(frames, fps=20, stall_after=len(frames) // 2) as camera, caplog.at_level(logging.INFO):
+        stop = threading.Event()
+        threading.Thread(target=_stop_when, args=(lambda: camera.position >= len(frames), stop), daemon=True).start()
+        outcome = watch(camera.url, "door", settings_for(tmp_path), stop)
+    assert camera.streams == 2
+    assert len([record for record in caplog.records if "event=decoder_stalled" in record.getMessage()]) == 1
+    assert outcome.counted == {"with_mask": 2, "without_mask": 2}
+
+
+def test_a_live_source_faster_than_its_judge_loses_samples_instead_of_queueing_them(walkers):
+    frames = jpegs(walkers, 6.0)
+    stop = threading.Event()
+    with MjpegCamera(frames, fps=20) as camera:
+        reader = Reader(camera.url, fps=10, stop=stop)
+        reader.start()
+        taken = []
+        while (sample := reader.next(timeout=10)) is not None and len(taken) < 4:
+            taken.append(sample.at)
+            time.sleep(0.5)  # a judge that needs half a second a frame
+        stop.set()
+    # Each take is the newest sample, made within a tenth of a second before it: the 4 or so made
+    # in between were dropped, none kept for later.
+    assert len(taken) == 4 and min(b - a for a, b in itertools.pairwise(taken)) >= 0.5 - 0.1 - 0.05
 
 
 def _stop_when(done, stop: threading.Event) -> None:

@@ -17,6 +17,7 @@ import av
 import numpy as np
 from PIL import Image
 
+from model.faces import process_detector
 from tests.support import shared_data_folder
 
 SIZE = (1280, 720)
@@ -34,11 +35,20 @@ class Walker:
     rightwards: bool = True
 
 
-def close_ups(label: str, count: int, skip: int = 0) -> list[np.ndarray]:
-    """`count` close-ups of the shared data's masks3 `label` folder, FACE_SIDE square."""
-    folder = shared_data_folder() / "masks3" / label
-    paths = sorted(folder.glob("*.jpg"))[skip : skip + count]
-    return [np.asarray(Image.open(path).convert("RGB").resize((FACE_SIDE, FACE_SIDE))) for path in paths]
+def close_ups(label: str, count: int) -> list[np.ndarray]:
+    """The first `count` close-ups of the shared data's masks3 `label` folder, FACE_SIDE square,
+    whose one face fills most of the picture and is found surely: people walking past the camera,
+    not a stock photo's small face in a large margin."""
+    detector = process_detector()
+    chosen = []
+    for path in sorted((shared_data_folder() / "masks3" / label).glob("*.jpg")):
+        pixels = np.asarray(Image.open(path).convert("RGB").resize((FACE_SIDE, FACE_SIDE)))
+        found = detector.faces(pixels)
+        if len(found) == 1 and found[0].side >= FACE_SIDE // 3 and found[0].score >= 0.9:
+            chosen.append(pixels)
+        if len(chosen) == count:
+            return chosen
+    raise AssertionError(f"fewer than {count} clear close-ups in masks3/{label}")
 
 
 def background(size: tuple[int, int] = SIZE) -> np.ndarray:
@@ -97,10 +107,16 @@ class MjpegCamera:
     ends. `cut_after` frames into the first connection, the connection is cut (a camera dropping),
     and the next connection resumes from there."""
 
-    def __init__(self, frames: list[bytes], fps: int, cut_after: int | None = None) -> None:
+    def __init__(
+        self, frames: list[bytes], fps: int, cut_after: int | None = None, stall_after: int | None = None
+    ) -> None:
         self.frames = frames
         self.fps = fps
         self.cut_after = cut_after
+        self.stall_after = stall_after
+        """Frames into the first connection after which it stays open and sends nothing more: a
+        camera whose picture froze."""
+        self.closed = threading.Event()
         self.position = 0
         self.connections = 0
         self.streams = 0
@@ -123,6 +139,9 @@ class MjpegCamera:
                     if first and camera.cut_after is not None and camera.position >= camera.cut_after:
                         self.connection.shutdown(socket.SHUT_RDWR)  # cut mid-stream, no goodbye
                         return
+                    if first and camera.stall_after is not None and camera.position >= camera.stall_after:
+                        camera.closed.wait()  # connected, silent, until the camera is switched off
+                        return
                     jpeg = camera.frames[camera.position]
                     try:
                         self.wfile.write(
@@ -144,5 +163,6 @@ class MjpegCamera:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.closed.set()
         self.server.shutdown()
         self.server.server_close()
