@@ -41,6 +41,8 @@ STALL_SECONDS = 30.0
 ANNOUNCE_EVERY = 30.0
 """Seconds between a watcher's "still here" in the database: the console shows cameras seen
 within two of them as live."""
+PROGRESS_EVERY = 60.0
+"""Seconds between the log lines that say how the watch keeps up: frames judged, samples dropped."""
 WAIT = 1.0
 """The judge's longest wait for a sample before it checks the clock (flushes, stalls, stop)."""
 
@@ -119,9 +121,19 @@ def _judge(
                 alert(due)
 
     last_flush = last_announce = float("-inf")
+    last_progress, frames_then, dropped_then = time.monotonic(), 0, 0
     stalled = False
     while not stop.is_set():
         now = time.monotonic()
+        if now - last_progress >= PROGRESS_EVERY:
+            log.info(
+                "event=watch_progress camera=%s judged_per_s=%.2f dropped=%d people=%d",
+                watcher.name,
+                (watcher.frames - frames_then) / (now - last_progress),
+                reader.dropped - dropped_then,
+                sum(watcher.counted.values()),
+            )
+            last_progress, frames_then, dropped_then = now, watcher.frames, reader.dropped
         if now - last_announce >= ANNOUNCE_EVERY:
             cameras.announce(watcher.database, watcher.name, settings.stream_url, utc_now())
             last_announce = now

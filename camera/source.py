@@ -144,6 +144,8 @@ class Reader:
         self.failure: SourceError | None = None
         """Why a file could not be read, or why a live source could not be opened the first time."""
         self.outages = 0
+        self.dropped = 0
+        """Samples replaced by a newer one before the judge took them."""
         self.connected = False
         """Whether a live source is open now: a stall is only a stall while it is."""
         self.last_sample = time.monotonic()
@@ -181,6 +183,8 @@ class Reader:
                 self._condition.wait_for(lambda: self._latest is None or self.stop.is_set())
             if self.stop.is_set() or generation != self.generation:
                 return False
+            if self._latest is not None:  # the judge is behind: the older sample goes unjudged
+                self.dropped += 1
             self._latest = sample
             self.last_sample = time.monotonic()
             self._condition.notify_all()

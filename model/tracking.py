@@ -24,10 +24,12 @@ MAX_JUMP = 1.0
 """How far a face may be from its track's predicted centre, in the larger of the two faces'
 widths, besides what MAX_SPEED allows for the time since the track was last seen."""
 MAX_SPEED = 6.0
-"""Face widths a second a person may move unpredicted: walking past at 1.4 m/s, a 15 cm face
-moves 9 widths a second; the prediction from the track's own speed takes most of that, this is
-the rest (and all of it for a track seen once). At 4 frames a second: 2.5 widths to the next
-sample, 4 across a missed one."""
+"""Face widths a second a person seen once may have moved: walking past at 1.4 m/s, a 15 cm face
+moves 9 widths a second. At 4 frames a second: 2.5 widths to the next sample, 4 across a missed one."""
+SPEED_CHANGE = 2.0
+"""Face widths a second a person seen twice or more may stray from where their own speed puts
+them: turning, slowing down. Tighter than MAX_SPEED, so that where two people cross, each keeps
+their own track."""
 MAX_GROWTH = 1.5
 """How much wider or narrower a face may be than its track's last one: a nearer person's face,
 not another person's."""
@@ -55,6 +57,7 @@ class Track:
     votes: np.ndarray = field(default_factory=lambda: np.zeros(len(CLASS_NAMES)))
     """The sum of the calibrated probabilities of every frame the face was judged in."""
     judged: int = 0
+    seen: int = 1
 
     def predicted_centre(self, at: float) -> tuple[float, float]:
         x, y = self.face.centre
@@ -137,15 +140,17 @@ class Tracker:
 
     @staticmethod
     def _cost(track: Track, face: FaceBox, at: float, frame: tuple[int, int] | None) -> float | None:
-        width = max(track.face.width, face.width)
+        """How far `face` is from where `track` is expected, in the track's face widths; None
+        when it is too far, too different in size, or the track has walked out of the frame."""
         if not 1 / MAX_GROWTH <= face.width / max(track.face.width, 1) <= MAX_GROWTH:
             return None
         px, py = track.predicted_centre(at)
         if frame is not None and not (0 <= px < frame[0] and 0 <= py < frame[1]):
             return None
         fx, fy = face.centre
-        distance = float(np.hypot(fx - px, fy - py)) / max(width, 1)
-        return distance if distance <= MAX_JUMP + MAX_SPEED * min(at - track.last_seen, UNPREDICTED_FOR) else None
+        distance = float(np.hypot(fx - px, fy - py)) / max(track.face.width, 1)
+        speed = MAX_SPEED if track.seen < 2 else SPEED_CHANGE
+        return distance if distance <= MAX_JUMP + speed * min(at - track.last_seen, UNPREDICTED_FOR) else None
 
     @staticmethod
     def _move(track: Track, face: FaceBox, at: float) -> Track:
@@ -157,4 +162,5 @@ class Tracker:
             track.velocity = (0.5 * vx + 0.5 * (nx - ox) / elapsed, 0.5 * vy + 0.5 * (ny - oy) / elapsed)
         track.face = face
         track.last_seen = at
+        track.seen += 1
         return track

@@ -108,9 +108,15 @@ class MjpegCamera:
     and the next connection resumes from there."""
 
     def __init__(
-        self, frames: list[bytes], fps: int, cut_after: int | None = None, stall_after: int | None = None
+        self,
+        frames: list[bytes],
+        fps: int,
+        cut_after: int | None = None,
+        stall_after: int | None = None,
+        loops: int = 1,
     ) -> None:
-        self.frames = frames
+        self.frames = frames * loops
+        """`loops` times the frames: a benchmark's long stream without its memory growing."""
         self.fps = fps
         self.cut_after = cut_after
         self.stall_after = stall_after
@@ -121,6 +127,8 @@ class MjpegCamera:
         self.connections = 0
         self.streams = 0
         """Connections that got frames: the camera answers any number after its last frame."""
+        self.sent_at: list[float] = []
+        """When each frame went out (time.monotonic()): when the people in it were seen."""
         camera = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -151,8 +159,10 @@ class MjpegCamera:
                         )
                     except OSError:
                         return
+                    camera.sent_at.append(time.monotonic())
                     camera.position += 1
-                    time.sleep(1 / camera.fps)
+                    # Paced against the stream's start, not frame by frame: no drift over an hour.
+                    time.sleep(max(0.0, camera.sent_at[0] + camera.position / camera.fps - time.monotonic()))
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/video.mjpg"
