@@ -8,12 +8,13 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 # Dependencies first: this layer is reused until pyproject.toml changes.
 COPY pyproject.toml README.md requirements-nodeps.txt ./
-RUN mkdir bot cli console model storage training \
-    && touch bot/__init__.py cli/__init__.py console/__init__.py model/__init__.py storage/__init__.py training/__init__.py \
+RUN mkdir bot camera cli console model storage training \
+    && touch bot/__init__.py camera/__init__.py cli/__init__.py console/__init__.py model/__init__.py storage/__init__.py training/__init__.py \
     && pip install --no-cache-dir . \
     && pip install --no-cache-dir --no-deps -r requirements-nodeps.txt \
     && pip uninstall --yes maskbot
 COPY bot ./bot
+COPY camera ./camera
 COPY cli ./cli
 COPY console ./console
 COPY model ./model

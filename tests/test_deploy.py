@@ -57,6 +57,17 @@ def test_dockerfile_follows_the_rules():
     assert any(requirement.startswith("tensorflow-cpu") for requirement in project["optional-dependencies"]["train"])
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", ".cache", "data"} <= set(ignored)
+    # Every package the wheel installs is copied into the build, and stubbed for the dependencies' layer.
+    installed = {
+        pattern.rstrip("*")
+        for pattern in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"][
+            "include"
+        ]
+    }
+    copied = {rest.split()[0] for keyword, rest in steps if keyword == "COPY" and not rest.startswith("--")}
+    assert installed <= copied
+    stubbed = next(rest for keyword, rest in steps if keyword == "RUN" and rest.startswith("mkdir "))
+    assert all(f"{package}/__init__.py" in stubbed for package in installed)
 
 
 def test_hadolint_finds_nothing():
