@@ -23,7 +23,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.e2e import percentile
+from bench.e2e import peak_memory_mb, percentile
 from model.registry import SHIPPED_MODEL
 from storage import cameras
 from storage.database import Database
@@ -59,9 +59,9 @@ def door(loops: int) -> tuple[list[bytes], list[float], int]:
     return loop * loops, departures, still_there
 
 
-def resident_mb(pid: int, field: str = "VmRSS") -> float:
+def resident_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
+        if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -94,7 +94,7 @@ def main() -> int:
                 if time.monotonic() >= next_minute:
                     memory.append(resident_mb(watcher.pid))
                     next_minute += 60
-            peak = resident_mb(watcher.pid, "VmHWM")
+            peak = peak_memory_mb(watcher.pid)
             watcher.terminate()
             watcher.wait(60)
             database.dispose()
@@ -119,7 +119,7 @@ def main() -> int:
     if delays:
         print(
             f"leaving the picture -> counted in the database: p50 {statistics.median(delays):.1f} s, "
-            f"p95 {percentile(delays, 95):.1f} s"
+            f"p95 {percentile(delays, 0.95):.1f} s, max {max(delays):.1f} s"
         )
     print(
         f"people counted {counted.group(1) if counted else '?'} of {len(departures) + still_there} "
