@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
@@ -47,6 +48,10 @@ WAIT = 1.0
 """The judge's longest wait for a sample before it checks the clock (flushes, stalls, stop)."""
 
 
+class LiveViewError(RuntimeError):
+    """The live view's address cannot be listened on; the message is the operator's one line."""
+
+
 @dataclass
 class Outcome:
     """What a watch did: the operator's closing line, and the exit status."""
@@ -72,7 +77,13 @@ async def _watch(source: str, name: str, settings: WatchSettings, stop: threadin
     board = live.Board(loop)
     server = None
     if settings.stream_port is not None and settings.console_token is not None:
-        server = live.serve(board, settings.console_token, settings.stream_host, settings.stream_port)
+        try:
+            server = live.serve(board, settings.console_token, settings.stream_host, settings.stream_port)
+        except OSError as error:
+            database.dispose()
+            raise LiveViewError(
+                f"cannot serve the live view on {settings.stream_host}:{settings.stream_port}: {error.strerror}"
+            ) from None
     alerts: asyncio.Queue[Alert] = asyncio.Queue()
     sender = asyncio.create_task(_send_alerts(alerts, settings, database)) if settings.alerts else None
     outcome = Outcome()
@@ -114,6 +125,21 @@ def _judge(
 ) -> None:
     """The judge's loop, on its own thread, until the source ends or `stop` is set."""
 
+    database_down = False
+
+    def in_database(work: Callable[[], object]) -> None:
+        """Database work that an outage (PostgreSQL restarting) must not end the watch for:
+        logged once per outage, the counts kept for the next write."""
+        nonlocal database_down
+        try:
+            work()
+        except SQLAlchemyError as error:
+            if not database_down:
+                log.warning("event=database_error camera=%s error=%s", watcher.name, type(error).__name__)
+            database_down = True
+        else:
+            database_down = False
+
     def flush() -> None:
         if watcher.flush() and settings.alerts:
             due = watcher.alert_due(utc_now(), settings.alert_minutes, settings.alert_share, settings.alert_min_people)
@@ -135,10 +161,10 @@ def _judge(
             )
             last_progress, frames_then, dropped_then = now, watcher.frames, reader.dropped
         if now - last_announce >= ANNOUNCE_EVERY:
-            cameras.announce(watcher.database, watcher.name, settings.stream_url, utc_now())
+            in_database(lambda: cameras.announce(watcher.database, watcher.name, settings.stream_url, utc_now()))
             last_announce = now
         if now - last_flush >= FLUSH_EVERY:
-            flush()
+            in_database(flush)
             last_flush = now
         if reader.live and reader.connected and now - reader.last_sample > STALL_SECONDS:
             if not stalled:  # once per stall, not per restart
@@ -153,7 +179,13 @@ def _judge(
         stalled = False
         board.publish(watcher.judge(sample.pixels, sample.at))
     watcher.finish()
-    flush()
+    in_database(flush)
+    if watcher.pending:
+        log.error(
+            "event=counts_lost camera=%s people=%d",
+            watcher.name,
+            sum(sum(c.values()) for c in watcher.pending.values()),
+        )
 
 
 async def _send_alerts(alerts: asyncio.Queue[Alert], settings: WatchSettings, database: Database) -> None:

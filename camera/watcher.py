@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
+from sqlalchemy.exc import SQLAlchemyError
 
 from model.faces import FaceBox, FaceDetector
 from model.predictor import GROUP_SEARCH_SIDE, MAX_FACES, MIN_FACE_SIDE, Predictor
@@ -113,9 +114,15 @@ class Watcher:
         self.count(self.tracker.finish())
 
     def flush(self) -> int:
-        """Write the counts not yet written; returns how many people that was."""
+        """Write the counts not yet written; returns how many people that was. When the database
+        cannot take them, they stay pending for the next try: no person is lost to an outage."""
         pending, self.pending = self.pending, {}
-        cameras.add_counts(self.database, self.name, pending)
+        try:
+            cameras.add_counts(self.database, self.name, pending)
+        except SQLAlchemyError:
+            for minute, counter in pending.items():
+                self.pending.setdefault(minute, Counter()).update(counter)
+            raise
         return sum(sum(counter.values()) for counter in pending.values())
 
     def alert_due(self, now: datetime, minutes: int, share: float, min_people: int) -> Alert | None:

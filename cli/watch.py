@@ -17,11 +17,14 @@ def cmd_watch(args: argparse.Namespace) -> int:
         raise CommandError(str(error), status=2) from error
     # PyAV, ONNX Runtime and python-telegram-bot load only when a watch starts.
     from bot.app import configure_logging
-    from camera.run import watch
+    from camera.run import LiveViewError, watch
 
     configure_logging(settings.bot.log_level, settings.bot.bot_token)
 
-    outcome = watch(args.source, name, settings)
+    try:
+        outcome = watch(args.source, name, settings)
+    except LiveViewError as error:
+        raise CommandError(str(error)) from error
     if outcome.failure is not None:
         raise CommandError(str(outcome.failure))
     counted = ", ".join(f"{count} {label}" for label, count in sorted(outcome.counted.items())) or "nobody"

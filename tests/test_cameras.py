@@ -8,6 +8,7 @@ import itertools
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -21,13 +22,14 @@ import numpy as np
 import pytest
 from PIL import Image
 from sqlalchemy import inspect, select
+from sqlalchemy.exc import OperationalError
 
 from bot.config import ConfigError
 from camera import live
 from camera import run as camera_run
 from camera import source as camera_source
 from camera.config import check_name, load_watch_settings
-from camera.run import watch
+from camera.run import LiveViewError, watch
 from camera.source import Reader
 from camera.watcher import Judged, Seen
 from model import CLASS_NAMES
@@ -424,3 +426,34 @@ def test_faces_are_blurred_in_the_live_view_unless_shown(walkers):
 def detail(region: np.ndarray) -> float:
     """Mean absolute difference between neighbouring pixels: fine detail, which blurring removes."""
     return float(np.abs(np.diff(region, axis=0)).mean() + np.abs(np.diff(region, axis=1)).mean())
+
+
+def test_a_database_outage_loses_no_count(clip, tmp_path, monkeypatch, caplog):
+    real = cameras.add_counts
+    failures = iter([True, True])
+
+    def flaky(database, camera, counts) -> None:
+        if counts and next(failures, False):  # people counted and waiting: those must not be lost
+            raise OperationalError("INSERT", {}, Exception("the server restarts"))
+        real(database, camera, counts)
+
+    monkeypatch.setattr(cameras, "add_counts", flaky)
+    monkeypatch.setattr(camera_run, "FLUSH_EVERY", 0.2)
+    settings = settings_for(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        outcome = watch(str(clip), "door", settings)
+    assert [record.getMessage().split()[0] for record in caplog.records] == ["event=database_error"]
+    assert next(failures, None) is None  # both failures were met
+    assert counted(settings.bot.database_url) == outcome.counted == {"with_mask": 2, "without_mask": 2}
+
+
+def test_a_live_view_port_in_use_is_one_line(clip, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = settings_for(tmp_path, WATCH_STREAM_PORT=str(port), CONSOLE_TOKEN=CONSOLE_TOKEN)
+        with pytest.raises(
+            LiveViewError, match=f"^cannot serve the live view on 127.0.0.1:{port}: Address already in use$"
+        ):
+            watch(str(clip), "door", settings)
