@@ -189,14 +189,17 @@ def _judge(
 
 
 async def _send_alerts(alerts: asyncio.Queue[Alert], settings: WatchSettings, database: Database) -> None:
-    """Each alert to every admin, in the language the admin chose with /language, like the bot's own."""
+    """Each alert to every admin, in the language the admin chose with /language, like the bot's
+    own. Whatever fails (the Bot API unreachable, a token refused, an admin who blocked the bot)
+    is logged and the queue drained: a watch never waits on Telegram to stop."""
     pseudonymize = Pseudonymizer(load_secret(settings.bot.data_dir, settings.bot.secret))
     repository = Repository(database)
     bot = Bot(settings.bot.bot_token, base_url=settings.bot.api_base_url, base_file_url=settings.bot.file_base_url)
-    async with bot:
+    try:
         while True:
             alert = await alerts.get()
             try:
+                await bot.initialize()  # once: later calls return at once
                 until = alert.window + timedelta(minutes=alert.minutes)
                 for admin_id in sorted(settings.bot.admin_ids):
                     language = await asyncio.to_thread(repository.language_of, pseudonymize(admin_id))
@@ -210,5 +213,9 @@ async def _send_alerts(alerts: asyncio.Queue[Alert], settings: WatchSettings, da
                     except TelegramError as error:  # one admin who blocked the bot costs the others nothing
                         log.warning("event=camera_alert_failed error=%s", type(error).__name__)
                 log.info("event=camera_alert camera=%s people=%d", alert.camera, alert.tally.people)
+            except (TelegramError, SQLAlchemyError) as error:
+                log.warning("event=camera_alert_failed error=%s", type(error).__name__)
             finally:
                 alerts.task_done()
+    finally:
+        await bot.shutdown()

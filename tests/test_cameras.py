@@ -457,3 +457,17 @@ def test_a_live_view_port_in_use_is_one_line(clip, tmp_path):
             LiveViewError, match=f"^cannot serve the live view on 127.0.0.1:{port}: Address already in use$"
         ):
             watch(str(clip), "door", settings)
+
+
+def test_an_alert_that_cannot_be_sent_does_not_hold_the_watch(clip, tmp_path, caplog):
+    env = {
+        "BOT_TOKEN": TOKEN,
+        "ADMIN_IDS": "501",
+        "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{free_port()}/bot",  # nobody listens
+        "WATCH_ALERT_MINUTES": "60",
+        "WATCH_ALERT_MIN_PEOPLE": "3",
+    }
+    with caplog.at_level(logging.WARNING):
+        outcome = watch(str(clip), "door", settings_for(tmp_path, **env))
+    assert outcome.counted == {"with_mask": 2, "without_mask": 2}
+    assert "event=camera_alert_failed error=NetworkError" in caplog.text
