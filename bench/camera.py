@@ -4,7 +4,8 @@
 
 An MJPEG camera on 127.0.0.1 sends 1280x720 frames, 10 a second, with five people in the picture
 at every moment (masks3 close-ups, 200 px, walking across in 8 s, in three rows), for `--minutes`.
-The watcher runs pinned to one core (`taskset -c 0`) at its default 4 frames a second. Printed:
+The watcher runs pinned to one core (`taskset -c 0`) at its default 4 frames a second (`--fps`
+asks for more, to find what one core judges at most). Printed: the share of the core it used;
 frames judged a second (the watcher's own per-minute log lines) and samples dropped; the delay
 from a person leaving the picture to their count in the database (p50, p95); the people counted
 against those who walked past; the watcher's resident memory minute by minute and its peak (VmHWM).
@@ -23,7 +24,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.e2e import peak_memory_mb, percentile
+from bench.e2e import cpu_seconds, peak_memory_mb, percentile
 from model.registry import SHIPPED_MODEL
 from storage import cameras
 from storage.database import Database
@@ -69,11 +70,20 @@ def resident_mb(pid: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument(
+        "--fps", type=float, default=4.0, help="WATCH_FPS: above what one core judges, to find its ceiling"
+    )
     args = parser.parse_args()
     loops = max(1, round(args.minutes * 60 / CROSSING))
     frames, departures, still_there = door(loops)
     with tempfile.TemporaryDirectory() as data, MjpegCamera(frames, FPS) as camera:
-        env = {**os.environ, "DATA_DIR": data, "MODEL_DIR": str(SHIPPED_MODEL), "PYTHONPATH": str(ROOT)}
+        env = {
+            **os.environ,
+            "DATA_DIR": data,
+            "MODEL_DIR": str(SHIPPED_MODEL),
+            "PYTHONPATH": str(ROOT),
+            "WATCH_FPS": str(args.fps),
+        }
         log_path = Path(data) / "watch.log"
         with log_path.open("w") as log:
             watcher = subprocess.Popen(
@@ -95,6 +105,7 @@ def main() -> int:
                     memory.append(resident_mb(watcher.pid))
                     next_minute += 60
             peak = peak_memory_mb(watcher.pid)
+            cpu = cpu_seconds(watcher.pid) / (time.monotonic() - camera.sent_at[0])
             watcher.terminate()
             watcher.wait(60)
             database.dispose()
@@ -109,7 +120,10 @@ def main() -> int:
     rates = [float(value) for value in re.findall(r"judged_per_s=([0-9.]+)", output)]
     dropped = [int(value) for value in re.findall(r"dropped=([0-9]+)", output)]
     counted = re.search(r"camera bench: ([0-9]+) people counted", output)
-    print(f"stream: 1280x720 MJPEG, {FPS} frames/s, 5 people always in the picture, {args.minutes:g} min, one core")
+    print(
+        f"stream: 1280x720 MJPEG, {FPS} frames/s, 5 people always in the picture, {args.minutes:g} min; "
+        f"the watcher on one core at WATCH_FPS={args.fps:g}, using {cpu:.0%} of it"
+    )
     if rates:
         print(
             f"frames judged per second: median {statistics.median(rates):.2f}, lowest {min(rates):.2f} "
