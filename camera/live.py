@@ -102,9 +102,12 @@ def draw(frame: Judged, faces_shown: bool) -> bytes:
         pen.rectangle(box, outline=COLOURS[kind], width=width)
         label = f"{seen.track} {SYMBOL[kind]}"
         text_font = font(max(12, min(28, face.height // 4)))
-        left, top, right, bottom = pen.textbbox((face.x, face.y), label, font=text_font)
-        pen.rectangle((left - 3, top - 3 - (bottom - top) - 4, right + 3, face.y), fill=COLOURS[kind])
-        pen.text((face.x, face.y - (bottom - top) - 6), label, fill=(255, 255, 255), font=text_font)
+        left, top, right, bottom = pen.textbbox((0, 0), label, font=text_font)
+        tag_height = bottom - top + 8
+        # Above the box, or inside its top where the face touches the frame's top edge.
+        tag_top = face.y - tag_height if face.y >= tag_height else face.y
+        pen.rectangle((face.x, tag_top, face.x + right - left + 8, tag_top + tag_height), fill=COLOURS[kind])
+        pen.text((face.x + 4 - left, tag_top + 4 - top), label, fill=(255, 255, 255), font=text_font)
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=75)
     return buffer.getvalue()
