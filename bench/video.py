@@ -22,8 +22,8 @@ import numpy as np
 from PIL import Image
 
 from bench.e2e import answers, cpu_seconds, peak_memory_mb, percentile, running_bot
+from tests.support.clips import panned_clip
 from tests.support.fake_telegram import FakeTelegram
-from training.bench import panned_clip
 
 
 def resident_mb(pid: int) -> float:
