@@ -28,6 +28,7 @@ from model import CLASS_NAMES
 from model.explain import MASK_REGIONS, REGIONS, evidence, explain, explain_again, region, upsample
 from model.images import ImageError
 from model.predictor import Predictor
+from training.bench import percentile
 from training.dataset import list_images
 
 
@@ -86,13 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         ordered = sorted(times_ms)
         print(
             f'"Why?" picture and sentence: p50 {statistics.median(ordered):.2f} ms, '
-            f"p95 {ordered[int(0.95 * (len(ordered) - 1))]:.2f} ms over {len(ordered)} faces; "
+            f"p95 {percentile(ordered, 0.95):.2f} ms over {len(ordered)} faces; "
             f"JPEG {statistics.median(sizes) / 1024:.0f} KB median, {max(sizes) / 1024:.0f} KB largest"
         )
         ordered = sorted(press_ms)
         print(
             f'a "Why?" press (the photo judged again, then explained): p50 {statistics.median(ordered):.1f} ms, '
-            f"p95 {ordered[int(0.95 * (len(ordered) - 1))]:.1f} ms"
+            f"p95 {percentile(ordered, 0.95):.1f} ms"
         )
     return 0
 

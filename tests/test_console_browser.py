@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 from storage.database import Database
 from storage.repository import Repository
 from tests.support import unavailable
+from tests.support.bot_harness import free_port
 from tests.support.console_data import TOKEN, face_crops, registry_with_challenger, seed
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -53,12 +53,6 @@ def browser():
     driver.implicitly_wait(5)
     yield driver
     driver.quit()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 import tracemalloc
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,7 +36,7 @@ from model.video import NotAClip
 from storage.tables import Crop, PredictionRow
 from tests.support.bot_harness import RunningBot, free_port, make_service, make_settings, verdict_of
 from tests.support.photos import encode, face_like, textured
-from tests.support.processes import MASKBOT, bot_env
+from tests.support.processes import MASKBOT, bot_env, cpu_seconds
 
 
 def verdicts(fake, chat_id=None):
@@ -252,11 +251,6 @@ def test_the_connection_cap_stays_below_the_descriptor_limit(monkeypatch):
     assert web.connection_cap() == 512
     monkeypatch.setattr(web.resource, "getrlimit", lambda _: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     assert web.connection_cap() == web.MAX_CONNECTIONS
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_half_sent_connections_past_the_descriptor_limit_cost_nothing(fake, tmp_path, shipped_model_dir):
