@@ -34,7 +34,7 @@ from tests.support.clips import attack_set, coded_clip, resize_bomb
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.photos import encode, face_like
 from tests.support.processes import peak_memory_mb, resident_mb
-from training.bench import percentile
+from training.speed import percentile
 
 CLIPS = 20
 PHOTOS = 20

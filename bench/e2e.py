@@ -27,7 +27,7 @@ from PIL import Image
 
 from tests.support.fake_telegram import TOKEN, FakeTelegram
 from tests.support.processes import cpu_seconds, peak_memory_mb
-from training.bench import percentile
+from training.speed import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 """The repository, where the bot's processes start."""

@@ -21,7 +21,7 @@ from model.registry import SHIPPED_MODEL
 from tests.support.bot_harness import RunningBot, make_service, make_settings
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.photos import encode, face_like
-from training.bench import percentile
+from training.speed import percentile
 
 PHOTOS = 20
 

@@ -25,7 +25,7 @@ from bench.e2e import answers, running_bot
 from tests.support.clips import panned_clip
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.processes import cpu_seconds, peak_memory_mb, resident_mb
-from training.bench import percentile
+from training.speed import percentile
 
 
 def main() -> int:

@@ -28,8 +28,8 @@ from model import CLASS_NAMES
 from model.explain import MASK_REGIONS, REGIONS, evidence, explain, explain_again, region, upsample
 from model.images import ImageError
 from model.predictor import Predictor
-from training.bench import percentile
 from training.dataset import list_images
+from training.speed import percentile
 
 
 def main(argv: list[str] | None = None) -> int:
