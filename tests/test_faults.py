@@ -34,6 +34,7 @@ from bot.ratelimit import GROUP_ANSWERS_PER_MINUTE
 from model.messages import Message
 from model.video import NotAClip
 from storage.tables import Crop, PredictionRow
+from tests.support import until
 from tests.support.bot_harness import RunningBot, free_port, make_service, make_settings, verdict_of
 from tests.support.photos import encode, face_like, textured
 from tests.support.processes import MASKBOT, bot_env, cpu_seconds
@@ -246,10 +247,12 @@ async def test_accept_errors_pause_accepting_instead_of_spinning(monkeypatch, ca
     server = web.http_server(Application([(r"/ping", Ping)]))
     server.add_sockets([listener])
     try:
+        started = time.monotonic()
         reader, writer = await asyncio.open_connection(*listener.getsockname())
         writer.write(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
-        await asyncio.sleep(1)
-        assert listener.attempts <= 7  # one try each 0.2 s, not a busy loop
+        await until(lambda: listener.attempts >= 3, "three tries to accept")
+        tries, paused = listener.attempts, time.monotonic() - started
+        assert tries <= paused / 0.2 + 2, f"{tries} tries in {paused:.2f} s"  # one each 0.2 s, not a busy loop
         complaints = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
         assert len(complaints) == 1 and "EMFILE" in complaints[0]  # once a minute at most
         listener.starved = False  # descriptors are free again
@@ -297,7 +300,7 @@ def test_half_sent_connections_past_the_descriptor_limit_cost_nothing(fake, tmp_
             attack.append(connection)
             if count % 100 == 99:
                 time.sleep(0.3)  # the attack's pace: a hundred connections at a time
-        time.sleep(1)
+        fake.wait_for(lambda: "reason=connection_cap" in log.read_text(), timeout=30, what="the bot to reach its cap")
         for connection in attack:
             with contextlib.suppress(OSError):
                 connection.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # headers that never end
@@ -488,7 +491,7 @@ def test_big_photos_wait_on_disk_for_their_turn_to_be_decoded(bot, fake, monkeyp
             most[0] = max(most[0], sum(decoding))
             seen.append(open_spools(spools))
         try:
-            time.sleep(0.2)
+            time.sleep(0.2)  # a slower decode, so that the others arrive while it holds the budget
             return original(data)
         finally:
             with lock:
