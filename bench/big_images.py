@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.e2e import answers, peak_memory_mb, running_bot
-from bench.video import resident_mb
+from bench.e2e import answers, running_bot
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.photos import encode, face_like, textured
+from tests.support.processes import peak_memory_mb, resident_mb
 
 CASES = {"answered": (19.6, True), "refused": (15.0, False)}
 """Each case's file size in MB, and whether its picture shows a face."""

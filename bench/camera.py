@@ -24,12 +24,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.e2e import cpu_seconds, peak_memory_mb, percentile
 from model.registry import SHIPPED_MODEL
 from storage import cameras
 from storage.database import Database
 from tests.support import ROOT
 from tests.support.cameras import MjpegCamera, Walker, close_ups, jpegs
+from tests.support.processes import cpu_seconds, peak_memory_mb, resident_mb
+from training.speed import percentile
 
 CROSSING = 8.0
 """Seconds a person takes to cross the picture; the clip loops every CROSSING seconds."""
@@ -58,13 +59,6 @@ def door(loops: int) -> tuple[list[bytes], list[float], int]:
     )
     still_there = sum(1 for walker in walkers if walker.enter < CROSSING < walker.leave)
     return loop * loops, departures, still_there
-
-
-def resident_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def main() -> int:

@@ -28,12 +28,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.e2e import answers, peak_memory_mb, percentile, running_bot
-from bench.video import resident_mb
+from bench.e2e import answers, running_bot
 from model import video
 from tests.support.clips import attack_set, coded_clip, resize_bomb
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.photos import encode, face_like
+from tests.support.processes import peak_memory_mb, resident_mb
+from training.speed import percentile
 
 CLIPS = 20
 PHOTOS = 20

@@ -1,6 +1,6 @@
 """How to judge a clip: its best frame alone, or a vote across its frames, on generated clips.
 
-Each face photo (of a fixed split part, with `--split`) is filmed by `training.bench.panned_clip` (480 px square,
+Each face photo (of a fixed split part, with `--split`) is filmed by `tests.support.clips.panned_clip` (480 px square,
 3 s at 10 frames a second, zooming in by half and panning, some frames smeared by shaking) and
 judged three ways: the photo itself through the bot's path; the clip's best frame alone (the
 sharpest of the sampled frames showing the largest face, `model.video.choose`) through the
@@ -27,7 +27,7 @@ from model import CLASS_NAMES
 from model.images import ImageError
 from model.predictor import Prediction, Predictor
 from model.video import choose, encode_bmp, predict_clip
-from training.bench import panned_clip
+from tests.support.clips import panned_clip
 from training.dataset import list_images
 from training.metrics import balanced_accuracy, confusion_matrix
 

@@ -26,9 +26,8 @@ from pathlib import Path
 from PIL import Image
 
 from tests.support.fake_telegram import TOKEN, FakeTelegram
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
+from tests.support.processes import cpu_seconds, peak_memory_mb
+from training.speed import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 """The repository, where the bot's processes start."""
@@ -48,26 +47,9 @@ def load_photos(folder: Path, count: int, side: int, seed: int = 0) -> list[byte
     return photos
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
 def answers(fake: FakeTelegram) -> list:
     """Every reply: a text, or an annotated photo for a group photo."""
     return sorted(fake.calls("sendMessage") + fake.calls("sendPhoto"), key=lambda r: r.at)
-
-
-def peak_memory_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 @contextlib.contextmanager

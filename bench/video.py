@@ -21,16 +21,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.e2e import answers, cpu_seconds, peak_memory_mb, percentile, running_bot
+from bench.e2e import answers, running_bot
+from tests.support.clips import panned_clip
 from tests.support.fake_telegram import FakeTelegram
-from training.bench import panned_clip
-
-
-def resident_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+from tests.support.processes import cpu_seconds, peak_memory_mb, resident_mb
+from training.speed import percentile
 
 
 def main() -> int:

@@ -29,6 +29,7 @@ from model.explain import MASK_REGIONS, REGIONS, evidence, explain, explain_agai
 from model.images import ImageError
 from model.predictor import Predictor
 from training.dataset import list_images
+from training.speed import percentile
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,13 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         ordered = sorted(times_ms)
         print(
             f'"Why?" picture and sentence: p50 {statistics.median(ordered):.2f} ms, '
-            f"p95 {ordered[int(0.95 * (len(ordered) - 1))]:.2f} ms over {len(ordered)} faces; "
+            f"p95 {percentile(ordered, 0.95):.2f} ms over {len(ordered)} faces; "
             f"JPEG {statistics.median(sizes) / 1024:.0f} KB median, {max(sizes) / 1024:.0f} KB largest"
         )
         ordered = sorted(press_ms)
         print(
             f'a "Why?" press (the photo judged again, then explained): p50 {statistics.median(ordered):.1f} ms, '
-            f"p95 {ordered[int(0.95 * (len(ordered) - 1))]:.1f} ms"
+            f"p95 {percentile(ordered, 0.95):.1f} ms"
         )
     return 0
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from cli.common import CommandError, model_dir
 from model.images import ImageError
 from model.predictor import NoFaceFound, Predictor
-from storage.bench import prediction_rows_per_second
+from storage.write_speed import prediction_rows_per_second
 from training.dataset import default_cache_dir
 
 # The recipes and defaults --help shows; training.train loads TensorFlow only once a training starts.
@@ -131,7 +131,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from bot.judging import answer_photo
-    from training.bench import run_benchmarks
+    from training.speed import run_benchmarks
 
     run_benchmarks(
         model_dir(args),

@@ -481,10 +481,11 @@ async def test_half_sent_requests_are_closed(world, monkeypatch):
     socket, port = bind_unused_port()
     server.add_sockets([socket])
     try:
-        started = time.monotonic()
-        assert await raw(port, b"GET /login HTTP/1.1\r\nHost: x\r\n") == b""  # headers that never end
-        assert await raw(port, b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 90\r\n\r\ntoken=") == b""
-        assert time.monotonic() - started < 3
+        # Each is hung up on by its 0.5 s deadline: raw() fails on a server still silent at 4 times it.
+        deadline = 4 * web.IDLE_SECONDS
+        assert await raw(port, b"GET /login HTTP/1.1\r\nHost: x\r\n", deadline) == b""  # headers that never end
+        body = b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 90\r\n\r\ntoken="
+        assert await raw(port, body, deadline) == b""  # a body that never ends
     finally:
         server.stop()
         console.executor.shutdown()

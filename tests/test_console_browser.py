@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from storage.cameras import add_counts, announce
 from storage.database import Database
 from storage.repository import Repository, utc_now
 from tests.support import unavailable
+from tests.support.bot_harness import free_port
 from tests.support.console_data import TOKEN, face_crops, registry_with_challenger, seed
 from tests.support.fake_watcher import watcher_in_thread
 
@@ -56,12 +56,6 @@ def browser():
     driver.implicitly_wait(5)
     yield driver
     driver.quit()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

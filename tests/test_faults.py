@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 import tracemalloc
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,13 +36,30 @@ from bot.ratelimit import GROUP_ANSWERS_PER_MINUTE
 from model.messages import Message
 from model.video import NotAClip
 from storage.tables import Crop, PredictionRow
+from tests.support import until
 from tests.support.bot_harness import RunningBot, free_port, make_service, make_settings, verdict_of
 from tests.support.photos import encode, face_like, textured
-from tests.support.processes import MASKBOT, bot_env
+from tests.support.processes import MASKBOT, bot_env, cpu_seconds
+from training.speed import percentile
 
 
 def verdicts(fake, chat_id=None):
     return [r for r in fake.calls("sendMessage", chat_id) if "%" in (r.params.get("text") or "?").splitlines()[0]]
+
+
+FLOODED_FACTOR = 20
+"""How many times longer than on a quiet bot, measured in the same test, another user's answer
+may take while a flood is handled. Measured on 2 cores: 0.07-0.2 s quiet, 1.1 to 4 times that
+during the floods; an answer held up behind a flood waits seconds to a minute."""
+
+
+def answer_seconds(fake, user: int, photo: bytes) -> float:
+    """Seconds from `user` sending `photo` to their verdict."""
+    before = len(verdicts(fake, user))
+    started = time.monotonic()
+    fake.send_photo(user, photo)
+    fake.wait_for(lambda: len(verdicts(fake, user)) > before, timeout=60, what=f"user {user}'s verdict")
+    return time.monotonic() - started
 
 
 def test_sigkill_mid_burst_loses_no_committed_prediction_and_answers_after_restart(fake, tmp_path, shipped_model_dir):
@@ -106,11 +122,10 @@ def test_flood_control_429_is_waited_out_and_the_reply_arrives_once(bot, fake):
             },
         )
     ]
-    started = time.time()
     fake.send_text(6, "/start")
     fake.wait_for(lambda: len(fake.calls("sendMessage", 6)) >= 2, what="the retried reply")
     attempts = fake.calls("sendMessage", 6)
-    assert attempts[1].at - attempts[0].at >= 0.9 and time.time() - started < 10
+    assert attempts[1].at - attempts[0].at >= 0.9  # the second attempt waited the second Telegram asked for
     bot.wait_idle()
     assert len(fake.calls("sendMessage", 6)) == 2  # one refused, one delivered
 
@@ -148,17 +163,17 @@ def test_a_webhook_that_cannot_be_set_stops_the_start_with_its_own_error(fake, t
 
 def test_a_flood_from_one_user_does_not_delay_another(bot, fake):
     photo = encode(face_like(320, 240))
+    quiet = answer_seconds(fake, 10, photo)
     for _ in range(300):
         fake.send_photo(9, photo)
-    fake.send_photo(10, photo)
-    started = time.time()
-    fake.wait_for(lambda: verdicts(fake, 10), timeout=30, what="the other user's answer")
-    assert time.time() - started < 10
+    flooded = answer_seconds(fake, 10, photo)
+    assert flooded < FLOODED_FACTOR * quiet, f"{flooded:.2f} s during the flood, {quiet:.2f} s before it"
     fake.wait_for(lambda: len(fake.calls("sendMessage", 9)) >= 11, timeout=60, what="the flood to be handled")
     bot.wait_idle()
     flood = fake.calls("sendMessage", 9)
     assert len(verdicts(fake, 9)) == 10 and len(flood) == 11  # ten verdicts, one "please wait", then quiet
-    assert len(list(fake.calls("getFile"))) == 11  # refused photos are never downloaded
+    # The flood's ten and user 10's two: refused photos are never downloaded.
+    assert len(list(fake.calls("getFile"))) == 12
 
 
 def test_malformed_updates_are_logged_and_skipped(bot, fake, caplog):
@@ -172,7 +187,7 @@ def test_malformed_updates_are_logged_and_skipped(bot, fake, caplog):
 
 
 def closed_unanswered(connection: socket.socket) -> bool:
-    """Whether the server hung up on `connection` without answering (within its 5 s timeout)."""
+    """Whether the server hung up on `connection` without answering (within its timeout)."""
     try:
         return connection.recv(100) == b""
     except ConnectionResetError:
@@ -185,15 +200,14 @@ def test_half_sent_requests_to_the_bot_are_closed(fake, tmp_path, predictor, shi
     settings = make_settings(fake, tmp_path, shipped_model_dir)
     running = RunningBot(fake, settings, make_service(settings, predictor)).start()
     try:
-        started = time.monotonic()
         for head in (
             b"GET /healthz HTTP/1.1\r\nHost: x\r\n",  # headers that never end
             b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc",  # a body that never ends
         ):
-            with socket.create_connection(("127.0.0.1", settings.port), timeout=5) as connection:
+            # Hung up on by its 1 s deadline: a server still silent at 4 times it fails the test.
+            with socket.create_connection(("127.0.0.1", settings.port), timeout=4 * web.IDLE_SECONDS) as connection:
                 connection.sendall(head)
                 assert closed_unanswered(connection), head
-        assert time.monotonic() - started < 4
         assert running.healthy()
     finally:
         running.stop()
@@ -247,10 +261,12 @@ async def test_accept_errors_pause_accepting_instead_of_spinning(monkeypatch, ca
     server = web.http_server(Application([(r"/ping", Ping)]))
     server.add_sockets([listener])
     try:
+        started = time.monotonic()
         reader, writer = await asyncio.open_connection(*listener.getsockname())
         writer.write(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
-        await asyncio.sleep(1)
-        assert listener.attempts <= 7  # one try each 0.2 s, not a busy loop
+        await until(lambda: listener.attempts >= 3, "three tries to accept")
+        tries, paused = listener.attempts, time.monotonic() - started
+        assert tries <= paused / 0.2 + 2, f"{tries} tries in {paused:.2f} s"  # one each 0.2 s, not a busy loop
         complaints = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
         assert len(complaints) == 1 and "EMFILE" in complaints[0]  # once a minute at most
         listener.starved = False  # descriptors are free again
@@ -266,11 +282,6 @@ def test_the_connection_cap_stays_below_the_descriptor_limit(monkeypatch):
     assert web.connection_cap() == 512
     monkeypatch.setattr(web.resource, "getrlimit", lambda _: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     assert web.connection_cap() == web.MAX_CONNECTIONS
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_half_sent_connections_past_the_descriptor_limit_cost_nothing(fake, tmp_path, shipped_model_dir):
@@ -295,22 +306,23 @@ def test_half_sent_connections_past_the_descriptor_limit_cost_nothing(fake, tmp_
 
     try:
         fake.wait_for(healthy, timeout=60, what="the bot to become healthy")
-        cpu, logged = cpu_seconds(process.pid), log.stat().st_size
+        cpu, logged, started = cpu_seconds(process.pid), log.stat().st_size, time.monotonic()
         for count in range(300):  # more than the 256 descriptors the bot may open
             connection = socket.socket()
             connection.setblocking(False)
             connection.connect_ex(("127.0.0.1", port))
             attack.append(connection)
             if count % 100 == 99:
-                time.sleep(0.3)
-        time.sleep(1)
+                time.sleep(0.3)  # the attack's pace: a hundred connections at a time
+        fake.wait_for(lambda: "reason=connection_cap" in log.read_text(), timeout=30, what="the bot to reach its cap")
         for connection in attack:
             with contextlib.suppress(OSError):
                 connection.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # headers that never end
         fake.send_photo(7, encode(face_like(640, 480)))
         assert verdict_of(fake.replies_to(7, timeout=15)[0])  # the bot's own connections still open
-        time.sleep(3)
-        assert cpu_seconds(process.pid) - cpu < 5  # it burnt a core in a loop of failing accepts
+        time.sleep(3)  # the time a loop of failing accepts would have to show
+        busy = (cpu_seconds(process.pid) - cpu) / (time.monotonic() - started)
+        assert busy < 0.5, f"the bot used {busy:.0%} of a core"  # it burnt a whole one in a loop of failing accepts
         assert log.stat().st_size - logged < 20_000  # and wrote 5 MB of log a second
         assert log.read_text().count("event=accept_paused reason=connection_cap") == 1  # once a minute at most
         for connection in attack:
@@ -325,14 +337,14 @@ def test_half_sent_connections_past_the_descriptor_limit_cost_nothing(fake, tmp_
 
 
 def test_a_text_flood_into_a_flood_controlled_chat_does_not_hold_up_anyone_else(bot, fake):
+    photo = encode(face_like(640, 480))
+    quiet = answer_seconds(fake, 61, photo)
     fake.flooded_chats[60] = 60  # Telegram answers every message to chat 60 with "retry after 60 s"
     for i in range(70):
         fake.send_text(60, f"spam {i}")
     fake.wait_for(lambda: len(fake.calls("sendMessage", 60)) >= 3, what="the flooding chat's first replies")
-    started = time.monotonic()
-    fake.send_photo(61, encode(face_like(640, 480)))
-    assert "%" in fake.replies_to(61, timeout=15)[0].params["text"].splitlines()[0]
-    assert time.monotonic() - started < 10
+    flooded = answer_seconds(fake, 61, photo)
+    assert flooded < FLOODED_FACTOR * quiet, f"{flooded:.2f} s during the flood, {quiet:.2f} s before it"
     # Past the per-user limit the texts are dropped before any handler: 30 of 70 reach one.
     from bot.ratelimit import UPDATES_PER_MINUTE
 
@@ -348,6 +360,17 @@ def group_flood(fake, texts: list[tuple[int, str]]) -> None:
         fake.send_text(user, words, chat=fake.chat(GROUP))
 
 
+def p95_of_help_replies(fake, users: range) -> float:
+    """Each of `users` sends /help, 50 ms apart; the p95 of the seconds each waited for the answer."""
+    asked = {}
+    for user in users:
+        asked[user] = time.time()
+        fake.send_text(user, "/help")
+        time.sleep(0.05)  # the pace of the others' messages, not a wait for anything
+    fake.wait_for(lambda: all(fake.calls("sendMessage", user) for user in asked), timeout=60, what="the answers")
+    return percentile([fake.calls("sendMessage", user)[0].at - at for user, at in asked.items()], 0.95)
+
+
 GROUP_FLOODS = {
     # Each member stays within their own limit (UPDATES_PER_MINUTE): only the group is flooded.
     "three members, 30 texts each": [(member, f"hello {i}") for i in range(30) for member in (301, 302, 303)],
@@ -357,16 +380,11 @@ GROUP_FLOODS = {
 
 @pytest.mark.parametrize("flood", list(GROUP_FLOODS))
 def test_a_group_flood_keeps_to_the_groups_budget_and_holds_up_no_other_chat(bot, fake, flood):
+    quiet = p95_of_help_replies(fake, range(520, 540))
     group_flood(fake, GROUP_FLOODS[flood])
     fake.wait_for(lambda: fake.calls("sendMessage", GROUP), what="the group's first replies")
-    asked = {}
-    for user in range(500, 520):
-        asked[user] = time.time()
-        fake.send_text(user, "/help")
-        time.sleep(0.05)
-    fake.wait_for(lambda: all(fake.calls("sendMessage", user) for user in asked), timeout=20, what="the others")
-    waits = sorted(fake.calls("sendMessage", user)[0].at - at for user, at in asked.items())
-    assert waits[18] <= 1.0, f"other users' p95 {waits[18]:.2f} s"  # the 19th of 20
+    flooded = p95_of_help_replies(fake, range(500, 520))
+    assert flooded < FLOODED_FACTOR * quiet, f"other users' p95 {flooded:.2f} s during the flood, {quiet:.2f} s before"
     bot.wait_idle()
     said = [r.params["text"] for r in fake.calls("sendMessage", GROUP)]
     slow_down = [text for text in said if text.startswith(replies.GROUP_FLOODED.split("{")[0])]
@@ -487,7 +505,7 @@ def test_big_photos_wait_on_disk_for_their_turn_to_be_decoded(bot, fake, monkeyp
             most[0] = max(most[0], sum(decoding))
             seen.append(open_spools(spools))
         try:
-            time.sleep(0.2)
+            time.sleep(0.2)  # a slower decode, so that the others arrive while it holds the budget
             return original(data)
         finally:
             with lock:

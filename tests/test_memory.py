@@ -2,6 +2,8 @@
 
 import asyncio
 
+import pytest
+
 from bot.memory import ByteBudget
 
 
@@ -9,15 +11,21 @@ async def test_the_budget_grants_in_arrival_order_and_lets_an_oversized_item_go_
     budget = ByteBudget(10)
     order, release = [], asyncio.Event()
 
-    async def take(name: str, size: int) -> None:
+    async def take(name: str, size: int, asked: asyncio.Event) -> None:
+        asked.set()  # the rest of this step, up to its first wait, gets it the bytes or a place in the queue
         async with budget.hold(size):
             order.append(name)
             await release.wait()
 
-    first = asyncio.create_task(take("6 bytes", 6))
-    await asyncio.sleep(0)
-    waiting = [asyncio.create_task(take(name, size)) for name, size in (("8 bytes", 8), ("1 byte", 1), ("50", 50))]
-    await asyncio.sleep(0.01)
+    asks = [asyncio.Event() for _ in range(4)]
+    first = asyncio.create_task(take("6 bytes", 6, asks[0]))
+    await asks[0].wait()
+    sizes = (("8 bytes", 8), ("1 byte", 1), ("50", 50))
+    waiting = [
+        asyncio.create_task(take(name, size, asked)) for (name, size), asked in zip(sizes, asks[1:], strict=True)
+    ]
+    for asked in asks[1:]:
+        await asked.wait()
     assert order == ["6 bytes"] and budget.held == 6  # the small one does not pass the big one waiting
     release.set()
     await asyncio.gather(first, *waiting)
@@ -26,16 +34,23 @@ async def test_the_budget_grants_in_arrival_order_and_lets_an_oversized_item_go_
 
 async def test_a_cancelled_wait_gives_its_place_back():
     budget = ByteBudget(10)
-    holding = asyncio.Event()
+    holding, held, asked = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     async def hold_all() -> None:
         async with budget.hold(10):
+            held.set()
             await holding.wait()
 
+    async def hold_five() -> None:
+        asked.set()  # the rest of this step, up to its first wait, puts it in the queue
+        async with budget.hold(5):
+            pytest.fail("granted bytes that were all held")
+
     owner = asyncio.create_task(hold_all())
-    await asyncio.sleep(0)
-    stuck = asyncio.create_task(budget.hold(5).__aenter__())
-    await asyncio.sleep(0)
+    await held.wait()
+    stuck = asyncio.create_task(hold_five())
+    await asked.wait()
+    assert not budget.idle and not stuck.done()
     stuck.cancel()
     await asyncio.gather(stuck, return_exceptions=True)
     holding.set()
@@ -44,17 +59,15 @@ async def test_a_cancelled_wait_gives_its_place_back():
 
 
 TRIM_SCRIPT = """
-import re, sys
 from bot.memory import give_back_memory
-def resident():
-    return int(re.search(r"VmRSS:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) // 1024
+from tests.support.processes import resident_mb
 chunks = [bytearray(64 * 1024) for _ in range(3000)]  # 190 MB under glibc's mmap threshold: heap
 keep = bytearray(64 * 1024)  # at the top of the heap, so free() alone cannot shrink it
-held = resident()
+held = resident_mb()
 del chunks
-freed = resident()
+freed = resident_mb()
 give_back_memory()
-print(held, freed, resident())
+print(held, freed, resident_mb())
 """
 
 
@@ -65,7 +78,7 @@ def test_freed_memory_goes_back_to_the_system_only_when_handed_back():
     from tests.support import ROOT
 
     result = subprocess.run([sys.executable, "-c", TRIM_SCRIPT], cwd=ROOT, capture_output=True, text=True, check=True)
-    held, freed, given_back = map(int, result.stdout.split())
+    held, freed, given_back = map(float, result.stdout.split())
     assert freed > held - 50  # freed, but glibc keeps it in its heap
     assert given_back < held - 150  # malloc_trim returns it
 

@@ -14,6 +14,7 @@ from model import CLASS_NAMES
 from tests.support.photos import encode, face_like, make_folder, textured, tiny_faces
 from training.architectures import maskbot_cnn, report_cnn
 from training.dataset import Split, cached_arrays, colour_signature, list_images, make_split, near_duplicate_groups
+from training.drawn_faces import group_photo
 
 MASKBOT = [sys.executable, "-m", "cli"]
 
@@ -389,14 +390,11 @@ def test_shipped_model_on_a_fixed_sample_of_real_photos(predictor, shipped_model
     assert right / total >= 0.8, f"{right}/{total}"
 
 
-def test_shipped_model_loads_fast_and_is_small(shipped_model_dir):
-    import time
-
+def test_shipped_model_loads_and_is_small(shipped_model_dir):
     from model.predictor import Predictor
 
-    started = time.perf_counter()
-    Predictor(shipped_model_dir)
-    assert time.perf_counter() - started < 5.0  # the model card reports the measured load time
+    # How fast it loads is `maskbot bench`'s first line, which the model card reports.
+    assert Predictor(shipped_model_dir).version
     folder_bytes = sum(path.stat().st_size for path in shipped_model_dir.iterdir())
     assert folder_bytes <= 20_000_000  # the model issue's budget: float16 kernels keep v3 and v4 under it
 
@@ -474,8 +472,6 @@ def test_training_on_a_second_folder_split_by_source_photo(tmp_path):
 
 
 def test_the_benchmarks_group_photo_shows_ten_faces_to_judge(predictor):
-    from training.bench import group_photo
-
     photo = predictor.predict_photo(group_photo(10))
     assert (len(photo.faces), photo.too_small, photo.width, photo.height) == (10, (), 1280, 960)
 
@@ -501,7 +497,6 @@ def test_scene_scores_lead_with_the_photos_never_trained_on():
 def test_a_selfie_with_people_far_behind_is_answered_about_its_main_face(predictor):
     from model.predictor import MAIN_FACE_RATIO
     from tests.support.photos import selfie_with_people_behind
-    from training.bench import group_photo
 
     selfie = predictor.predict_photo(selfie_with_people_behind(behind=2))
     sides = [prediction.face.side for prediction in selfie.faces]

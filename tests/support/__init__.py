@@ -4,7 +4,10 @@ are in tests/conftest.py and the plugins it names (bot_harness, storage_fixtures
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -27,3 +30,13 @@ def shared_data_folder(folder: Path = SHARED_DATA) -> Path:
     if not (folder / "masks3").is_dir():
         unavailable(f"the shared data folder is absent ({folder})")
     return folder
+
+
+async def until(condition: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+    """Wait, letting the running event loop work, until `condition()` holds; fail naming `what`
+    when it still does not after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(0.01)

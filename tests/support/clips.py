@@ -1,4 +1,4 @@
-"""Clips made for the tests and benchmarks: plain coded ones, and the hostile ones of the hardening
+"""Clips made for the tests and benchmarks: plain coded ones, photos filmed by a moving phone, and the hostile ones of the hardening
 issue (a "resize bomb", MP4 indexes and edit lists claiming millions of entries, a Matroska file
 with hundreds of tracks). All are small to make; the bombs cost only whoever decodes them."""
 
@@ -11,6 +11,7 @@ from typing import Literal
 
 import av
 import numpy as np
+from PIL import Image
 
 
 def coded_clip(
@@ -30,6 +31,55 @@ def coded_clip(
             container.mux(stream.encode(av.VideoFrame.from_ndarray(grey, format="rgb24")))
         container.mux(stream.encode(None))
     return output.getvalue()
+
+
+def panned_clip(
+    picture: np.ndarray,
+    size: tuple[int, int] = (480, 480),
+    seconds: float = 3.0,
+    fps: int = 10,
+    zoom: float = 1.5,
+    blurred: float = 0.0,
+    seed: int = 0,
+    codec: Literal["mpeg4", "libx264"] = "mpeg4",
+) -> bytes:
+    """An MP4 clip of an RGB `picture` filmed by a moving phone: zooming in by `zoom` and panning
+    across it over `seconds`, a share `blurred` of its frames smeared by shaking. MPEG-4 by
+    default, quick to write; "libx264" for H.264, what phones and Telegram send."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    frames = max(1, round(seconds * fps))
+    # The picture filling the frame at zoom 1, cropped to the frame's shape around its centre.
+    base = max(width / picture.shape[1], height / picture.shape[0])
+    pan = rng.choice([-1, 1]) * 0.1
+    source = Image.fromarray(picture)
+    output = io.BytesIO()
+    with av.open(output, "w", format="mp4") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for index in range(frames):
+            progress = index / max(1, frames - 1)
+            scale = base * (1 + (zoom - 1) * progress)
+            scaled_size = (round(picture.shape[1] * scale), round(picture.shape[0] * scale))
+            scaled = np.asarray(source.resize(scaled_size, Image.Resampling.BILINEAR))
+            room_x, room_y = scaled.shape[1] - width, scaled.shape[0] - height
+            left = round(room_x / 2 + pan * (progress - 0.5) * scaled.shape[1])
+            left, top = min(max(left, 0), room_x), room_y // 2
+            frame = np.ascontiguousarray(scaled[top : top + height, left : left + width])
+            if rng.random() < blurred:
+                frame = shaken(frame, int(rng.integers(9, 25)))
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode(None))
+    return output.getvalue()
+
+
+def shaken(frame: np.ndarray, width: int) -> np.ndarray:
+    """`frame` smeared sideways as by a shaking phone: each pixel the mean of the `width` pixels
+    around it in its row (mirrored at the edges)."""
+    before = width // 2
+    padded = np.pad(frame.astype(np.float64), ((0, 0), (before, width - 1 - before), (0, 0)), mode="reflect")
+    sums = np.concatenate([np.zeros_like(padded[:, :1]), np.cumsum(padded, axis=1)], axis=1)
+    return np.rint((sums[:, width:] - sums[:, :-width]) / width).astype(np.uint8)
 
 
 def resize_bomb(header_side: int = 64, side: int = 1920, frames: int = 3598, head: int = 2) -> bytes:

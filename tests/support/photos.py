@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from model import CLASS_NAMES
+from training.drawn_faces import drawn_face
 
 
 def encode(image: Image.Image, fmt: str = "JPEG", **options) -> bytes:
@@ -26,10 +27,8 @@ def textured(width: int = 320, height: int = 240, seed: int = 0) -> Image.Image:
 
 
 def face_like(width: int = 320, height: int = 240, seed: int = 0, size: float = 0.5) -> Image.Image:
-    """A drawn face in the middle of a textured picture (see `training.bench.drawn_face`): the face
+    """A drawn face in the middle of a textured picture (see `training.drawn_faces`): the face
     finder finds it, so photos made from it get a verdict."""
-    from training.bench import drawn_face
-
     return Image.fromarray(drawn_face(np.asarray(textured(width, height, seed)), seed, size))
 
 
@@ -74,17 +73,15 @@ def make_folder(root: Path, per_class: int = 12) -> Path:
 
 
 def selfie_with_people_behind(behind: int = 2, size: tuple[int, int] = (960, 720)) -> bytes:
-    """A JPEG of one large drawn face in front and `behind` small ones far behind it, along the
+    """A JPEG of one large drawn face in front and `behind` small ones far behind it, near the
     top edge, each a tenth of the large one's height: a selfie in a street."""
-    from training.bench import drawn_face
-
     width, height = size
     canvas = np.asarray(textured(width, height, seed=3)).copy()
     side = height // 8
     for index in range(behind):
         left = 10 + index * (side + 20) if index % 2 == 0 else width - (index // 2 + 1) * (side + 20)
-        tile = canvas[10 : 10 + side, left : left + side]
-        canvas[10 : 10 + side, left : left + side] = drawn_face(tile, seed=10 + index, size=0.8)
+        tile = canvas[30 : 30 + side, left : left + side]
+        canvas[30 : 30 + side, left : left + side] = drawn_face(tile, seed=10 + index, size=0.9)
     middle = canvas[height // 6 :, width // 4 : 3 * width // 4]
     canvas[height // 6 :, width // 4 : 3 * width // 4] = drawn_face(middle, seed=1, size=0.75)
     return encode(Image.fromarray(canvas))

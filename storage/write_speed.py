@@ -13,7 +13,7 @@ from storage.repository import PredictionRecord, Repository
 def prediction_rows_per_second(rows: int = 2000, database_url: str | None = None) -> float:
     """One transaction per row, as the bot commits each answer on its own."""
     with tempfile.TemporaryDirectory() as folder:
-        database = Database(database_url or f"sqlite:///{Path(folder) / 'bench.db'}")
+        database = Database(database_url or f"sqlite:///{Path(folder) / 'write_speed.db'}")
         repository = Repository(database)
         record = PredictionRecord(
             user_hash="0" * 64,
@@ -23,7 +23,7 @@ def prediction_rows_per_second(rows: int = 2000, database_url: str | None = None
             confidence=0.9,
             probabilities={"with_mask": 0.9, "without_mask": 0.05, "mask_weared_incorrect": 0.05},
             unsure=False,
-            model_version="bench",
+            model_version="write-speed",
             face_found=True,
             face_fraction=0.2,
             brightness=0.5,
