@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-all lint translations install bench clean
+.PHONY: run test test-slow test-all lint translations install bench clean
 
 $(STAMP): pyproject.toml requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ translations: $(STAMP)
 		--omit-header -o bot/locales/messages.pot .
 	$(BIN)/pybabel update -i bot/locales/messages.pot -d bot/locales -D messages --ignore-obsolete --no-fuzzy-matching --width 100
 	$(BIN)/pybabel compile -d bot/locales -D messages --statistics
+
+# The slow training tests alone (full training runs on the shared data), which `make test` leaves out.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -m '' $(PYTEST_ARGS)

@@ -1,7 +1,7 @@
 """The full training recipes on the real data: v3's about 30 minutes on 2 cores, so marked slow.
 
-Run with `make test-all` (or `pytest -m slow`). The default run trains a tiny model instead
-(tests/test_model.py) to check the same code path in seconds.
+Run with `make test-slow` (CI does, after the default suite), or `make test-all` for both. The
+default run trains a tiny model instead (tests/test_model.py) to check the same code path in seconds.
 """
 
 from __future__ import annotations
