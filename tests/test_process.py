@@ -157,7 +157,7 @@ def test_storage_commands_round_trip(tmp_path, shipped_model_dir):
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    assert "revision 0008" in maskbot("db", "upgrade")
+    assert "revision 0009" in maskbot("db", "upgrade")
     from storage.database import Database
     from storage.pseudonyms import Pseudonymizer
     from storage.repository import Repository

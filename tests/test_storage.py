@@ -48,8 +48,9 @@ def test_migrations_create_every_table_from_an_empty_database(database):
     assert current_revision(database.engine) is not None
     tables = set(inspect(database.engine).get_table_names())
     assert {"predictions", "feedback", "crops", "daily_summaries", "user_settings", "alembic_version"} <= tables
+    assert {"camera_counts", "cameras", "alert_claims"} <= tables
     Database(database.url).dispose()  # a second start migrates nothing and fails nothing
-    assert current_revision(database.engine) == "0008"
+    assert current_revision(database.engine) == "0009"
 
 
 def test_each_migration_file_is_named_after_its_revision_and_a_current_database_skips_alembic(database):
@@ -466,7 +467,7 @@ def test_crop_files_shared_before_0004_move_into_the_database_and_tampered_names
     assert current_revision(engine) == "0007"  # refused whole: nothing half done
     upgrade(engine, crops_dir)
     database = Database(url)
-    assert current_revision(database.engine) == "0008"
+    assert current_revision(database.engine) == "0009"
     assert crops(database) == {1: (b"\x89PNG shared in 2025", True)}
     assert [item.crop for item in Repository(database).feedback_items()] == [
         b"\x89PNG shared in 2025",
