@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from bot.config import ConfigError, Settings, load_settings, whole_number
 from console.auth import load_token
+from storage.cameras import MAX_NAME
 
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}")
+NAME_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9 ._-]{{0,{MAX_NAME - 1}}}")
 """A camera's name: shown to admins and in the console's addresses, so plain and short."""
 
 

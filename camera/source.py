@@ -132,18 +132,17 @@ class Reader:
     (a live source) or the next (a file) sample. A live source is opened again, with waits, when
     it drops; a file ends."""
 
-    def __init__(self, source: str, fps: float, stop: threading.Event, started: float | None = None) -> None:
+    def __init__(self, source: str, fps: float, stop: threading.Event) -> None:
         self.source = source
         self.fps = fps
         self.live = is_live(source)
         self.stop = stop
-        self.started = time.monotonic() if started is None else started
+        self.started = time.monotonic()
         self._condition = threading.Condition()
         self._latest: Sample | None = None
         self._ended = False
         self.failure: SourceError | None = None
         """Why a file could not be read, or why a live source could not be opened the first time."""
-        self.outages = 0
         self.dropped = 0
         """Samples replaced by a newer one before the judge took them."""
         self.connected = False
@@ -247,7 +246,6 @@ class Reader:
             self.connected = False
             if lost_since is None:  # once per outage, not per try
                 lost_since = time.monotonic()
-                self.outages += 1
                 log.warning("event=source_lost camera_source=%s reason=%r", describe(self.source), reason)
             self.stop.wait(RETRY_WAITS[min(tries, len(RETRY_WAITS) - 1)])
             tries += 1

@@ -5,7 +5,6 @@ alert claimed there. No picture, face, box or track leaves this process but the 
 from __future__ import annotations
 
 import logging
-import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from model.faces import FaceBox, FaceDetector
 from model.predictor import GROUP_SEARCH_SIDE, MAX_FACES, MIN_FACE_SIDE, Predictor
 from model.preprocess import crop_square
-from model.tracking import Person, Track, Tracker
+from model.tracking import Person, Tracker
 from storage import cameras
 from storage.cameras import CameraTally
 from storage.database import Database
@@ -42,7 +41,7 @@ class Seen:
 
 @dataclass(frozen=True)
 class Judged:
-    """A judged frame, for the live view only."""
+    """A judged frame, for the live view only (`camera.live.Board`)."""
 
     pixels: np.ndarray
     seen: tuple[Seen, ...]
@@ -59,7 +58,7 @@ class Alert:
 class Watcher:
     """Judges one camera's samples and counts its people. Not thread-safe: one thread calls it."""
 
-    def __init__(self, name: str, predictor: Predictor, database: Database, started: datetime | None = None) -> None:
+    def __init__(self, name: str, predictor: Predictor, database: Database) -> None:
         self.name = name
         self.predictor = predictor
         self.database = database
@@ -67,41 +66,30 @@ class Watcher:
         # watcher's budget is one core.
         self.detector = FaceDetector(side=GROUP_SEARCH_SIDE, threads=1)
         self.tracker = Tracker()
-        self.started = started or utc_now()
+        self.started = utc_now()
         """The wall-clock time of sample time 0: a person's minute is `started` plus when they left."""
         self.pending: dict[datetime, Counter[str]] = {}
         self.counted: Counter[str] = Counter()
         """Everyone counted since the start, by verdict: what the watcher reports when it ends."""
         self.frames = 0
-        self.latest: Judged | None = None
-        self._latest_lock = threading.Lock()
 
     def judge(self, pixels: np.ndarray, at: float) -> Judged:
         """Find, judge and follow the faces of one sample taken `at` seconds after the start."""
         faces = [face for face in self.detector.search(pixels) if face.side >= MIN_FACE_SIDE][:MAX_FACES]
         tracks, gone = self.tracker.update(faces, at, (pixels.shape[1], pixels.shape[0]))
-        unsure: list[bool] = []
         if faces:
             rows = self.predictor.probabilities(np.stack([crop_square(pixels, face) for face in faces]))
             for track, row in zip(tracks, rows, strict=True):
                 track.vote(row)
-                unsure.append(track.confidence < self.predictor.threshold)
         self.count(gone)
         self.frames += 1
-        judged = Judged(
-            pixels, tuple(self._seen(face, track, u) for face, track, u in zip(faces, tracks, unsure, strict=True))
+        return Judged(
+            pixels,
+            tuple(
+                Seen(face, track.id, track.label, track.confidence < self.predictor.threshold)
+                for face, track in zip(faces, tracks, strict=True)
+            ),
         )
-        with self._latest_lock:
-            self.latest = judged
-        return judged
-
-    @staticmethod
-    def _seen(face: FaceBox, track: Track, unsure: bool) -> Seen:
-        return Seen(face, track.id, track.label, unsure)
-
-    def latest_frame(self) -> Judged | None:
-        with self._latest_lock:
-            return self.latest
 
     def count(self, people: list[Person]) -> None:
         for person in people:

@@ -50,7 +50,6 @@ class Track:
 
     id: int
     face: FaceBox
-    first_seen: float
     last_seen: float
     velocity: tuple[float, float] = (0.0, 0.0)
     """Pixels a second, smoothed: where the face is expected in the next frame."""
@@ -83,10 +82,9 @@ class Person:
     """A person who left the picture, with their one verdict."""
 
     label: str
-    confidence: float
     judged: int
-    first_seen: float
     last_seen: float
+    """When they were last seen: the minute they are counted in."""
 
 
 class Tracker:
@@ -122,7 +120,7 @@ class Tracker:
             matched[f] = self._move(self.tracks[t], faces[f], at)
         for f, face in enumerate(faces):
             if f not in matched:
-                matched[f] = Track(next(self._ids), face, at, at)
+                matched[f] = Track(next(self._ids), face, at)
                 self.tracks.append(matched[f])
         return [matched[f] for f in range(len(faces))], self._people(gone)
 
@@ -133,9 +131,7 @@ class Tracker:
 
     def _people(self, tracks: list[Track]) -> list[Person]:
         return [
-            Person(track.label, track.confidence, track.judged, track.first_seen, track.last_seen)
-            for track in tracks
-            if track.judged >= self.min_judged
+            Person(track.label, track.judged, track.last_seen) for track in tracks if track.judged >= self.min_judged
         ]
 
     @staticmethod

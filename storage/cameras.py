@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from storage.database import Database
+from storage.database import Database, as_utc, insert_for
 from storage.tables import AlertClaim, Camera, CameraCount
 
 MAX_NAME = 64
@@ -24,11 +23,6 @@ MAX_NAME = 64
 
 def minute_of(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes for UTC columns; PostgreSQL aware ones."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def add_counts(database: Database, camera: str, counts: Mapping[datetime, Mapping[str, int]]) -> None:
@@ -43,10 +37,7 @@ def add_counts(database: Database, camera: str, counts: Mapping[datetime, Mappin
     if not rows:
         return
     with database.session() as session:
-        dialect = session.get_bind().dialect.name
-        statement: postgresql.Insert | sqlite.Insert = (
-            postgresql.insert(CameraCount) if dialect == "postgresql" else sqlite.insert(CameraCount)
-        ).values(rows)
+        statement = insert_for(session, CameraCount).values(rows)
         session.execute(
             statement.on_conflict_do_update(
                 index_elements=["camera", "minute", "label"],
@@ -100,17 +91,14 @@ def minutes(database: Database, camera: str, since: datetime) -> dict[datetime, 
     found: dict[datetime, dict[str, int]] = {}
     with database.session() as session:
         for minute, label, people in session.execute(query):
-            found.setdefault(_aware(minute), {})[label] = people
+            found.setdefault(as_utc(minute), {})[label] = people
     return found
 
 
 def announce(database: Database, name: str, stream_url: str | None, now: datetime) -> None:
     """A watcher says it runs (again), and where its live view is."""
     with database.session() as session:
-        dialect = session.get_bind().dialect.name
-        statement: postgresql.Insert | sqlite.Insert = (
-            postgresql.insert(Camera) if dialect == "postgresql" else sqlite.insert(Camera)
-        ).values(name=name, stream_url=stream_url, seen_at=now)
+        statement = insert_for(session, Camera).values(name=name, stream_url=stream_url, seen_at=now)
         session.execute(
             statement.on_conflict_do_update(index_elements=["name"], set_={"stream_url": stream_url, "seen_at": now})
         )
@@ -127,7 +115,7 @@ def cameras(database: Database) -> list[CameraInfo]:
     """Every camera that ever announced itself, by name."""
     with database.session() as session:
         return [
-            CameraInfo(row.name, row.stream_url, _aware(row.seen_at))
+            CameraInfo(row.name, row.stream_url, as_utc(row.seen_at))
             for row in session.scalars(select(Camera).order_by(Camera.name))
         ]
 

@@ -7,9 +7,11 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -99,6 +101,18 @@ def current_revision(engine: Engine) -> str | None:
         if not inspect(connection).has_table("alembic_version"):
             return None
         return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes for UTC columns; PostgreSQL aware ones."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def insert_for(session: Session, table: type) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT of `table` in the session's dialect, which has ON CONFLICT (an upsert): both
+    PostgreSQL's and SQLite's, the two databases maskbot runs on."""
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
 class Database:

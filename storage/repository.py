@@ -11,7 +11,7 @@ from typing import cast
 from sqlalchemy import CursorResult, Result, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from storage.database import Database
+from storage.database import Database, as_utc
 from storage.tables import (
     STORED_CLASSES,
     AlertClaim,
@@ -61,11 +61,6 @@ class PredictionRecord:
             raise ValueError(f"unknown chat type {self.chat_type!r} or input kind {self.input_kind!r}")
         if set(self.probabilities) != set(STORED_CLASSES):
             raise ValueError(f"one probability per class is needed, not {sorted(self.probabilities)}")
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes for UTC columns; PostgreSQL aware ones."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class FeedbackOutcome(Enum):
@@ -315,7 +310,7 @@ class Repository:
                     )
                 )
                 if crop is not None:
-                    if share_crop and not crop.shared and _aware(crop.created_at) >= now - CROP_HOLD:
+                    if share_crop and not crop.shared and as_utc(crop.created_at) >= now - CROP_HOLD:
                         crop.shared = True
                     else:
                         session.delete(crop)

@@ -6,10 +6,9 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from storage import drift
-from storage.database import Database
+from storage.database import Database, insert_for
 from storage.repository import day_bounds, utc_now
 from storage.stats import DaySummary, tally
 from storage.tables import STORED_CLASSES, DailySummary, PredictionRow
@@ -35,7 +34,7 @@ def summarise(database: Database, day: date, reference: Mapping[str, float] | No
         for version in sorted(versions):
             rows.append(_summary_values(session, day, version, reference))
         for values in rows:
-            _upsert(session, database.dialect, values)
+            _upsert(session, values)
     with database.session() as session:
         return [
             DaySummary.of(row)
@@ -97,10 +96,8 @@ def _summary_values(session, day: date, version: str, reference: Mapping[str, fl
     }
 
 
-def _upsert(session, dialect: str, values: dict) -> None:
-    statement: postgresql.Insert | sqlite.Insert = (
-        postgresql.insert(DailySummary) if dialect == "postgresql" else sqlite.insert(DailySummary)
-    ).values(**values)
+def _upsert(session, values: dict) -> None:
+    statement = insert_for(session, DailySummary).values(**values)
     changes = {key: statement.excluded[key] for key in values if key not in ("day", "model_version")}
     session.execute(statement.on_conflict_do_update(index_elements=["day", "model_version"], set_=changes))
 
